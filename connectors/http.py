@@ -1,0 +1,304 @@
+"""The one HTTP layer every connector and notifier uses.
+
+It owns what must be right once and never again per vendor: a timeout on every call,
+the classification of failures into `RetriableError` / `FatalError`, waits that come from
+the server (`Retry-After`, `X-RateLimit-Retry-After`, both the seconds and the HTTP-date
+form, capped), a per-client "not before" time so no request is sent before a server's
+Retry-After elapsed, named request budgets (Zendesk's 10-per-minute incremental exports),
+no redirects followed with credentials, and error messages that carry neither secrets nor
+customer text (method, host, path and status only).
+
+Short waits (up to `RetryPolicy.max_inline_wait`) are slept here, inside the call; longer
+ones surface as `RetriableError(retry_after=...)` so the scheduler can move on and the
+source is polled again later.  The clock and the sleep are injectable for tests.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from connectors.base import AuthError, FatalError, RetriableError
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How one logical request is retried.  Immutable; named defaults."""
+
+    attempts: int = 4  # total tries of one request, the first included
+    backoff_base: float = 0.5  # seconds, doubled per attempt, with jitter
+    backoff_cap: float = 8.0
+    default_retry_after: float = 60.0  # a 429 without a usable header (Zendesk edge)
+    max_retry_after: float = 600.0  # never trust a server asking for more than this
+    max_inline_wait: float = 5.0  # longer waits are handed back to the scheduler
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        base: float = min(self.backoff_cap, self.backoff_base * (2**attempt))
+        return base * (0.75 + 0.25 * random.random())  # noqa: S311 - jitter, not crypto
+
+
+def parse_retry_after(value: str | None, now: float, cap: float) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date), capped."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - now
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, min(seconds, cap))
+
+
+class RateBudget:
+    """At most `limit` requests in any `window` seconds (sliding window).
+
+    Shared by every call that spends it: Zendesk's incremental-export budget counts the
+    export pages of a poll and nothing else.
+    """
+
+    def __init__(self, name: str, limit: int, window: float, clock: Clock = time.monotonic):
+        if limit < 1 or window <= 0:
+            raise ValueError("a rate budget needs limit >= 1 and window > 0")
+        self.name = name
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def wait_needed(self) -> float:
+        """Seconds until one more request fits; 0 when it fits now."""
+        with self._lock:
+            now = self._clock()
+            while self._sent and now - self._sent[0] >= self.window:
+                self._sent.popleft()
+            if len(self._sent) < self.limit:
+                return 0.0
+            return self.window - (now - self._sent[0])
+
+    def spend(self) -> None:
+        with self._lock:
+            self._sent.append(self._clock())
+
+
+@dataclass(slots=True)
+class RequestLog:
+    """Counts what went over the wire: for benchmarks, metrics and tests."""
+
+    total: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+    def record(self, status: int) -> None:
+        self.total += 1
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+
+
+class HttpClient:
+    """A `requests.Session` with the project's timeout, retry and error rules.
+
+    `auth` returns the headers to send (called per attempt so a token can be renewed);
+    `on_unauthorized` is called once on a 401 and returns True when new credentials were
+    obtained, in which case the request is tried once more (Help Scout's token expiry).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        vendor: str,
+        auth: Callable[[], Mapping[str, str]] | None = None,
+        on_unauthorized: Callable[[], bool] | None = None,
+        policy: RetryPolicy | None = None,
+        retry_after_headers: tuple[str, ...] = ("Retry-After",),
+        clock: Clock = time.time,
+        sleep: Sleep = time.sleep,
+        user_agent: str = "helpdesk-sentinel/0.1",
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.vendor = vendor
+        self.policy = policy or RetryPolicy()
+        self._auth = auth
+        self._on_unauthorized = on_unauthorized
+        self._retry_after_headers = retry_after_headers
+        self._clock = clock
+        self._sleep = sleep
+        self._session = session or requests.Session()
+        self._session.headers["User-Agent"] = user_agent
+        self._session.trust_env = False  # no proxy/netrc surprises carrying credentials
+        self._not_before = 0.0
+        self.log = RequestLog()
+
+    # -- public -------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._session.close()
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def not_before(self) -> float:
+        """Wall-clock time before which this client will not send (a server asked)."""
+        return self._not_before
+
+    def get_json(self, path: str, *, params: Mapping[str, Any] | None = None,
+                 budgets: tuple[RateBudget, ...] = ()) -> Any:
+        return self.request_json("GET", path, params=params, budgets=budgets)
+
+    def request_json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                     json: Any = None, budgets: tuple[RateBudget, ...] = ()) -> Any:
+        """Send and decode a JSON body; an undecodable body is retriable (parked later)."""
+        response = self.request(method, path, params=params, json=json, budgets=budgets)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise RetriableError(
+                f"{self.vendor}: {method} {self._where(path)} returned a body that is not JSON"
+            ) from None
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json: Any = None, data: Any = None, budgets: tuple[RateBudget, ...] = (),
+                authenticated: bool = True) -> requests.Response:
+        """One logical request with retries; returns a 2xx/3xx response or raises."""
+        url = self.url(path)
+        where = self._where(url)
+        reauthenticated = False
+        last: RetriableError | None = None
+        for attempt in range(self.policy.attempts):
+            self._wait_for_permission(budgets, where)
+            headers = dict(self._auth()) if (self._auth and authenticated) else {}
+            for budget in budgets:
+                budget.spend()
+            try:
+                response = self._session.request(
+                    method, url, params=params, json=json, data=data, headers=headers,
+                    timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                    allow_redirects=False,
+                )
+            except requests.Timeout:
+                last = RetriableError(f"{self.vendor}: {method} {where} timed out")
+            except requests.RequestException as exc:
+                # str(exc) would include the URL (a webhook path is a secret); name the type only.
+                last = RetriableError(
+                    f"{self.vendor}: {method} {where} failed ({type(exc).__name__})"
+                )
+            else:
+                self.log.record(response.status_code)
+                status = response.status_code
+                if status < 300:
+                    return response
+                if 300 <= status < 400:
+                    # Never follow: a redirect would carry our credentials to another host.
+                    raise FatalError(
+                        f"{self.vendor}: {method} {where} answered redirect {status}", status
+                    )
+                if status == 401 and not reauthenticated and self._on_unauthorized:
+                    reauthenticated = True
+                    if self._on_unauthorized():
+                        continue
+                if status in (401, 403):
+                    raise AuthError(
+                        f"{self.vendor}: {method} {where} was refused ({status}); "
+                        "check the credentials and their permissions", status)
+                if status == 429 or status == 409 or status == 408 or status >= 500:
+                    wait = self._server_wait(response)
+                    if status == 429 and wait is None:
+                        wait = self.policy.default_retry_after
+                    if wait is not None:
+                        self._not_before = max(self._not_before, self._clock() + wait)
+                    last = RetriableError(
+                        f"{self.vendor}: {method} {where} answered {status}"
+                        f"{self._error_code(response)}", retry_after=wait)
+                else:
+                    raise FatalError(
+                        f"{self.vendor}: {method} {where} answered {status}"
+                        f"{self._error_code(response)}", status)
+            if attempt + 1 >= self.policy.attempts:
+                break
+            wait = max(self._not_before - self._clock(), self.policy.backoff(attempt))
+            if wait > self.policy.max_inline_wait:
+                break  # hand the long wait back to the scheduler
+            self._sleep(wait)
+        assert last is not None
+        raise last
+
+    # -- internals ----------------------------------------------------------------
+
+    def _wait_for_permission(self, budgets: tuple[RateBudget, ...], where: str) -> None:
+        """Honour the server's not-before time and our own budgets, or hand back."""
+        for _ in range(3):  # bounded: a budget freed after one wait stays free
+            wait = self._not_before - self._clock()
+            for budget in budgets:
+                wait = max(wait, budget.wait_needed())
+            if wait <= 0:
+                return
+            if wait > self.policy.max_inline_wait:
+                raise RetriableError(
+                    f"{self.vendor}: waiting {wait:.0f}s before {where} (rate limit)",
+                    retry_after=wait)
+            self._sleep(wait)
+
+    def _server_wait(self, response: requests.Response) -> float | None:
+        for header in self._retry_after_headers:
+            wait = parse_retry_after(response.headers.get(header), self._clock(),
+                                     self.policy.max_retry_after)
+            if wait is not None:
+                return wait
+        return None
+
+    @staticmethod
+    def _error_code(response: requests.Response) -> str:
+        """A short vendor error code, never a body (bodies can quote customer text)."""
+        try:
+            body = response.json()
+        except ValueError:
+            return ""
+        code = None
+        if isinstance(body, dict):
+            for key in ("error", "code", "title"):
+                value = body.get(key)
+                if isinstance(value, str):
+                    code = value
+                    break
+        if code and len(code) <= 40 and code.replace("_", "").replace(" ", "").isalnum():
+            return f" ({code})"
+        return ""
+
+    def _where(self, url: str) -> str:
+        parts = urlsplit(self.url(url))
+        return f"{parts.hostname or ''}{_mask_path(parts.path)}"
+
+
+def _mask_path(path: str) -> str:
+    """Slack webhook paths are secrets (/services/T.../B.../XXXX): keep only the prefix."""
+    if path.startswith("/services/"):
+        return "/services/***"
+    return path
