@@ -1,8 +1,13 @@
 """Text normalisation: what every message body goes through before the database or a model.
 
-HTML to text, quoted earlier replies and signatures cut, invalid Unicode repaired, NUL
-and bidi controls removed, whitespace collapsed, length capped with the cut recorded.
-The same function for every scorer and every source.
+HTML to text, invalid Unicode repaired, NUL and bidi controls removed, quoted earlier
+replies ("On ... wrote:", "-----Original Message-----", Outlook "From:/Sent:" headers,
+`>` lines) and signatures ("-- ", "Sent from my iPhone", a closing such as "Best regards,"
+followed by a few short lines) cut, whitespace collapsed, length capped with the cut
+recorded.  The same function for every scorer and every source, so the cache key, the
+offline score and what Claude sees are all computed on the same text.  The cuts are our
+own small regexes: the mail-reply libraries on PyPI are either unmaintained (talon) or
+pull a machine-learning stack for signatures, and a conservative cut is all scoring needs.
 """
 
 from __future__ import annotations
@@ -12,11 +17,43 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_MAX_CHARS = 20_000
+# A cap on what the regexes ever look at, whatever max_chars says: a 5 MB body must not
+# cost seconds of regex time before it is cut to size anyway.
+_HARD_INPUT_CAP = 1_000_000
 
-_TAG = re.compile(r"<[^>]+>")
-_BLOCK = re.compile(r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6])\b[^>]*>")
-_SCRIPT = re.compile(r"(?is)<\s*(script|style)\b.*?<\s*/\s*\1\s*>")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_TAG = re.compile(r"<\s*/?[A-Za-z!][^>]{0,2000}>")
+_COMMENT = re.compile(r"(?s)<!--.*?-->")
+_BLOCK = re.compile(r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6]|/blockquote)\b[^>]{0,2000}>")
+_SCRIPT = re.compile(r"(?is)<\s*(script|style|head)\b.*?<\s*/\s*\1\s*>")
+# Quoted history inside HTML mail is usually wrapped in one of these containers.
+_HTML_QUOTE = re.compile(
+    r"(?is)<\s*(blockquote)\b[^>]*>.*?<\s*/\s*blockquote\s*>"
+    r"|<\s*div\b[^>]*class\s*=\s*[\"'][^\"']*(gmail_quote|yahoo_quoted|moz-cite-prefix)"
+    r"[^\"']*[\"'][^>]*>.*\Z")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                      r"\ufeff\ufff9-\ufffb]")
+
+# A line that starts the quoted earlier conversation: everything from it on is cut.
+_QUOTE_HEADER = re.compile(
+    r"(?im)^(?:"
+    r"on\b.{0,300}\bwrote:\s*$"                       # Gmail / Apple Mail
+    r"|le\b.{0,300}\ba écrit\s*:\s*$"                  # French
+    r"|am\b.{0,300}\bschrieb.{0,80}:\s*$"              # German
+    r"|-{2,}\s*original message\s*-{2,}"               # Outlook
+    r"|-{2,}\s*forwarded message\s*-{2,}"
+    r"|_{10,}\s*$"                                     # Outlook separator line
+    r"|from:\s.{1,200}\n(?:.*\n){0,3}?\s*(?:sent|date):\s"  # Outlook header block
+    r"|#{2,}\s*please type your reply above this line\s*#{2,}"  # helpdesk reply markers
+    r")")
+_QUOTED_LINE = re.compile(r"^\s*>")
+# Signature starts: the RFC 3676 delimiter, mobile footers, and common closings.
+_SIGNATURE_DELIMITER = re.compile(r"^--\s*$")
+_MOBILE_FOOTER = re.compile(r"(?i)^(sent from my \w+|sent from (outlook|mail) for \w+|"
+                            r"get outlook for \w+|sent via \w+)")
+_CLOSING = re.compile(r"(?i)^(best|kind regards|warm regards|best regards|many thanks|thanks|"
+                      r"thank you|thx|regards|cheers|sincerely|yours sincerely|yours truly|"
+                      r"best wishes|all the best|br)[,!.]?\s*$")
+_SIGNATURE_TAIL_LINES = 6  # a closing counts only when at most this many short lines follow
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +61,8 @@ class NormalisedText:
     text: str
     original_chars: int
     truncated: bool
+    cut_quoted: bool = False  # quoted earlier replies were removed
+    cut_signature: bool = False  # a signature block was removed
 
 
 def repair_unicode(text: str) -> str:
@@ -31,18 +70,59 @@ def repair_unicode(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def _html_to_text(text: str) -> tuple[str, bool]:
+    text = _COMMENT.sub(" ", text)  # hidden comments are a favourite injection carrier
+    text = _SCRIPT.sub(" ", text)
+    text, quotes = _HTML_QUOTE.subn("\n", text)
+    text = _BLOCK.sub("\n", text)
+    return html.unescape(_TAG.sub(" ", text)), quotes > 0
+
+
+def _cut_quoted(lines: list[str]) -> tuple[list[str], bool]:
+    text = "\n".join(lines)
+    match = _QUOTE_HEADER.search(text)
+    cut = False
+    if match is not None and text[:match.start()].strip():
+        text = text[:match.start()]
+        cut = True
+    kept = [line for line in text.split("\n") if not _QUOTED_LINE.match(line)]
+    # Only cut `>` lines when something of the customer's own remains.
+    if len(kept) != text.count("\n") + 1 and any(line.strip() for line in kept):
+        return kept, True
+    return text.split("\n"), cut
+
+
+def _cut_signature(lines: list[str]) -> tuple[list[str], bool]:
+    for index, line in enumerate(lines):
+        if index == 0:
+            continue  # never cut the whole message
+        stripped = line.strip()
+        if _SIGNATURE_DELIMITER.match(stripped) or _MOBILE_FOOTER.match(stripped):
+            return lines[:index], True
+        tail = [t for t in lines[index + 1:] if t.strip()]
+        if (_CLOSING.match(stripped) and len(tail) <= _SIGNATURE_TAIL_LINES
+                and all(len(t) <= 60 for t in tail)):
+            return lines[:index], True
+    return lines, False
+
+
 def normalise(body: str, *, is_html: bool = False,
               max_chars: int = DEFAULT_MAX_CHARS) -> NormalisedText:
+    """The text every scorer sees; never raises for any `str` (or bytes decoded to one)."""
     original = len(body)
-    text = repair_unicode(body)
-    if is_html or "<" in text and _TAG.search(text):
-        text = _SCRIPT.sub(" ", text)
-        text = _BLOCK.sub("\n", text)
-        text = html.unescape(_TAG.sub(" ", text))
-    text = _CONTROL.sub("", text)
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    text = "\n".join(line for line in lines if line).strip()
-    truncated = len(text) > max_chars
-    if truncated:
+    text = body[:_HARD_INPUT_CAP]
+    text = repair_unicode(text)
+    html_quoted = False
+    if is_html or ("<" in text and _TAG.search(text)):
+        text, html_quoted = _html_to_text(text)
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = text.split("\n")
+    lines, cut_quoted = _cut_quoted(lines)
+    cut_quoted = cut_quoted or html_quoted
+    lines, cut_signature = _cut_signature(lines)
+    collapsed = [" ".join(line.split()) for line in lines]
+    text = "\n".join(line for line in collapsed if line).strip()
+    truncated = len(text) > max_chars or original > _HARD_INPUT_CAP
+    if len(text) > max_chars:
         text = text[:max_chars]
-    return NormalisedText(text, original, truncated)
+    return NormalisedText(text, original, truncated, cut_quoted, cut_signature)

@@ -1,22 +1,34 @@
 """The escalation decision: one pure function over a conversation and its history.
 
 `evaluate(state, rules, history, now)` looks at a ticket's scored customer messages
-(oldest first) and its snapshot, at which rules already fired for it and when, and
-returns the decisions to act on plus the new per-rule history to persist.  No I/O, no
-clock reads (`now` is an argument), no database: the same function runs in the daemon,
-in `rules test` replays and in property tests.
+(oldest first) and its snapshot, at what each rule already did on this ticket, and
+returns the decisions to act on plus the new per-rule history to persist.  Rules run
+top to bottom over a running view of the ticket (tags and priority as the earlier
+decisions of this evaluation leave them), so a rule sees its inhibitor's tag even before
+the helpdesk does.  No I/O, no clock reads (`now` is an argument), no database: the
+same function runs in the daemon, in `rules test` replays and in property tests.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from rules.model import Rule, RuleSet
-from rules.trend import Trend, article_trend
+from rules.expr import run_expr, validate_expr
+from rules.lifecycle import Policy, RuleHistory, Step, needs_update, resolve_due_at
+from rules.model import Actions, Rule, RuleSet, priority_rank
+from rules.notes import render
+from rules.trend import Trend, compute_trend
+
+__all__ = [
+    "ConversationState", "Decision", "DecisionActions", "Evaluation", "RuleHistory",
+    "ScoredMessage", "TicketView", "apply_actions", "evaluate", "features", "next_due_at",
+]
+
+#: Customer messages whose indicator phrases a decision quotes (the article's window).
+INDICATOR_WINDOW = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +60,10 @@ class ConversationState:
 
 
 @dataclass(frozen=True, slots=True)
-class RuleHistory:
-    """What happened with one rule on one ticket; persisted by the daemon."""
-
-    rule: str
-    state: Literal["firing", "resolved"] = "firing"
-    first_fired_at: datetime | None = None
-    last_fired_at: datetime | None = None
-    fire_count: int = 0
-    last_severity: float = 0.0
-    condition_false_since: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class DecisionActions:
     add_tags: tuple[str, ...] = ()
     remove_tags: tuple[str, ...] = ()
-    priority: str | None = None
+    priority: str | None = None  # set only when it raises the ticket's current priority
     note: str | None = None  # rendered
     notify: tuple[str, ...] = ()
 
@@ -77,126 +76,246 @@ class Decision:
     numbers: Mapping[str, Any]
     indicators: tuple[str, ...]
     actions: DecisionActions
+    step: Step = "first"  # first | repeat | worse | resolve
 
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     decisions: tuple[Decision, ...] = ()
     history: Mapping[str, RuleHistory] = field(default_factory=dict)  # full new history
+    #: Rules whose `expr` failed on this data (counted as not holding); type names only.
+    warnings: tuple[str, ...] = ()
 
 
-#: Placeholders a note template may use.
-NOTE_FIELDS: frozenset[str] = frozenset({
-    "rule", "reason", "trend", "direction", "current_avg", "last_score", "messages",
-    "indicators", "signals", "ticket_id", "subject", "source",
-})
+@dataclass(frozen=True, slots=True)
+class _Check:
+    holds: bool
+    reason: str
+    numbers: dict[str, Any]
+    severity: float
+    warning: str | None = None
 
 
-def template_fields(template: str) -> set[str]:
-    """Field names used by a note template; raises ValueError on attribute/index access."""
-    names: set[str] = set()
-    for _, field_name, _, _ in string.Formatter().parse(template):
-        if field_name is None:
-            continue
-        if not field_name.isidentifier():
-            raise ValueError(f"placeholder {{{field_name}}} is not a plain name")
-        names.add(field_name)
-    return names
-
-
-def features(state: ConversationState, decline_threshold: float = 0.3) -> tuple[Trend, dict[str, Any]]:
+def features(state: ConversationState, decline_threshold: float = 0.3,
+             method: str = "article", alpha: float = 0.5,
+             signals_window: int = 3) -> tuple[Trend, dict[str, Any]]:
+    """The trend and the expression features of a conversation (see rules.expr.FEATURES)."""
     scores = [m.score for m in state.customer_messages]
-    trend = article_trend(scores, decline_threshold)
-    last = state.customer_messages[-1] if state.customer_messages else None
-    numbers: dict[str, Any] = {
+    trend = compute_trend(scores, method, decline_threshold, alpha)
+    ticket = state.ticket
+    values: dict[str, Any] = {
         "trend": trend.trend,
         "direction": trend.direction,
         "current_avg": trend.current_avg,
-        "last_score": round(last.score, 2) if last else None,
+        "last_score": scores[-1] if scores else 0.0,
+        "min_score": min(scores) if scores else 0.0,
+        "max_score": max(scores) if scores else 0.0,
+        "mean_score": sum(scores) / len(scores) if scores else 0.0,
         "messages": len(scores),
+        "scores": tuple(scores),
+        "signals": frozenset(s for m in state.customer_messages[-signals_window:]
+                             for s in m.signals),
+        "tags": ticket.tags,
+        "priority": ticket.priority or "",
+        "priority_rank": priority_rank(ticket.priority),
+        "status": ticket.status or "",
+        "source": ticket.source,
     }
-    return trend, numbers
+    return trend, values
 
 
-def _holds(rule: Rule, state: ConversationState) -> tuple[bool, str, dict[str, Any]]:
+def _base_numbers(trend: Trend, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "method": trend.method,
+        "trend": trend.trend,
+        "direction": trend.direction,
+        "current_avg": trend.current_avg,
+        "last_score": round(values["last_score"], 3),
+        "min_score": round(values["min_score"], 3),
+        "messages": values["messages"],
+    }
+
+
+def _check(rule: Rule, state: ConversationState) -> _Check:
+    """Whether the rule's conditions hold, why, and the numbers behind it."""
     when = rule.when
-    trend, numbers = features(state, when.decline_threshold)
-    if not state.customer_messages:
-        return False, "", numbers
+    trend, values = features(state, when.decline_threshold, when.method, when.alpha,
+                             when.signals_window)
+    numbers = _base_numbers(trend, values)
+    severity = -trend.current_avg
+    messages = state.customer_messages
+    ticket = state.ticket
     reasons: list[str] = []
+
+    def no() -> _Check:
+        return _Check(False, "", numbers, severity)
+
+    if not messages:
+        return no()
+    if when.min_customer_messages is not None:
+        if len(messages) < when.min_customer_messages:
+            return no()
+        numbers["min_customer_messages"] = when.min_customer_messages
+    if when.sources is not None and ticket.source not in when.sources:
+        return no()
+    if when.status is not None and (ticket.status or "") not in when.status:
+        return no()
+    if when.priority_below is not None:
+        if not priority_rank(ticket.priority) < priority_rank(when.priority_below):
+            return no()
+        numbers["priority_below"] = when.priority_below
+    if when.has_tags is not None and not set(when.has_tags) <= ticket.tags:
+        return no()
+    if when.lacks_tags is not None and set(when.lacks_tags) & ticket.tags:
+        return no()
     if when.trend is not None:
         if trend.trend != when.trend:
-            return False, "", numbers
-        reasons.append(f"sentiment_{when.trend}")
+            return no()
         numbers["decline_threshold"] = when.decline_threshold
+        reasons.append(f"sentiment_{when.trend}")
     if when.current_avg_below is not None:
+        # The rounded current_avg, as the article compares it (-0.504 is not < -0.5).
         if not trend.current_avg < when.current_avg_below:
-            return False, "", numbers
+            return no()
         numbers["current_avg_below"] = when.current_avg_below
     if when.last_score_below is not None:
-        last = state.customer_messages[-1].score
-        if not last < when.last_score_below:
-            return False, "", numbers
+        if not messages[-1].score < when.last_score_below:
+            return no()
         numbers["last_score_below"] = when.last_score_below
-        if not reasons:
-            reasons.append("very_negative_message")
-    return True, reasons[0] if reasons else rule.name, numbers
+        reasons.append("very_negative_message")
+    if when.consecutive_negative is not None:
+        run = when.consecutive_negative
+        recent = messages[-run.count:]
+        if len(recent) < run.count or not all(m.score < run.below for m in recent):
+            return no()
+        numbers["consecutive_negative"] = run.count
+        numbers["consecutive_below"] = run.below
+        reasons.append("consecutive_negative")
+    if when.signals_any is not None:
+        matched = sorted(set(when.signals_any) & values["signals"])
+        if not matched:
+            return no()
+        numbers["signals"] = matched
+        reasons.append("signal_" + "_".join(matched))
+    if when.expr is not None:
+        try:
+            ok = run_expr(validate_expr(when.expr), values)
+        except Exception as exc:
+            # A data-dependent failure (division by zero on this ticket): the rule
+            # does not hold, and the daemon logs the type, never the data.
+            return _Check(False, "", numbers, severity,
+                          f"rule {rule.name}: expr failed ({type(exc).__name__})")
+        if not ok:
+            return no()
+        numbers["expr"] = when.expr
+        reasons.append("expr")
+    if when.current_avg_below is not None and not reasons:
+        reasons.append("low_current_avg")
+    return _Check(True, reasons[0] if reasons else rule.name, numbers, severity)
 
 
-def _render(template: str | None, values: Mapping[str, Any]) -> str | None:
-    if template is None:
-        return None
-    safe = {name: values.get(name, "") for name in NOTE_FIELDS}
-    try:
-        return template.format_map(safe)
-    except (ValueError, TypeError):
-        return template
+def _policy(rule: Rule) -> Policy:
+    return Policy(repeat_after=rule.repeat_after,
+                  escalate_if_worse_by=rule.escalate_if_worse_by,
+                  resolve_after=rule.resolve_after)
+
+
+def _inhibited(rule: Rule, rules: RuleSet, view: TicketView, fired: set[str]) -> bool:
+    for name in rule.inhibited_by:
+        if name in fired:
+            return True
+        inhibitor = rules.by_name(name)
+        if inhibitor is not None and set(inhibitor.actions.add_tags) & view.tags:
+            return True
+    return False
+
+
+def _note_values(rule: Rule, check: _Check, step: Step, indicators: tuple[str, ...],
+                 state: ConversationState, view: TicketView) -> dict[str, Any]:
+    numbers = check.numbers
+    signals = sorted({s for m in state.customer_messages for s in m.signals})
+    return {
+        "rule": rule.name, "reason": check.reason, "step": step,
+        "trend": numbers["trend"], "method": numbers["method"],
+        "direction": numbers["direction"], "current_avg": numbers["current_avg"],
+        "last_score": numbers["last_score"], "min_score": numbers["min_score"],
+        "messages": numbers["messages"],
+        "indicators": ", ".join(f'"{phrase}"' for phrase in indicators) or "none",
+        "signals": ", ".join(signals) or "none",
+        "ticket_id": view.ticket_id, "subject": view.subject, "source": view.source,
+        "priority": view.priority or "none", "status": view.status or "none",
+        "requester": view.requester or "", "url": view.url,
+    }
+
+
+def _actions(spec: Actions, view: TicketView, values: Mapping[str, Any]) -> DecisionActions:
+    raises = spec.priority is not None \
+        and priority_rank(spec.priority) > priority_rank(view.priority)
+    return DecisionActions(
+        add_tags=spec.add_tags, remove_tags=spec.remove_tags,
+        priority=spec.priority if raises else None,
+        note=render(spec.note, values) if spec.note is not None else None,
+        notify=spec.notify)
+
+
+def apply_actions(ticket: TicketView, actions: DecisionActions | Actions) -> TicketView:
+    """The ticket after the actions: tags removed then added, priority only raised."""
+    tags = (ticket.tags - set(actions.remove_tags)) | set(actions.add_tags)
+    priority = ticket.priority
+    if actions.priority is not None and priority_rank(actions.priority) > priority_rank(priority):
+        priority = actions.priority
+    return replace(ticket, tags=frozenset(tags), priority=priority)
 
 
 def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, RuleHistory],
              now: datetime) -> Evaluation:
-    """Decisions for one ticket now; rules earlier in the list win when several hold.
+    """Decisions for one ticket now, in rule order, and the full new history.
 
-    A rule fires when its condition holds and it never fired for this ticket, or when
-    its `repeat_after` has passed since it last fired.  When several rules hold in the
-    same evaluation only the first fires (the article escalates once, for the decline).
+    Each rule's lifecycle step comes from `rules.lifecycle.needs_update`; a rule is
+    inhibited when a rule named in its `inhibited_by` fires in this evaluation or one of
+    that rule's `add_tags` is on the ticket.
     """
     new_history: dict[str, RuleHistory] = dict(history)
     decisions: list[Decision] = []
-    fired_now = False
+    warnings: list[str] = []
+    fired: set[str] = set()
+    view = state.ticket
+    indicators = tuple(dict.fromkeys(
+        phrase for m in state.customer_messages[-INDICATOR_WINDOW:] for phrase in m.indicators))
     for rule in rules.rules:
-        holds, reason, numbers = _holds(rule, state)
-        previous = history.get(rule.name)
-        if not holds:
-            if previous is not None and previous.state == "firing":
-                new_history[rule.name] = replace(previous, state="resolved",
-                                                 condition_false_since=now)
+        check = _check(rule, replace(state, ticket=view))
+        if check.warning is not None:
+            warnings.append(check.warning)
+        inhibited = check.holds and _inhibited(rule, rules, view, fired)
+        transition = needs_update(history.get(rule.name), rule=rule.name, holds=check.holds,
+                                  inhibited=inhibited, severity=check.severity,
+                                  policy=_policy(rule), now=now)
+        if transition.history is not None:
+            new_history[rule.name] = transition.history
+        if transition.step == "none":
             continue
-        due = previous is None or (
-            rule.repeat_after is not None and previous.last_fired_at is not None
-            and now - previous.last_fired_at >= rule.repeat_after)
-        if not due or fired_now:
-            continue
-        fired_now = True
-        indicators = tuple(dict.fromkeys(
-            phrase for m in state.customer_messages[-3:] for phrase in m.indicators))
-        values = {**numbers, "rule": rule.name, "reason": reason,
-                  "indicators": ", ".join(f'"{p}"' for p in indicators) or "none",
-                  "signals": ", ".join(sorted({s for m in state.customer_messages
-                                               for s in m.signals})) or "none",
-                  "ticket_id": state.ticket.ticket_id, "subject": state.ticket.subject,
-                  "source": state.ticket.source}
-        actions = rule.actions
-        decisions.append(Decision(
-            rule=rule.name, kind="fire", reason=reason, numbers=numbers,
-            indicators=indicators,
-            actions=DecisionActions(add_tags=actions.add_tags, remove_tags=actions.remove_tags,
-                                    priority=actions.priority,
-                                    note=_render(actions.note, values),
-                                    notify=actions.notify)))
-        new_history[rule.name] = RuleHistory(
-            rule=rule.name, state="firing",
-            first_fired_at=previous.first_fired_at if previous else now,
-            last_fired_at=now, fire_count=(previous.fire_count if previous else 0) + 1,
-            last_severity=float(numbers.get("current_avg") or 0.0))
-    return Evaluation(tuple(decisions), new_history)
+        if transition.step == "resolve":
+            spec = rule.on_resolve or Actions()
+            kind: Literal["fire", "resolve"] = "resolve"
+            reason = "resolved"
+        else:
+            spec = rule.actions
+            kind = "fire"
+            reason = check.reason
+            fired.add(rule.name)
+        values = _note_values(rule, replace(check, reason=reason), transition.step,
+                              indicators, state, view)
+        actions = _actions(spec, view, values)
+        decisions.append(Decision(rule=rule.name, kind=kind, reason=reason,
+                                  numbers=dict(check.numbers), indicators=indicators,
+                                  actions=actions, step=transition.step))
+        view = apply_actions(view, actions)
+    return Evaluation(tuple(decisions), new_history, tuple(warnings))
+
+
+def next_due_at(rules: RuleSet, history: Mapping[str, RuleHistory]) -> datetime | None:
+    """The earliest time a pending resolve becomes due, so the daemon can re-evaluate a
+    quiet ticket then (evaluation otherwise happens only when a message arrives)."""
+    due = [when for rule in rules.rules if (h := history.get(rule.name)) is not None
+           and (when := resolve_due_at(h, _policy(rule))) is not None]
+    return min(due) if due else None

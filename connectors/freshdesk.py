@@ -1,0 +1,445 @@
+"""Freshdesk connector: changed tickets by `updated_since`, their conversations, write-back.
+
+Freshdesk has no "conversations changed since" endpoint, so a poll lists the tickets
+updated since a watermark (`GET /api/v2/tickets?updated_since=…&order_by=updated_at&
+order_type=asc&per_page=100&include=description`) and reads the conversations of each
+changed ticket (`GET /api/v2/tickets/{id}/conversations`, `Link` paging).  The ticket's
+first customer message is its description, emitted as message `<ticket_id>-description`.
+The list is walked keyset-style: every page restarts from the `updated_at` of the last
+ticket read instead of asking for page 2, 3, …, which keeps offset drift (a ticket
+updated while we page moves to the end and shifts the rest) from skipping tickets, and
+never comes near the 300-page wall (the 400 the wall answers is handled anyway).  The
+cursor is JSON: the watermark, the tickets already read at the watermark second, and the
+ids of messages already emitted inside the overlap window, so nothing is read twice or
+skipped.  Write-back reads the ticket, merges tags (never dropping one), raises the
+priority, writes both in one `PUT`, and posts a private note through the notes endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import Field, SecretStr, model_validator
+
+from connectors.base import (
+    PRIORITIES,
+    AuthorRole,
+    FatalError,
+    Message,
+    PollResult,
+    RetriableError,
+    TicketChange,
+    TicketGoneError,
+    TicketSnapshot,
+    priority_rank,
+)
+from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
+from connectors.settings import Seconds, SourceSettings
+
+log = logging.getLogger(__name__)
+
+#: Freshdesk's priority numbers, index = normalised rank (1 Low … 4 Urgent).
+PRIORITY_NUMBERS: dict[str, int] = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
+PRIORITY_NAMES: dict[int, str] = {number: name for name, number in PRIORITY_NUMBERS.items()}
+STATUS_NAMES: dict[int, str] = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
+SOURCE_NOTE = 2
+TICKET_SOURCE_OUTBOUND_EMAIL = 10
+PAGE_WALL = 300  # Freshdesk refuses ticket-list pages beyond this one
+_WALL_TEXT = "beyond the 300th page"
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+class FreshdeskSettings(SourceSettings):
+    """`domain` is the account's single DNS label (acme for acme.freshdesk.com)."""
+
+    kind: Literal["freshdesk"]
+    domain: str | None = Field(None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    api_key: SecretStr
+    page_size: int = Field(100, ge=1, le=100)
+    #: Stop reading (and let the write-back have what is left) when
+    #: X-RateLimit-Remaining falls to this many credits.
+    rate_limit_reserve: int = Field(20, ge=0, le=10_000)
+    #: How far back a changed ticket's messages are compared with those already emitted.
+    message_overlap: Seconds = timedelta(hours=1)
+    own_tag_prefix: str = "sentiment-"
+    max_conversation_pages: int = Field(50, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _needs_an_address(self) -> FreshdeskSettings:
+        if not self.domain and not self.base_url:
+            raise ValueError("freshdesk needs `domain` (acme for acme.freshdesk.com) or `base_url`")
+        return self
+
+    def create(self) -> FreshdeskConnector:
+        return FreshdeskConnector(self)
+
+
+def _parse_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("timestamp is not a string")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(slots=True)
+class _Cursor:
+    """Watermark, tickets already read at it, messages already emitted near it."""
+
+    since: datetime
+    done: dict[str, str] = field(default_factory=dict)  # ticket_id -> updated_at read
+    seen: dict[str, str] = field(default_factory=dict)  # message_id -> created_at
+
+    @classmethod
+    def load(cls, raw: str | None, start_from: datetime) -> _Cursor:
+        if not raw:
+            return cls(since=start_from.astimezone(UTC).replace(microsecond=0))
+        try:
+            data = json.loads(raw)
+            return cls(since=_parse_time(data["since"]),
+                       done={str(k): str(v) for k, v in dict(data.get("done", {})).items()},
+                       seen={str(k): str(v) for k, v in dict(data.get("seen", {})).items()})
+        except (ValueError, KeyError, TypeError):
+            raise FatalError("freshdesk: the stored cursor is not a Freshdesk cursor") from None
+
+    def dump(self, overlap: timedelta, max_seen: int) -> str:
+        horizon = self.since - overlap
+        kept = sorted(((created, message_id) for message_id, created in self.seen.items()
+                       if _parse_time(created) >= horizon), reverse=True)[:max_seen]
+        return json.dumps({"v": 1, "since": _format_time(self.since), "done": self.done,
+                           "seen": {message_id: created for created, message_id in kept}},
+                          separators=(",", ":"), sort_keys=True)
+
+    def mark_read(self, ticket_id: str, updated_at: datetime) -> None:
+        """The ticket is read up to `updated_at`: the watermark may move to it."""
+        if updated_at > self.since:
+            self.since = updated_at
+            self.done = {ticket_id: _format_time(updated_at)}
+        elif updated_at == self.since:
+            self.done[ticket_id] = _format_time(updated_at)
+
+    def already_read(self, ticket_id: str, updated_at: datetime) -> bool:
+        return self.done.get(ticket_id) == _format_time(updated_at)
+
+
+class _LowOnCredits(Exception):
+    """X-RateLimit-Remaining is at the reserve: stop reading after this ticket."""
+
+
+class FreshdeskConnector:
+    """One Freshdesk account (API key auth) as a `Connector`."""
+
+    kind = "freshdesk"
+    MAX_SEEN = 20_000  # bound on the cursor's memory of emitted message ids
+
+    def __init__(self, settings: FreshdeskSettings, *, policy: RetryPolicy | None = None,
+                 clock: Clock = time.time, sleep: Sleep = time.sleep,
+                 session: requests.Session | None = None) -> None:
+        self.name = settings.name
+        self._settings = settings
+        site = f"https://{settings.domain}.freshdesk.com" if settings.domain else None
+        base_url = settings.base_url or site
+        assert base_url is not None  # the settings validator guarantees one of them
+        self._ui_base = (site or base_url).rstrip("/")
+        basic = base64.b64encode(f"{settings.api_key.get_secret_value()}:X".encode()).decode()
+        self.__authorization = f"Basic {basic}"
+        self._http = HttpClient(
+            base_url, vendor="freshdesk", auth=self._auth_headers,
+            policy=policy or RetryPolicy(read_timeout=settings.timeout),
+            clock=clock, sleep=sleep, session=session)
+        self._me: int | None = None
+        self._credits_low = False
+        self._tickets_read = 0
+
+    def __repr__(self) -> str:
+        return f"FreshdeskConnector(name={self.name!r}, base_url={self._http.base_url!r})"
+
+    def _auth_headers(self) -> Mapping[str, str]:
+        return {"Authorization": self.__authorization}
+
+    # -- Connector ------------------------------------------------------------------
+
+    def ticket_url(self, ticket_id: str) -> str:
+        return f"{self._ui_base}/a/tickets/{ticket_id}"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
+        state = _Cursor.load(cursor, start_from)
+        overlap = self._settings.message_overlap
+        emit_from = state.since - overlap  # messages older than this were emitted before
+        first_request = self._http.log.total
+        messages: list[Message] = []
+        caught_up = False
+        self._credits_low = False
+        self._tickets_read = 0
+        try:
+            me = self._agent_me()
+            caught_up = self._walk(state, emit_from, me, messages)
+        except _LowOnCredits:
+            pass  # the cursor covers exactly the tickets finished so far
+        except RetriableError:
+            if not self._tickets_read:
+                raise  # nothing consumed: the caller polls again with the same cursor
+            # Keep what was read: the cursor covers exactly the tickets finished so far.
+            log.info("freshdesk poll stopped early by a retriable error; progress kept",
+                     extra={"source": self.name})
+        return PollResult(messages=messages,
+                          next_cursor=state.dump(overlap, self.MAX_SEEN),
+                          caught_up=caught_up,
+                          requests=self._http.log.total - first_request)
+
+    def apply(self, ticket_id: str, change: TicketChange) -> None:
+        if change.is_empty():
+            return
+        ticket = self._get_ticket(ticket_id)
+        current_tags = [str(tag) for tag in ticket.get("tags") or []]
+        tags = list(current_tags)
+        for tag in change.add_tags:
+            if tag not in tags:
+                tags.append(tag)
+        prefix = self._settings.own_tag_prefix
+        # Only our own namespace may be removed: an agent's tag is never ours to drop.
+        tags = [tag for tag in tags if not (tag in change.remove_tags and tag.startswith(prefix))]
+        update: dict[str, Any] = {}
+        if tags != current_tags:
+            update["tags"] = tags
+        if change.priority is not None:
+            if change.priority not in PRIORITY_NUMBERS:
+                raise FatalError(f"freshdesk: unknown priority {change.priority!r}")
+            current = PRIORITY_NAMES.get(ticket.get("priority") or 0)
+            if priority_rank(change.priority) > priority_rank(current):
+                update["priority"] = PRIORITY_NUMBERS[change.priority]
+        if update:
+            self._write("PUT", f"/api/v2/tickets/{int(ticket_id)}", update)
+        if change.note:
+            self._write("POST", f"/api/v2/tickets/{int(ticket_id)}/notes",
+                        {"body": change.note, "private": True})
+
+    # -- reading --------------------------------------------------------------------
+
+    def _walk(self, state: _Cursor, emit_from: datetime, me: int | None,
+              messages: list[Message]) -> bool:
+        """List changed tickets from the watermark; True when caught up."""
+        emitted: set[str] = set(state.seen)
+        per_page = self._settings.page_size
+        page = 1
+        page_since = state.since
+        for _ in range(self._settings.page_budget):
+            try:
+                tickets = self._list_tickets(page_since, page, per_page)
+            except FatalError as exc:
+                if exc.status != 400 or page == 1:
+                    raise
+                # The 300-page wall: restart from the last updated_at reached, or, when a
+                # single second holds more tickets than the wall lets us page through,
+                # say so and step past that second rather than loop.
+                if state.since <= page_since:
+                    log.warning("freshdesk: more tickets in one second than the list can "
+                                "page; stepping past it", extra={"source": self.name})
+                    state.since = page_since + timedelta(seconds=1)
+                    state.done = {}
+                page, page_since = 1, state.since
+                continue
+            for ticket in tickets:
+                ticket_id = str(ticket["id"])
+                updated_at = _parse_time(ticket["updated_at"])
+                if state.already_read(ticket_id, updated_at):
+                    continue
+                new = [message for message in self._ticket_messages(ticket, emit_from, me)
+                       if message.message_id not in emitted]
+                for message in new:
+                    emitted.add(message.message_id)
+                    state.seen[message.message_id] = _format_time(message.created_at)
+                messages.extend(new)
+                state.mark_read(ticket_id, updated_at)
+                self._tickets_read += 1
+                if self._credits_low:
+                    raise _LowOnCredits
+            if len(tickets) < per_page:
+                return True
+            if state.since > page_since:
+                page, page_since = 1, state.since  # keyset restart: no offset drift
+            else:
+                page += 1  # a whole page inside one second: walk through that second
+        return False
+
+    def _list_tickets(self, since: datetime, page: int, per_page: int) -> list[dict[str, Any]]:
+        # Always send updated_since: without it Freshdesk lists only the last 30 days.
+        params = {"updated_since": _format_time(since), "order_by": "updated_at",
+                  "order_type": "asc", "per_page": per_page, "page": page,
+                  "include": "description"}
+        body, _ = self._get("/api/v2/tickets", params)
+        if not isinstance(body, list):
+            raise RetriableError("freshdesk: the ticket list was not a JSON array")
+        return [ticket for ticket in body if isinstance(ticket, dict)]
+
+    def _ticket_messages(self, ticket: Mapping[str, Any], emit_from: datetime,
+                         me: int | None) -> Iterator[Message]:
+        snapshot = self._snapshot(ticket)
+        requester_id = ticket.get("requester_id")
+        created_at = _parse_time(ticket["created_at"])
+        if created_at >= emit_from:
+            is_outbound = ticket.get("source") == TICKET_SOURCE_OUTBOUND_EMAIL
+            html = ticket.get("description")
+            text = ticket.get("description_text")
+            body, is_html = (text, False) if isinstance(text, str) and text else (html, True)
+            yield Message(
+                message_id=f"{snapshot.ticket_id}-description", ticket_id=snapshot.ticket_id,
+                author_role="agent" if is_outbound else "customer", public=True,
+                created_at=created_at, body=body if isinstance(body, str) else "",
+                ticket=snapshot,
+                author_id=None if requester_id is None else str(requester_id),
+                body_is_html=is_html)
+        for conversation in self._conversations(snapshot.ticket_id):
+            created = _parse_time(conversation["created_at"])
+            if created < emit_from:
+                continue
+            role, public = _classify(conversation, requester_id)
+            user_id = conversation.get("user_id")
+            html = conversation.get("body")
+            text = conversation.get("body_text")
+            body, is_html = (text, False) if isinstance(text, str) and text else (html, True)
+            yield Message(
+                message_id=str(conversation["id"]), ticket_id=snapshot.ticket_id,
+                author_role=role, public=public, created_at=created,
+                body=body if isinstance(body, str) else "", ticket=snapshot,
+                author_id=None if user_id is None else str(user_id),
+                author_name=None, body_is_html=is_html,
+                own_note=(not public and me is not None and user_id == me))
+
+    def _conversations(self, ticket_id: str) -> Iterator[dict[str, Any]]:
+        path: str | None = f"/api/v2/tickets/{int(ticket_id)}/conversations"
+        params: dict[str, Any] | None = {"per_page": 100}
+        for _ in range(self._settings.max_conversation_pages):
+            if path is None:
+                return
+            body, response = self._get(path, params)
+            if not isinstance(body, list):
+                raise RetriableError("freshdesk: a conversation list was not a JSON array")
+            yield from (item for item in body if isinstance(item, dict))
+            path = self._same_host(_next_link(response.headers.get("Link")))
+            params = None  # the Link URL carries its own query
+        log.warning("freshdesk: conversation pages of a ticket exceed the configured bound")
+
+    def _same_host(self, link: str | None) -> str | None:
+        """A `Link` to another host is never followed: it would carry our credentials."""
+        if link is None:
+            return None
+        target = urlsplit(link)
+        if target.netloc and target.netloc != urlsplit(self._http.base_url).netloc:
+            log.warning("freshdesk: ignored a pagination link to another host",
+                        extra={"source": self.name})
+            return None
+        return link
+
+    def _snapshot(self, ticket: Mapping[str, Any]) -> TicketSnapshot:
+        ticket_id = str(ticket["id"])
+        priority = ticket.get("priority")
+        status = ticket.get("status")
+        return TicketSnapshot(
+            ticket_id=ticket_id, subject=str(ticket.get("subject") or ""),
+            url=self.ticket_url(ticket_id),
+            status=STATUS_NAMES.get(status, str(status)) if status is not None else None,
+            priority=PRIORITY_NAMES.get(priority) if isinstance(priority, int) else None,
+            tags=tuple(str(tag) for tag in ticket.get("tags") or ()),
+            requester=None)
+
+    def _agent_me(self) -> int | None:
+        """The API user's agent id, to recognise our own notes.  Read once."""
+        if self._me is None:
+            body, _ = self._get("/api/v2/agents/me", None)
+            if isinstance(body, dict) and isinstance(body.get("id"), int):
+                self._me = int(body["id"])
+        return self._me
+
+    def _get_ticket(self, ticket_id: str) -> dict[str, Any]:
+        try:
+            body, _ = self._get(f"/api/v2/tickets/{int(ticket_id)}", None)
+        except FatalError as exc:
+            if exc.status == 404:
+                raise TicketGoneError(f"freshdesk: ticket {ticket_id} is gone", 404) from None
+            raise
+        if not isinstance(body, dict) or body.get("deleted"):
+            raise TicketGoneError(f"freshdesk: ticket {ticket_id} is gone", 404)
+        return body
+
+    # -- HTTP -----------------------------------------------------------------------
+
+    def _get(self, path: str, params: Mapping[str, Any] | None) -> tuple[Any, requests.Response]:
+        response = self._http.request("GET", path, params=params)
+        self._watch_credits(response)
+        return _decode(response, "GET", path), response
+
+    def _write(self, method: str, path: str, payload: Mapping[str, Any]) -> None:
+        try:
+            response = self._http.request(method, path, json=dict(payload))
+        except FatalError as exc:
+            if exc.status == 404:
+                raise TicketGoneError(f"freshdesk: {method} {path} found no ticket", 404) from None
+            raise
+        self._watch_credits(response)
+
+    def _watch_credits(self, response: requests.Response) -> None:
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        if remaining is None:
+            return
+        try:
+            self._credits_low = int(remaining) <= self._settings.rate_limit_reserve
+        except ValueError:
+            return
+
+
+def _classify(conversation: Mapping[str, Any], requester_id: Any) -> tuple[AuthorRole, bool]:
+    """(author role, public) of a conversation.
+
+    A private note is internal whoever wrote it.  `incoming` means "from outside", but API
+    callers may set it on notes, so an incoming note counts as the customer's only when
+    the requester wrote it; an incoming reply from anyone else (a CC'd colleague) is
+    still the customer side.
+    """
+    if conversation.get("private"):
+        return "agent", False
+    if conversation.get("incoming"):
+        if conversation.get("source") == SOURCE_NOTE and conversation.get("user_id") != requester_id:
+            return "agent", True
+        return "customer", True
+    if requester_id is not None and conversation.get("user_id") == requester_id:
+        return "customer", True  # e.g. a public note the requester added in the portal
+    return "agent", True
+
+
+def _next_link(header: str | None) -> str | None:
+    if not header:
+        return None
+    match = _LINK_NEXT.search(header)
+    return match.group(1) if match else None
+
+
+def _decode(response: requests.Response, method: str, path: str) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise RetriableError(f"freshdesk: {method} {path.split('?')[0]} returned a body "
+                             "that is not JSON") from None
+
+
+__all__ = ["PRIORITIES", "FreshdeskConnector", "FreshdeskSettings"]

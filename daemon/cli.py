@@ -1,0 +1,173 @@
+"""`helpdesk-sentinel`: run the daemon and the tools around it.
+
+  run           the daemon (foreground; systemd runs exactly this)   [--once]
+  check-config  validate a config file; FILE:LINE errors, exit 1 when invalid
+  rules test    replay conversations through the rules, promtool style
+  eval          score a labelled CSV with the configured scorer and print metrics
+  report        the dashboard: sentiment, escalations, outbox, poll health, agent impact
+  backfill      score a source's history without firing alerts (unless --alerts)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from daemon.config import Config, ConfigError, load_config
+
+DEFAULT_CONFIG = "/etc/helpdesk-sentinel/config.yaml"
+
+
+def _load(path: str) -> Config:
+    return load_config(path)
+
+
+def _configure_logs(config: Config | None) -> None:
+    from daemon.logs import configure
+
+    if config is None:
+        configure()
+    else:
+        configure(config.top.log.level, config.top.log.format)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    print(f"{args.config}: OK — {len(config.sources)} source(s), {len(config.notifiers)} "
+          f"notifier(s), {len(config.rules.rules)} rule(s), scorer {config.scorer.kind}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from daemon.service import Daemon
+
+    config = _load(args.config)
+    _configure_logs(config)
+    daemon = Daemon(config).build()
+    try:
+        if args.once:
+            totals = daemon.run_once()
+            print(json.dumps(totals))
+            return 0
+        return daemon.run()
+    finally:
+        daemon.close()
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from daemon.rulestest import run_rules_test
+    from daemon.scoring.settings import build_scorer
+
+    config = _load(args.config)
+    scorer = build_scorer(config.scorer, cache_dir=None)
+    try:
+        return run_rules_test(config.rules, scorer, [Path(f) for f in args.files], sys.stdout)
+    finally:
+        scorer.close()
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from daemon.evaluate import run_eval
+    from daemon.scoring.settings import build_scorer
+
+    config = _load(args.config)
+    scorer = build_scorer(config.scorer, cache_dir=None)
+    try:
+        return run_eval(scorer, Path(args.data), args.text_column, args.label_column,
+                        Path(args.output) if args.output else None, sys.stdout)
+    finally:
+        scorer.close()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from daemon.report import build_report, render_report
+    from daemon.store import Store
+
+    config = _load(args.config)
+    store = Store(config.database_url)
+    try:
+        store.create_schema()
+        report = build_report(store, days=args.days, source=args.source,
+                              now=datetime.now(UTC))
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True, default=str))
+    else:
+        print(render_report(report))
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from daemon.backfill import run_backfill
+
+    config = _load(args.config)
+    _configure_logs(config)
+    return run_backfill(config, args.source, args.since, alerts=args.alerts, out=sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpdesk-sentinel", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", default=DEFAULT_CONFIG, help="config file (YAML)")
+        return p
+
+    run = with_config(sub.add_parser("run", help="run the daemon in the foreground"))
+    run.add_argument("--once", action="store_true",
+                     help="poll every source once, deliver the outbox, exit")
+    run.set_defaults(func=cmd_run)
+
+    check = with_config(sub.add_parser("check-config", help="validate a config file"))
+    check.set_defaults(func=cmd_check_config)
+
+    rules = sub.add_parser("rules", help="rule tools")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    rtest = with_config(rules_sub.add_parser("test", help="replay rule test files"))
+    rtest.add_argument("files", nargs="+", help="rule test files (YAML)")
+    rtest.set_defaults(func=cmd_rules_test)
+
+    ev = with_config(sub.add_parser("eval", help="evaluate the scorer on a labelled CSV"))
+    ev.add_argument("--data", required=True)
+    ev.add_argument("--text-column", required=True)
+    ev.add_argument("--label-column", required=True)
+    ev.add_argument("--output")
+    ev.set_defaults(func=cmd_eval)
+
+    rep = with_config(sub.add_parser("report", help="the sentiment dashboard"))
+    rep.add_argument("--days", type=int, default=7)
+    rep.add_argument("--source")
+    rep.add_argument("--json", action="store_true")
+    rep.set_defaults(func=cmd_report)
+
+    back = with_config(sub.add_parser("backfill", help="score history without alerts"))
+    back.add_argument("--source", required=True)
+    back.add_argument("--since", required=True, help="ISO date/time or relative (-30d)")
+    back.add_argument("--alerts", action="store_true", help="also evaluate rules and act")
+    back.set_defaults(func=cmd_backfill)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: Any = args.func(args)
+    except ConfigError as exc:
+        for message in exc.messages:
+            print(message, file=sys.stderr)
+        return 2 if args.command != "check-config" else 1
+    except KeyboardInterrupt:
+        return 130
+    return int(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

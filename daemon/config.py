@@ -1,0 +1,303 @@
+"""The daemon's typed configuration, loaded from one YAML file.
+
+Strict like Alertmanager's: unknown keys are errors, references between sections (a rule
+naming a notifier) are checked at load, and every error is reported as
+`FILE:LINE: key.path: message` so `helpdesk-sentinel check-config` can point at the typo.
+Secrets come from `${ENV_VAR}` (or `${ENV_VAR:-default}`), `file:/path`, or
+`credential:NAME` (systemd's `$CREDENTIALS_DIRECTORY/NAME`, from `LoadCredential=`); they
+are resolved before validation and held as pydantic `SecretStr` afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connectors.settings import (
+    NOTIFIER_KINDS,
+    SOURCE_KINDS,
+    NotifierSettings,
+    SourceSettings,
+    settings_class,
+)
+from daemon.scoring.settings import ScorerSettings, parse_scorer_settings
+from daemon.yamlsafe import YamlDocument, YamlError, format_key, load_yaml, validation_errors
+from rules.model import Duration, RuleSet, parse_duration
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `messages` are `FILE:LINE: key: message` strings."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Strict):
+    #: SQLAlchemy URL.  Default: a SQLite file under the state directory.
+    url: str | None = None
+
+
+class LogSettings(_Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class MetricsSettings(_Strict):
+    enabled: bool = False
+    addr: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)
+
+
+class RetentionSettings(_Strict):
+    #: Message text is deleted after this; scores and decisions stay.
+    message_text: Duration = timedelta(days=90)
+
+
+class OutboxSettings(_Strict):
+    interval: Duration = timedelta(seconds=2)
+    max_attempts: int = Field(8, ge=1, le=100)
+    backoff_base: Duration = timedelta(seconds=5)
+    backoff_cap: Duration = timedelta(minutes=30)
+    batch_size: int = Field(50, ge=1, le=1000)
+
+
+class ScoringSettings(_Strict):
+    max_chars: int = Field(20_000, ge=100, le=1_000_000)
+    score_agent_messages: bool = False
+
+
+class LeaseSettings(_Strict):
+    duration: Duration = timedelta(seconds=30)
+
+
+class TopLevel(_Strict):
+    """Sections that are plain data; sources, notifiers, scorer and rules are checked apart."""
+
+    state_dir: str = "./var"
+    database: DatabaseSettings = DatabaseSettings()
+    log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    retention: RetentionSettings = RetentionSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    lease: LeaseSettings = LeaseSettings()
+    watch: bool = False  # reload the rules when the file changes (SIGHUP always does)
+    sandbox: dict[str, dict[str, Any]] | None = None
+    scorer: dict[str, Any] = Field(default_factory=lambda: {"kind": "local"})
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rules: list[Any] = Field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Config:
+    path: Path
+    top: TopLevel
+    scorer: ScorerSettings
+    sources: list[SourceSettings]
+    notifiers: dict[str, NotifierSettings]
+    rules: RuleSet
+    state_dir: Path
+    database_url: str
+    sandbox: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def source(self, name: str) -> SourceSettings:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_REF = re.compile(r"^(file|credential):(\S+)$")
+
+
+def _resolve_string(value: str, key: tuple[str | int, ...], doc: YamlDocument,
+                    errors: list[str], env: Mapping[str, str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: "
+                      f"environment variable {name} is not set")
+        return ""
+
+    value = _ENV.sub(substitute, value)
+    ref = _REF.match(value)
+    if ref is None:
+        return value
+    scheme, target = ref.groups()
+    if scheme == "credential":
+        directory = env.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: credential "
+                          f"{target!r} requested but $CREDENTIALS_DIRECTORY is not set "
+                          "(use LoadCredential= in the unit)")
+            return ""
+        if "/" in target or target in (".", ".."):
+            errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: "
+                          "a credential name cannot contain '/'")
+            return ""
+        file = Path(directory) / target
+    else:
+        file = Path(target)
+        if not file.is_absolute():
+            file = Path(doc.path).parent / file
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: cannot read "
+                      f"{scheme} {target!r}: {exc.strerror or type(exc).__name__}")
+        return ""
+
+
+def _resolve(node: Any, key: tuple[str | int, ...], doc: YamlDocument, errors: list[str],
+             env: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _resolve(v, (*key, k), doc, errors, env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, (*key, i), doc, errors, env) for i, v in enumerate(node)]
+    if isinstance(node, str):
+        return _resolve_string(node, key, doc, errors, env)
+    return node
+
+
+def parse_start_from(value: str, now: datetime) -> datetime:
+    """An ISO time, or a negative duration relative to now such as -24h or -15m."""
+    text = value.strip()
+    if text.startswith("-"):
+        return now - parse_duration(text[1:])
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate everything; raises ConfigError listing every problem found."""
+    env = os.environ if env is None else env
+    try:
+        doc = load_yaml(path)
+    except YamlError as exc:
+        raise ConfigError(exc.messages) from None
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        raise ConfigError([f"{doc.path}:1: (top level): expected a mapping of sections"])
+    errors: list[str] = []
+    data = _resolve(doc.data, (), doc, errors, env)
+    try:
+        top = TopLevel.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(errors + validation_errors(exc, doc)) from None
+
+    scorer: ScorerSettings | None = None
+    try:
+        scorer = parse_scorer_settings(top.scorer)
+    except ValidationError as exc:
+        errors += validation_errors(exc, doc, ("scorer",))
+
+    sources: list[SourceSettings] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(top.sources):
+        where = ("sources", index)
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        if not isinstance(kind, str):
+            errors.append(f"{doc.path}:{doc.line_of(where)}: {format_key(where)}: "
+                          f"missing 'kind' (one of: {', '.join(sorted(SOURCE_KINDS))})")
+            continue
+        try:
+            cls = settings_class(SOURCE_KINDS, kind)
+        except KeyError as exc:
+            errors.append(f"{doc.path}:{doc.line_of((*where, 'kind'))}: "
+                          f"{format_key((*where, 'kind'))}: {exc.args[0]}")
+            continue
+        try:
+            source = cls.model_validate(raw)
+        except ValidationError as exc:
+            errors += validation_errors(exc, doc, where)
+            continue
+        assert isinstance(source, SourceSettings)
+        if source.name in seen:
+            errors.append(f"{doc.path}:{doc.line_of((*where, 'name'))}: "
+                          f"{format_key((*where, 'name'))}: duplicate source name {source.name!r}")
+        seen.add(source.name)
+        try:
+            parse_start_from(source.start_from, datetime.now(UTC))
+        except ValueError:
+            errors.append(f"{doc.path}:{doc.line_of((*where, 'start_from'))}: "
+                          f"{format_key((*where, 'start_from'))}: expected an ISO time or a "
+                          "relative time such as -24h")
+        sources.append(source)
+
+    notifiers: dict[str, NotifierSettings] = {}
+    for name, raw in top.notifiers.items():
+        where = ("notifiers", name)
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        if not isinstance(kind, str):
+            errors.append(f"{doc.path}:{doc.line_of(where)}: {format_key(where)}: "
+                          f"missing 'kind' (one of: {', '.join(sorted(NOTIFIER_KINDS))})")
+            continue
+        try:
+            cls = settings_class(NOTIFIER_KINDS, kind)
+            notifier = cls.model_validate(raw)
+        except KeyError as exc:
+            errors.append(f"{doc.path}:{doc.line_of((*where, 'kind'))}: "
+                          f"{format_key((*where, 'kind'))}: {exc.args[0]}")
+            continue
+        except ValidationError as exc:
+            errors += validation_errors(exc, doc, where)
+            continue
+        assert isinstance(notifier, NotifierSettings)
+        notifiers[name] = notifier
+
+    rules = RuleSet()
+    try:
+        rules = RuleSet.model_validate({"rules": top.rules})
+    except ValidationError as exc:
+        errors += validation_errors(exc, doc)
+    else:
+        for index, rule in enumerate(rules.rules):
+            for n, target in enumerate(rule.actions.notify):
+                if target not in top.notifiers:
+                    key = ("rules", index, "actions", "notify", n)
+                    errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: unknown "
+                                  f"notifier {target!r} (configured: "
+                                  f"{', '.join(sorted(top.notifiers)) or 'none'})")
+        names = [rule.name for rule in rules.rules]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                key = ("rules", index, "name")
+                errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: "
+                              f"duplicate rule name {name!r}")
+
+    if errors:
+        raise ConfigError(errors)
+    assert scorer is not None
+    base = Path(doc.path).resolve().parent
+    state_dir = Path(top.state_dir)
+    if not state_dir.is_absolute():
+        state_dir = base / state_dir
+    url = top.database.url or f"sqlite:///{state_dir / 'sentinel.db'}"
+    return Config(path=Path(doc.path), top=top, scorer=scorer, sources=sources,
+                  notifiers=notifiers, rules=rules, state_dir=state_dir, database_url=url,
+                  sandbox=dict(top.sandbox or {}))
+
+
+def load_rules(path: str | Path, env: Mapping[str, str] | None = None) -> RuleSet:
+    """The rules of a config file, validated as a whole (for SIGHUP and file watching)."""
+    return load_config(path, env).rules

@@ -1,0 +1,277 @@
+"""One unit of work: a poll's messages -> normalise -> score -> persist -> evaluate -> enqueue.
+
+`Pipeline.process` takes what a connector returned and the cursor that becomes valid
+once those messages are stored.  Scoring happens before the transaction (so a slow remote
+scorer never holds a database lock); then one transaction inserts the messages and
+scores, refreshes ticket snapshots, evaluates the rules for every ticket that got a new
+customer score, writes the per-rule history, the escalation log and the outbox rows, and
+advances the cursor under the source's fencing token.  A crash anywhere before the
+commit means the same messages come again; the unique keys make the second pass
+harmless.  Side effects never happen here: the outbox job delivers them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from connectors.base import PRIORITIES, Alert, Message, TicketChange, priority_rank
+from daemon.scoring.base import Score, Scorer
+from daemon.store import Store, aware, naive, utcnow
+from daemon.text import normalise
+from rules.engine import (
+    ConversationState,
+    Decision,
+    RuleHistory,
+    ScoredMessage,
+    TicketView,
+    evaluate,
+)
+from rules.model import RuleSet
+
+
+@dataclass(slots=True)
+class BatchResult:
+    fetched: int = 0
+    new: int = 0
+    scored: int = 0
+    escalated: int = 0
+    enqueued: int = 0
+    fallbacks: int = 0
+    decisions: list[tuple[str, Decision]] = dataclasses.field(default_factory=list)
+
+
+def history_to_json(history: RuleHistory) -> dict[str, Any]:
+    to_json = getattr(history, "to_json", None)
+    if callable(to_json):
+        return dict(to_json())
+    out: dict[str, Any] = {}
+    for item in dataclasses.fields(history):
+        value = getattr(history, item.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, frozenset | set | tuple):
+            value = sorted(value) if isinstance(value, frozenset | set) else list(value)
+        out[item.name] = value
+    return out
+
+
+def history_from_json(data: Mapping[str, Any]) -> RuleHistory:
+    from_json = getattr(RuleHistory, "from_json", None)
+    if callable(from_json):
+        result = from_json(dict(data))
+        assert isinstance(result, RuleHistory)
+        return result
+    hints = typing.get_type_hints(RuleHistory)
+    kwargs: dict[str, Any] = {}
+    for item in dataclasses.fields(RuleHistory):
+        if item.name not in data:
+            continue
+        value = data[item.name]
+        if isinstance(value, str) and "datetime" in str(hints.get(item.name)):
+            value = datetime.fromisoformat(value)
+        kwargs[item.name] = value
+    return RuleHistory(**kwargs)
+
+
+def _snapshot_row(source: str, message: Message, now: datetime) -> dict[str, Any]:
+    ticket = message.ticket
+    return {"source": source, "ticket_id": message.ticket_id, "subject": ticket.subject[:500],
+            "url": ticket.url, "status": ticket.status, "priority": ticket.priority,
+            "tags": list(ticket.tags), "requester": ticket.requester, "updated_at": naive(now)}
+
+
+def _ticket_view(source: str, row: Mapping[str, Any]) -> TicketView:
+    return TicketView(source=source, ticket_id=row["ticket_id"], subject=row.get("subject") or "",
+                      url=row.get("url") or "", status=row.get("status"),
+                      priority=row.get("priority"), tags=frozenset(row.get("tags") or ()),
+                      requester=row.get("requester"))
+
+
+def expected_after(row: dict[str, Any], change: TicketChange) -> dict[str, Any]:
+    """The ticket snapshot as it will be once `change` is delivered (tags, raised priority)."""
+    tags = [t for t in (row.get("tags") or []) if t not in change.remove_tags]
+    tags += [t for t in change.add_tags if t not in tags]
+    priority = row.get("priority")
+    if change.priority in PRIORITIES and priority_rank(change.priority) > priority_rank(priority):
+        priority = change.priority
+    return {**row, "tags": tags, "priority": priority}
+
+
+class Pipeline:
+    """Turns polled messages into stored scores, decisions and queued side effects."""
+
+    def __init__(self, store: Store, scorer: Scorer, rules: Callable[[], RuleSet], *,
+                 max_chars: int = 20_000, score_agent_messages: bool = False,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.scorer = scorer
+        self._rules = rules
+        self.max_chars = max_chars
+        self.score_agent_messages = score_agent_messages
+        self._clock = clock
+
+    def process(self, source: str, messages: Sequence[Message], next_cursor: str | None, *,
+                fencing: int | None = None, evaluate_rules: bool = True,
+                side_effects: bool = True) -> BatchResult:
+        now = self._clock()
+        result = BatchResult(fetched=len(messages))
+        unique: dict[str, Message] = {}
+        for message in messages:
+            if not message.own_note:
+                unique.setdefault(message.message_id, message)
+        with self.store.reading() as conn:
+            known = self.store.known_message_ids(conn, source, list(unique))
+        fresh = [m for m in unique.values() if m.message_id not in known]
+        result.new = len(fresh)
+
+        texts = [normalise(m.body, is_html=m.body_is_html, max_chars=self.max_chars)
+                 for m in fresh]
+        to_score = [i for i, m in enumerate(fresh) if self._scored(m)]
+        scores: dict[int, Score] = {}
+        if to_score:
+            produced = self.scorer.score([texts[i].text for i in to_score])
+            scores = dict(zip(to_score, produced, strict=True))
+        result.scored = len(scores)
+        result.fallbacks = sum(1 for s in scores.values() if s.needs_rescore)
+
+        rows: list[dict[str, Any]] = []
+        for index, message in enumerate(fresh):
+            text = texts[index]
+            score = scores.get(index)
+            rows.append({
+                "source": source, "message_id": message.message_id[:128],
+                "ticket_id": message.ticket_id[:128], "author_role": message.author_role,
+                "author_id": message.author_id, "author_name": (message.author_name or "")[:256]
+                or None, "public": message.public, "created_at": naive(message.created_at),
+                "body": text.text, "body_chars": text.original_chars, "truncated": text.truncated,
+                "score": score.score if score else None, "label": score.label if score else None,
+                "confidence": score.confidence if score else None,
+                "indicators": list(score.indicators) if score else [],
+                "signals": sorted(score.signals) if score else [],
+                "scorer": score.scorer if score else None,
+                "model": score.model[:64] if score else None,
+                "needs_rescore": bool(score and score.needs_rescore),
+                "stored_at": naive(now)})
+        snapshots: dict[str, dict[str, Any]] = {}
+        for message in messages:  # the last snapshot of a ticket in the batch wins
+            snapshots[message.ticket_id] = _snapshot_row(source, message, now)
+        touched = sorted({fresh[i].ticket_id for i in scores if fresh[i].author_role == "customer"})
+
+        with self.store.transaction() as conn:
+            self.store.check_fence(conn, source, fencing)
+            self.store.insert_messages(conn, rows)
+            self.store.upsert_tickets(conn, list(snapshots.values()))
+            if evaluate_rules and touched:
+                self._evaluate(conn, source, touched, now, side_effects, result)
+            if next_cursor is not None:
+                self.store.advance_cursor(conn, source, next_cursor, now, result.new)
+        return result
+
+    def reevaluate(self, source: str, ticket_ids: Sequence[str]) -> BatchResult:
+        """Evaluate tickets without new messages (resolve timers of firing rules)."""
+        result = BatchResult()
+        if ticket_ids:
+            with self.store.transaction() as conn:
+                self._evaluate(conn, source, list(ticket_ids), self._clock(), True, result)
+        return result
+
+    def _scored(self, message: Message) -> bool:
+        if not message.public or message.author_role == "system":
+            return False
+        return message.author_role == "customer" or self.score_agent_messages
+
+    def _evaluate(self, conn: Connection, source: str, ticket_ids: list[str], now: datetime,
+                  side_effects: bool, result: BatchResult) -> None:
+        rules = self._rules()
+        series = self.store.customer_series(conn, source, ticket_ids)
+        tickets = self.store.tickets(conn, source, ticket_ids)
+        states = self.store.rule_states(conn, source, ticket_ids)
+        rule_rows: list[dict[str, Any]] = []
+        log_rows: list[dict[str, Any]] = []
+        outbox_rows: list[dict[str, Any]] = []
+        ticket_rows: list[dict[str, Any]] = []
+        for ticket_id in ticket_ids:
+            ticket_row = tickets.get(ticket_id) or {"ticket_id": ticket_id}
+            scored = tuple(
+                ScoredMessage(message_id=m["message_id"], created_at=aware(m["created_at"])
+                              or now, score=float(m["score"]), label=m["label"] or "neutral",
+                              signals=frozenset(m["signals"] or ()),
+                              indicators=tuple(m["indicators"] or ()))
+                for m in series.get(ticket_id, []))
+            state = ConversationState(ticket=_ticket_view(source, ticket_row),
+                                      customer_messages=scored)
+            history = {name: history_from_json(data)
+                       for name, data in states.get(ticket_id, {}).items()}
+            evaluation = evaluate(state, rules, history, now)
+            for name, new in evaluation.history.items():
+                if history.get(name) != new:
+                    rule_rows.append({"source": source, "ticket_id": ticket_id, "rule": name,
+                                      "state": new.state, "history": history_to_json(new),
+                                      "updated_at": naive(now)})
+            changed_ticket = dict(ticket_row)
+            for decision in evaluation.decisions:
+                result.decisions.append((ticket_id, decision))
+                if decision.kind == "fire":
+                    result.escalated += 1
+                log_rows.append({"source": source, "ticket_id": ticket_id, "rule": decision.rule,
+                                 "kind": decision.kind, "reason": decision.reason[:64],
+                                 "numbers": _jsonable(decision.numbers), "at": naive(now),
+                                 "backfill": not side_effects})
+                if not side_effects:
+                    continue
+                new_history = evaluation.history.get(decision.rule)
+                sequence = getattr(new_history, "fire_count", 0)
+                key = f"{source}|{ticket_id}|{decision.rule}|{decision.kind}|{sequence}"
+                actions = decision.actions
+                change = TicketChange(add_tags=tuple(actions.add_tags),
+                                      remove_tags=tuple(actions.remove_tags),
+                                      priority=actions.priority, note=actions.note)
+                if not change.is_empty():
+                    outbox_rows.append(self._outbox_row(key + "|change", source, ticket_id,
+                                                        "change", source, change.to_json(), now))
+                    changed_ticket = expected_after(changed_ticket, change)
+                for notifier in actions.notify:
+                    alert = Alert(
+                        source=source, ticket_id=ticket_id,
+                        ticket_url=ticket_row.get("url") or "",
+                        subject=ticket_row.get("subject") or "",
+                        customer=ticket_row.get("requester"), rule=decision.rule,
+                        kind=decision.kind, reason=decision.reason,
+                        numbers=_jsonable(decision.numbers), indicators=decision.indicators,
+                        scores=[round(m.score, 3) for m in scored][-30:])
+                    outbox_rows.append(self._outbox_row(f"{key}|notify:{notifier}", source,
+                                                        ticket_id, "alert", notifier,
+                                                        alert.to_json(), now))
+            if changed_ticket != ticket_row and "source" in changed_ticket:
+                ticket_rows.append({**changed_ticket, "updated_at": naive(now)})
+        self.store.save_rule_states(conn, rule_rows)
+        self.store.log_escalations(conn, log_rows)
+        self.store.enqueue(conn, outbox_rows)
+        self.store.upsert_tickets(conn, ticket_rows)
+        result.enqueued += len(outbox_rows)
+
+    @staticmethod
+    def _outbox_row(key: str, source: str, ticket_id: str, kind: str, target: str,
+                    payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return {"dedupe_key": key[:512], "source": source, "ticket_id": ticket_id, "kind": kind,
+                "target": target, "payload": payload, "status": "pending", "attempts": 0,
+                "next_attempt_at": naive(now), "created_at": naive(now), "result": {}}
+
+
+def _jsonable(numbers: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in numbers.items():
+        if isinstance(value, str | int | float | bool) or value is None:
+            out[key] = value
+        elif isinstance(value, frozenset | set | tuple | list):
+            out[key] = sorted(str(v) for v in value)
+        else:
+            out[key] = str(value)
+    return out

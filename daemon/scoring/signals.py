@@ -1,0 +1,125 @@
+"""Hard escalation signals found by explicit patterns, each with the phrase that fired it.
+
+These are not polarity: a polite "I will have to speak to my lawyer" is a legal threat
+whatever its tone.  The patterns are general support language (chosen a priori, not fitted
+to any data set) and deliberately explicit so that a support-ops engineer can read why a
+signal fired.  Every scorer reports them, and the Claude scorer takes the union with these,
+so text that talks a model into a mild verdict cannot remove a signal found here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NUM = r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|several|multiple|many|countless|numerous|a few)"
+_ORDINAL = r"(?:second|third|fourth|fifth|sixth|seventh|tenth|\d+(?:st|nd|rd|th))"
+
+_PATTERNS: dict[str, tuple[str, ...]] = {
+    "churn_risk": (
+        r"\bcancel+(?:ing|ed)? (?:my |the |our )?(?:account|subscription|membership|contract|plan|service|order|booking|renewal)",
+        r"\bclose (?:my|our) account\b",
+        r"\b(?:switch(?:ing)?|mov(?:e|ing)|go(?:ing)?) (?:over )?to (?:a |an |your )?(?:competitor|another (?:provider|company|service|vendor|bank|carrier)|someone else)",
+        r"\btak(?:e|ing) (?:my|our) (?:business|money|custom) elsewhere\b",
+        r"\b(?:won'?t|will not|never) (?:be )?(?:use|using|buy|buying|order|ordering|renew|renewing|recommend|coming back|returning|do business)\b[^.!?\n]{0,30}\b(?:again|anymore|any more|with you)\b",
+        r"\bnever (?:again|going to (?:use|buy|order))\b",
+        r"\b(?:i'?m|i am|we'?re|we are) (?:done|finished) with (?:you|your|this company)\b",
+        r"\bunsubscribe me\b",
+        r"\blooking (?:for|at) (?:other|another|alternative) (?:options|providers|companies|services|vendors)\b",
+        r"\b(?:full )?refund (?:or|and) (?:i'?ll|i will|we'?ll|we will) (?:leave|cancel|go)\b",
+    ),
+    "legal_threat": (
+        r"\b(?:my |a |our )?(?:lawyers?|attorneys?|solicitors?|legal team|legal counsel)\b",
+        r"\blegal action\b",
+        r"\b(?:sue|suing|lawsuit|class action|small claims)\b",
+        r"\btake (?:you|this|it) to court\b",
+        r"\b(?:report|reporting) (?:you |this )?to (?:the )?(?:bbb|better business bureau|ftc|cfpb|ombudsman|regulator|authorities|trading standards|consumer protection)",
+        r"\b(?:file|filing|open|opening) a (?:formal )?(?:complaint|dispute) with\b",
+        r"\bchargeback\b",
+        r"\bdispute (?:the|this) (?:charge|transaction|payment) with my (?:bank|card)",
+    ),
+    "manager_request": (
+        r"\b(?:speak|talk|chat) (?:to|with) (?:a |your |the )?(?:manager|supervisor|superior|boss|someone in charge|someone senior|team lead|human|real person)",
+        r"\b(?:your|a|the) (?:manager|supervisor)\b",
+        r"\bescalate (?:this|my|the|it)\b",
+        r"\bescalat(?:ion|ed) to\b",
+        r"\b(?:someone|somebody) (?:higher up|more senior|with authority)\b",
+    ),
+    "repeat_contact": (
+        rf"\b(?:for )?the {_ORDINAL} time\b",
+        rf"\b{_ORDINAL} (?:time|email|call|ticket|request|attempt|message)\b",
+        rf"\b{_NUM} (?:times|emails|calls|tickets|requests|attempts|messages)\b",
+        r"\bhow many (?:more )?times\b",
+        r"\b(?:once|yet) again\b",
+        r"\bstill (?:waiting|not|no|nothing|haven'?t|hasn'?t|have not|has not|broken|isn'?t|doesn'?t|can'?t|unresolved)\b",
+        r"\balready (?:told|explained|sent|called|contacted|emailed|asked|reported|provided|submitted|tried)\b",
+        r"\b(?:keep|kept) (?:asking|getting|having|calling|emailing|contacting|telling|being told)\b",
+        r"\b(?:contacting|writing to|calling|emailing|asking) (?:you )?again\b",
+        r"\b(?:happened|broke|broken|failed|failing|down|wrong|stopped working) again\b",
+        r"\bnobody (?:has )?(?:replied|responded|answered|got back|gets back|called back)\b",
+        r"\bno (?:one|body) (?:has )?(?:replied|responded|answered|got back|called back)\b",
+        r"\bstill no (?:reply|response|answer|update|refund)\b",
+    ),
+    "abusive": (
+        r"\bf+u+c+k+\w*",
+        r"\bsh[i1]t+(?:ty)?\b",
+        r"\bbullshit\b",
+        r"\bassholes?\b",
+        r"\bbastards?\b",
+        r"\b(?:idiots?|morons?|imbeciles?|dumbass\w*)\b",
+        r"\bscrew (?:you|u)\b",
+        r"\bwtf\b",
+        r"\bstfu\b",
+        r"\bbitch\w*",
+        r"\bpiece of (?:crap|garbage|junk|trash)\b",
+        r"\bgo to hell\b",
+    ),
+    "urgent": (
+        r"\burgent(?:ly)?\b",
+        r"\basap\b",
+        r"\bas soon as possible\b",
+        r"\bimmediately\b",
+        r"\bemergency\b",
+        r"\bright (?:now|away)\b",
+        r"\btime[- ]sensitive\b",
+        r"\b(?:production|prod|site|website|system|server|app|service) (?:is |are )?(?:down|offline)\b",
+        r"\bcan'?t wait (?:any ?longer|anymore)\b",
+        r"\b(?:by|before) (?:end of )?(?:today|tonight|tomorrow|eod)\b",
+        r"\bcritical\b",
+    ),
+    # Text addressed to a model rather than to support: flagged, never obeyed.
+    "prompt_injection": (
+        r"\b(?:ignore|disregard|forget|override) (?:all |any |the |your |my )?(?:previous |prior |above |earlier |preceding )?(?:instructions?|prompts?|rules|guidelines|system prompt|directions)\b",
+        r"\b(?:rate|score|classify|label|mark) (?:this|the|my) (?:message|ticket|text|email|review|customer)? ?(?:as )?(?:very )?(?:positive|neutral|happy|satisfied|low priority)\b",
+        r"\b(?:set|change|lower) (?:the )?(?:priority|sentiment|score) (?:to )?(?:low|normal|positive|neutral|\d)",
+        r"(?:^|\n)\s*(?:system|assistant)\s*:",
+        r"</?\s*(?:system|instructions?|customer_message|admin)\b[^>]*>",
+        r"\byou are now\b|\bnew instructions\b|\bdeveloper mode\b|\bjailbreak\b",
+        r"\bignorez? (?:les|toutes les) instructions\b|\bignoriere (?:alle |die )?(?:vorherigen )?anweisungen\b"
+        r"|\bignora (?:las |todas las )?instrucciones\b",
+    ),
+}
+
+_COMPILED: dict[str, re.Pattern[str]] = {
+    signal: re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    for signal, patterns in _PATTERNS.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SignalHit:
+    signal: str
+    phrase: str  # quoted verbatim from the text
+
+
+def find_signals(text: str, *, limit_per_signal: int = 3) -> list[SignalHit]:
+    """Every hard signal in `text` with up to `limit_per_signal` triggering phrases each."""
+    hits: list[SignalHit] = []
+    # Apostrophe variants would otherwise defeat the patterns ("won’t").
+    folded = text.replace("\u2019", "'").replace("\u2018", "'")
+    for signal, pattern in _COMPILED.items():
+        for count, match in enumerate(pattern.finditer(folded)):
+            if count >= limit_per_signal:
+                break
+            hits.append(SignalHit(signal, text[match.start():match.end()].strip()))
+    return hits

@@ -1,0 +1,460 @@
+"""The running daemon: builds the parts from the config and schedules the work.
+
+One APScheduler 3 `BlockingScheduler` in the main thread, with one interval job per
+source (`poll:<name>`, `max_instances=1`, `coalesce=True`, jitter, misfire grace of an
+interval), an outbox job, and housekeeping (heartbeat and watchdog, lease renewal, resolve
+sweeps, re-scoring of fallback scores, retention).  SIGTERM/SIGINT let the running unit
+of work finish and exit 0; SIGHUP (and a changed file with `watch: true`) reloads the
+rules, keeping the running ones when the new file is invalid.  Sources are claimed
+through database leases, so several replicas on one PostgreSQL share them; with SQLite a
+lock file refuses a second daemon on the same state directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import BaseModel, SecretStr
+
+from connectors.base import AuthError, Connector, FatalError, Notifier, RetriableError
+from connectors.settings import SourceSettings
+from daemon import sdnotify
+from daemon.config import Config, ConfigError, load_config, parse_start_from
+from daemon.logs import get_logger, register_secrets
+from daemon.outbox import OutboxDispatcher, OutboxPolicy
+from daemon.pipeline import Pipeline
+from daemon.scoring.base import Scorer
+from daemon.scoring.settings import build_scorer
+from daemon.store import LeaseLost, Store, utcnow
+from rules.model import RuleSet
+
+log = get_logger("sentinel.service")
+
+#: A poll keeps reading while the connector says it is not caught up, at most this often.
+MAX_ROUNDS_PER_POLL = 10
+
+
+class NullMetrics:
+    """Stands in when metrics are off: every call is a no-op."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+def secrets_of(model: BaseModel) -> list[str]:
+    out: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            out.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            out += secrets_of(value)
+    return out
+
+
+def _substitute_sandbox(model: BaseModel, urls: dict[str, str]) -> Any:
+    """Replace `sandbox://<kind>` prefixes in string and secret fields with the live URL."""
+    updates: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and raw.startswith("sandbox://"):
+            kind, _, rest = raw[len("sandbox://"):].partition("/")
+            if kind not in urls:
+                raise ConfigError([f"{name}: sandbox {kind!r} is not started "
+                                   f"(add it to the `sandbox:` section)"])
+            live = urls[kind] + (f"/{rest}" if rest else "")
+            updates[name] = SecretStr(live) if isinstance(value, SecretStr) else live
+    return model.model_copy(update=updates) if updates else model
+
+
+@dataclass(slots=True)
+class SourceHealth:
+    healthy: bool = True
+    paused_reason: str | None = None
+    last_summary: str = ""
+
+
+@dataclass(slots=True)
+class Daemon:
+    config: Config
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:"
+                                                f"{uuid.uuid4().hex[:6]}")
+    echo: TextIO | None = None
+    store: Store = field(init=False)
+    scorer: Scorer = field(init=False)
+    connectors: dict[str, Connector] = field(init=False, default_factory=dict)
+    notifiers: dict[str, Notifier] = field(init=False, default_factory=dict)
+    pipeline: Pipeline = field(init=False)
+    outbox: OutboxDispatcher = field(init=False)
+    rules: RuleSet = field(init=False)
+    metrics: Any = field(init=False, default_factory=NullMetrics)
+    sandboxes: list[Any] = field(init=False, default_factory=list)
+    health: dict[str, SourceHealth] = field(init=False, default_factory=dict)
+    _lock_file: Any = field(init=False, default=None)
+    _scheduler: Any = field(init=False, default=None)
+    _stopping: threading.Event = field(init=False, default_factory=threading.Event)
+    _heartbeat: float = field(init=False, default=0.0)
+    _config_mtime: float = field(init=False, default=0.0)
+    _metrics_server: Any = field(init=False, default=None)
+
+    # -- building -------------------------------------------------------------------
+
+    def build(self) -> Daemon:
+        config = self.config
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.rules = config.rules
+        urls = self._start_sandboxes()
+        sources = [_substitute_sandbox(s, urls) for s in config.sources]
+        notifier_settings = {n: _substitute_sandbox(s, urls) for n, s in config.notifiers.items()}
+        scorer_settings = _substitute_sandbox(config.scorer, urls)
+        for model in [*sources, *notifier_settings.values(), scorer_settings]:
+            register_secrets(secrets_of(model))
+        self.store = Store(config.database_url)
+        if self.store.is_sqlite:
+            self._take_lock()
+        self.store.create_schema()
+        self.store.ensure_sources(s.name for s in sources)
+        self.scorer = build_scorer(scorer_settings, cache_dir=config.state_dir / "cache")
+        for source in sources:
+            connector = source.create()
+            self.connectors[source.name] = connector
+            self.health[source.name] = SourceHealth()
+        for name, settings in notifier_settings.items():
+            self.notifiers[name] = settings.create(name)
+        self._sources: dict[str, SourceSettings] = {s.name: s for s in sources}
+        self.pipeline = Pipeline(self.store, self.scorer, lambda: self.rules,
+                                 max_chars=config.top.scoring.max_chars,
+                                 score_agent_messages=config.top.scoring.score_agent_messages)
+        policy = OutboxPolicy(max_attempts=config.top.outbox.max_attempts,
+                              backoff_base=config.top.outbox.backoff_base,
+                              backoff_cap=config.top.outbox.backoff_cap,
+                              batch_size=config.top.outbox.batch_size)
+        self.outbox = OutboxDispatcher(self.store, self.connectors, self.notifiers, self.owner,
+                                       policy, on_result=self._on_delivery)
+        self._setup_metrics()
+        self._config_mtime = self._mtime()
+        return self
+
+    def _start_sandboxes(self) -> dict[str, str]:
+        urls: dict[str, str] = {}
+        if not self.config.sandbox:
+            return urls
+        from connectors.sandbox import start_sandbox
+
+        for kind, options in self.config.sandbox.items():
+            server = start_sandbox(kind, **(options or {}))
+            self.sandboxes.append(server)
+            urls[kind] = server.url
+            log.info("sandbox_started", kind=kind, url=server.url)
+        return urls
+
+    def _setup_metrics(self) -> None:
+        settings = self.config.top.metrics
+        try:
+            from daemon import metrics as metrics_module
+        except ImportError:
+            return
+        factory = getattr(metrics_module, "Metrics", None)
+        if factory is None:
+            return
+        self.metrics = factory()
+        if settings.enabled:
+            self._metrics_server = metrics_module.start_metrics_server(
+                self.metrics, settings.port, addr=settings.addr)
+            log.info("metrics_listening", addr=settings.addr, port=settings.port)
+
+    def _take_lock(self) -> None:
+        path = self.config.state_dir / "sentinel.lock"
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise ConfigError([f"{path}: another helpdesk-sentinel is running on this state "
+                               "directory (SQLite supports one daemon; use PostgreSQL for "
+                               "several replicas)"]) from None
+        self._lock_file = handle
+
+    def close(self) -> None:
+        for connector in self.connectors.values():
+            connector.close()
+        for notifier in self.notifiers.values():
+            notifier.close()
+        self.scorer.close()
+        for server in self.sandboxes:
+            server.stop()
+        if self._metrics_server is not None:
+            close = getattr(self._metrics_server, "shutdown", None) or getattr(
+                self._metrics_server, "close", None)
+            if close:
+                close()
+        for name in self.connectors:
+            self.store.release_source(name, self.owner)
+        self.store.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+
+    # -- units of work ----------------------------------------------------------------
+
+    def poll_source(self, name: str) -> dict[str, Any]:
+        """Poll one source until caught up (bounded); returns the canonical summary."""
+        import structlog
+
+        started = time.monotonic()
+        summary: dict[str, Any] = {"source": name, "fetched": 0, "new": 0, "scored": 0,
+                                   "escalated": 0, "requests": 0, "outcome": "ok"}
+        health = self.health[name]
+        with structlog.contextvars.bound_contextvars(source=name, poll_id=uuid.uuid4().hex[:8]):
+            if health.paused_reason is not None:
+                summary["outcome"] = "paused"
+                return summary
+            now = utcnow()
+            token = self.store.claim_source(name, self.owner, now, self.config.top.lease.duration)
+            if token is None:
+                summary["outcome"] = "leased_elsewhere"
+                return summary
+            state = self.store.source_state(name)
+            not_before = state.get("not_before")
+            if not_before is not None and not_before > now.replace(tzinfo=None):
+                summary["outcome"] = "backing_off"
+                return summary
+            settings = self._sources[name]
+            connector = self.connectors[name]
+            cursor = state.get("cursor")
+            start_from = parse_start_from(settings.start_from, now)
+            try:
+                for _ in range(MAX_ROUNDS_PER_POLL):
+                    result = connector.poll(cursor, start_from)
+                    batch = self.pipeline.process(name, result.messages, result.next_cursor,
+                                                  fencing=token)
+                    cursor = result.next_cursor
+                    summary["fetched"] += batch.fetched
+                    summary["new"] += batch.new
+                    summary["scored"] += batch.scored
+                    summary["escalated"] += batch.escalated
+                    summary["requests"] += result.requests
+                    self.metrics.scored(self.scorer.name, batch.scored)
+                    for _ticket, decision in batch.decisions:
+                        if decision.kind == "fire":
+                            self.metrics.escalated(decision.rule)
+                    if batch.fallbacks:
+                        self.metrics.fallback("unavailable", batch.fallbacks)
+                    if result.caught_up or self._stopping.is_set():
+                        break
+            except RetriableError as exc:
+                wait = exc.retry_after or min(300.0, 5.0 * 2 ** min(
+                    6, int(state.get("consecutive_failures") or 0)))
+                self.store.record_poll_failure(name, str(exc), now,
+                                               now + timedelta(seconds=wait))
+                summary["outcome"] = "retry"
+                if health.healthy:
+                    log.warning("source_unavailable", error=str(exc), retry_in_s=round(wait, 1))
+                health.healthy = False
+            except AuthError as exc:
+                self.store.record_poll_failure(name, str(exc), now, None)
+                health.paused_reason = str(exc)
+                health.healthy = False
+                summary["outcome"] = "auth_failed"
+                log.error("source_paused", error=str(exc),
+                          hint="fix the credentials and reload (SIGHUP) or restart")
+            except FatalError as exc:
+                self.store.record_poll_failure(name, str(exc), now,
+                                               now + timedelta(minutes=5))
+                summary["outcome"] = "failed"
+                if health.healthy:
+                    log.error("source_failed", error=str(exc))
+                health.healthy = False
+            except LeaseLost as exc:
+                summary["outcome"] = "lease_lost"
+                log.warning("lease_lost", error=str(exc))
+            except Exception as exc:  # never let one source's bug stop the daemon
+                self.store.record_poll_failure(name, f"internal error ({type(exc).__name__})",
+                                               now, now + timedelta(seconds=30))
+                summary["outcome"] = "error"
+                log.exception("poll_crashed")
+                health.healthy = False
+            else:
+                if not health.healthy:
+                    log.info("source_recovered")
+                health.healthy = True
+            summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+            self.metrics.poll_finished(name, summary["outcome"], summary["duration_ms"] / 1000,
+                                       summary["fetched"])
+            health.last_summary = (f"{name}: {summary['outcome']}, {summary['new']} new, "
+                                   f"{summary['escalated']} escalated")
+            log.info("poll", **{k: v for k, v in summary.items() if k != "source"})
+        return summary
+
+    def deliver(self) -> dict[str, int]:
+        stats = self.outbox.deliver_due()
+        if stats.delivered or stats.retried or stats.parked:
+            log.info("outbox", delivered=stats.delivered, retried=stats.retried,
+                     parked=stats.parked, deferred=stats.deferred)
+        counts = self.store.outbox_stats(utcnow())
+        self.metrics.outbox(counts["pending"], counts["oldest_pending_age_s"], counts["parked"])
+        return {"delivered": stats.delivered, "retried": stats.retried, "parked": stats.parked}
+
+    def _on_delivery(self, kind: str, target: str, outcome: str) -> None:
+        if kind == "alert":
+            self.metrics.notified(target, outcome)
+
+    def sweep(self) -> None:
+        """Re-evaluate tickets with firing rules, so resolve timers run without new messages."""
+        for name in self.connectors:
+            tickets = self.store.firing_tickets(name)
+            for start in range(0, len(tickets), 200):
+                self.pipeline.reevaluate(name, tickets[start:start + 200])
+
+    def rescore(self, limit: int = 100) -> int:
+        """Replace fallback scores once the primary scorer is available again."""
+        available = getattr(self.scorer, "is_available", None)
+        if available is None or not available():
+            return 0
+        rows = self.store.messages_needing_rescore(limit)
+        if not rows:
+            return 0
+        scores = self.scorer.score([row["body"] for row in rows])
+        updates = [{"_id": row["id"], "score": s.score, "label": s.label,
+                    "confidence": s.confidence, "indicators": list(s.indicators),
+                    "signals": sorted(s.signals), "scorer": s.scorer, "model": s.model[:64],
+                    "needs_rescore": s.needs_rescore}
+                   for row, s in zip(rows, scores, strict=True) if not s.needs_rescore]
+        self.store.update_scores(updates)
+        if updates:
+            log.info("rescored", messages=len(updates))
+        return len(updates)
+
+    def retention(self) -> int:
+        cutoff = utcnow() - self.config.top.retention.message_text
+        purged = self.store.purge_message_text(cutoff)
+        if purged:
+            log.info("retention_purged", messages=purged)
+        return purged
+
+    def heartbeat(self) -> None:
+        self._heartbeat = time.monotonic()
+        now = utcnow()
+        for name in self.connectors:
+            state = self.store.source_state(name)
+            if state.get("owner") == self.owner or state.get("lease_until") is None or \
+                    state["lease_until"] <= now.replace(tzinfo=None):
+                self.store.claim_source(name, self.owner, now, self.config.top.lease.duration)
+        sdnotify.watchdog()
+        sdnotify.status("; ".join(h.last_summary for h in self.health.values() if
+                                  h.last_summary) or "running")
+        if self.config.top.watch and self._mtime() != self._config_mtime:
+            self.reload()
+
+    def _mtime(self) -> float:
+        try:
+            return self.config.path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def reload(self) -> bool:
+        """Swap in the rules of the config file; keep the running ones if it is invalid."""
+        sdnotify.reloading()
+        self._config_mtime = self._mtime()
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("reload_failed", errors=exc.messages, kept_rules=len(self.rules.rules))
+            sdnotify.ready("reload failed; running rules kept")
+            return False
+        self.rules = new.rules
+        for health in self.health.values():
+            health.paused_reason = None  # credentials may have been fixed: try again
+        log.info("reloaded", rules=[r.name for r in new.rules.rules])
+        sdnotify.ready("reloaded")
+        return True
+
+    # -- running ----------------------------------------------------------------------
+
+    def run_once(self, max_rounds: int = 50) -> dict[str, Any]:
+        """Poll every source until caught up, deliver the outbox until empty, return."""
+        totals: dict[str, Any] = {"new": 0, "escalated": 0, "delivered": 0, "parked": 0}
+        for name in self.connectors:
+            summary = self.poll_source(name)
+            totals["new"] += summary["new"]
+            totals["escalated"] += summary["escalated"]
+        for _ in range(max_rounds):
+            stats = self.deliver()
+            totals["delivered"] += stats["delivered"]
+            totals["parked"] += stats["parked"]
+            if not stats["delivered"]:
+                break
+        return totals
+
+    def run(self) -> int:
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=len(self.connectors) + 4)},
+            job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
+        self._scheduler = scheduler
+
+        def skipped(event: JobEvent) -> None:
+            reason = "max_instances" if event.code == EVENT_JOB_MAX_INSTANCES else "misfire"
+            self.metrics.job_skipped(reason)
+
+        scheduler.add_listener(skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        first = datetime.now().astimezone()
+        for name, settings in self._sources.items():
+            interval = max(1.0, settings.poll_interval.total_seconds())
+            scheduler.add_job(self.poll_source, "interval", args=[name], id=f"poll:{name}",
+                              seconds=interval, jitter=min(5.0, interval / 10),
+                              misfire_grace_time=int(interval) + 1, next_run_time=first)
+        outbox_every = max(0.5, self.config.top.outbox.interval.total_seconds())
+        scheduler.add_job(self.deliver, "interval", id="outbox", seconds=outbox_every,
+                          misfire_grace_time=30, next_run_time=first)
+        beat = sdnotify.watchdog_interval() or 5.0
+        scheduler.add_job(self.heartbeat, "interval", id="heartbeat", seconds=min(5.0, beat),
+                          misfire_grace_time=30, next_run_time=first)
+        scheduler.add_job(self.sweep, "interval", id="sweep", seconds=60, misfire_grace_time=60)
+        scheduler.add_job(self.rescore, "interval", id="rescore", seconds=60,
+                          misfire_grace_time=60)
+        scheduler.add_job(self.retention, "interval", id="retention", hours=6,
+                          misfire_grace_time=3600, next_run_time=first)
+
+        shutdown = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True},
+                                    name="shutdown", daemon=True)
+
+        def stop(signum: int, _frame: Any) -> None:
+            if self._stopping.is_set():
+                return
+            self._stopping.set()
+            sdnotify.stopping()
+            log.info("stopping", signal=signal.Signals(signum).name)
+            shutdown.start()  # jobs finish their unit of work; the main loop then returns
+
+        def hup(_signum: int, _frame: Any) -> None:
+            threading.Thread(target=self.reload, name="reload", daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hup)
+        sdnotify.ready(f"watching {len(self.connectors)} source(s)")
+        log.info("started", sources=list(self.connectors), notifiers=list(self.notifiers),
+                 scorer=self.scorer.name, rules=[r.name for r in self.rules.rules],
+                 database=self.store.engine.url.render_as_string(hide_password=True),
+                 owner=self.owner)
+        scheduler.start()
+        if shutdown.is_alive():
+            shutdown.join(timeout=120)
+        log.info("stopped")
+        return 0
+

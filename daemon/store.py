@@ -1,0 +1,520 @@
+"""Persistence: the SQLModel tables and every query on them, SQLite or PostgreSQL.
+
+Everything that must survive a restart lives here: per-source cursors and leases, the
+messages with their scores, ticket snapshots, per-(ticket, rule) escalation history, an
+escalation log for reports, and the outbox of side effects.  Bulk paths (one poll's
+messages) use SQLAlchemy Core on the SQLModel tables so a batch is a handful of
+statements, not one round trip per row.  Timestamps are stored as naive UTC.
+
+Several replicas on one PostgreSQL share sources through leases (claimed with
+`SELECT ... FOR UPDATE SKIP LOCKED`, renewed, with a fencing token checked by every
+cursor write) and claim outbox rows the same way.  SQLite is single-replica: a lock file
+in the state directory refuses a second daemon.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import JSON, Column, Field, SQLModel, Text
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def naive(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class SchemaInfo(SQLModel, table=True):
+    __tablename__ = "schema_info"
+    id: int = Field(default=1, primary_key=True)
+    version: int = SCHEMA_VERSION
+
+
+class SourceState(SQLModel, table=True):
+    __tablename__ = "source_state"
+    source: str = Field(primary_key=True, max_length=64)
+    cursor: str | None = Field(default=None, sa_column=Column(Text))
+    cursor_updated_at: datetime | None = None
+    owner: str | None = Field(default=None, max_length=128)
+    lease_until: datetime | None = None
+    fencing_token: int = 0
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    consecutive_failures: int = 0
+    not_before: datetime | None = None
+    polls: int = 0
+    messages: int = 0
+
+
+class StoredMessage(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "message_id", name="uq_message_source_id"),
+        sa.Index("ix_message_ticket", "source", "ticket_id", "created_at"),
+        sa.Index("ix_message_created", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    message_id: str = Field(max_length=128)
+    ticket_id: str = Field(max_length=128)
+    author_role: str = Field(max_length=16)
+    author_id: str | None = Field(default=None, max_length=128)
+    author_name: str | None = Field(default=None, max_length=256)
+    public: bool = True
+    created_at: datetime
+    body: str | None = Field(default=None, sa_column=Column(Text))
+    body_chars: int = 0
+    truncated: bool = False
+    score: float | None = None
+    label: str | None = Field(default=None, max_length=16)
+    confidence: float | None = None
+    indicators: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    signals: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    scorer: str | None = Field(default=None, max_length=32)
+    model: str | None = Field(default=None, max_length=64)
+    needs_rescore: bool = False
+    stored_at: datetime
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "ticket"
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    subject: str = Field(default="", sa_column=Column(Text))
+    url: str = Field(default="", sa_column=Column(Text))
+    status: str | None = Field(default=None, max_length=32)
+    priority: str | None = Field(default=None, max_length=16)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    requester: str | None = Field(default=None, max_length=256)
+    updated_at: datetime
+
+
+class RuleState(SQLModel, table=True):
+    __tablename__ = "rule_state"
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    rule: str = Field(primary_key=True, max_length=64)
+    state: str = Field(max_length=16)
+    history: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    updated_at: datetime
+
+
+class EscalationEvent(SQLModel, table=True):
+    __tablename__ = "escalation"
+    __table_args__ = (sa.Index("ix_escalation_at", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    ticket_id: str = Field(max_length=128)
+    rule: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=64)
+    numbers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    at: datetime
+    backfill: bool = False
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("dedupe_key", name="uq_outbox_dedupe"),
+        sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=512)
+    source: str = Field(max_length=64)
+    ticket_id: str = Field(max_length=128)
+    kind: str = Field(max_length=16)  # "change" | "alert"
+    target: str = Field(max_length=64)  # source name or notifier name
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: str = Field(default="pending", max_length=16)  # pending | done | parked
+    attempts: int = 0
+    next_attempt_at: datetime
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime
+    delivered_at: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = None
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+T_SOURCE = SourceState.__table__  # type: ignore[attr-defined]
+T_MESSAGE = StoredMessage.__table__  # type: ignore[attr-defined]
+T_TICKET = Ticket.__table__  # type: ignore[attr-defined]
+T_RULE = RuleState.__table__  # type: ignore[attr-defined]
+T_ESCALATION = EscalationEvent.__table__  # type: ignore[attr-defined]
+T_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+T_SCHEMA = SchemaInfo.__table__  # type: ignore[attr-defined]
+
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class LeaseLost(Exception):
+    """This replica no longer owns the source: its writes were refused."""
+
+
+class Store:
+    """All database access.  Thread-safe; on SQLite writes are serialised in-process."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.is_postgres = url.startswith("postgresql")
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+                Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_size"] = 5
+            kwargs["connect_args"] = {"connect_timeout": 10}
+        self.engine: Engine = sa.create_engine(url, **kwargs)
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._write_lock = threading.RLock()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create or upgrade the schema; safe when several processes run it at once."""
+        with self.engine.begin() as conn:
+            if self.is_postgres:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7364021)"))
+            SQLModel.metadata.create_all(conn, checkfirst=True)
+            version = conn.execute(sa.select(T_SCHEMA.c.version)).scalar()
+            if version is None:
+                conn.execute(T_SCHEMA.insert().values(id=1, version=SCHEMA_VERSION))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (serialised on SQLite, where writers would only queue)."""
+        if self.is_sqlite:
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
+        else:
+            with self.engine.begin() as conn:
+                yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _insert_ignore(self, table: sa.Table, conflict: list[str]) -> Any:
+        if self.is_postgres:
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict)
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict)
+
+    def _upsert(self, table: sa.Table, keys: list[str], rows: list[dict[str, Any]],
+                conn: Connection, update: list[str]) -> None:
+        if not rows:
+            return
+        statement: Any
+        if self.is_postgres:
+            statement = postgresql.insert(table)
+        else:
+            statement = sqlite.insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=keys, set_={name: statement.excluded[name] for name in update})
+        conn.execute(statement, rows)
+
+    # -- sources: cursor, lease, health ------------------------------------------
+
+    def ensure_sources(self, names: Iterable[str]) -> None:
+        rows = [{"source": name, "fencing_token": 0, "consecutive_failures": 0, "polls": 0,
+                 "messages": 0} for name in names]
+        if not rows:
+            return
+        with self.transaction() as conn:
+            conn.execute(self._insert_ignore(T_SOURCE, ["source"]), rows)
+
+    def source_state(self, source: str, conn: Connection | None = None) -> dict[str, Any]:
+        query = sa.select(T_SOURCE).where(T_SOURCE.c.source == source)
+        if conn is not None:
+            row = conn.execute(query).mappings().first()
+        else:
+            with self.reading() as reader:
+                row = reader.execute(query).mappings().first()
+        return dict(row) if row else {}
+
+    def source_states(self) -> list[dict[str, Any]]:
+        with self.reading() as conn:
+            return [dict(r) for r in conn.execute(
+                sa.select(T_SOURCE).order_by(T_SOURCE.c.source)).mappings()]
+
+    def claim_source(self, source: str, owner: str, now: datetime,
+                     duration: timedelta) -> int | None:
+        """Claim or renew the lease on `source`; its fencing token, or None if held elsewhere.
+
+        The token increments whenever ownership changes hands, so writes made under an
+        older token (a replica paused past its lease) are refused by `advance_cursor`.
+        """
+        now_n = naive(now)
+        with self.transaction() as conn:
+            query = sa.select(T_SOURCE).where(T_SOURCE.c.source == source)
+            if self.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                return None  # unknown source, or another replica is claiming it right now
+            held_elsewhere = (row["owner"] not in (None, owner) and row["lease_until"] is not None
+                              and row["lease_until"] > now_n)
+            if held_elsewhere:
+                return None
+            token = int(row["fencing_token"])
+            if row["owner"] != owner or row["lease_until"] is None or row["lease_until"] <= now_n:
+                token += 1
+            conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
+                owner=owner, lease_until=naive(now + duration), fencing_token=token))
+            return token
+
+    def release_source(self, source: str, owner: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(T_SOURCE.update().where(
+                (T_SOURCE.c.source == source) & (T_SOURCE.c.owner == owner)
+            ).values(lease_until=None))
+
+    def check_fence(self, conn: Connection, source: str, token: int | None) -> None:
+        """Raise LeaseLost unless `token` is still the source's fencing token (locks the row)."""
+        if token is None:
+            return
+        query = sa.select(T_SOURCE.c.fencing_token).where(T_SOURCE.c.source == source)
+        if self.is_postgres:
+            query = query.with_for_update()
+        current = conn.execute(query).scalar()
+        if current != token:
+            raise LeaseLost(f"source {source}: lease lost (token {token}, now {current})")
+
+    def advance_cursor(self, conn: Connection, source: str, cursor: str, now: datetime,
+                       fetched: int) -> None:
+        conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
+            cursor=cursor, cursor_updated_at=naive(now), last_poll_at=naive(now),
+            last_success_at=naive(now), last_error=None, consecutive_failures=0,
+            polls=T_SOURCE.c.polls + 1, messages=T_SOURCE.c.messages + fetched))
+
+    def record_poll_failure(self, source: str, error: str, now: datetime,
+                            not_before: datetime | None) -> int:
+        with self.transaction() as conn:
+            conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
+                last_poll_at=naive(now), last_error=error[:500],
+                consecutive_failures=T_SOURCE.c.consecutive_failures + 1,
+                not_before=naive(not_before), polls=T_SOURCE.c.polls + 1))
+            value = conn.execute(sa.select(T_SOURCE.c.consecutive_failures).where(
+                T_SOURCE.c.source == source)).scalar()
+            return int(value or 0)
+
+    def set_cursor(self, source: str, cursor: str | None) -> None:
+        """Administrative: reset a source's cursor (backfill, tests)."""
+        with self.transaction() as conn:
+            conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
+                cursor=cursor))
+
+    # -- messages and tickets ------------------------------------------------------
+
+    def known_message_ids(self, conn: Connection, source: str, ids: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(list(ids)):
+            known.update(conn.execute(sa.select(T_MESSAGE.c.message_id).where(
+                (T_MESSAGE.c.source == source) & T_MESSAGE.c.message_id.in_(chunk))).scalars())
+        return known
+
+    def insert_messages(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(self._insert_ignore(T_MESSAGE, ["source", "message_id"]), rows)
+
+    def upsert_tickets(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        self._upsert(T_TICKET, ["source", "ticket_id"], rows, conn,
+                     ["subject", "url", "status", "priority", "tags", "requester", "updated_at"])
+
+    def tickets(self, conn: Connection, source: str,
+                ticket_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(ticket_ids)):
+            for row in conn.execute(sa.select(T_TICKET).where(
+                    (T_TICKET.c.source == source) & T_TICKET.c.ticket_id.in_(chunk))).mappings():
+                out[row["ticket_id"]] = dict(row)
+        return out
+
+    def customer_series(self, conn: Connection, source: str,
+                        ticket_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Scored customer messages per ticket, oldest first."""
+        out: dict[str, list[dict[str, Any]]] = {t: [] for t in ticket_ids}
+        columns = [T_MESSAGE.c.ticket_id, T_MESSAGE.c.message_id, T_MESSAGE.c.created_at,
+                   T_MESSAGE.c.score, T_MESSAGE.c.label, T_MESSAGE.c.signals,
+                   T_MESSAGE.c.indicators]
+        for chunk in _chunks(list(ticket_ids)):
+            rows = conn.execute(sa.select(*columns).where(
+                (T_MESSAGE.c.source == source) & T_MESSAGE.c.ticket_id.in_(chunk)
+                & (T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
+            ).order_by(T_MESSAGE.c.created_at, T_MESSAGE.c.id)).mappings()
+            for row in rows:
+                out[row["ticket_id"]].append(dict(row))
+        return out
+
+    def messages_needing_rescore(self, limit: int) -> list[dict[str, Any]]:
+        with self.reading() as conn:
+            return [dict(r) for r in conn.execute(
+                sa.select(T_MESSAGE.c.id, T_MESSAGE.c.body).where(
+                    T_MESSAGE.c.needs_rescore.is_(True) & T_MESSAGE.c.body.is_not(None)
+                ).order_by(T_MESSAGE.c.id).limit(limit)).mappings()]
+
+    def update_scores(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        with self.transaction() as conn:
+            conn.execute(T_MESSAGE.update().where(T_MESSAGE.c.id == sa.bindparam("_id")).values(
+                score=sa.bindparam("score"), label=sa.bindparam("label"),
+                confidence=sa.bindparam("confidence"), indicators=sa.bindparam("indicators"),
+                signals=sa.bindparam("signals"), scorer=sa.bindparam("scorer"),
+                model=sa.bindparam("model"), needs_rescore=sa.bindparam("needs_rescore")),
+                rows)
+
+    def purge_message_text(self, older_than: datetime) -> int:
+        with self.transaction() as conn:
+            result = conn.execute(T_MESSAGE.update().where(
+                (T_MESSAGE.c.created_at < naive(older_than)) & T_MESSAGE.c.body.is_not(None)
+            ).values(body=None))
+            return int(result.rowcount or 0)
+
+    # -- rule state and escalations ----------------------------------------------------
+
+    def rule_states(self, conn: Connection, source: str,
+                    ticket_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for chunk in _chunks(list(ticket_ids)):
+            for row in conn.execute(sa.select(T_RULE).where(
+                    (T_RULE.c.source == source) & T_RULE.c.ticket_id.in_(chunk))).mappings():
+                out.setdefault(row["ticket_id"], {})[row["rule"]] = dict(row["history"] or {})
+        return out
+
+    def save_rule_states(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        self._upsert(T_RULE, ["source", "ticket_id", "rule"], rows, conn,
+                     ["state", "history", "updated_at"])
+
+    def firing_tickets(self, source: str) -> list[str]:
+        with self.reading() as conn:
+            return list(conn.execute(sa.select(T_RULE.c.ticket_id).where(
+                (T_RULE.c.source == source) & (T_RULE.c.state == "firing")
+            ).distinct()).scalars())
+
+    def log_escalations(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(T_ESCALATION.insert(), rows)
+
+    # -- outbox ----------------------------------------------------------------------
+
+    def enqueue(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(self._insert_ignore(T_OUTBOX, ["dedupe_key"]), rows)
+
+    def claim_outbox(self, owner: str, now: datetime, limit: int,
+                     hold: timedelta) -> list[dict[str, Any]]:
+        """Claim due rows for delivery (SKIP LOCKED on PostgreSQL), oldest first."""
+        now_n = naive(now)
+        with self.transaction() as conn:
+            query = sa.select(T_OUTBOX.c.id).where(
+                (T_OUTBOX.c.status == "pending") & (T_OUTBOX.c.next_attempt_at <= now_n)
+                & (T_OUTBOX.c.claimed_until.is_(None) | (T_OUTBOX.c.claimed_until < now_n))
+            ).order_by(T_OUTBOX.c.id).limit(limit)
+            if self.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            ids = list(conn.execute(query).scalars())
+            if not ids:
+                return []
+            conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id.in_(ids)).values(
+                claimed_by=owner, claimed_until=naive(now + hold)))
+            return [dict(r) for r in conn.execute(sa.select(T_OUTBOX).where(
+                T_OUTBOX.c.id.in_(ids)).order_by(T_OUTBOX.c.id)).mappings()]
+
+    def outbox_done(self, row_id: int, now: datetime, result: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(
+                status="done", delivered_at=naive(now), attempts=T_OUTBOX.c.attempts + 1,
+                claimed_by=None, claimed_until=None, result=result, last_error=None))
+
+    def outbox_failed(self, row_id: int, error: str, next_attempt: datetime | None,
+                      park: bool) -> None:
+        values: dict[str, Any] = {"attempts": T_OUTBOX.c.attempts + 1, "last_error": error[:500],
+                                  "claimed_by": None, "claimed_until": None}
+        if park:
+            values["status"] = "parked"
+        elif next_attempt is not None:
+            values["next_attempt_at"] = naive(next_attempt)
+        with self.transaction() as conn:
+            conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(**values))
+
+    def outbox_release(self, row_id: int, next_attempt: datetime) -> None:
+        """Give a claimed row back without counting an attempt (its target was busy)."""
+        with self.transaction() as conn:
+            conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(
+                claimed_by=None, claimed_until=None, next_attempt_at=naive(next_attempt)))
+
+    def first_thread_key(self, source: str, ticket_id: str, target: str) -> str | None:
+        with self.reading() as conn:
+            rows = conn.execute(sa.select(T_OUTBOX.c.result).where(
+                (T_OUTBOX.c.source == source) & (T_OUTBOX.c.ticket_id == ticket_id)
+                & (T_OUTBOX.c.target == target) & (T_OUTBOX.c.kind == "alert")
+                & (T_OUTBOX.c.status == "done")).order_by(T_OUTBOX.c.id).limit(5)).scalars()
+            for result in rows:
+                if result and result.get("thread_key"):
+                    return str(result["thread_key"])
+        return None
+
+    def outbox_stats(self, now: datetime) -> dict[str, Any]:
+        with self.reading() as conn:
+            counts = dict(conn.execute(sa.select(T_OUTBOX.c.status, sa.func.count()).group_by(
+                T_OUTBOX.c.status)).all())
+            oldest = conn.execute(sa.select(sa.func.min(T_OUTBOX.c.created_at)).where(
+                T_OUTBOX.c.status == "pending")).scalar()
+        age = (naive(now) - oldest).total_seconds() if oldest else 0.0  # type: ignore[operator]
+        return {"pending": int(counts.get("pending", 0)), "done": int(counts.get("done", 0)),
+                "parked": int(counts.get("parked", 0)), "oldest_pending_age_s": max(0.0, age)}
+
+    def outbox_rows(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        with self.reading() as conn:
+            query = sa.select(T_OUTBOX).order_by(T_OUTBOX.c.id).limit(limit)
+            if status:
+                query = query.where(T_OUTBOX.c.status == status)
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

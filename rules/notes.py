@@ -1,0 +1,80 @@
+"""Note templates: the text a rule leaves on the ticket, rendered from a decision.
+
+A template is a Python format string over a fixed set of plain placeholders
+(`{direction:+.2f}`, `{indicators}`); attribute and index access, nested fields and
+unknown names are refused when the config loads, so a typo is a config error and not
+a broken note at 3 a.m.  Rendering never re-reads what it substitutes, so customer text
+inside `{indicators}` or `{subject}` stays text.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any
+
+#: Each placeholder with a value of the type it has at runtime, used to check format
+#: specs at load (`{trend:.2f}` fails here, not when the rule first fires).
+NOTE_FIELDS: Mapping[str, Any] = {
+    "rule": "sentiment-declining",
+    "reason": "sentiment_declining",
+    "step": "first",
+    "trend": "declining",
+    "method": "article",
+    "direction": -0.42,
+    "current_avg": -0.61,
+    "last_score": -0.8,
+    "min_score": -0.8,
+    "messages": 4,
+    "indicators": '"third time I ask"',
+    "signals": "churn_risk",
+    "ticket_id": "1234",
+    "subject": "Refund",
+    "source": "zendesk",
+    "priority": "normal",
+    "status": "open",
+    "requester": "Ada",
+    "url": "https://example.zendesk.com/agent/tickets/1234",
+}
+
+
+def template_fields(template: str) -> set[str]:
+    """Placeholder names a template uses; ValueError on anything but plain known names."""
+    names: set[str] = set()
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"bad template: {exc} (write {{{{ and }}}} for literal braces)") from None
+    for _, field_name, format_spec, _ in parsed:
+        if field_name is None:
+            continue
+        if not field_name.isidentifier():
+            raise ValueError(f"placeholder {{{field_name}}} is not a plain name (no attribute "
+                             f"or index access)")
+        if field_name not in NOTE_FIELDS:
+            raise ValueError(f"unknown placeholder {{{field_name}}} (known: "
+                             f"{', '.join(sorted(NOTE_FIELDS))})")
+        if format_spec and "{" in format_spec:
+            raise ValueError(f"placeholder {{{field_name}}}: nested fields are not allowed")
+        names.add(field_name)
+    return names
+
+
+def validate_template(template: str) -> None:
+    """Raise ValueError (a config error) if the template cannot render."""
+    template_fields(template)
+    try:
+        template.format_map(NOTE_FIELDS)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"bad format in template: {exc}") from None
+
+
+def render(template: str, values: Mapping[str, Any]) -> str:
+    """Render a validated template; every known placeholder is always provided."""
+    complete = {name: values.get(name, "") for name in NOTE_FIELDS}
+    try:
+        return template.format_map(complete)
+    except (ValueError, TypeError):
+        # Only reachable if a value has an unexpected type; a note without numbers
+        # beats no note, and the decision itself still carries the numbers.
+        return template
