@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from connectors.base import PRIORITIES, Alert, Message, TicketChange, priority_rank
 from daemon.scoring.base import Score, Scorer
-from daemon.store import Store, aware, naive, utcnow
+from daemon.store import Store, aware, as_utc, utcnow
 from daemon.text import normalise
 from rules.engine import (
     ConversationState,
@@ -84,7 +84,7 @@ def _snapshot_row(source: str, message: Message, now: datetime) -> dict[str, Any
     ticket = message.ticket
     return {"source": source, "ticket_id": message.ticket_id, "subject": ticket.subject[:500],
             "url": ticket.url, "status": ticket.status, "priority": ticket.priority,
-            "tags": list(ticket.tags), "requester": ticket.requester, "updated_at": naive(now)}
+            "tags": list(ticket.tags), "requester": ticket.requester, "updated_at": as_utc(now)}
 
 
 def _ticket_view(source: str, row: Mapping[str, Any]) -> TicketView:
@@ -149,7 +149,7 @@ class Pipeline:
                 "source": source, "message_id": message.message_id[:128],
                 "ticket_id": message.ticket_id[:128], "author_role": message.author_role,
                 "author_id": message.author_id, "author_name": (message.author_name or "")[:256]
-                or None, "public": message.public, "created_at": naive(message.created_at),
+                or None, "public": message.public, "created_at": as_utc(message.created_at),
                 "body": text.text, "body_chars": text.original_chars, "truncated": text.truncated,
                 "score": score.score if score else None, "label": score.label if score else None,
                 "confidence": score.confidence if score else None,
@@ -158,7 +158,7 @@ class Pipeline:
                 "scorer": score.scorer if score else None,
                 "model": score.model[:64] if score else None,
                 "needs_rescore": bool(score and score.needs_rescore),
-                "stored_at": naive(now)})
+                "stored_at": as_utc(now)})
         snapshots: dict[str, dict[str, Any]] = {}
         for message in messages:  # the last snapshot of a ticket in the batch wins
             snapshots[message.ticket_id] = _snapshot_row(source, message, now)
@@ -214,7 +214,7 @@ class Pipeline:
                 if history.get(name) != new:
                     rule_rows.append({"source": source, "ticket_id": ticket_id, "rule": name,
                                       "state": new.state, "history": history_to_json(new),
-                                      "updated_at": naive(now)})
+                                      "updated_at": as_utc(now)})
             changed_ticket = dict(ticket_row)
             for decision in evaluation.decisions:
                 result.decisions.append((ticket_id, decision))
@@ -222,7 +222,7 @@ class Pipeline:
                     result.escalated += 1
                 log_rows.append({"source": source, "ticket_id": ticket_id, "rule": decision.rule,
                                  "kind": decision.kind, "reason": decision.reason[:64],
-                                 "numbers": _jsonable(decision.numbers), "at": naive(now),
+                                 "numbers": _jsonable(decision.numbers), "at": as_utc(now),
                                  "backfill": not side_effects})
                 if not side_effects:
                     continue
@@ -250,7 +250,7 @@ class Pipeline:
                                                         ticket_id, "alert", notifier,
                                                         alert.to_json(), now))
             if changed_ticket != ticket_row and "source" in changed_ticket:
-                ticket_rows.append({**changed_ticket, "updated_at": naive(now)})
+                ticket_rows.append({**changed_ticket, "updated_at": as_utc(now)})
         self.store.save_rule_states(conn, rule_rows)
         self.store.log_escalations(conn, log_rows)
         self.store.enqueue(conn, outbox_rows)
@@ -262,7 +262,7 @@ class Pipeline:
                     payload: dict[str, Any], now: datetime) -> dict[str, Any]:
         return {"dedupe_key": key[:512], "source": source, "ticket_id": ticket_id, "kind": kind,
                 "target": target, "payload": payload, "status": "pending", "attempts": 0,
-                "next_attempt_at": naive(now), "created_at": naive(now), "result": {}}
+                "next_attempt_at": as_utc(now), "created_at": as_utc(now), "result": {}}
 
 
 def _jsonable(numbers: Mapping[str, Any]) -> dict[str, Any]:

@@ -227,7 +227,7 @@ class Daemon:
                 return summary
             state = self.store.source_state(name)
             not_before = state.get("not_before")
-            if not_before is not None and not_before > now.replace(tzinfo=None):
+            if not_before is not None and not_before > now:
                 summary["outcome"] = "backing_off"
                 return summary
             settings = self._sources[name]
@@ -349,7 +349,7 @@ class Daemon:
         for name in self.connectors:
             state = self.store.source_state(name)
             if state.get("owner") == self.owner or state.get("lease_until") is None or \
-                    state["lease_until"] <= now.replace(tzinfo=None):
+                    state["lease_until"] <= now:
                 self.store.claim_source(name, self.owner, now, self.config.top.lease.duration)
         sdnotify.watchdog()
         sdnotify.status("; ".join(h.last_summary for h in self.health.values() if

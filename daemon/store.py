@@ -4,7 +4,7 @@ Everything that must survive a restart lives here: per-source cursors and leases
 messages with their scores, ticket snapshots, per-(ticket, rule) escalation history, an
 escalation log for reports, and the outbox of side effects.  Bulk paths (one poll's
 messages) use SQLAlchemy Core on the SQLModel tables so a batch is a handful of
-statements, not one round trip per row.  Timestamps are stored as naive UTC.
+statements, not one round trip per row.  Timestamps are stored in UTC (SQLModel's UTCDateTime).
 
 Several replicas on one PostgreSQL share sources through leases (claimed with
 `SELECT ... FOR UPDATE SKIP LOCKED`, renewed, with a fencing token checked by every
@@ -33,18 +33,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def naive(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
 def aware(moment: datetime | None) -> datetime | None:
+    """A UTC-aware datetime (a naive one is taken to be UTC already)."""
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+as_utc = aware
 
 
 class SchemaInfo(SQLModel, table=True):
@@ -283,7 +279,7 @@ class Store:
         The token increments whenever ownership changes hands, so writes made under an
         older token (a replica paused past its lease) are refused by `advance_cursor`.
         """
-        now_n = naive(now)
+        now_n = as_utc(now)
         with self.transaction() as conn:
             query = sa.select(T_SOURCE).where(T_SOURCE.c.source == source)
             if self.is_postgres:
@@ -299,7 +295,7 @@ class Store:
             if row["owner"] != owner or row["lease_until"] is None or row["lease_until"] <= now_n:
                 token += 1
             conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
-                owner=owner, lease_until=naive(now + duration), fencing_token=token))
+                owner=owner, lease_until=as_utc(now + duration), fencing_token=token))
             return token
 
     def release_source(self, source: str, owner: str) -> None:
@@ -322,17 +318,17 @@ class Store:
     def advance_cursor(self, conn: Connection, source: str, cursor: str, now: datetime,
                        fetched: int) -> None:
         conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
-            cursor=cursor, cursor_updated_at=naive(now), last_poll_at=naive(now),
-            last_success_at=naive(now), last_error=None, consecutive_failures=0,
+            cursor=cursor, cursor_updated_at=as_utc(now), last_poll_at=as_utc(now),
+            last_success_at=as_utc(now), last_error=None, consecutive_failures=0,
             polls=T_SOURCE.c.polls + 1, messages=T_SOURCE.c.messages + fetched))
 
     def record_poll_failure(self, source: str, error: str, now: datetime,
                             not_before: datetime | None) -> int:
         with self.transaction() as conn:
             conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
-                last_poll_at=naive(now), last_error=error[:500],
+                last_poll_at=as_utc(now), last_error=error[:500],
                 consecutive_failures=T_SOURCE.c.consecutive_failures + 1,
-                not_before=naive(not_before), polls=T_SOURCE.c.polls + 1))
+                not_before=as_utc(not_before), polls=T_SOURCE.c.polls + 1))
             value = conn.execute(sa.select(T_SOURCE.c.consecutive_failures).where(
                 T_SOURCE.c.source == source)).scalar()
             return int(value or 0)
@@ -406,7 +402,7 @@ class Store:
     def purge_message_text(self, older_than: datetime) -> int:
         with self.transaction() as conn:
             result = conn.execute(T_MESSAGE.update().where(
-                (T_MESSAGE.c.created_at < naive(older_than)) & T_MESSAGE.c.body.is_not(None)
+                (T_MESSAGE.c.created_at < as_utc(older_than)) & T_MESSAGE.c.body.is_not(None)
             ).values(body=None))
             return int(result.rowcount or 0)
 
@@ -444,7 +440,7 @@ class Store:
     def claim_outbox(self, owner: str, now: datetime, limit: int,
                      hold: timedelta) -> list[dict[str, Any]]:
         """Claim due rows for delivery (SKIP LOCKED on PostgreSQL), oldest first."""
-        now_n = naive(now)
+        now_n = as_utc(now)
         with self.transaction() as conn:
             query = sa.select(T_OUTBOX.c.id).where(
                 (T_OUTBOX.c.status == "pending") & (T_OUTBOX.c.next_attempt_at <= now_n)
@@ -456,14 +452,14 @@ class Store:
             if not ids:
                 return []
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id.in_(ids)).values(
-                claimed_by=owner, claimed_until=naive(now + hold)))
+                claimed_by=owner, claimed_until=as_utc(now + hold)))
             return [dict(r) for r in conn.execute(sa.select(T_OUTBOX).where(
                 T_OUTBOX.c.id.in_(ids)).order_by(T_OUTBOX.c.id)).mappings()]
 
     def outbox_done(self, row_id: int, now: datetime, result: dict[str, Any]) -> None:
         with self.transaction() as conn:
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(
-                status="done", delivered_at=naive(now), attempts=T_OUTBOX.c.attempts + 1,
+                status="done", delivered_at=as_utc(now), attempts=T_OUTBOX.c.attempts + 1,
                 claimed_by=None, claimed_until=None, result=result, last_error=None))
 
     def outbox_failed(self, row_id: int, error: str, next_attempt: datetime | None,
@@ -473,7 +469,7 @@ class Store:
         if park:
             values["status"] = "parked"
         elif next_attempt is not None:
-            values["next_attempt_at"] = naive(next_attempt)
+            values["next_attempt_at"] = as_utc(next_attempt)
         with self.transaction() as conn:
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(**values))
 
@@ -481,7 +477,7 @@ class Store:
         """Give a claimed row back without counting an attempt (its target was busy)."""
         with self.transaction() as conn:
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(
-                claimed_by=None, claimed_until=None, next_attempt_at=naive(next_attempt)))
+                claimed_by=None, claimed_until=None, next_attempt_at=as_utc(next_attempt)))
 
     def first_thread_key(self, source: str, ticket_id: str, target: str) -> str | None:
         with self.reading() as conn:
@@ -500,7 +496,7 @@ class Store:
                 T_OUTBOX.c.status)).all())
             oldest = conn.execute(sa.select(sa.func.min(T_OUTBOX.c.created_at)).where(
                 T_OUTBOX.c.status == "pending")).scalar()
-        age = (naive(now) - oldest).total_seconds() if oldest else 0.0  # type: ignore[operator]
+        age = (as_utc(now) - oldest).total_seconds() if oldest else 0.0  # type: ignore[operator]
         return {"pending": int(counts.get("pending", 0)), "done": int(counts.get("done", 0)),
                 "parked": int(counts.get("parked", 0)), "oldest_pending_age_s": max(0.0, age)}
 

@@ -93,6 +93,7 @@ class _Check:
     reason: str
     numbers: dict[str, Any]
     severity: float
+    signals: frozenset[str] = frozenset()  # in the rule's signals_window
     warning: str | None = None
 
 
@@ -148,7 +149,7 @@ def _check(rule: Rule, state: ConversationState) -> _Check:
     reasons: list[str] = []
 
     def no() -> _Check:
-        return _Check(False, "", numbers, severity)
+        return _Check(False, "", numbers, severity, values["signals"])
 
     if not messages:
         return no()
@@ -203,7 +204,7 @@ def _check(rule: Rule, state: ConversationState) -> _Check:
         except Exception as exc:
             # A data-dependent failure (division by zero on this ticket): the rule
             # does not hold, and the daemon logs the type, never the data.
-            return _Check(False, "", numbers, severity,
+            return _Check(False, "", numbers, severity, values["signals"],
                           f"rule {rule.name}: expr failed ({type(exc).__name__})")
         if not ok:
             return no()
@@ -211,7 +212,8 @@ def _check(rule: Rule, state: ConversationState) -> _Check:
         reasons.append("expr")
     if when.current_avg_below is not None and not reasons:
         reasons.append("low_current_avg")
-    return _Check(True, reasons[0] if reasons else rule.name, numbers, severity)
+    return _Check(True, reasons[0] if reasons else rule.name, numbers, severity,
+                  values["signals"])
 
 
 def _policy(rule: Rule) -> Policy:
@@ -231,9 +233,9 @@ def _inhibited(rule: Rule, rules: RuleSet, view: TicketView, fired: set[str]) ->
 
 
 def _note_values(rule: Rule, check: _Check, step: Step, indicators: tuple[str, ...],
-                 state: ConversationState, view: TicketView) -> dict[str, Any]:
+                 view: TicketView) -> dict[str, Any]:
     numbers = check.numbers
-    signals = sorted({s for m in state.customer_messages for s in m.signals})
+    signals = sorted(check.signals)
     return {
         "rule": rule.name, "reason": check.reason, "step": step,
         "trend": numbers["trend"], "method": numbers["method"],
@@ -304,7 +306,7 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
             reason = check.reason
             fired.add(rule.name)
         values = _note_values(rule, replace(check, reason=reason), transition.step,
-                              indicators, state, view)
+                              indicators, view)
         actions = _actions(spec, view, values)
         decisions.append(Decision(rule=rule.name, kind=kind, reason=reason,
                                   numbers=dict(check.numbers), indicators=indicators,

@@ -1,0 +1,54 @@
+"""Local look-alikes of the vendors' APIs, and a registry to start them by kind.
+
+`start_sandbox(kind, **options)` starts the sandbox of one vendor on 127.0.0.1 and
+returns it running; modules are imported lazily so each vendor's sandbox is only loaded
+when used (the daemon starts them for `make run`, tests start their own).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from connectors.sandbox.base import SandboxServer
+
+#: kind -> "module:Class"; each class takes keyword options and has start().
+SANDBOX_KINDS: dict[str, str] = {
+    "zendesk": "connectors.sandbox.zendesk:ZendeskSandbox",
+    "freshdesk": "connectors.sandbox.freshdesk:FreshdeskSandbox",
+    "helpscout": "connectors.sandbox.helpscout:HelpScoutSandbox",
+    "slack": "connectors.sandbox.slack:SlackSandbox",
+    "anthropic": "connectors.sandbox.anthropic:AnthropicSandbox",
+}
+
+
+def sandbox_class(kind: str) -> type[SandboxServer]:
+    target = SANDBOX_KINDS.get(kind)
+    if target is None:
+        raise KeyError(f"unknown sandbox kind {kind!r}; known: {', '.join(sorted(SANDBOX_KINDS))}")
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, SandboxServer)):
+        raise TypeError(f"{target} is not a SandboxServer")
+    return cls
+
+
+def start_sandbox(kind: str, *, seed: bool = False, live: bool = False,
+                  **options: Any) -> SandboxServer:
+    """Start the sandbox of `kind` with constructor `options`; running on return.
+
+    `seed=True` seeds it with the shared conversations (some in the recent past, the
+    rest arriving over time); `live=True` also keeps new rounds of conversations coming
+    every few seconds, for `make run`.  Sandboxes without a `seed` method ignore both.
+    """
+    sandbox = sandbox_class(kind)(**options)
+    sandbox.start()
+    seeder = getattr(sandbox, "seed", None)
+    if (seed or live) and callable(seeder):
+        if live:
+            from datetime import timedelta
+
+            seeder(repeat=True, max_gap=timedelta(seconds=8))
+        else:
+            seeder()
+    return sandbox

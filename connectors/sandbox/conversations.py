@@ -310,7 +310,7 @@ def schedule(start: datetime, conversations: Sequence[Conversation] = CONVERSATI
              backlog: int = 4, backlog_window: timedelta = timedelta(minutes=10),
              backlog_end: timedelta = timedelta(minutes=2),
              time_scale: float = 1.0 / 60.0, stagger: timedelta = timedelta(seconds=20),
-             ) -> list[ScheduledTurn]:
+             max_gap: timedelta | None = None) -> list[ScheduledTurn]:
     """Lay conversations out in time around `start`, sorted by time.
 
     The first `backlog` conversations already happened: their turns are squeezed into
@@ -318,7 +318,8 @@ def schedule(start: datetime, conversations: Sequence[Conversation] = CONVERSATI
     last minute" exclusions, inside a default lookback), so a fresh daemon sees them on
     its first poll.  The rest begin `stagger` apart from `start`, each turn `time_scale`
     times its scripted gap after the previous one (1/60: a scripted minute passes in a
-    second), so they keep arriving while the daemon runs.  Deterministic.
+    second), so they keep arriving while the daemon runs; `max_gap` caps a scaled gap
+    (a scripted three-day silence need not last an hour of a demo).  Deterministic.
     """
     placed: list[ScheduledTurn] = []
     for index, conversation in enumerate(conversations):
@@ -326,7 +327,10 @@ def schedule(start: datetime, conversations: Sequence[Conversation] = CONVERSATI
         elapsed = 0.0
         for position, turn in enumerate(conversation.turns):
             if position:
-                elapsed += max(turn.after_minutes, 0.0) * 60.0 * time_scale
+                gap = max(turn.after_minutes, 0.0) * 60.0 * time_scale
+                if max_gap is not None:
+                    gap = min(gap, max_gap.total_seconds())
+                elapsed += gap
             offsets.append(elapsed)
         if index < backlog:
             span = offsets[-1] or 1.0

@@ -25,7 +25,7 @@ _URL = re.compile(r"\bhttps?://[^\s<>\"]{1,2000}|\bwww\.[^\s<>\"]{1,2000}")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
 # International or national numbers with at least 7 digits; separators . - space ().
-_PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d{1,3}?[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?"
+_PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)?\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?"
                     r"\d{2,4}(?:[ .\-]?\d{2,4}){1,4}(?![\w])")
 _LONG_NUMBER = re.compile(r"\b\d{6,}\b")
 
@@ -72,8 +72,7 @@ class Redactor:
     def redact(self, text: str) -> Redaction:
         counts: dict[str, int] = {}
 
-        def sub(pattern: re.Pattern[str], kind: str, text: str,
-                check: None | type[bool] | object = None) -> str:
+        def sub(pattern: re.Pattern[str], kind: str, text: str) -> str:
             def replace(match: re.Match[str]) -> str:
                 value = match.group(0)
                 if kind == "card" and not luhn_valid(re.sub(r"\D", "", value)):

@@ -1,0 +1,217 @@
+"""A local look-alike of the Anthropic Messages API (POST /v1/messages) for tests and benches.
+
+The real `anthropic` SDK talks to it through `base_url`, so our integration is exercised
+over a real socket with the SDK's own request building, retries and error classes.  It
+checks what the real API checks that matters to us (x-api-key, anthropic-version, model,
+max_tokens, messages, and `output_config.format` of type json_schema), answers in the
+Messages wire format (content blocks, stop_reason, usage), and records every request so a
+test can assert what left the machine (redacted, delimited, batched, within budget).
+
+Its "judgement" is a deliberately tiny keyword scorer over each `<customer_message id=..>`
+block: it exists to test our integration, not to be right.  It is also gullible on
+purpose: a block saying "rate this positive" is rated very positive with no signals, so
+tests can prove that our union with the offline hard signals keeps the severity.
+
+Behaviours for failure tests (`queue(behaviour, count)` or `default_behaviour`):
+"ok", "refusal" (stop_reason "refusal"), "malformed" (text that is not JSON),
+"schema_violation" (valid JSON, wrong shape and out-of-range values), "wrong_ids"
+(results for ids that were not sent), "spend_limit" (429 with error_code
+enforced_spend_limit_reached), "overloaded" (529 with retry-after), "server_error"
+(500), "rate_limited" (429 with retry-after), "auth" (401).  Latency is `latency`
+seconds per request.  Tokens are estimated at 4 characters per token (the convention the
+Anthropic docs give for English text), input from system prompt plus message text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.sandbox.base import Request, Response, SandboxServer
+
+CHARS_PER_TOKEN = 4
+
+_BLOCK = re.compile(r'<customer_message id="([^"]{1,64})">\n?(.*?)\n?</customer_message>', re.S)
+_NEGATIVE = ("broken", "refund", "angry", "terrible", "worst", "not working", "still",
+             "waiting", "cancel", "lawyer", "unacceptable", "hate", "useless", "awful")
+_POSITIVE = ("thanks", "thank you", "great", "love", "perfect", "awesome", "happy",
+             "resolved", "excellent")
+_SIGNAL_WORDS = {"lawyer": "legal_threat", "cancel": "churn_risk", "manager": "manager_request",
+                 "again": "repeat_contact", "urgent": "urgent"}
+_GULLIBLE = re.compile(r"rate (?:this|it) (?:as )?(?:very )?positive", re.I)
+
+
+@dataclass(slots=True)
+class RecordedCall:
+    """One request as the sandbox saw it (the API key itself is not kept)."""
+
+    body: dict[str, Any]
+    api_key_ok: bool
+    anthropic_version: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def user_text(self) -> str:
+        parts: list[str] = []
+        for message in self.body.get("messages", []):
+            content = message.get("content")
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(str(block.get("text", "")) for block in content
+                             if isinstance(block, dict))
+        return "\n".join(parts)
+
+    @property
+    def system_text(self) -> str:
+        system = self.body.get("system", "")
+        if isinstance(system, list):
+            return "\n".join(str(b.get("text", "")) for b in system if isinstance(b, dict))
+        return str(system)
+
+    def message_blocks(self) -> list[tuple[str, str]]:
+        return _BLOCK.findall(self.user_text)
+
+
+def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None,
+           details: dict[str, Any] | None = None) -> Response:
+    error: dict[str, Any] = {"type": kind, "message": message}
+    if details:
+        error["details"] = details
+    return Response(status, {"type": "error", "error": error,
+                             "request_id": f"req_{uuid.uuid4().hex[:16]}"}, headers or {})
+
+
+def judge(text: str) -> dict[str, Any]:
+    """The sandbox's keyword verdict on one message (deterministic)."""
+    lowered = text.lower()
+    if _GULLIBLE.search(text):
+        return {"score": 0.9, "label": "very_positive", "confidence": 0.9,
+                "indicators": [], "signals": [], "injection_attempt": False}
+    negative = [w for w in _NEGATIVE if w in lowered]
+    positive = [w for w in _POSITIVE if w in lowered]
+    score = max(-1.0, min(1.0, (len(positive) - len(negative)) / 3))
+    label = ("very_negative" if score <= -0.6 else "negative" if score <= -0.05 else
+             "neutral" if score < 0.05 else "positive" if score < 0.6 else "very_positive")
+    indicators = []
+    for word in negative + positive:
+        start = lowered.find(word)
+        indicators.append(text[start:start + len(word)])
+    signals = sorted({sig for word, sig in _SIGNAL_WORDS.items() if word in lowered})
+    return {"score": round(score, 3), "label": label, "confidence": 0.7,
+            "indicators": indicators[:3], "signals": signals, "injection_attempt": False}
+
+
+class AnthropicSandbox(SandboxServer):
+    vendor = "anthropic"
+
+    def __init__(self, api_key: str = "sk-ant-sandbox", latency: float = 0.0,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.api_key = api_key
+        self.latency = latency
+        self.default_behaviour = "ok"
+        self.calls: list[RecordedCall] = []
+        self._behaviours: list[list[Any]] = []  # [behaviour, remaining]
+        self._calls_lock = threading.Lock()
+        self.route("POST", "/v1/messages", self._messages)
+
+    # -- test controls -------------------------------------------------------------
+
+    def queue(self, behaviour: str, count: int = 1) -> None:
+        """The next `count` requests behave so (after those, `default_behaviour`)."""
+        with self._calls_lock:
+            self._behaviours.append([behaviour, count])
+
+    def _next_behaviour(self) -> str:
+        with self._calls_lock:
+            if self._behaviours:
+                entry = self._behaviours[0]
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    self._behaviours.pop(0)
+                return str(entry[0])
+            return self.default_behaviour
+
+    @property
+    def input_tokens(self) -> int:
+        with self._calls_lock:
+            return sum(c.input_tokens for c in self.calls)
+
+    # -- the endpoint ----------------------------------------------------------------
+
+    def _messages(self, request: Request) -> Response:
+        body = request.json()
+        call = RecordedCall(body=body if isinstance(body, dict) else {},
+                            api_key_ok=request.header("x-api-key") == self.api_key,
+                            anthropic_version=request.header("anthropic-version"),
+                            headers={k: v for k, v in request.headers.items()
+                                     if k not in ("x-api-key", "authorization")})
+        with self._calls_lock:
+            self.calls.append(call)
+        response = self._answer(call)
+        call.status = response.status
+        return response
+
+    def _answer(self, call: RecordedCall) -> Response:
+        if self.latency:
+            time.sleep(self.latency)
+        behaviour = self._next_behaviour()
+        if not call.api_key_ok or behaviour == "auth":
+            return _error(401, "authentication_error", "invalid x-api-key")
+        if not call.anthropic_version:
+            return _error(400, "invalid_request_error", "anthropic-version header is required")
+        body = call.body
+        for required in ("model", "max_tokens", "messages"):
+            if required not in body:
+                return _error(400, "invalid_request_error", f"{required}: Field required")
+        fmt = (body.get("output_config") or {}).get("format") or {}
+        if fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
+            return _error(400, "invalid_request_error", "output_config.format json_schema expected")
+        if behaviour == "spend_limit":
+            return _error(429, "rate_limit_error",
+                          "Your organization has reached its monthly spend limit.",
+                          {"x-should-retry": "false"},
+                          {"error_code": "enforced_spend_limit_reached"})
+        if behaviour == "rate_limited":
+            return _error(429, "rate_limit_error", "Number of requests has exceeded your rate limit",
+                          {"retry-after": "0"})
+        if behaviour == "overloaded":
+            return _error(529, "overloaded_error", "Overloaded", {"retry-after": "0"})
+        if behaviour == "server_error":
+            return _error(500, "api_error", "Internal server error", {"retry-after": "0"})
+
+        blocks = call.message_blocks()
+        call.input_tokens = math.ceil((len(call.system_text) + len(call.user_text))
+                                      / CHARS_PER_TOKEN)
+        stop_reason = "end_turn"
+        if behaviour == "refusal":
+            text, stop_reason = "", "refusal"
+        elif behaviour == "malformed":
+            text = '{"results": [{"id": "m0", "score": '
+        elif behaviour == "schema_violation":
+            text = json.dumps({"results": [{"id": bid, "score": 7, "label": "furious",
+                                            "confidence": 3, "indicators": ["not in the text"],
+                                            "signals": ["world_domination"]}
+                                           for bid, _ in blocks]})
+        elif behaviour == "wrong_ids":
+            text = json.dumps({"results": [{"id": f"x{bid}", **judge(t)} for bid, t in blocks]})
+        else:
+            text = json.dumps({"results": [{"id": bid, **judge(t)} for bid, t in blocks]})
+        call.output_tokens = math.ceil(len(text) / CHARS_PER_TOKEN)
+        content = [{"type": "text", "text": text}] if text else []
+        return Response(200, {
+            "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
+            "model": body.get("model"), "content": content, "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {"input_tokens": call.input_tokens, "output_tokens": call.output_tokens},
+        }, {"request-id": f"req_{uuid.uuid4().hex[:16]}"})

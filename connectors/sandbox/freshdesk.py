@@ -1,0 +1,427 @@
+"""A Freshdesk API v2 look-alike on 127.0.0.1, written from the vendor's documentation.
+
+It speaks what the connector and the daemon rely on, with Freshdesk's quirks: Basic auth
+with the API key as user name (any password), `GET /api/v2/tickets` with
+`updated_since`/`order_by`/`order_type`/`per_page` (at most 100)/`include=description`,
+the default 30-day window when `updated_since` is missing, the 400 "beyond the 300th
+page" wall, `Link` headers for the next page, conversations per ticket (the ticket's
+description is its first message, not a conversation), `GET/PUT /api/v2/tickets/{id}`
+(tags on update replace the whole list), private notes through
+`POST /api/v2/tickets/{id}/notes`, `GET /api/v2/agents/me`, and the
+`X-RateLimit-Total/Remaining/Used-CurrentRequest` headers (each `include` costs two more
+credits) with 429 + `Retry-After` when the per-minute budget is spent.  It is seeded from
+`conversations.py`, can replay a schedule so messages keep arriving (live mode for
+`make run`), records every write and injects faults through `SandboxServer.inject`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from connectors.sandbox.base import Request, Response, SandboxServer
+from connectors.sandbox.conversations import Conversation, ScheduledTurn, TurnRole
+
+PRIORITY_NUMBERS = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
+_UPDATABLE = {"subject", "description", "status", "priority", "source", "type",
+              "responder_id", "group_id", "product_id", "tags", "custom_fields"}
+_TAG = re.compile(r"<[^>]+>")
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _bodies(text: str, is_html: bool) -> tuple[str, str]:
+    """(HTML body, plain-text body) as Freshdesk returns both."""
+    if is_html:
+        return text, html.unescape(_TAG.sub(" ", text)).strip()
+    return f"<div>{html.escape(text)}</div>", text
+
+
+def _validation(field: str, message: str, code: str = "invalid_value") -> Response:
+    return Response(400, {"description": "Validation failed",
+                          "errors": [{"field": field, "message": message, "code": code}]})
+
+
+class FreshdeskSandbox(SandboxServer):
+    vendor = "freshdesk"
+
+    def __init__(self, *, api_key: str = "sandbox-freshdesk-key", domain: str = "sandbox",
+                 requests_per_minute: int | None = None, page_wall: int = 300,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port, requests_per_minute=requests_per_minute)
+        self.api_key = api_key
+        self.domain = domain
+        self.page_wall = page_wall
+        self.redirect_location: str | None = None
+        self._data_lock = threading.RLock()
+        self._reset_data()
+        self.route("GET", r"/api/v2/tickets", self._list_tickets)
+        self.route("GET", r"/api/v2/tickets/(?P<ticket_id>\d+)", self._get_ticket)
+        self.route("PUT", r"/api/v2/tickets/(?P<ticket_id>\d+)", self._update_ticket)
+        self.route("GET", r"/api/v2/tickets/(?P<ticket_id>\d+)/conversations",
+                   self._list_conversations)
+        self.route("POST", r"/api/v2/tickets/(?P<ticket_id>\d+)/notes", self._create_note)
+        self.route("GET", r"/api/v2/agents/me", self._agent_me)
+
+    # -- data -------------------------------------------------------------------------
+
+    def _reset_data(self) -> None:
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.conversations: dict[int, list[dict[str, Any]]] = {}
+        self.contacts: dict[str, int] = {}  # email -> contact id
+        self.agent_id = 9_000_001  # the API key's own agent
+        self.human_agent_id = 9_000_002
+        self._next_ticket = 1
+        self._next_contact = 7_000_001
+        self._next_conversation = 5_000_001
+        self._scheduled: list[ScheduledTurn] = []
+        self._script_tickets: dict[int, int] = {}  # conversation_index -> ticket id
+
+    def reset(self) -> None:
+        with self._lock, self._data_lock:
+            self._reset_data()
+            self.request_log.clear()
+            self.writes.clear()
+            self.clear_faults()
+            self.redirect_location = None
+
+    def _contact(self, email: str) -> int:
+        if email not in self.contacts:
+            self.contacts[email] = self._next_contact
+            self._next_contact += 1
+        return self.contacts[email]
+
+    def add_ticket(self, *, subject: str, customer_name: str, customer_email: str, body: str,
+                   at: datetime, html_body: bool = False, tags: Sequence[str] = (),
+                   priority: str | None = "normal", status: int = 2, source: int = 1) -> int:
+        """A ticket whose description is the customer's first message."""
+        del customer_name  # Freshdesk keeps names on the contact, not the ticket
+        with self._data_lock:
+            ticket_id = self._next_ticket
+            self._next_ticket += 1
+            description, description_text = _bodies(body, html_body)
+            stamp = iso(at)
+            self.tickets[ticket_id] = {
+                "id": ticket_id, "subject": subject, "description": description,
+                "description_text": description_text, "status": status,
+                "priority": PRIORITY_NUMBERS.get(priority or "normal", 2), "source": source,
+                "type": None, "requester_id": self._contact(customer_email),
+                "responder_id": self.human_agent_id, "group_id": None, "product_id": None,
+                "company_id": None, "email_config_id": None, "cc_emails": [],
+                "fwd_emails": [], "reply_cc_emails": [], "to_emails": None,
+                "tags": list(tags), "custom_fields": {}, "fr_escalated": False,
+                "spam": False, "is_escalated": False, "deleted": False,
+                "due_by": iso(at + timedelta(days=3)), "fr_due_by": iso(at + timedelta(days=1)),
+                "created_at": stamp, "updated_at": stamp,
+            }
+            self.conversations[ticket_id] = []
+            return ticket_id
+
+    def add_conversation(self, ticket_id: int, role: TurnRole, body: str, at: datetime, *,
+                         html_body: bool = False, user_id: int | None = None) -> int:
+        """A customer reply, agent reply or private note on an existing ticket."""
+        with self._data_lock:
+            ticket = self.tickets[ticket_id]
+            conversation_id = self._next_conversation
+            self._next_conversation += 1
+            body_html, body_text = _bodies(body, html_body)
+            customer = role == "customer"
+            author = user_id if user_id is not None else (
+                ticket["requester_id"] if customer else self.human_agent_id)
+            self.conversations[ticket_id].append({
+                "id": conversation_id, "body": body_html, "body_text": body_text,
+                "incoming": customer, "private": role == "note",
+                "user_id": author, "ticket_id": ticket_id,
+                "support_email": None if role == "note" else "support@sandbox.example",
+                "to_emails": [] if role == "note" else ["support@sandbox.example"],
+                "from_email": None, "cc_emails": [], "bcc_emails": [], "attachments": [],
+                "source": 2 if role == "note" else 0,
+                "created_at": iso(at), "updated_at": iso(at),
+            })
+            ticket["updated_at"] = max(ticket["updated_at"], iso(at))
+            return conversation_id
+
+    def delete_ticket(self, ticket_id: int) -> None:
+        with self._data_lock:
+            self.tickets[ticket_id]["deleted"] = True
+
+    def seed(self, conversations: Iterable[Conversation], start: datetime,
+             step: timedelta = timedelta(seconds=1)) -> list[int]:
+        """Put whole scripts in at once, `step` apart from `start`; the ticket ids."""
+        ids: list[int] = []
+        moment = start
+        for conversation in conversations:
+            first, *rest = conversation.turns
+            ticket_id = self.add_ticket(
+                subject=conversation.subject, customer_name=conversation.customer_name,
+                customer_email=conversation.customer_email, body=first.text, at=moment,
+                html_body=first.html, tags=conversation.tags, priority=conversation.priority)
+            ids.append(ticket_id)
+            for turn in rest:
+                moment += step
+                self.add_conversation(ticket_id, turn.role, turn.text, moment,
+                                      html_body=turn.html)
+            moment += step
+        return ids
+
+    def play(self, turns: Iterable[ScheduledTurn]) -> None:
+        """Live mode: each turn appears once the clock passes its time (`schedule()`)."""
+        with self._data_lock:
+            self._scheduled.extend(turns)
+            self._scheduled.sort(key=lambda t: (t.at, t.conversation_index, t.turn_index))
+
+    def _arrive(self) -> None:
+        now = datetime.now(UTC)
+        with self._data_lock:
+            while self._scheduled and self._scheduled[0].at <= now:
+                item = self._scheduled.pop(0)
+                conversation, turn = item.conversation, item.turn
+                ticket_id = self._script_tickets.get(item.conversation_index)
+                if ticket_id is None:
+                    self._script_tickets[item.conversation_index] = self.add_ticket(
+                        subject=conversation.subject,
+                        customer_name=conversation.customer_name,
+                        customer_email=conversation.customer_email, body=turn.text,
+                        at=item.at, html_body=turn.html, tags=conversation.tags,
+                        priority=conversation.priority)
+                else:
+                    self.add_conversation(ticket_id, turn.role, turn.text, item.at,
+                                          html_body=turn.html)
+
+    # -- protocol ---------------------------------------------------------------------
+
+    def authenticate(self, request: Request) -> Response | None:
+        header = request.header("Authorization") or ""
+        if header.startswith("Basic "):
+            try:
+                user = base64.b64decode(header[6:], validate=True).decode().split(":", 1)[0]
+            except ValueError:
+                user = ""
+            if user == self.api_key:
+                return None
+        return Response(401, {"code": "invalid_credentials",
+                              "message": "You have to be logged in to perform this action."})
+
+    def not_found(self) -> Response:
+        return Response(404, b"")
+
+    def rate_limit_headers(self, remaining: int | None) -> dict[str, str]:
+        if self.requests_per_minute is None or remaining is None:
+            return {}
+        return {"X-RateLimit-Total": str(self.requests_per_minute),
+                "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Used-CurrentRequest": "1"}
+
+    def rate_limited(self, retry_after: int) -> Response:
+        return Response(429, {"code": "rate_limit_exceeded",
+                              "message": "You have exceeded the limit of requests per minute"},
+                        {"Retry-After": str(retry_after),
+                         "X-RateLimit-Total": str(self.requests_per_minute),
+                         "X-RateLimit-Remaining": "0"})
+
+    def _respond(self, request: Request) -> Response | None:
+        if self.redirect_location is not None:
+            return Response(302, b"", {"Location": self.redirect_location})
+        self._arrive()
+        response = super()._respond(request)
+        if response is not None and "X-RateLimit-Used-CurrentRequest" in response.headers:
+            includes = [v for v in (request.param("include") or "").split(",") if v]
+            response.headers["X-RateLimit-Used-CurrentRequest"] = str(1 + 2 * len(includes))
+        return response
+
+    def _origin(self, request: Request) -> str:
+        return f"http://{request.header('Host') or f'127.0.0.1:{self.port}'}"
+
+    def _page_args(self, request: Request) -> tuple[int, int] | Response:
+        try:
+            page = int(request.param("page", "1") or "1")
+            per_page = int(request.param("per_page", "30") or "30")
+        except ValueError:
+            return _validation("page", "It should be a Positive Number")
+        if page < 1:
+            return _validation("page", "It should be a Positive Number")
+        if not 1 <= per_page <= 100:
+            return _validation("per_page", "It should be a Positive Number less than or "
+                                           "equal to 100")
+        return page, per_page
+
+    def _list_tickets(self, request: Request) -> Response:
+        args = self._page_args(request)
+        if isinstance(args, Response):
+            return args
+        page, per_page = args
+        if page > self.page_wall:
+            return _validation("page", f"You cannot access tickets beyond the "
+                                       f"{self.page_wall}th page. Please provide a smaller "
+                                       "page number.")
+        include = request.param("include")
+        if include is not None and any(v not in ("description", "requester", "stats")
+                                       for v in include.split(",")):
+            return _validation("include", "It should be one/more of these values: "
+                                          "'requester,stats,description'")
+        order_by = request.param("order_by", "created_at") or "created_at"
+        order_type = request.param("order_type", "desc") or "desc"
+        if order_by not in ("created_at", "due_by", "updated_at", "status"):
+            return _validation("order_by", "It should be one of these values: "
+                                           "'created_at,due_by,updated_at,status'")
+        if order_type not in ("asc", "desc"):
+            return _validation("order_type", "It should be one of these values: 'asc,desc'")
+        since_text = request.param("updated_since")
+        with self._data_lock:
+            if since_text is not None:
+                try:
+                    since = _parse(since_text)
+                except ValueError:
+                    return _validation("updated_since", "It should be in the 'valid date "
+                                                        "time' format", "invalid_date")
+                # Inclusive: a ticket updated in the same second as `since` is listed.
+                chosen = [t for t in self.tickets.values() if _parse(t["updated_at"]) >= since]
+            else:
+                # Without updated_since Freshdesk lists only tickets created in 30 days.
+                window = datetime.now(UTC) - timedelta(days=30)
+                chosen = [t for t in self.tickets.values() if _parse(t["created_at"]) >= window]
+            chosen = [t for t in chosen if not t["deleted"] and not t["spam"]]
+            chosen.sort(key=lambda t: (t[order_by] if t[order_by] is not None else "", t["id"]),
+                        reverse=order_type == "desc")
+            window_rows = chosen[(page - 1) * per_page: page * per_page]
+            rows = [self._public_ticket(t, with_description="description" in (include or ""))
+                    for t in window_rows]
+        headers: dict[str, str] = {}
+        if len(chosen) > page * per_page:
+            query = urlencode({k: v[0] for k, v in request.query.items() if k != "page"})
+            headers["Link"] = (f'<{self._origin(request)}/api/v2/tickets?{query}'
+                               f'&page={page + 1}>; rel="next"')
+        return Response(200, rows, headers)
+
+    @staticmethod
+    def _public_ticket(ticket: dict[str, Any], *, with_description: bool) -> dict[str, Any]:
+        shown = {k: v for k, v in ticket.items() if k != "deleted"}
+        shown["tags"] = list(ticket["tags"])
+        if not with_description:
+            shown.pop("description", None)
+            shown.pop("description_text", None)
+        return shown
+
+    def _ticket_or_none(self, request: Request) -> dict[str, Any] | None:
+        assert request.match is not None
+        ticket = self.tickets.get(int(request.match["ticket_id"]))
+        if ticket is None or ticket["deleted"]:
+            return None
+        return ticket
+
+    def _get_ticket(self, request: Request) -> Response:
+        with self._data_lock:
+            ticket = self._ticket_or_none(request)
+            if ticket is None:
+                return self.not_found()
+            return Response(200, self._public_ticket(ticket, with_description=True))
+
+    def _update_ticket(self, request: Request) -> Response:
+        payload = request.json()
+        if not isinstance(payload, dict) or not payload:
+            return _validation("body", "A JSON object with at least one field is expected")
+        for key in payload:
+            if key not in _UPDATABLE:
+                return _validation(key, "Unexpected/invalid field in request", "invalid_field")
+        if "priority" in payload and payload["priority"] not in (1, 2, 3, 4):
+            return _validation("priority", "It should be one of these values: '1,2,3,4'")
+        tags = payload.get("tags")
+        if tags is not None and (not isinstance(tags, list)
+                                 or not all(isinstance(t, str) and t for t in tags)):
+            return _validation("tags", "It should be an Array of Strings", "datatype_mismatch")
+        with self._data_lock:
+            ticket = self._ticket_or_none(request)
+            if ticket is None:
+                return self.not_found()
+            for key, value in payload.items():
+                ticket[key] = list(value) if key == "tags" else value
+            ticket["updated_at"] = iso(datetime.now(UTC))
+            self.record_write("update_ticket", ticket_id=ticket["id"], payload=payload)
+            return Response(200, self._public_ticket(ticket, with_description=True))
+
+    def _list_conversations(self, request: Request) -> Response:
+        args = self._page_args(request)
+        if isinstance(args, Response):
+            return args
+        page, per_page = args
+        with self._data_lock:
+            ticket = self._ticket_or_none(request)
+            if ticket is None:
+                return self.not_found()
+            everything = self.conversations[ticket["id"]]
+            rows = [dict(c) for c in everything[(page - 1) * per_page: page * per_page]]
+            more = len(everything) > page * per_page
+        headers: dict[str, str] = {}
+        if more:
+            headers["Link"] = (f"<{self._origin(request)}/api/v2/tickets/{ticket['id']}"
+                               f'/conversations?per_page={per_page}&page={page + 1}>; rel="next"')
+        return Response(200, rows, headers)
+
+    def _create_note(self, request: Request) -> Response:
+        payload = request.json()
+        if not isinstance(payload, dict) or not isinstance(payload.get("body"), str) \
+                or not payload["body"].strip():
+            return _validation("body", "It should not be blank as this is a mandatory field",
+                               "missing_field")
+        private = payload.get("private", True)
+        if not isinstance(private, bool):
+            return _validation("private", "It should be a boolean value", "datatype_mismatch")
+        with self._data_lock:
+            ticket = self._ticket_or_none(request)
+            if ticket is None:
+                return self.not_found()
+            now = datetime.now(UTC)
+            conversation_id = self.add_conversation(
+                ticket["id"], "note", payload["body"], now, html_body=True,
+                user_id=int(payload.get("user_id") or self.agent_id))
+            note = self.conversations[ticket["id"]][-1]
+            note["private"] = private
+            note["incoming"] = bool(payload.get("incoming", False))
+            ticket["updated_at"] = iso(now)
+            self.record_write("note", ticket_id=ticket["id"], conversation_id=conversation_id,
+                              body=payload["body"], private=private)
+            return Response(201, dict(note), {"Location": f"{self._origin(request)}/api/v2/"
+                                                          f"conversations/{conversation_id}"})
+
+    def _agent_me(self, request: Request) -> Response:
+        del request
+        return Response(200, {
+            "id": self.agent_id, "available": True, "occasional": False, "signature": None,
+            "ticket_scope": 1, "group_ids": [], "role_ids": [], "type": "support_agent",
+            "contact": {"name": "Sentinel API", "email": "sentinel-api@sandbox.example",
+                        "active": True},
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"})
+
+    # -- reading back (tests, demos) ----------------------------------------------------
+
+    def notes_of(self, ticket_id: int) -> list[str]:
+        with self._data_lock:
+            return [c["body_text"] for c in self.conversations.get(ticket_id, []) if c["private"]]
+
+
+def start(*, live: bool = False, seed_backlog: bool = True, **options: Any) -> FreshdeskSandbox:
+    """A started sandbox; `live` replays the script library so messages keep arriving."""
+    from connectors.sandbox.conversations import CONVERSATIONS, schedule
+
+    sandbox = FreshdeskSandbox(**options)
+    sandbox.start()
+    if live:
+        sandbox.play(schedule(datetime.now(UTC).replace(microsecond=0), CONVERSATIONS,
+                              backlog=4 if seed_backlog else 0))
+    return sandbox
+
+
+__all__ = ["FreshdeskSandbox", "iso", "start"]

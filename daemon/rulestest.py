@@ -1,0 +1,277 @@
+"""`helpdesk-sentinel rules test`: replay conversations through the rules before they go live.
+
+In the spirit of `promtool test rules`: a YAML file lists tests, each a ticket snapshot,
+messages replayed in order on a fake clock (1 minute apart unless `at` says otherwise)
+and what to expect (every firing in order, tags present at the end, the priority at the
+end).  Messages carry a given `score` or a `text` scored by the configured scorer after
+the same normalisation the daemon applies.  The replay calls the very `rules.evaluate`
+the daemon calls after every message, applies each decision with
+`rules.engine.apply_actions`, and carries the rule history forward, so lifecycle,
+inhibition and priority-only-raises behave exactly as in production.  Exit status: 0
+when every test passes, 1 when one fails, 2 when a file cannot be read or validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, TextIO
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from daemon.scoring.base import Scorer
+from daemon.text import normalise
+from daemon.yamlsafe import YamlError, load_yaml, validation_errors
+from rules.engine import (
+    ConversationState,
+    ScoredMessage,
+    TicketView,
+    apply_actions,
+    evaluate,
+)
+from rules.lifecycle import RuleHistory
+from rules.model import KNOWN_SIGNALS, Priority, RuleSet, parse_duration
+
+#: Where a test's clock starts unless it sets `start` (a Monday morning, UTC).
+DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+DEFAULT_GAP = timedelta(minutes=1)
+MAX_MESSAGES = 10_000  # per test: keeps a replay bounded
+
+
+def _as_tuple(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
+Strings = Annotated[tuple[str, ...], BeforeValidator(_as_tuple)]
+
+
+class _Strict(BaseModel):
+    # ticket_id: 1234 in YAML is an int; people mean the id.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class TicketSpec(_Strict):
+    source: str = "test"
+    ticket_id: str = "1"
+    subject: str = ""
+    status: str | None = "open"
+    priority: Priority | None = None
+    tags: Strings = ()
+    requester: str | None = None
+
+
+class MessageSpec(_Strict):
+    author: Literal["customer", "agent"] = "customer"
+    score: float | None = Field(None, ge=-1, le=1)
+    text: str | None = Field(None, max_length=100_000)
+    at: str | datetime | None = None  # "+2h" after the previous message, or an ISO time
+    signals: Strings = ()  # with `score` only: what a scorer would have found
+    indicators: Strings = ()
+
+    @model_validator(mode="after")
+    def _one_source_of_score(self) -> MessageSpec:
+        if self.author == "agent":
+            if self.score is not None or self.signals or self.indicators:
+                raise ValueError("agent messages are not scored; give only text and at")
+        elif (self.score is None) == (self.text is None):
+            raise ValueError("a customer message needs exactly one of score or text")
+        if (self.signals or self.indicators) and self.score is None:
+            raise ValueError("signals and indicators go with score; for text the scorer "
+                             "finds them")
+        unknown = set(self.signals) - KNOWN_SIGNALS
+        if unknown:
+            raise ValueError(f"unknown signal(s): {', '.join(sorted(unknown))}")
+        if isinstance(self.at, str):
+            _parse_at(self.at, DEFAULT_START)  # raises ValueError with a useful message
+        return self
+
+
+class Expect(_Strict):
+    fired: Strings | None = None  # every firing, in order; [] means none
+    resolved: Strings | None = None  # every resolve, in order
+    tags: Strings | None = None  # must be on the ticket at the end
+    absent_tags: Strings | None = None  # must not be on the ticket at the end
+    priority: Priority | None = None  # the ticket's priority at the end
+
+
+class TestCase(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    ticket: TicketSpec = TicketSpec()
+    start: datetime = DEFAULT_START
+    messages: list[MessageSpec] = Field(min_length=1, max_length=MAX_MESSAGES)
+    expect: Expect
+
+
+class TestFile(_Strict):
+    tests: list[TestCase] = Field(min_length=1)
+
+
+@dataclass(slots=True)
+class Replay:
+    """What happened during one replay; compared with the test's `expect`."""
+
+    fired: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    ticket: TicketView | None = None
+    trace: list[str] = field(default_factory=list)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _parse_at(at: str | datetime | None, previous: datetime) -> datetime:
+    if at is None:
+        return previous + DEFAULT_GAP
+    if isinstance(at, datetime):
+        return _utc(at)
+    text = at.strip()
+    if text.startswith("+"):
+        return previous + parse_duration(text[1:])
+    try:
+        return _utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise ValueError(f"at: expected an offset such as +2h or an ISO time, got {at!r}") \
+            from None
+
+
+def replay(case: TestCase, rules: RuleSet, scorer: Scorer) -> Replay:
+    """Run one test's conversation through the engine; raises ValueError on bad times."""
+    texts = [normalise(m.text).text for m in case.messages
+             if m.author == "customer" and m.text is not None]
+    scores = iter(scorer.score(texts) if texts else [])
+    spec = case.ticket
+    view = TicketView(source=spec.source, ticket_id=spec.ticket_id, subject=spec.subject,
+                      status=spec.status, priority=spec.priority, tags=frozenset(spec.tags),
+                      requester=spec.requester)
+    customer_messages: list[ScoredMessage] = []
+    history: dict[str, RuleHistory] = {}
+    result = Replay()
+    start = _utc(case.start)
+    previous = start - DEFAULT_GAP  # so the first message is at `start` by default
+    for index, message in enumerate(case.messages):
+        now = _parse_at(message.at, previous)
+        if now < previous:
+            raise ValueError(f"messages[{index}].at goes back in time")
+        previous = now
+        if message.author == "customer":
+            if message.score is not None:
+                customer_messages.append(ScoredMessage(
+                    message_id=str(index), created_at=now, score=message.score,
+                    signals=frozenset(message.signals), indicators=message.indicators))
+            else:
+                score = next(scores, None)
+                if score is None:
+                    raise ValueError("the scorer returned fewer scores than texts")
+                customer_messages.append(ScoredMessage(
+                    message_id=str(index), created_at=now, score=score.score,
+                    label=score.label, signals=score.signals, indicators=score.indicators))
+            result.trace.append(f"{_offset(now, start)} customer score "
+                                f"{customer_messages[-1].score:+.3f}")
+        else:
+            result.trace.append(f"{_offset(now, start)} agent")
+        state = ConversationState(ticket=view, customer_messages=tuple(customer_messages))
+        evaluation = evaluate(state, rules, history, now)
+        history = dict(evaluation.history)
+        for decision in evaluation.decisions:
+            (result.fired if decision.kind == "fire" else result.resolved).append(decision.rule)
+            view = apply_actions(view, decision.actions)
+            shown = {k: v for k, v in decision.numbers.items()
+                     if k in ("trend", "direction", "current_avg", "last_score", "signals")}
+            result.trace.append(f"{_offset(now, start)}   {decision.kind} {decision.rule} "
+                                f"({decision.step}, {decision.reason}) {shown}")
+        for warning in evaluation.warnings:
+            result.trace.append(f"{_offset(now, start)}   warning: {warning}")
+    result.ticket = view
+    return result
+
+
+def _offset(now: datetime, start: datetime) -> str:
+    seconds = int((now - start).total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    return f"+{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def compare(expect: Expect, result: Replay) -> list[str]:
+    """One line per unmet expectation, `what: expected X, got Y`."""
+    problems: list[str] = []
+    assert result.ticket is not None
+    if expect.fired is not None and list(expect.fired) != result.fired:
+        problems.append(f"fired: expected {list(expect.fired)}, got {result.fired}")
+    if expect.resolved is not None and list(expect.resolved) != result.resolved:
+        problems.append(f"resolved: expected {list(expect.resolved)}, got {result.resolved}")
+    if expect.tags is not None:
+        missing = [tag for tag in expect.tags if tag not in result.ticket.tags]
+        if missing:
+            problems.append(f"tags: expected {list(expect.tags)} present, missing {missing}; "
+                            f"got {sorted(result.ticket.tags)}")
+    if expect.absent_tags is not None:
+        present = [tag for tag in expect.absent_tags if tag in result.ticket.tags]
+        if present:
+            problems.append(f"absent_tags: expected {list(expect.absent_tags)} absent, "
+                            f"present {present}")
+    if expect.priority is not None and expect.priority != result.ticket.priority:
+        problems.append(f"priority: expected {expect.priority}, got {result.ticket.priority}")
+    return problems
+
+
+def _unknown_rules(test_file: TestFile, rules: RuleSet, doc: Any) -> list[str]:
+    names = {rule.name for rule in rules.rules}
+    errors = []
+    for index, case in enumerate(test_file.tests):
+        for key in ("fired", "resolved"):
+            for position, name in enumerate(getattr(case.expect, key) or ()):
+                if name not in names:
+                    where = ("tests", index, "expect", key, position)
+                    errors.append(f"{doc.path}:{doc.line_of(where)}: tests[{index}].expect."
+                                  f"{key}[{position}]: unknown rule {name!r}")
+    return errors
+
+
+def run_file(path: Path, rules: RuleSet, scorer: Scorer, stdout: TextIO) -> int:
+    try:
+        doc = load_yaml(path)
+        test_file = TestFile.model_validate(doc.data)
+    except YamlError as exc:
+        stdout.write("\n".join(exc.messages) + "\n")
+        return 2
+    except ValidationError as exc:
+        stdout.write("\n".join(validation_errors(exc, doc)) + "\n")
+        return 2
+    errors = _unknown_rules(test_file, rules, doc)
+    if errors:
+        stdout.write("\n".join(errors) + "\n")
+        return 2
+    failed = 0
+    stdout.write(f"{path}\n")
+    for index, case in enumerate(test_file.tests):
+        try:
+            result = replay(case, rules, scorer)
+        except ValueError as exc:
+            where = doc.line_of(("tests", index, "messages"))
+            stdout.write(f"{doc.path}:{where}: tests[{index}]: {exc}\n")
+            return 2
+        problems = compare(case.expect, result)
+        if not problems:
+            stdout.write(f"  PASS  {case.name}\n")
+            continue
+        failed += 1
+        stdout.write(f"  FAIL  {case.name}  ({doc.path}:{doc.line_of(('tests', index))})\n")
+        for problem in problems:
+            stdout.write(f"        {problem}\n")
+        stdout.write("        replay:\n")
+        for line in result.trace:
+            stdout.write(f"          {line}\n")
+    passed = len(test_file.tests) - failed
+    stdout.write(f"  {passed} passed, {failed} failed\n")
+    return 1 if failed else 0
+
+
+def run_rules_test(rules: RuleSet, scorer: Scorer, files: Sequence[Path], stdout: TextIO) -> int:
+    """Run every test file; 0 all pass, 1 a test failed, 2 a file is invalid."""
+    status = 0
+    for path in files:
+        status = max(status, run_file(Path(path), rules, scorer, stdout))
+    return status

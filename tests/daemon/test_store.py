@@ -1,0 +1,107 @@
+"""The store on SQLite and PostgreSQL: schema, dedupe, leases and fencing, outbox claims."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from daemon.store import LeaseLost, Store
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def _outbox_row(key: str, target: str = "escalations") -> dict[str, object]:
+    return {"dedupe_key": key, "source": "zd", "ticket_id": "1", "kind": "alert",
+            "target": target, "payload": {"rule": "r"}, "status": "pending", "attempts": 0,
+            "next_attempt_at": NOW, "created_at": NOW,
+            "result": {}}
+
+
+def test_schema_creation_is_idempotent(db_url: str) -> None:
+    store = Store(db_url)
+    store.create_schema()
+    store.create_schema()
+    store.ensure_sources(["zd"])
+    store.ensure_sources(["zd"])
+    assert [s["source"] for s in store.source_states()] == ["zd"]
+    store.close()
+
+
+def test_duplicate_messages_are_ignored(db_url: str) -> None:
+    store = Store(db_url)
+    store.create_schema()
+    row = {"source": "zd", "message_id": "m1", "ticket_id": "1", "author_role": "customer",
+           "public": True, "created_at": NOW, "body": "hi",
+           "body_chars": 2, "truncated": False, "indicators": [], "signals": [],
+           "needs_rescore": False, "stored_at": NOW}
+    with store.transaction() as conn:
+        store.insert_messages(conn, [row, {**row, "message_id": "m2"}])
+    with store.transaction() as conn:
+        store.insert_messages(conn, [row])
+        assert store.known_message_ids(conn, "zd", ["m1", "m2", "m3"]) == {"m1", "m2"}
+    store.close()
+
+
+def test_lease_is_exclusive_and_fences_a_paused_owner(db_url: str) -> None:
+    store = Store(db_url)
+    store.create_schema()
+    store.ensure_sources(["zd"])
+    lease = timedelta(seconds=30)
+    first = store.claim_source("zd", "a", NOW, lease)
+    assert first is not None
+    assert store.claim_source("zd", "b", NOW + timedelta(seconds=10), lease) is None
+    assert store.claim_source("zd", "a", NOW + timedelta(seconds=10), lease) == first  # renew
+    # a's lease runs out while it is paused; b takes over with a new token
+    second = store.claim_source("zd", "b", NOW + timedelta(seconds=41), lease)
+    assert second is not None and second > first
+    with pytest.raises(LeaseLost), store.transaction() as conn:
+        store.check_fence(conn, "zd", first)
+        store.advance_cursor(conn, "zd", "stale", NOW, 0)
+    with store.transaction() as conn:
+        store.check_fence(conn, "zd", second)
+        store.advance_cursor(conn, "zd", "fresh", NOW, 0)
+    assert store.source_state("zd")["cursor"] == "fresh"
+    store.close()
+
+
+def test_outbox_dedupes_claims_and_parks(db_url: str) -> None:
+    store = Store(db_url)
+    store.create_schema()
+    with store.transaction() as conn:
+        store.enqueue(conn, [_outbox_row("k1"), _outbox_row("k2")])
+        store.enqueue(conn, [_outbox_row("k1")])
+    claimed = store.claim_outbox("me", NOW, 10, timedelta(minutes=2))
+    assert [r["dedupe_key"] for r in claimed] == ["k1", "k2"]
+    assert store.claim_outbox("other", NOW, 10, timedelta(minutes=2)) == []  # held
+    store.outbox_done(claimed[0]["id"], NOW, {"thread_key": "123.4"})
+    store.outbox_failed(claimed[1]["id"], "boom", None, park=True)
+    stats = store.outbox_stats(NOW)
+    assert (stats["done"], stats["parked"], stats["pending"]) == (1, 1, 0)
+    assert store.first_thread_key("zd", "1", "escalations") == "123.4"
+    store.close()
+
+
+def test_concurrent_outbox_claims_never_overlap(db_url: str) -> None:
+    store = Store(db_url)
+    store.create_schema()
+    with store.transaction() as conn:
+        store.enqueue(conn, [_outbox_row(f"k{i}") for i in range(60)])
+    got: dict[str, list[int]] = {}
+
+    def claim(owner: str) -> None:
+        mine: list[int] = []
+        for _ in range(10):
+            rows = store.claim_outbox(owner, NOW, 7, timedelta(minutes=2))
+            mine += [r["id"] for r in rows]
+        got[owner] = mine
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = [i for ids in got.values() for i in ids]
+    assert len(claimed) == len(set(claimed)) == 60
+    store.close()
