@@ -24,6 +24,7 @@ import base64
 import binascii
 import html
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ DEFAULT_TOKEN = "zd-sandbox-token-6f1c9a"  # a sandbox credential, not a secret
 DEFAULT_OAUTH_TOKEN = "zd-sandbox-oauth-41be07"
 _TOO_RECENT = "Too recent start_time. Use a start_time older than 1 minute"
 _J = r"(?:\.json)?"
+_TAG = re.compile(r"<[^>]+>")
+_BREAK = re.compile(r"(?i)<\s*(?:br|/p|/div|/blockquote)\b[^>]*>")
 
 
 def _iso(epoch: float) -> str:
@@ -298,7 +301,10 @@ class ZendeskSandbox(SandboxServer):
                      extra: Sequence[dict[str, Any]] = ()) -> _Comment:
         if is_html:
             html_body = body
-            plain = html.unescape(body)
+            # Zendesk derives `body` from the HTML: markup gone, line breaks kept.
+            plain = html.unescape(_TAG.sub(" ", _BREAK.sub("\n", body)))
+            plain = "\n".join(" ".join(line.split()) for line in plain.splitlines()
+                              if line.strip())
         else:
             html_body = f'<div class="zd-comment"><p dir="auto">{html.escape(body)}</p></div>'
             plain = body
@@ -568,9 +574,13 @@ class ZendeskSandbox(SandboxServer):
         if isinstance(ids, Response):
             return ids
         with self._lock:
-            return Response(200, {"tickets": [
-                self._tickets[i].to_json(self.url) for i in ids
-                if i in self._tickets and not self._tickets[i].deleted]})
+            tickets = [self._tickets[i] for i in ids
+                       if i in self._tickets and not self._tickets[i].deleted]
+            body: dict[str, Any] = {"tickets": [t.to_json(self.url) for t in tickets]}
+            if "users" in (request.param("include") or "").split(","):
+                user_ids = dict.fromkeys(t.requester_id for t in tickets)
+                body["users"] = [self._users[u].to_json() for u in user_ids]
+            return Response(200, body)
 
     def _ticket_show(self, request: Request) -> Response:
         with self._lock:

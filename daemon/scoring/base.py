@@ -43,6 +43,9 @@ class Score:
     scorer: str = "local"  # which scorer produced it ("local", "anthropic", "fallback")
     model: str = ""
     needs_rescore: bool = False  # a fallback score to be replaced when the primary is back
+    # Why a fallback score is not the primary's: "unavailable" (breaker open, errors after
+    # retries), "budget", "spend_limit", "auth", "refusal", "invalid_output"; "" otherwise.
+    fallback_reason: str = ""
 
 
 @runtime_checkable

@@ -1,28 +1,106 @@
-"""Scorer settings by `kind`, and the factory the daemon calls.  (Placeholder: local only.)"""
+"""Typed configuration of the scorer (`scorer:` in config.yaml) and the factory that builds it.
+
+`parse_scorer_settings(data)` picks the settings class by `kind` and raises pydantic's
+ValidationError (the config loader maps it to FILE:LINE); `build_scorer(settings,
+cache_dir=...)` returns a ready `Scorer`.  Unknown keys are errors everywhere.  The API
+key is a SecretStr: it never shows in a repr, a log line or an error.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
+from connectors.settings import Seconds
 from daemon.scoring.base import Scorer
+from daemon.scoring.redact import DEFAULT_KINDS
+
+RedactionKind = Literal["email", "phone", "card", "iban", "url", "long_number"]
 
 
-class LocalScorerSettings(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalScorerSettings(_Strict):
     kind: Literal["local"] = "local"
 
 
-ScorerSettings = LocalScorerSettings
+class RedactionSettings(_Strict):
+    enabled: bool = True
+    kinds: tuple[RedactionKind, ...] = DEFAULT_KINDS  # type: ignore[assignment]
 
 
-def parse_scorer_settings(data: dict[str, Any]) -> ScorerSettings:
-    return LocalScorerSettings.model_validate(data)
+class BudgetSettings(_Strict):
+    """Per UTC day; past either limit messages are scored offline (marked for rescore)."""
+
+    requests_per_day: int | None = Field(20_000, ge=0)
+    input_tokens_per_day: int | None = Field(5_000_000, ge=0)
 
 
-def build_scorer(settings: ScorerSettings, *, cache_dir: Path | None = None) -> Scorer:
+class BreakerSettings(_Strict):
+    failure_threshold: int = Field(5, ge=1, le=1000)
+    reset_after: Seconds = timedelta(seconds=60)
+    spend_limit_cooldown: Seconds = timedelta(hours=1)
+
+
+class CascadeSettings(_Strict):
+    """Offline decides confident neutral/positive messages with no hard signal."""
+
+    enabled: bool = False
+    min_confidence: float = Field(0.75, ge=0, le=1)
+
+
+class CacheSettings(_Strict):
+    enabled: bool = True
+    max_entries: int = Field(10_000, ge=0)
+    persist: bool = True  # a SQLite file under the daemon's cache directory
+    ttl: Seconds = timedelta(days=30)
+
+
+class AnthropicScorerSettings(_Strict):
+    kind: Literal["anthropic"]
+    model: str = Field("claude-haiku-5-5", min_length=1, max_length=200)
+    api_key: SecretStr
+    base_url: str | None = None  # a proxy or the local sandbox
+    timeout: float = Field(30.0, gt=0, le=600)  # per request, seconds
+    max_retries: int = Field(2, ge=0, le=10)  # the SDK's own retries (429/5xx/529)
+    concurrency: int = Field(4, ge=1, le=64)
+    batch_size: int = Field(10, ge=1, le=50)  # messages per request
+    max_chars_per_message: int = Field(4000, ge=100, le=100_000)
+    budget: BudgetSettings = BudgetSettings()
+    cascade: CascadeSettings = CascadeSettings()
+    redaction: RedactionSettings = RedactionSettings()
+    breaker: BreakerSettings = BreakerSettings()
+    cache: CacheSettings = CacheSettings()
+
+
+ScorerSettings = Annotated[LocalScorerSettings | AnthropicScorerSettings,
+                           Field(discriminator="kind")]
+_ADAPTER: TypeAdapter[LocalScorerSettings | AnthropicScorerSettings] = TypeAdapter(ScorerSettings)
+
+
+def parse_scorer_settings(data: dict[str, Any]) -> LocalScorerSettings | AnthropicScorerSettings:
+    """Validate the `scorer:` mapping; raises pydantic.ValidationError."""
+    return _ADAPTER.validate_python(data)
+
+
+def build_scorer(settings: LocalScorerSettings | AnthropicScorerSettings, *,
+                 cache_dir: Path | None = None) -> Scorer:
     from daemon.scoring.local import LocalScorer
 
-    return LocalScorer()
+    if isinstance(settings, LocalScorerSettings):
+        return LocalScorer()
+    from daemon.scoring.anthropic import ClaudeScorer
+    from daemon.scoring.cache import ScoreCache
+
+    cache = None
+    if settings.cache.enabled:
+        path = (cache_dir / "claude-scores.sqlite3"
+                if settings.cache.persist and cache_dir is not None else None)
+        cache = ScoreCache(max_entries=settings.cache.max_entries, path=path,
+                           ttl_seconds=settings.cache.ttl.total_seconds())
+    return ClaudeScorer(settings, offline=LocalScorer(), cache=cache)
