@@ -120,6 +120,13 @@ class Config:
         raise KeyError(name)
 
 
+SANDBOX_PORTS = {"zendesk": 1, "freshdesk": 2, "helpscout": 3, "slack": 4, "anthropic": 5}
+
+
+def sandbox_placeholder(kind: str) -> str:
+    return f"http://127.0.0.1:{SANDBOX_PORTS.get(kind, 6)}"
+
+
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _REF = re.compile(r"^(file|credential):(\S+)$")
 
@@ -137,6 +144,15 @@ def _resolve_string(value: str, key: tuple[str | int, ...], doc: YamlDocument,
         return ""
 
     value = _ENV.sub(substitute, value)
+    if value.startswith("sandbox://"):
+        kind, _, rest = value[len("sandbox://"):].partition("/")
+        sandboxes = doc.data.get("sandbox") if isinstance(doc.data, dict) else None
+        if not isinstance(sandboxes, dict) or kind not in sandboxes:
+            errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: sandbox "
+                          f"{kind!r} is not in the `sandbox:` section")
+        # A syntactically valid loopback URL until the daemon starts the sandbox and swaps
+        # in its real address; the reserved low port tells which sandbox was meant.
+        return sandbox_placeholder(kind) + (f"/{rest}" if rest else "")
     ref = _REF.match(value)
     if ref is None:
         return value

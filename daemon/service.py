@@ -30,7 +30,13 @@ from pydantic import BaseModel, SecretStr
 from connectors.base import AuthError, Connector, FatalError, Notifier, RetriableError
 from connectors.settings import SourceSettings
 from daemon import sdnotify
-from daemon.config import Config, ConfigError, load_config, parse_start_from
+from daemon.config import (
+    Config,
+    ConfigError,
+    load_config,
+    parse_start_from,
+    sandbox_placeholder,
+)
 from daemon.logs import get_logger, register_secrets
 from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
@@ -43,6 +49,15 @@ log = get_logger("sentinel.service")
 
 #: A poll keeps reading while the connector says it is not caught up, at most this often.
 MAX_ROUNDS_PER_POLL = 10
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("helpdesk-sentinel")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class NullMetrics:
@@ -64,18 +79,18 @@ def secrets_of(model: BaseModel) -> list[str]:
 
 
 def _substitute_sandbox(model: BaseModel, urls: dict[str, str]) -> Any:
-    """Replace `sandbox://<kind>` prefixes in string and secret fields with the live URL."""
+    """Swap the config's `sandbox://<kind>` placeholders for the started sandbox's URL."""
     updates: dict[str, Any] = {}
     for name in type(model).model_fields:
         value = getattr(model, name)
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(raw, str) and raw.startswith("sandbox://"):
-            kind, _, rest = raw[len("sandbox://"):].partition("/")
-            if kind not in urls:
-                raise ConfigError([f"{name}: sandbox {kind!r} is not started "
-                                   f"(add it to the `sandbox:` section)"])
-            live = urls[kind] + (f"/{rest}" if rest else "")
-            updates[name] = SecretStr(live) if isinstance(value, SecretStr) else live
+        if not isinstance(raw, str):
+            continue
+        for kind, live in urls.items():
+            placeholder = sandbox_placeholder(kind)
+            if raw == placeholder or raw.startswith(placeholder + "/"):
+                url = live + raw[len(placeholder):]
+                updates[name] = SecretStr(url) if isinstance(value, SecretStr) else url
     return model.model_copy(update=updates) if updates else model
 
 
@@ -102,6 +117,7 @@ class Daemon:
     metrics: Any = field(init=False, default_factory=NullMetrics)
     sandboxes: list[Any] = field(init=False, default_factory=list)
     health: dict[str, SourceHealth] = field(init=False, default_factory=dict)
+    _sources: dict[str, SourceSettings] = field(init=False, default_factory=dict)
     _lock_file: Any = field(init=False, default=None)
     _scheduler: Any = field(init=False, default=None)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event)
@@ -133,7 +149,7 @@ class Daemon:
             self.health[source.name] = SourceHealth()
         for name, settings in notifier_settings.items():
             self.notifiers[name] = settings.create(name)
-        self._sources: dict[str, SourceSettings] = {s.name: s for s in sources}
+        self._sources = {s.name: s for s in sources}
         self.pipeline = Pipeline(self.store, self.scorer, lambda: self.rules,
                                  max_chars=config.top.scoring.max_chars,
                                  score_agent_messages=config.top.scoring.score_agent_messages)
@@ -169,7 +185,10 @@ class Daemon:
         factory = getattr(metrics_module, "Metrics", None)
         if factory is None:
             return
-        self.metrics = factory()
+        self.metrics = factory(version=_version())
+        self.metrics.declare(sources=list(self.connectors), scorers=[self.scorer.name],
+                             rules=[r.name for r in self.rules.rules],
+                             notifiers=list(self.notifiers))
         if settings.enabled:
             self._metrics_server = metrics_module.start_metrics_server(
                 self.metrics, settings.port, addr=settings.addr)
@@ -253,12 +272,14 @@ class Daemon:
                         self.metrics.fallback("unavailable", batch.fallbacks)
                     if result.caught_up or self._stopping.is_set():
                         break
+                else:
+                    summary["outcome"] = "partial"
             except RetriableError as exc:
                 wait = exc.retry_after or min(300.0, 5.0 * 2 ** min(
                     6, int(state.get("consecutive_failures") or 0)))
                 self.store.record_poll_failure(name, str(exc), now,
                                                now + timedelta(seconds=wait))
-                summary["outcome"] = "retry"
+                summary["outcome"] = "retriable"
                 if health.healthy:
                     log.warning("source_unavailable", error=str(exc), retry_in_s=round(wait, 1))
                 health.healthy = False
@@ -266,13 +287,13 @@ class Daemon:
                 self.store.record_poll_failure(name, str(exc), now, None)
                 health.paused_reason = str(exc)
                 health.healthy = False
-                summary["outcome"] = "auth_failed"
+                summary["outcome"] = "auth"
                 log.error("source_paused", error=str(exc),
                           hint="fix the credentials and reload (SIGHUP) or restart")
             except FatalError as exc:
                 self.store.record_poll_failure(name, str(exc), now,
                                                now + timedelta(minutes=5))
-                summary["outcome"] = "failed"
+                summary["outcome"] = "fatal"
                 if health.healthy:
                     log.error("source_failed", error=str(exc))
                 health.healthy = False
@@ -282,7 +303,7 @@ class Daemon:
             except Exception as exc:  # never let one source's bug stop the daemon
                 self.store.record_poll_failure(name, f"internal error ({type(exc).__name__})",
                                                now, now + timedelta(seconds=30))
-                summary["outcome"] = "error"
+                summary["outcome"] = "retriable"
                 log.exception("poll_crashed")
                 health.healthy = False
             else:
@@ -290,8 +311,9 @@ class Daemon:
                     log.info("source_recovered")
                 health.healthy = True
             summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
-            self.metrics.poll_finished(name, summary["outcome"], summary["duration_ms"] / 1000,
-                                       summary["fetched"])
+            if summary["outcome"] != "lease_lost":
+                self.metrics.poll_finished(name, summary["outcome"],
+                                           summary["duration_ms"] / 1000, summary["fetched"])
             health.last_summary = (f"{name}: {summary['outcome']}, {summary['new']} new, "
                                    f"{summary['escalated']} escalated")
             log.info("poll", **{k: v for k, v in summary.items() if k != "source"})
@@ -308,7 +330,8 @@ class Daemon:
 
     def _on_delivery(self, kind: str, target: str, outcome: str) -> None:
         if kind == "alert":
-            self.metrics.notified(target, outcome)
+            self.metrics.notified(target, {"delivered": "ok", "retry": "retriable"}.get(
+                outcome, outcome))
 
     def sweep(self) -> None:
         """Re-evaluate tickets with firing rules, so resolve timers run without new messages."""
@@ -346,11 +369,12 @@ class Daemon:
     def heartbeat(self) -> None:
         self._heartbeat = time.monotonic()
         now = utcnow()
-        for name in self.connectors:
-            state = self.store.source_state(name)
-            if state.get("owner") == self.owner or state.get("lease_until") is None or \
-                    state["lease_until"] <= now:
-                self.store.claim_source(name, self.owner, now, self.config.top.lease.duration)
+        held = 0
+        for name in self.connectors:  # renew ours, take over expired ones
+            if self.store.claim_source(name, self.owner, now,
+                                       self.config.top.lease.duration) is not None:
+                held += 1
+        self.metrics.leases_held(held)
         sdnotify.watchdog()
         sdnotify.status("; ".join(h.last_summary for h in self.health.values() if
                                   h.last_summary) or "running")

@@ -2,7 +2,8 @@
 
 The real `anthropic` SDK talks to it through `base_url`, so our integration is exercised
 over a real socket with the SDK's own request building, retries and error classes.  It
-checks what the real API checks that matters to us (x-api-key, anthropic-version, model,
+checks what the real API checks that matters to us (the key as `x-api-key` or, as SDK 2.x
+sends it, `Authorization: Bearer`; anthropic-version; model,
 max_tokens, messages, and `output_config.format` of type json_schema), answers in the
 Messages wire format (content blocks, stop_reason, usage), and records every request so a
 test can assert what left the machine (redacted, delimited, batched, within budget).
@@ -19,7 +20,8 @@ Behaviours for failure tests (`queue(behaviour, count)` or `default_behaviour`):
 enforced_spend_limit_reached), "overloaded" (529 with retry-after), "server_error"
 (500), "rate_limited" (429 with retry-after), "auth" (401).  Latency is `latency`
 seconds per request.  Tokens are estimated at 4 characters per token (the convention the
-Anthropic docs give for English text), input from system prompt plus message text.
+Anthropic docs give for English text), input from system prompt, message text and the
+JSON schema (the real API adds schema tokens too).
 """
 
 from __future__ import annotations
@@ -115,10 +117,16 @@ class AnthropicSandbox(SandboxServer):
     vendor = "anthropic"
 
     def __init__(self, api_key: str = "sk-ant-sandbox", latency: float = 0.0,
+                 retry_after: str | None = "1", retry_after_ms: str | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api_key = api_key
         self.latency = latency
+        # Sent with 429/529/500 answers; the SDK prefers retry-after-ms when present.
+        self.retry_after = retry_after
+        self.retry_after_ms = retry_after_ms
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.default_behaviour = "ok"
         self.calls: list[RecordedCall] = []
         self._behaviours: list[list[Any]] = []  # [behaviour, remaining]
@@ -151,8 +159,11 @@ class AnthropicSandbox(SandboxServer):
 
     def _messages(self, request: Request) -> Response:
         body = request.json()
+        # The API documents `x-api-key`; SDK 2.x sends the key as `Authorization: Bearer`.
+        api_key_ok = (request.header("x-api-key") == self.api_key
+                      or request.header("authorization") == f"Bearer {self.api_key}")
         call = RecordedCall(body=body if isinstance(body, dict) else {},
-                            api_key_ok=request.header("x-api-key") == self.api_key,
+                            api_key_ok=api_key_ok,
                             anthropic_version=request.header("anthropic-version"),
                             headers={k: v for k, v in request.headers.items()
                                      if k not in ("x-api-key", "authorization")})
@@ -162,12 +173,30 @@ class AnthropicSandbox(SandboxServer):
         call.status = response.status
         return response
 
+    def _retry_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.retry_after is not None:
+            headers["retry-after"] = self.retry_after
+        if self.retry_after_ms is not None:
+            headers["retry-after-ms"] = self.retry_after_ms
+        return headers
+
     def _answer(self, call: RecordedCall) -> Response:
-        if self.latency:
-            time.sleep(self.latency)
+        with self._calls_lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            return self._verdict(call)
+        finally:
+            with self._calls_lock:
+                self.in_flight -= 1
+
+    def _verdict(self, call: RecordedCall) -> Response:
         behaviour = self._next_behaviour()
         if not call.api_key_ok or behaviour == "auth":
-            return _error(401, "authentication_error", "invalid x-api-key")
+            return _error(401, "authentication_error", "invalid API key")
         if not call.anthropic_version:
             return _error(400, "invalid_request_error", "anthropic-version header is required")
         body = call.body
@@ -184,15 +213,17 @@ class AnthropicSandbox(SandboxServer):
                           {"error_code": "enforced_spend_limit_reached"})
         if behaviour == "rate_limited":
             return _error(429, "rate_limit_error", "Number of requests has exceeded your rate limit",
-                          {"retry-after": "0"})
+                          self._retry_headers())
         if behaviour == "overloaded":
-            return _error(529, "overloaded_error", "Overloaded", {"retry-after": "0"})
+            return _error(529, "overloaded_error", "Overloaded", self._retry_headers())
         if behaviour == "server_error":
-            return _error(500, "api_error", "Internal server error", {"retry-after": "0"})
+            return _error(500, "api_error", "Internal server error", self._retry_headers())
 
         blocks = call.message_blocks()
-        call.input_tokens = math.ceil((len(call.system_text) + len(call.user_text))
-                                      / CHARS_PER_TOKEN)
+        # The real API also bills the tokens it adds to enforce the schema; the schema's
+        # JSON length stands in for that.
+        call.input_tokens = math.ceil((len(call.system_text) + len(call.user_text)
+                                       + len(json.dumps(fmt["schema"]))) / CHARS_PER_TOKEN)
         stop_reason = "end_turn"
         if behaviour == "refusal":
             text, stop_reason = "", "refusal"

@@ -20,13 +20,20 @@ import base64
 import html
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from connectors.sandbox.base import Request, Response, SandboxServer
-from connectors.sandbox.conversations import Conversation, ScheduledTurn, TurnRole
+from connectors.sandbox.conversations import (
+    CONVERSATIONS,
+    Conversation,
+    ScheduledTurn,
+    Turn,
+    TurnRole,
+    schedule,
+)
 
 PRIORITY_NUMBERS = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
 _UPDATABLE = {"subject", "description", "status", "priority", "source", "type",
@@ -53,6 +60,49 @@ def _bodies(text: str, is_html: bool) -> tuple[str, str]:
 def _validation(field: str, message: str, code: str = "invalid_value") -> Response:
     return Response(400, {"description": "Validation failed",
                           "errors": [{"field": field, "message": message, "code": code}]})
+
+
+class ScriptPlayer:
+    """Replays `conversations.schedule()` into a sandbox as the clock passes each turn.
+
+    Vendor-neutral: `open_ticket(conversation, turn, at)` creates a ticket from a script's
+    first turn and returns its id, `add_turn(ticket_id, conversation, turn, at)` appends a
+    later turn.  With `repeat`, a new round of the scripts starts (as new tickets) when the
+    last turn of a round has appeared, for at most `max_rounds` rounds.
+    """
+
+    def __init__(self, open_ticket: Callable[[Conversation, Turn, datetime], int],
+                 add_turn: Callable[[int, Conversation, Turn, datetime], object]) -> None:
+        self._open_ticket = open_ticket
+        self._add_turn = add_turn
+        self._pending: list[ScheduledTurn] = []
+        self._tickets: dict[tuple[int, int], int] = {}
+        self._options: dict[str, Any] = {}
+        self._conversations: tuple[Conversation, ...] = ()
+        self._repeat = False
+        self._round = 0
+        self.max_rounds = 100
+
+    def start(self, conversations: Sequence[Conversation], start: datetime, *,
+              repeat: bool, backlog: int, **options: Any) -> None:
+        self._conversations = tuple(conversations)
+        self._options = options
+        self._repeat = repeat
+        self._round = 1
+        self._pending = schedule(start, self._conversations, backlog=backlog, **options)
+
+    def due(self, now: datetime) -> None:
+        """Materialise every turn whose time has come (the caller holds the data lock)."""
+        while self._pending and self._pending[0].at <= now:
+            item = self._pending.pop(0)
+            key = (self._round, item.conversation_index)
+            if item.turn_index == 0:
+                self._tickets[key] = self._open_ticket(item.conversation, item.turn, item.at)
+            elif key in self._tickets:
+                self._add_turn(self._tickets[key], item.conversation, item.turn, item.at)
+        if not self._pending and self._repeat and 0 < self._round < self.max_rounds:
+            self._round += 1
+            self._pending = schedule(now, self._conversations, backlog=0, **self._options)
 
 
 class FreshdeskSandbox(SandboxServer):
@@ -87,8 +137,7 @@ class FreshdeskSandbox(SandboxServer):
         self._next_ticket = 1
         self._next_contact = 7_000_001
         self._next_conversation = 5_000_001
-        self._scheduled: list[ScheduledTurn] = []
-        self._script_tickets: dict[int, int] = {}  # conversation_index -> ticket id
+        self._player = ScriptPlayer(self._open_from_script, self._add_from_script)
 
     def reset(self) -> None:
         with self._lock, self._data_lock:
@@ -158,48 +207,49 @@ class FreshdeskSandbox(SandboxServer):
         with self._data_lock:
             self.tickets[ticket_id]["deleted"] = True
 
-    def seed(self, conversations: Iterable[Conversation], start: datetime,
+    def load(self, conversations: Iterable[Conversation], start: datetime,
              step: timedelta = timedelta(seconds=1)) -> list[int]:
         """Put whole scripts in at once, `step` apart from `start`; the ticket ids."""
         ids: list[int] = []
         moment = start
         for conversation in conversations:
             first, *rest = conversation.turns
-            ticket_id = self.add_ticket(
-                subject=conversation.subject, customer_name=conversation.customer_name,
-                customer_email=conversation.customer_email, body=first.text, at=moment,
-                html_body=first.html, tags=conversation.tags, priority=conversation.priority)
+            ticket_id = self._open_from_script(conversation, first, moment)
             ids.append(ticket_id)
             for turn in rest:
                 moment += step
-                self.add_conversation(ticket_id, turn.role, turn.text, moment,
-                                      html_body=turn.html)
+                self._add_from_script(ticket_id, conversation, turn, moment)
             moment += step
         return ids
 
-    def play(self, turns: Iterable[ScheduledTurn]) -> None:
-        """Live mode: each turn appears once the clock passes its time (`schedule()`)."""
+    def seed(self, conversations: Sequence[Conversation] = CONVERSATIONS, *,
+             start: datetime | None = None, backlog: int = 4, time_scale: float = 1.0 / 60.0,
+             max_gap: timedelta | None = None, stagger: timedelta = timedelta(seconds=20),
+             repeat: bool = False) -> None:
+        """Schedule the scripts around `start` (default now): see conversations.schedule.
+
+        Turns appear as the clock passes them; `repeat` (live mode) starts new rounds.
+        """
         with self._data_lock:
-            self._scheduled.extend(turns)
-            self._scheduled.sort(key=lambda t: (t.at, t.conversation_index, t.turn_index))
+            self._player.start(conversations, start or datetime.now(UTC), repeat=repeat,
+                               backlog=backlog, time_scale=time_scale, max_gap=max_gap,
+                               stagger=stagger)
+            self._player.due(datetime.now(UTC))
+
+    def _open_from_script(self, conversation: Conversation, turn: Turn, at: datetime) -> int:
+        return self.add_ticket(
+            subject=conversation.subject, customer_name=conversation.customer_name,
+            customer_email=conversation.customer_email, body=turn.text, at=at,
+            html_body=turn.html, tags=conversation.tags, priority=conversation.priority)
+
+    def _add_from_script(self, ticket_id: int, conversation: Conversation, turn: Turn,
+                         at: datetime) -> int:
+        del conversation
+        return self.add_conversation(ticket_id, turn.role, turn.text, at, html_body=turn.html)
 
     def _arrive(self) -> None:
-        now = datetime.now(UTC)
         with self._data_lock:
-            while self._scheduled and self._scheduled[0].at <= now:
-                item = self._scheduled.pop(0)
-                conversation, turn = item.conversation, item.turn
-                ticket_id = self._script_tickets.get(item.conversation_index)
-                if ticket_id is None:
-                    self._script_tickets[item.conversation_index] = self.add_ticket(
-                        subject=conversation.subject,
-                        customer_name=conversation.customer_name,
-                        customer_email=conversation.customer_email, body=turn.text,
-                        at=item.at, html_body=turn.html, tags=conversation.tags,
-                        priority=conversation.priority)
-                else:
-                    self.add_conversation(ticket_id, turn.role, turn.text, item.at,
-                                          html_body=turn.html)
+            self._player.due(datetime.now(UTC))
 
     # -- protocol ---------------------------------------------------------------------
 
@@ -407,21 +457,11 @@ class FreshdeskSandbox(SandboxServer):
 
     # -- reading back (tests, demos) ----------------------------------------------------
 
-    def notes_of(self, ticket_id: int) -> list[str]:
+    def notes_of(self, ticket_id: int, by: int | None = None) -> list[str]:
+        """Plain text of the ticket's private notes (only `by`'s when given), oldest first."""
         with self._data_lock:
-            return [c["body_text"] for c in self.conversations.get(ticket_id, []) if c["private"]]
+            return [c["body_text"] for c in self.conversations.get(ticket_id, [])
+                    if c["private"] and (by is None or c["user_id"] == by)]
 
 
-def start(*, live: bool = False, seed_backlog: bool = True, **options: Any) -> FreshdeskSandbox:
-    """A started sandbox; `live` replays the script library so messages keep arriving."""
-    from connectors.sandbox.conversations import CONVERSATIONS, schedule
-
-    sandbox = FreshdeskSandbox(**options)
-    sandbox.start()
-    if live:
-        sandbox.play(schedule(datetime.now(UTC).replace(microsecond=0), CONVERSATIONS,
-                              backlog=4 if seed_backlog else 0))
-    return sandbox
-
-
-__all__ = ["FreshdeskSandbox", "iso", "start"]
+__all__ = ["FreshdeskSandbox", "ScriptPlayer", "iso"]

@@ -142,6 +142,12 @@ class DailyBudget:
         with self._lock:
             self.input_tokens += actual_tokens - estimated_tokens
 
+    def release(self, estimated_tokens: int) -> None:
+        """Give back a reservation that was not used."""
+        with self._lock:
+            self.requests = max(0, self.requests - 1)
+            self.input_tokens = max(0, self.input_tokens - estimated_tokens)
+
     def has_room(self) -> bool:
         with self._lock:
             self._roll_locked()

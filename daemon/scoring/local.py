@@ -132,6 +132,16 @@ _SIGNAL_PULL = {"urgent": -0.1}
 
 #: A score this close to zero with no cue at all is a confident neutral (for the cascade).
 CONFIDENT_NEUTRAL_BAND = 0.05
+#: Labels the cascade may leave to the offline scorer when it is confident.
+CONFIDENT_LABELS = frozenset({"neutral", "positive", "very_positive"})
+
+
+def cap_for_signals(value: float, signals: frozenset[str] | set[str]) -> float:
+    """The score with the hard signals' ceilings and pulls applied, in [-1, 1]."""
+    for signal in signals:
+        value = min(value, _SIGNAL_CEILING.get(signal, 1.0))
+        value += _SIGNAL_PULL.get(signal, 0.0)
+    return max(-1.0, min(1.0, value))
 
 
 class LocalScorer:
@@ -215,10 +225,7 @@ class LocalScorer:
             value = sum(w * s for w, s in zip(weights, scores, strict=True)) / sum(weights)
         hits = find_signals(text)
         signals = frozenset(hit.signal for hit in hits)
-        for signal in signals:
-            value = min(value, _SIGNAL_CEILING.get(signal, 1.0))
-            value += _SIGNAL_PULL.get(signal, 0.0)
-        value = max(-1.0, min(1.0, value))
+        value = cap_for_signals(value, signals)
         indicators = tuple(dict.fromkeys(hit.phrase for hit in hits))
         indicators += self._lexicon_indicators(text, value, limit=5 - min(len(indicators), 5))
         cues = any(s in prepared for s in _SENTINELS)

@@ -71,6 +71,9 @@ class AnthropicScorerSettings(_Strict):
     concurrency: int = Field(4, ge=1, le=64)
     batch_size: int = Field(10, ge=1, le=50)  # messages per request
     max_chars_per_message: int = Field(4000, ge=100, le=100_000)
+    # output_config.effort for models that support it ("low" keeps a classifier cheap);
+    # None sends nothing, which every model accepts.
+    effort: Literal["low", "medium", "high"] | None = None
     budget: BudgetSettings = BudgetSettings()
     cascade: CascadeSettings = CascadeSettings()
     redaction: RedactionSettings = RedactionSettings()

@@ -14,6 +14,8 @@ Conventions every connector follows, so the suite can check them:
   namespace); removing any other tag is silently refused;
 - `RetriableError` from `poll()` means nothing was consumed: the caller polls again with
   the same cursor;
+- `PollResult.requests` counts the HTTP requests the poll sent (the sandbox's
+  `request_log` sees the same number when no connection was dropped);
 - vendor timestamps have one-second resolution; messages are added at least a minute in
   the past unless a test says otherwise, so no vendor's "recent minute" exclusion hides
   them.
@@ -49,8 +51,14 @@ class Harness(Protocol):
     kind: str
     sandbox: SandboxServer
 
-    def connector(self) -> Connector:
-        """A new connector (fresh process state) pointed at the sandbox."""
+    def connector(self, *, page_budget: int | None = None) -> Connector:
+        """A new connector (fresh process state) pointed at the sandbox.
+
+        Its HTTP client waits on a virtual clock (a requested Retry-After "passes" at
+        once, without real sleeping) and retries each request at most twice inline, so
+        a fault hit three times surfaces to the caller as `RetriableError`.
+        `page_budget` overrides the pages read per poll.
+        """
         ...
 
     def add_ticket(self, *, subject: str, customer_name: str, customer_email: str,

@@ -4,43 +4,68 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import time
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from connectors.base import Connector
 from connectors.freshdesk import PRIORITY_NAMES, FreshdeskConnector, FreshdeskSettings
 from connectors.http import RetryPolicy
 from connectors.sandbox.base import Fault
 from connectors.sandbox.conversations import TurnRole
 from connectors.sandbox.freshdesk import FreshdeskSandbox
-from tests.connectors.harness import TicketState
+from tests.connectors.harness import OWN_TAG_PREFIX, TicketState
 
-API_KEY = "fd-test-key-7d1c0b5e9a"
+#: Waits are "slept" on a virtual clock, so a server's Retry-After passes at once; each
+#: request is retried at most twice inline.
+FAST_POLICY = RetryPolicy(attempts=3, backoff_base=0.01, backoff_cap=0.05,
+                          max_inline_wait=3600.0, connect_timeout=2.0, read_timeout=1.0)
 
-#: Server waits capped low so retry paths run in milliseconds; the logic is unchanged.
-FAST_POLICY = RetryPolicy(attempts=4, backoff_base=0.01, backoff_cap=0.05,
-                          default_retry_after=0.05, max_retry_after=0.05,
-                          max_inline_wait=1.0, connect_timeout=2.0, read_timeout=2.0)
+
+class VirtualClock:
+    """Wall time plus an offset that `sleep` advances: waits pass without waiting."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.offset += max(0.0, seconds)
 
 
 class FreshdeskHarness:
     kind = "freshdesk"
 
-    def __init__(self, *, page_size: int, **sandbox_options: object) -> None:
+    def __init__(self, *, page_size: int, **sandbox_options: Any) -> None:
         self.page_size = page_size
-        self.sandbox: FreshdeskSandbox = FreshdeskSandbox(api_key=API_KEY,
-                                                          **sandbox_options)  # type: ignore[arg-type]
+        # Unique per harness so a leak check cannot pass by accident.
+        self.api_key = f"fdkey-{uuid.uuid4().hex}"
+        self.sandbox = FreshdeskSandbox(api_key=self.api_key, **sandbox_options)
         self.sandbox.start()
+        self.clock = VirtualClock()
+        self._connectors: list[FreshdeskConnector] = []
 
-    def settings(self, **overrides: object) -> FreshdeskSettings:
-        values: dict[str, object] = {"name": "freshdesk-test", "kind": "freshdesk",
-                                     "base_url": self.sandbox.url, "api_key": API_KEY,
-                                     "page_size": self.page_size}
+    def settings(self, **overrides: Any) -> FreshdeskSettings:
+        values: dict[str, Any] = {"name": "freshdesk-test", "kind": "freshdesk",
+                                  "base_url": self.sandbox.url, "api_key": self.api_key,
+                                  "page_size": self.page_size,
+                                  "own_tag_prefix": OWN_TAG_PREFIX, "timeout": 2.0}
         values.update(overrides)
         return FreshdeskSettings.model_validate(values)
 
-    def connector(self, **overrides: object) -> FreshdeskConnector:
-        return FreshdeskConnector(self.settings(**overrides), policy=FAST_POLICY)
+    def connector(self, *, page_budget: int | None = None,
+                  **overrides: Any) -> FreshdeskConnector:
+        if page_budget is not None:
+            overrides["page_budget"] = page_budget
+        connector = FreshdeskConnector(self.settings(**overrides), policy=FAST_POLICY,
+                                       clock=self.clock.now, sleep=self.clock.sleep)
+        self._connectors.append(connector)
+        return connector
 
     def add_ticket(self, *, subject: str, customer_name: str, customer_email: str,
                    body: str, at: datetime, html: bool = False,
@@ -58,7 +83,8 @@ class FreshdeskHarness:
         ticket = self.sandbox.tickets[int(ticket_id)]
         return TicketState(tags=tuple(ticket["tags"]),
                            priority=PRIORITY_NAMES.get(ticket["priority"]),
-                           notes=tuple(self.sandbox.notes_of(int(ticket_id))),
+                           notes=tuple(self.sandbox.notes_of(int(ticket_id),
+                                                             by=self.sandbox.agent_id)),
                            status=str(ticket["status"]))
 
     def delete_ticket(self, ticket_id: str) -> None:
@@ -73,18 +99,18 @@ class FreshdeskHarness:
         self.sandbox.redirect_location = url
 
     def secrets(self) -> list[str]:
-        basic = base64.b64encode(f"{API_KEY}:X".encode()).decode()
-        return [API_KEY, basic, f"Basic {basic}"]
+        basic = base64.b64encode(f"{self.api_key}:X".encode()).decode()
+        return [self.api_key, basic]
 
     def reset(self) -> None:
         self.sandbox.reset()
 
     def close(self) -> None:
+        for connector in self._connectors:
+            connector.close()
         self.sandbox.stop()
 
 
 def make_harness(*, page_size: int) -> FreshdeskHarness:
     return FreshdeskHarness(page_size=page_size)
 
-
-_: type[Connector] = FreshdeskConnector  # the connector satisfies the protocol

@@ -9,6 +9,7 @@ pages (the budget itself has its own tests).
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,8 +22,22 @@ from connectors.sandbox.zendesk import ZendeskSandbox
 from connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tests.connectors.harness import OWN_TAG_PREFIX, TicketState
 
+#: Waits are "slept" on a virtual clock, so max_inline_wait can be an hour.
 FAST_RETRIES = RetryPolicy(attempts=2, backoff_base=0.01, backoff_cap=0.05,
-                           max_inline_wait=0.0, connect_timeout=2.0, read_timeout=2.0)
+                           max_inline_wait=3600.0, connect_timeout=2.0, read_timeout=1.0)
+
+
+class VirtualClock:
+    """Wall time plus an offset that `sleep` advances: waits pass without waiting."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.offset += max(0.0, seconds)
 
 
 class ZendeskHarness:
@@ -42,6 +57,7 @@ class ZendeskHarness:
                                       oauth_token=self.oauth_token, **options)
         self.sandbox.start()
         self._connectors: list[ZendeskConnector] = []
+        self.clock = VirtualClock()
 
     def settings(self, **overrides: Any) -> ZendeskSettings:
         values: dict[str, Any] = {
@@ -54,10 +70,13 @@ class ZendeskHarness:
         values.update(overrides)
         return ZendeskSettings(**values)
 
-    def connector(self, **overrides: Any) -> ZendeskConnector:
+    def connector(self, *, page_budget: int | None = None,
+                  **overrides: Any) -> ZendeskConnector:
         # The incremental budget is per account URL: every harness has its own port.
+        if page_budget is not None:
+            overrides["page_budget"] = page_budget
         connector = ZendeskConnector(self.settings(**overrides), policy=FAST_RETRIES,
-                                     sleep=lambda _seconds: None)
+                                     clock=self.clock.now, sleep=self.clock.sleep)
         self._connectors.append(connector)
         return connector
 

@@ -178,8 +178,6 @@ def test_one_message_per_second_per_channel(sandbox: SlackSandbox, clock: FakeCl
         notifier.send(make_alert())
     assert clock.sleeps == [1.0, 1.0, 1.0, 1.0]
     assert [r.status for r in sandbox.request_log] == [200] * 5
-    times = [m.received_at for m in sandbox.messages]
-    assert len(times) == 5
 
 
 def test_notifiers_on_one_channel_share_the_pace(sandbox: SlackSandbox,
