@@ -102,16 +102,18 @@ class _Cursor:
     """Watermark, tickets already read at it, messages already emitted near it."""
 
     since: datetime
+    floor: datetime  # start_from of the first poll: nothing older is ever emitted
     done: dict[str, str] = field(default_factory=dict)  # ticket_id -> updated_at read
     seen: dict[str, str] = field(default_factory=dict)  # message_id -> created_at
 
     @classmethod
     def load(cls, raw: str | None, start_from: datetime) -> _Cursor:
         if not raw:
-            return cls(since=start_from.astimezone(UTC).replace(microsecond=0))
+            start = start_from.astimezone(UTC).replace(microsecond=0)
+            return cls(since=start, floor=start)
         try:
             data = json.loads(raw)
-            return cls(since=_parse_time(data["since"]),
+            return cls(since=_parse_time(data["since"]), floor=_parse_time(data["floor"]),
                        done={str(k): str(v) for k, v in dict(data.get("done", {})).items()},
                        seen={str(k): str(v) for k, v in dict(data.get("seen", {})).items()})
         except (ValueError, KeyError, TypeError):
@@ -121,7 +123,8 @@ class _Cursor:
         horizon = self.since - overlap
         kept = sorted(((created, message_id) for message_id, created in self.seen.items()
                        if _parse_time(created) >= horizon), reverse=True)[:max_seen]
-        return json.dumps({"v": 1, "since": _format_time(self.since), "done": self.done,
+        return json.dumps({"v": 1, "since": _format_time(self.since),
+                           "floor": _format_time(self.floor), "done": self.done,
                            "seen": {message_id: created for created, message_id in kept}},
                           separators=(",", ":"), sort_keys=True)
 
@@ -183,7 +186,8 @@ class FreshdeskConnector:
     def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
         state = _Cursor.load(cursor, start_from)
         overlap = self._settings.message_overlap
-        emit_from = state.since - overlap  # messages older than this were emitted before
+        # Messages older than the overlap were emitted by earlier polls (or predate us).
+        emit_from = max(state.floor, state.since - overlap)
         first_request = self._http.log.total
         messages: list[Message] = []
         caught_up = False

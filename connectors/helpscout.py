@@ -112,6 +112,7 @@ class _Cursor:
     """Watermark, a walk in progress (next page, when it began, what it saw), emitted ids."""
 
     since: datetime
+    floor: datetime  # start_from of the first poll: nothing older is ever emitted
     page: int | None = None
     walk_start: datetime | None = None
     walk_ids: set[int] = field(default_factory=set)
@@ -120,12 +121,13 @@ class _Cursor:
     @classmethod
     def load(cls, raw: str | None, start_from: datetime) -> _Cursor:
         if not raw:
-            return cls(since=start_from.astimezone(UTC).replace(microsecond=0))
+            start = start_from.astimezone(UTC).replace(microsecond=0)
+            return cls(since=start, floor=start)
         try:
             data = json.loads(raw)
             walk_start = data.get("walk_start")
             return cls(
-                since=_parse_time(data["since"]),
+                since=_parse_time(data["since"]), floor=_parse_time(data["floor"]),
                 page=int(data["page"]) if data.get("page") is not None else None,
                 walk_start=_parse_time(walk_start) if walk_start else None,
                 walk_ids={int(i) for i in data.get("walk_ids", [])},
@@ -138,7 +140,8 @@ class _Cursor:
         kept = sorted(((created, thread_id) for thread_id, created in self.seen.items()
                        if _parse_time(created) >= horizon), reverse=True)[:max_seen]
         return json.dumps({
-            "v": 1, "since": _format_time(self.since), "page": self.page,
+            "v": 1, "since": _format_time(self.since),
+                           "floor": _format_time(self.floor), "page": self.page,
             "walk_start": _format_time(self.walk_start) if self.walk_start else None,
             "walk_ids": sorted(self.walk_ids) if self.page is not None else [],
             "seen": {thread_id: created for created, thread_id in kept},
@@ -222,7 +225,8 @@ class HelpScoutConnector:
     def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
         state = _Cursor.load(cursor, start_from)
         settings = self._settings
-        emit_from = state.since - settings.message_overlap
+        # Threads older than the overlap were emitted by earlier polls (or predate us).
+        emit_from = max(state.floor, state.since - settings.message_overlap)
         emitted: set[str] = set(state.seen)
         first_request = self._http.log.total + self._token_http.log.total
         messages: list[Message] = []

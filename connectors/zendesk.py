@@ -163,7 +163,8 @@ class ZendeskConnector:
 
     def __init__(self, settings: ZendeskSettings, *, policy: RetryPolicy | None = None,
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 budget: RateBudget | None = None) -> None:
         self.name = settings.name
         self.settings = settings
         self._clock = clock
@@ -171,7 +172,9 @@ class ZendeskConnector:
             settings.api_url, vendor="zendesk", auth=self._auth_headers,
             policy=policy or RetryPolicy(read_timeout=settings.timeout),
             clock=clock, sleep=sleep)
-        self._budget = incremental_budget(settings.api_url, settings.incremental_per_minute)
+        # Shared by every connector of the account unless a test hands in its own.
+        self._budget = budget or incremental_budget(settings.api_url,
+                                                    settings.incremental_per_minute)
         self._users: OrderedDict[int, _User] = OrderedDict()
         self._me: int | None = None
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from rules.expr import run_expr, validate_expr
 from rules.lifecycle import Policy, RuleHistory, Step, needs_update, resolve_due_at
-from rules.model import Actions, Rule, RuleSet, priority_rank
+from rules.model import Actions, Rule, RuleSet, When, priority_rank
 from rules.notes import render
 from rules.trend import Trend, compute_trend
 
@@ -95,6 +95,7 @@ class _Check:
     severity: float
     signals: frozenset[str] = frozenset()  # in the rule's signals_window
     warning: str | None = None
+    applicable: bool = True  # False: a ticket filter excludes the ticket
 
 
 def features(state: ConversationState, decline_threshold: float = 0.3,
@@ -153,22 +154,16 @@ def _check(rule: Rule, state: ConversationState) -> _Check:
 
     if not messages:
         return no()
+    # Ticket filters decide whether the rule applies at all; when one excludes the
+    # ticket the episode is left alone (see lifecycle.needs_update, `applicable`).
+    if not _applies(when, ticket):
+        return _Check(False, "", numbers, severity, values["signals"], applicable=False)
+    if when.priority_below is not None:
+        numbers["priority_below"] = when.priority_below
     if when.min_customer_messages is not None:
         if len(messages) < when.min_customer_messages:
             return no()
         numbers["min_customer_messages"] = when.min_customer_messages
-    if when.sources is not None and ticket.source not in when.sources:
-        return no()
-    if when.status is not None and (ticket.status or "") not in when.status:
-        return no()
-    if when.priority_below is not None:
-        if not priority_rank(ticket.priority) < priority_rank(when.priority_below):
-            return no()
-        numbers["priority_below"] = when.priority_below
-    if when.has_tags is not None and not set(when.has_tags) <= ticket.tags:
-        return no()
-    if when.lacks_tags is not None and set(when.lacks_tags) & ticket.tags:
-        return no()
     if when.trend is not None:
         if trend.trend != when.trend:
             return no()
@@ -216,18 +211,48 @@ def _check(rule: Rule, state: ConversationState) -> _Check:
                   values["signals"])
 
 
+def _applies(when: When, ticket: TicketView) -> bool:
+    if when.sources is not None and ticket.source not in when.sources:
+        return False
+    if when.status is not None and (ticket.status or "") not in when.status:
+        return False
+    if when.priority_below is not None \
+            and not priority_rank(ticket.priority) < priority_rank(when.priority_below):
+        return False
+    if when.has_tags is not None and not set(when.has_tags) <= ticket.tags:
+        return False
+    return not (when.lacks_tags is not None and set(when.lacks_tags) & ticket.tags)
+
+
 def _policy(rule: Rule) -> Policy:
     return Policy(repeat_after=rule.repeat_after,
                   escalate_if_worse_by=rule.escalate_if_worse_by,
                   resolve_after=rule.resolve_after)
 
 
-def _inhibited(rule: Rule, rules: RuleSet, view: TicketView, fired: set[str]) -> bool:
+def _inhibited(rule: Rule, rules: RuleSet, view: TicketView, fired: set[str],
+               history: Mapping[str, RuleHistory], now: datetime) -> bool:
+    """Whether a rule named in `inhibited_by` is active on this ticket.
+
+    Active means: it fires in this evaluation, or one of its tags is on the ticket, or
+    its alert is current (episode open and last fired within its repeat_after; for a
+    rule without repeat_after, while the episode is open).  The last one covers the
+    minutes between a firing and the helpdesk showing its tag (an undelivered outbox
+    row, a snapshot read before delivery), which would otherwise let the inhibited
+    rule send a second alert for the same problem.
+    """
     for name in rule.inhibited_by:
+        inhibitor = rules.by_name(name)
         if name in fired:
             return True
-        inhibitor = rules.by_name(name)
-        if inhibitor is not None and set(inhibitor.actions.add_tags) & view.tags:
+        if inhibitor is None:  # validation makes this unreachable; stay quiet if not
+            continue
+        if set(inhibitor.actions.add_tags) & view.tags:
+            return True
+        record = history.get(name)
+        if record is None or record.state != "firing" or record.last_fired_at is None:
+            continue
+        if inhibitor.repeat_after is None or now - record.last_fired_at < inhibitor.repeat_after:
             return True
     return False
 
@@ -274,8 +299,7 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
     """Decisions for one ticket now, in rule order, and the full new history.
 
     Each rule's lifecycle step comes from `rules.lifecycle.needs_update`; a rule is
-    inhibited when a rule named in its `inhibited_by` fires in this evaluation or one of
-    that rule's `add_tags` is on the ticket.
+    inhibited while a rule named in its `inhibited_by` is active (see `_inhibited`).
     """
     new_history: dict[str, RuleHistory] = dict(history)
     decisions: list[Decision] = []
@@ -288,10 +312,10 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
         check = _check(rule, replace(state, ticket=view))
         if check.warning is not None:
             warnings.append(check.warning)
-        inhibited = check.holds and _inhibited(rule, rules, view, fired)
+        inhibited = check.holds and _inhibited(rule, rules, view, fired, history, now)
         transition = needs_update(history.get(rule.name), rule=rule.name, holds=check.holds,
                                   inhibited=inhibited, severity=check.severity,
-                                  policy=_policy(rule), now=now)
+                                  policy=_policy(rule), now=now, applicable=check.applicable)
         if transition.history is not None:
             new_history[rule.name] = transition.history
         if transition.step == "none":

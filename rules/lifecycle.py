@@ -12,7 +12,8 @@ restart never fires twice.  Steps:
   is set and severity (minus current_avg) rose at least that much since the last firing.
 - `resolve`: the condition has been false for `resolve_after` (measured from the first
   evaluation that saw it false); the episode closes and a later hold is a new `first`.
-- `none`: anything else (within repeat_after, inhibited, waiting to resolve, quiet).
+- `none`: anything else (within repeat_after, inhibited, not applicable to the ticket,
+  waiting to resolve, quiet).
 
 Without `resolve_after` an episode never closes, so the rule fires once per ticket and
 then only every `repeat_after` (the skeleton's and the article's behaviour).
@@ -114,8 +115,16 @@ class Transition:
 
 
 def needs_update(previous: RuleHistory | None, *, rule: str, holds: bool, inhibited: bool,
-                 severity: float, policy: Policy, now: datetime) -> Transition:
-    """The one lifecycle decision; pure, table-tested in tests/rules/test_lifecycle.py."""
+                 severity: float, policy: Policy, now: datetime,
+                 applicable: bool = True) -> Transition:
+    """The one lifecycle decision; pure, table-tested in tests/rules/test_lifecycle.py.
+
+    `applicable` is False when the rule's ticket filters (sources, status, priority_below,
+    has_tags, lacks_tags) exclude the ticket: nothing fires and the episode is left as it
+    is, so a rule's own actions (a tag, a raised priority) never count as a recovery.
+    """
+    if not applicable:
+        return Transition("none", "not applicable", previous)
     if holds:
         if inhibited:
             # Muted, not cleared: an open episode stays open and is not pending resolve.

@@ -210,11 +210,6 @@ class Rule(Strict):
                                  "ever raised)")
         if self.name in self.inhibited_by:
             raise ValueError("a rule cannot inhibit itself")
-        self_clearing = set(self.when.lacks_tags or ()) & set(self.actions.add_tags)
-        if self_clearing:
-            raise ValueError(f"when.lacks_tags names a tag this rule adds "
-                             f"({', '.join(sorted(self_clearing))}); the rule would stop "
-                             f"holding as soon as it fires")
         return self
 
 

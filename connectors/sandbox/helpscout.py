@@ -159,7 +159,9 @@ class HelpScoutSandbox(SandboxServer):
                 "source": {"type": "email", "via": "customer"},
                 "tags": [self._tag(name) for name in tag_names], "cc": [], "bcc": [],
                 "primaryCustomer": customer, "customFields": fields,
-                "_modifiedAt": stamp, "_gone": None,
+                # Inserting is a modification now, even of a backdated conversation: the
+                # list's modifiedSince compares the time of the change, not createdAt.
+                "_modifiedAt": iso(max(at, datetime.now(UTC))), "_gone": None,
             }
             self.threads[conversation_id] = []
             self._add_thread(conversation_id, "customer", body, at, html_body=html_body)
@@ -192,7 +194,8 @@ class HelpScoutSandbox(SandboxServer):
             "_embedded": {"attachments": []},
         })
         conversation["threads"] = len(self.threads[conversation_id])
-        conversation["_modifiedAt"] = max(conversation["_modifiedAt"], stamp)
+        conversation["_modifiedAt"] = max(conversation["_modifiedAt"],
+                                          iso(max(at, datetime.now(UTC))))
         if role == "customer":
             conversation["customerWaitingSince"] = {"time": stamp, "friendly": "just now"}
         else:

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import parse_qs
@@ -74,8 +74,8 @@ class SlackSandbox(SandboxServer):
     vendor = "slack"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
-                 tokens: tuple[str, ...] = (DEFAULT_TOKEN,),
-                 channels: tuple[str, ...] = (DEFAULT_CHANNEL,),
+                 tokens: Iterable[str] = (DEFAULT_TOKEN,),
+                 channels: Iterable[str] = (DEFAULT_CHANNEL,),
                  rate_per_second: float = 1.0, burst: int = 3,
                  echo: bool = False, echo_stream: TextIO | None = None,
                  clock: Clock = time.monotonic) -> None:

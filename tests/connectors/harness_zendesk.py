@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.http import RetryPolicy
+from connectors.http import RateBudget, RetryPolicy
 from connectors.sandbox.base import Fault
 from connectors.sandbox.conversations import TurnRole
 from connectors.sandbox.zendesk import ZendeskSandbox
@@ -75,8 +75,13 @@ class ZendeskHarness:
         # The incremental budget is per account URL: every harness has its own port.
         if page_budget is not None:
             overrides["page_budget"] = page_budget
-        connector = ZendeskConnector(self.settings(**overrides), policy=FAST_RETRIES,
-                                     clock=self.clock.now, sleep=self.clock.sleep)
+        settings = self.settings(**overrides)
+        # Tests read hundreds of pages a minute: a budget of their own unless a test
+        # sets incremental_per_minute to check the real one.
+        budget = None if "incremental_per_minute" in overrides else RateBudget(
+            "test", 100_000, 60.0)
+        connector = ZendeskConnector(settings, policy=FAST_RETRIES, clock=self.clock.now,
+                                     sleep=self.clock.sleep, budget=budget)
         self._connectors.append(connector)
         return connector
 

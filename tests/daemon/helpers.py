@@ -18,6 +18,7 @@ ARTICLE_RULES = RuleSet.model_validate({"rules": [
                  "note": "declining {direction:+.2f}", "notify": ["escalations"]},
      "repeat_after": "24h"},
     {"name": "very-negative-message", "when": {"last_score_below": -0.7},
+     "inhibited_by": ["sentiment-declining"],
      "actions": {"add_tags": ["sentiment-very-negative"], "notify": ["escalations"]},
      "repeat_after": "24h"},
 ]})

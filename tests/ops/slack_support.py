@@ -60,9 +60,10 @@ def texts(blocks: Sequence[dict[str, Any]], kind: str | None = None) -> list[str
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            if node.get("type") in ("plain_text", "mrkdwn") and isinstance(node.get("text"), str):
-                if kind is None or node["type"] == kind:
-                    found.append(node["text"])
+            if (node.get("type") in ("plain_text", "mrkdwn")
+                    and isinstance(node.get("text"), str)
+                    and (kind is None or node["type"] == kind)):
+                found.append(node["text"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

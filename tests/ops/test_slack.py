@@ -115,7 +115,7 @@ def test_recovered_looks_different() -> None:
     assert recovered["blocks"][0]["text"]["text"].startswith("✅ Recovered")
     assert recovered["text"].startswith("Recovered: sentiment-declining")
     assert "third time I ask" not in str(recovered)
-    button = [b for b in recovered["blocks"] if b["type"] == "actions"][0]["elements"][0]
+    button = next(b for b in recovered["blocks"] if b["type"] == "actions")["elements"][0]
     assert "style" not in button
 
 

@@ -145,8 +145,6 @@ def test_inhibition_must_name_a_rule_listed_above() -> None:
       "on_resolve": {"priority": "low"}}, "on_resolve cannot set a priority"),
     ({"when": {"last_score_below": -0.7}, "inhibited_by": ["r"]},
      "a rule cannot inhibit itself"),
-    ({"when": {"last_score_below": -0.7, "lacks_tags": ["t"]}, "actions": {"add_tags": ["t"]}},
-     "when.lacks_tags names a tag this rule adds (t)"),
     ({"when": {"last_score_below": -0.7}, "actions": {"add_tags": ["t"],
                                                        "remove_tags": ["t"]}},
      "tags both added and removed: t"),
