@@ -140,8 +140,8 @@ class _Cursor:
         kept = sorted(((created, thread_id) for thread_id, created in self.seen.items()
                        if _parse_time(created) >= horizon), reverse=True)[:max_seen]
         return json.dumps({
-            "v": 1, "since": _format_time(self.since),
-                           "floor": _format_time(self.floor), "page": self.page,
+            "v": 1, "since": _format_time(self.since), "floor": _format_time(self.floor),
+            "page": self.page,
             "walk_start": _format_time(self.walk_start) if self.walk_start else None,
             "walk_ids": sorted(self.walk_ids) if self.page is not None else [],
             "seen": {thread_id: created for created, thread_id in kept},
@@ -380,19 +380,20 @@ class HelpScoutConnector:
             priority=self._priority_of(conversation), tags=tuple(_tag_names(conversation)),
             requester=requester)
 
-    def _priority_of(self, conversation: Mapping[str, Any]) -> str | None:
+    def _priority_of(self, conversation: Mapping[str, Any]) -> str:
+        """The conversation's priority; without a priority tag or field value, "normal"."""
         settings = self._settings
         if settings.priority_mode == "tag":
             found = [tag[len(settings.priority_tag_prefix):]
                      for tag in _tag_names(conversation)
                      if tag.startswith(settings.priority_tag_prefix)]
             ranked = [p for p in found if p in PRIORITIES]
-            return max(ranked, key=priority_rank) if ranked else None
+            return max(ranked, key=priority_rank) if ranked else "normal"
         by_option = {str(option): name for name, option in settings.priority_options.items()}
         for custom in conversation.get("customFields") or []:
             if isinstance(custom, dict) and custom.get("id") == settings.priority_field_id:
-                return by_option.get(str(custom.get("value")))
-        return None
+                return by_option.get(str(custom.get("value")), "normal")
+        return "normal"
 
     def _fields_with_priority(self, conversation: Mapping[str, Any],
                               priority: str) -> list[dict[str, Any]]:

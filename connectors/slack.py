@@ -78,6 +78,8 @@ AUTH_API_ERRORS = frozenset({
     "no_permission", "missing_scope", "not_allowed_token_type", "ekm_access_denied",
     "org_login_required", "access_denied",
 })
+#: The thread an alert should reply in no longer exists.
+THREAD_GONE_ERRORS = frozenset({"thread_not_found", "message_not_found"})
 
 # What an incoming webhook's HTTP status means (Slack changelog 2016-05-17); the bodies
 # are plain strings, so the status is what the HTTP layer classifies.
@@ -272,6 +274,14 @@ class SlackNotifier:
         answer = self._http.request_json("POST", "chat.postMessage", json=body)
         if not isinstance(answer, dict):
             raise RetriableError("slack: chat.postMessage returned an unexpected body")
+        if (thread_ts and answer.get("ok") is not True
+                and answer.get("error") in THREAD_GONE_ERRORS):
+            # The first alert was deleted (or the workspace changed): start a new thread
+            # rather than park the alert; the caller stores the new thread key.
+            wait = self._limiter.reserve(self._settings.max_inline_wait)
+            if wait > 0:
+                self._sleep(wait)
+            return self._send_api(payload, None)
         if answer.get("ok") is not True:
             raise classify_api_error(answer.get("error"))
         ts = answer.get("ts")
@@ -398,7 +408,7 @@ def render_alert(alert: Alert) -> dict[str, Any]:
                        "text": {"type": "mrkdwn",
                                 "text": truncate("\n".join(why_lines), SECTION_MAX)}})
     if indicators and not recovered:
-        quoted = "\n".join(f"“{phrase}”" for phrase in indicators)
+        quoted = " · ".join(f"“{phrase}”" for phrase in indicators)
         blocks.append({"type": "section", "text": _plain(quoted, SECTION_MAX)})
     if url:
         blocks.append({"type": "actions", "elements": [{

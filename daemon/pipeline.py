@@ -13,10 +13,12 @@ harmless.  Side effects never happen here: the outbox job delivers them.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import typing
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -109,13 +111,19 @@ class Pipeline:
 
     def __init__(self, store: Store, scorer: Scorer, rules: Callable[[], RuleSet], *,
                  max_chars: int = 20_000, score_agent_messages: bool = False,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 series_cache_size: int = 20_000) -> None:
         self.store = store
         self.scorer = scorer
         self._rules = rules
         self.max_chars = max_chars
         self.score_agent_messages = score_agent_messages
         self._clock = clock
+        #: (source, ticket) -> committed customer series; saves re-reading every batch.
+        self._series: OrderedDict[tuple[str, str], tuple[ScoredMessage, ...]] = OrderedDict()
+        self._series_token: dict[str, int] = {}
+        self._series_lock = threading.Lock()
+        self.series_cache_size = series_cache_size
 
     def process(self, source: str, messages: Sequence[Message], next_cursor: str | None, *,
                 fencing: int | None = None, evaluate_rules: bool = True,
@@ -163,23 +171,41 @@ class Pipeline:
         for message in messages:  # the last snapshot of a ticket in the batch wins
             snapshots[message.ticket_id] = _snapshot_row(source, message, now)
         touched = sorted({fresh[i].ticket_id for i in scores if fresh[i].author_role == "customer"})
+        added: dict[str, list[ScoredMessage]] = {}
+        for index, score in scores.items():
+            message = fresh[index]
+            if message.author_role == "customer":
+                added.setdefault(message.ticket_id, []).append(ScoredMessage(
+                    message_id=message.message_id[:128], created_at=message.created_at,
+                    score=score.score, label=score.label, signals=frozenset(score.signals),
+                    indicators=tuple(score.indicators)))
 
+        if fencing is not None and self._series_token.get(source) != fencing:
+            self._forget(source)  # the lease changed hands since: another replica may have written
+        pending: dict[tuple[str, str], tuple[ScoredMessage, ...]] = {}
         with self.store.transaction() as conn:
             self.store.check_fence(conn, source, fencing)
             self.store.insert_messages(conn, rows)
             self.store.upsert_tickets(conn, list(snapshots.values()))
             if evaluate_rules and touched:
-                self._evaluate(conn, source, touched, now, side_effects, result)
+                self._evaluate(conn, source, touched, now, side_effects, result, added, pending,
+                               snapshots)
             if next_cursor is not None:
                 self.store.advance_cursor(conn, source, next_cursor, now, result.new)
+        self._remember(source, fencing, pending)  # only once committed
         return result
 
     def reevaluate(self, source: str, ticket_ids: Sequence[str]) -> BatchResult:
-        """Evaluate tickets without new messages (resolve timers of firing rules)."""
+        """Evaluate tickets without new messages (resolve timers of firing rules).
+
+        It reads the series cache but never writes it: a poll of the same source may be
+        committing newer messages at the same time.
+        """
         result = BatchResult()
         if ticket_ids:
             with self.store.transaction() as conn:
-                self._evaluate(conn, source, list(ticket_ids), self._clock(), True, result)
+                self._evaluate(conn, source, list(ticket_ids), self._clock(), True, result,
+                               {}, {})
         return result
 
     def _scored(self, message: Message) -> bool:
@@ -187,11 +213,71 @@ class Pipeline:
             return False
         return message.author_role == "customer" or self.score_agent_messages
 
+    def _forget(self, source: str) -> None:
+        with self._series_lock:
+            for key in [k for k in self._series if k[0] == source]:
+                del self._series[key]
+
+    def _remember(self, source: str, fencing: int | None,
+                  pending: dict[tuple[str, str], tuple[ScoredMessage, ...]]) -> None:
+        with self._series_lock:
+            if fencing is not None:
+                self._series_token[source] = fencing
+            for key, series in pending.items():
+                self._series[key] = series
+                self._series.move_to_end(key)
+            while len(self._series) > self.series_cache_size:
+                self._series.popitem(last=False)
+
+    def _series_for(self, conn: Connection, source: str, ticket_ids: list[str],
+                    added: dict[str, list[ScoredMessage]],
+                    pending: dict[tuple[str, str], tuple[ScoredMessage, ...]],
+                    ) -> dict[str, tuple[ScoredMessage, ...]]:
+        """Each ticket's scored customer messages, oldest first: cache plus this batch.
+
+        The cache holds committed series only, for sources whose lease this process
+        holds; a miss reads the database (which already has this batch's rows).
+        """
+        out: dict[str, tuple[ScoredMessage, ...]] = {}
+        misses: list[str] = []
+        for ticket_id in ticket_ids:
+            with self._series_lock:
+                cached = self._series.get((source, ticket_id))
+            if cached is None:
+                misses.append(ticket_id)
+                continue
+            new = added.get(ticket_id, [])
+            if new and cached and min(m.created_at for m in new) < cached[-1].created_at:
+                merged = sorted((*cached, *new), key=lambda m: m.created_at)  # stable
+                out[ticket_id] = tuple(merged)
+            else:
+                out[ticket_id] = (*cached, *new)
+        if misses:
+            loaded = self.store.customer_series(conn, source, misses)
+            for ticket_id in misses:
+                out[ticket_id] = tuple(
+                    ScoredMessage(message_id=m["message_id"], created_at=aware(m["created_at"])
+                                  or datetime.min.replace(tzinfo=UTC), score=float(m["score"]),
+                                  label=m["label"] or "neutral",
+                                  signals=frozenset(m["signals"] or ()),
+                                  indicators=tuple(m["indicators"] or ()))
+                    for m in loaded.get(ticket_id, []))
+        for ticket_id, series in out.items():
+            pending[(source, ticket_id)] = series
+        return out
+
     def _evaluate(self, conn: Connection, source: str, ticket_ids: list[str], now: datetime,
-                  side_effects: bool, result: BatchResult) -> None:
+                  side_effects: bool, result: BatchResult,
+                  added: dict[str, list[ScoredMessage]],
+                  pending: dict[tuple[str, str], tuple[ScoredMessage, ...]],
+                  snapshots: dict[str, dict[str, Any]] | None = None) -> None:
         rules = self._rules()
-        series = self.store.customer_series(conn, source, ticket_ids)
-        tickets = self.store.tickets(conn, source, ticket_ids)
+        series = self._series_for(conn, source, ticket_ids, added, pending)
+        # This batch's snapshots are what was just written; read only the others.
+        tickets = {t: snapshots[t] for t in ticket_ids if snapshots and t in snapshots}
+        missing = [t for t in ticket_ids if t not in tickets]
+        if missing:
+            tickets.update(self.store.tickets(conn, source, missing))
         states = self.store.rule_states(conn, source, ticket_ids)
         rule_rows: list[dict[str, Any]] = []
         log_rows: list[dict[str, Any]] = []
@@ -199,12 +285,7 @@ class Pipeline:
         ticket_rows: list[dict[str, Any]] = []
         for ticket_id in ticket_ids:
             ticket_row = tickets.get(ticket_id) or {"ticket_id": ticket_id}
-            scored = tuple(
-                ScoredMessage(message_id=m["message_id"], created_at=aware(m["created_at"])
-                              or now, score=float(m["score"]), label=m["label"] or "neutral",
-                              signals=frozenset(m["signals"] or ()),
-                              indicators=tuple(m["indicators"] or ()))
-                for m in series.get(ticket_id, []))
+            scored = series.get(ticket_id, ())
             state = ConversationState(ticket=_ticket_view(source, ticket_row),
                                       customer_messages=scored)
             history = {name: history_from_json(data)

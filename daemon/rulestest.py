@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TextIO
+from typing import Annotated, Literal, TextIO
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from daemon.scoring.base import Scorer
 from daemon.text import normalise
-from daemon.yamlsafe import YamlError, load_yaml, validation_errors
+from daemon.yamlsafe import YamlDocument, YamlError, load_yaml, validation_errors
 from rules.engine import (
     ConversationState,
     ScoredMessage,
@@ -103,6 +103,25 @@ class TestCase(_Strict):
     messages: list[MessageSpec] = Field(min_length=1, max_length=MAX_MESSAGES)
     expect: Expect
 
+    @model_validator(mode="after")
+    def _times_move_forward(self) -> TestCase:
+        message_times(self)
+        return self
+
+
+def message_times(case: TestCase) -> list[datetime]:
+    """When each message of a test happens; ValueError if time would go backwards."""
+    start = _utc(case.start)
+    previous = start - DEFAULT_GAP  # so the first message is at `start` by default
+    times = []
+    for index, message in enumerate(case.messages):
+        now = _parse_at(message.at, previous)
+        if now < previous:
+            raise ValueError(f"messages[{index}].at goes back in time")
+        times.append(now)
+        previous = now
+    return times
+
 
 class TestFile(_Strict):
     tests: list[TestCase] = Field(min_length=1)
@@ -138,7 +157,7 @@ def _parse_at(at: str | datetime | None, previous: datetime) -> datetime:
 
 
 def replay(case: TestCase, rules: RuleSet, scorer: Scorer) -> Replay:
-    """Run one test's conversation through the engine; raises ValueError on bad times."""
+    """Run one test's conversation through the engine (ValueError if the scorer fails us)."""
     texts = [normalise(m.text).text for m in case.messages
              if m.author == "customer" and m.text is not None]
     scores = iter(scorer.score(texts) if texts else [])
@@ -150,12 +169,8 @@ def replay(case: TestCase, rules: RuleSet, scorer: Scorer) -> Replay:
     history: dict[str, RuleHistory] = {}
     result = Replay()
     start = _utc(case.start)
-    previous = start - DEFAULT_GAP  # so the first message is at `start` by default
-    for index, message in enumerate(case.messages):
-        now = _parse_at(message.at, previous)
-        if now < previous:
-            raise ValueError(f"messages[{index}].at goes back in time")
-        previous = now
+    for index, (message, now) in enumerate(zip(case.messages, message_times(case),
+                                               strict=True)):
         if message.author == "customer":
             if message.score is not None:
                 customer_messages.append(ScoredMessage(
@@ -217,7 +232,7 @@ def compare(expect: Expect, result: Replay) -> list[str]:
     return problems
 
 
-def _unknown_rules(test_file: TestFile, rules: RuleSet, doc: Any) -> list[str]:
+def _unknown_rules(test_file: TestFile, rules: RuleSet, doc: YamlDocument) -> list[str]:
     names = {rule.name for rule in rules.rules}
     errors = []
     for index, case in enumerate(test_file.tests):
@@ -250,8 +265,7 @@ def run_file(path: Path, rules: RuleSet, scorer: Scorer, stdout: TextIO) -> int:
         try:
             result = replay(case, rules, scorer)
         except ValueError as exc:
-            where = doc.line_of(("tests", index, "messages"))
-            stdout.write(f"{doc.path}:{where}: tests[{index}]: {exc}\n")
+            stdout.write(f"{doc.path}:{doc.line_of(('tests', index))}: tests[{index}]: {exc}\n")
             return 2
         problems = compare(case.expect, result)
         if not problems:

@@ -21,7 +21,7 @@ DEFAULT_MAX_CHARS = 20_000
 # cost seconds of regex time before it is cut to size anyway.
 _HARD_INPUT_CAP = 1_000_000
 
-_TAG = re.compile(r"<\s*/?[A-Za-z!][^>]{0,2000}>")
+_TAG = re.compile(r"</?[A-Za-z!][^<>]{0,2000}>")
 _COMMENT = re.compile(r"(?s)<!--.*?-->")
 _BLOCK = re.compile(r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6]|/blockquote)\b[^>]{0,2000}>")
 _SCRIPT = re.compile(r"(?is)<\s*(script|style|head)\b.*?<\s*/\s*\1\s*>")
@@ -54,6 +54,7 @@ _CLOSING = re.compile(r"(?i)^(best|kind regards|warm regards|best regards|many t
                       r"thank you|thx|regards|cheers|sincerely|yours sincerely|yours truly|"
                       r"best wishes|all the best|br)[,!.]?\s*$")
 _SIGNATURE_TAIL_LINES = 6  # a closing counts only when at most this many short lines follow
+_SIGNATURE_WINDOW = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +94,17 @@ def _cut_quoted(lines: list[str]) -> tuple[list[str], bool]:
 
 
 def _cut_signature(lines: list[str]) -> tuple[list[str], bool]:
-    for index, line in enumerate(lines):
-        if index == 0:
-            continue  # never cut the whole message
-        stripped = line.strip()
+    # Signatures sit at the end: only the last lines are candidates (and a huge body
+    # costs no more than a short one).
+    first = max(1, len(lines) - _SIGNATURE_WINDOW)  # never cut the whole message
+    for index in range(first, len(lines)):
+        stripped = lines[index].strip()
         if _SIGNATURE_DELIMITER.match(stripped) or _MOBILE_FOOTER.match(stripped):
             return lines[:index], True
-        tail = [t for t in lines[index + 1:] if t.strip()]
-        if (_CLOSING.match(stripped) and len(tail) <= _SIGNATURE_TAIL_LINES
-                and all(len(t) <= 60 for t in tail)):
-            return lines[:index], True
+        if _CLOSING.match(stripped):
+            tail = [t for t in lines[index + 1:] if t.strip()]
+            if len(tail) <= _SIGNATURE_TAIL_LINES and all(len(t) <= 60 for t in tail):
+                return lines[:index], True
     return lines, False
 
 
@@ -116,13 +118,20 @@ def normalise(body: str, *, is_html: bool = False,
     if is_html or ("<" in text and _TAG.search(text)):
         text, html_quoted = _html_to_text(text)
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    # Quote and signature cuts only ever shorten the text, so nothing past a generous
+    # multiple of the cap can reach the result: drop it before the line work.
+    if len(text) > 4 * max_chars:
+        text = text[:4 * max_chars]
+        over_cap = True
+    else:
+        over_cap = False
     lines = text.split("\n")
     lines, cut_quoted = _cut_quoted(lines)
     cut_quoted = cut_quoted or html_quoted
     lines, cut_signature = _cut_signature(lines)
     collapsed = [" ".join(line.split()) for line in lines]
     text = "\n".join(line for line in collapsed if line).strip()
-    truncated = len(text) > max_chars or original > _HARD_INPUT_CAP
+    truncated = len(text) > max_chars or over_cap or original > _HARD_INPUT_CAP
     if len(text) > max_chars:
         text = text[:max_chars]
     return NormalisedText(text, original, truncated, cut_quoted, cut_signature)

@@ -230,21 +230,20 @@ def _policy(rule: Rule) -> Policy:
                   resolve_after=rule.resolve_after)
 
 
-def _inhibited(rule: Rule, rules: RuleSet, view: TicketView, fired: set[str],
+def _inhibited(rule: Rule, rules: RuleSet, view: TicketView,
                history: Mapping[str, RuleHistory], now: datetime) -> bool:
     """Whether a rule named in `inhibited_by` is active on this ticket.
 
-    Active means: it fires in this evaluation, or one of its tags is on the ticket, or
-    its alert is current (episode open and last fired within its repeat_after; for a
-    rule without repeat_after, while the episode is open).  The last one covers the
-    minutes between a firing and the helpdesk showing its tag (an undelivered outbox
-    row, a snapshot read before delivery), which would otherwise let the inhibited
-    rule send a second alert for the same problem.
+    Active means: one of its tags is on the ticket, or its alert is current (episode
+    open and last fired within its repeat_after; for a rule without repeat_after, while
+    the episode is open).  `history` already holds this evaluation's firings, so an
+    inhibitor firing now counts.  The alert being current covers the minutes between a
+    firing and the helpdesk showing its tag (an undelivered outbox row, a snapshot read
+    before delivery), which would otherwise let the inhibited rule send a second alert
+    for the same problem.
     """
     for name in rule.inhibited_by:
         inhibitor = rules.by_name(name)
-        if name in fired:
-            return True
         if inhibitor is None:  # validation makes this unreachable; stay quiet if not
             continue
         if set(inhibitor.actions.add_tags) & view.tags:
@@ -304,7 +303,6 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
     new_history: dict[str, RuleHistory] = dict(history)
     decisions: list[Decision] = []
     warnings: list[str] = []
-    fired: set[str] = set()
     view = state.ticket
     indicators = tuple(dict.fromkeys(
         phrase for m in state.customer_messages[-INDICATOR_WINDOW:] for phrase in m.indicators))
@@ -312,7 +310,7 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
         check = _check(rule, replace(state, ticket=view))
         if check.warning is not None:
             warnings.append(check.warning)
-        inhibited = check.holds and _inhibited(rule, rules, view, fired, history, now)
+        inhibited = check.holds and _inhibited(rule, rules, view, new_history, now)
         transition = needs_update(history.get(rule.name), rule=rule.name, holds=check.holds,
                                   inhibited=inhibited, severity=check.severity,
                                   policy=_policy(rule), now=now, applicable=check.applicable)
@@ -328,7 +326,6 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
             spec = rule.actions
             kind = "fire"
             reason = check.reason
-            fired.add(rule.name)
         values = _note_values(rule, replace(check, reason=reason), transition.step,
                               indicators, view)
         actions = _actions(spec, view, values)

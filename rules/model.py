@@ -230,8 +230,8 @@ class RuleSet(Strict):
             for position, target in enumerate(rule.inhibited_by):
                 if target not in seen and target != rule.name:
                     later = any(other.name == target for other in self.rules)
-                    message = (f"inhibited_by: rule {target!r} must be listed above this "
-                               f"rule" if later else f"unknown rule {target!r}")
+                    message = (f"rule {target!r} must be listed above this rule" if later
+                               else f"unknown rule {target!r}")
                     problems.append(_problem(("rules", index, "inhibited_by", position),
                                              target, "unknown_rule", message))
             seen.setdefault(rule.name, index)

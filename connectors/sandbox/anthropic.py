@@ -135,6 +135,18 @@ class AnthropicSandbox(SandboxServer):
 
     # -- test controls -------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Forget calls, queued behaviours and faults (a shared sandbox between tests)."""
+        self.clear_faults()
+        with self._calls_lock:
+            self.calls.clear()
+            self._behaviours.clear()
+            self.default_behaviour = "ok"
+            self.latency = 0.0
+            self.max_in_flight = 0
+        with self._lock:
+            self.request_log.clear()
+
     def queue(self, behaviour: str, count: int = 1) -> None:
         """The next `count` requests behave so (after those, `default_behaviour`)."""
         with self._calls_lock:

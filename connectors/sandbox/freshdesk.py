@@ -131,7 +131,7 @@ class FreshdeskSandbox(SandboxServer):
     def _reset_data(self) -> None:
         self.tickets: dict[int, dict[str, Any]] = {}
         self.conversations: dict[int, list[dict[str, Any]]] = {}
-        self.contacts: dict[str, int] = {}  # email -> contact id
+        self.contacts: dict[str, dict[str, Any]] = {}  # email -> contact
         self.agent_id = 9_000_001  # the API key's own agent
         self.human_agent_id = 9_000_002
         self._next_ticket = 1
@@ -147,17 +147,17 @@ class FreshdeskSandbox(SandboxServer):
             self.clear_faults()
             self.redirect_location = None
 
-    def _contact(self, email: str) -> int:
+    def _contact(self, name: str, email: str) -> int:
         if email not in self.contacts:
-            self.contacts[email] = self._next_contact
+            self.contacts[email] = {"id": self._next_contact, "name": name, "email": email,
+                                    "mobile": None, "phone": None}
             self._next_contact += 1
-        return self.contacts[email]
+        return int(self.contacts[email]["id"])
 
     def add_ticket(self, *, subject: str, customer_name: str, customer_email: str, body: str,
                    at: datetime, html_body: bool = False, tags: Sequence[str] = (),
                    priority: str | None = "normal", status: int = 2, source: int = 1) -> int:
         """A ticket whose description is the customer's first message."""
-        del customer_name  # Freshdesk keeps names on the contact, not the ticket
         with self._data_lock:
             ticket_id = self._next_ticket
             self._next_ticket += 1
@@ -167,7 +167,7 @@ class FreshdeskSandbox(SandboxServer):
                 "id": ticket_id, "subject": subject, "description": description,
                 "description_text": description_text, "status": status,
                 "priority": PRIORITY_NUMBERS.get(priority or "normal", 2), "source": source,
-                "type": None, "requester_id": self._contact(customer_email),
+                "type": None, "requester_id": self._contact(customer_name, customer_email),
                 "responder_id": self.human_agent_id, "group_id": None, "product_id": None,
                 "company_id": None, "email_config_id": None, "cc_emails": [],
                 "fwd_emails": [], "reply_cc_emails": [], "to_emails": None,
@@ -347,8 +347,13 @@ class FreshdeskSandbox(SandboxServer):
             chosen.sort(key=lambda t: (t[order_by] if t[order_by] is not None else "", t["id"]),
                         reverse=order_type == "desc")
             window_rows = chosen[(page - 1) * per_page: page * per_page]
-            rows = [self._public_ticket(t, with_description="description" in (include or ""))
+            includes = (include or "").split(",")
+            rows = [self._public_ticket(t, with_description="description" in includes)
                     for t in window_rows]
+            if "requester" in includes:
+                by_id = {c["id"]: c for c in self.contacts.values()}
+                for row in rows:
+                    row["requester"] = dict(by_id[row["requester_id"]])
         headers: dict[str, str] = {}
         if len(chosen) > page * per_page:
             query = urlencode({k: v[0] for k, v in request.query.items() if k != "page"})

@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -69,6 +69,9 @@ class HelpScoutSandbox(SandboxServer):
         self.page_size = page_size
         self.thread_page_size = thread_page_size
         self.redirect_location: str | None = None
+        #: Called with the page number after a conversation-list page is served: lets a
+        #: test change the list between two pages, as agents do while we read.
+        self.after_list_page: Callable[[int], None] | None = None
         self._weight = threading.local()
         self._data_lock = threading.RLock()
         self._reset_data()
@@ -141,7 +144,8 @@ class HelpScoutSandbox(SandboxServer):
             tag_names = list(tags)
             fields: list[dict[str, Any]] = [
                 {"id": OTHER_FIELD_ID, "name": "Account", "value": "ACME-42", "text": "ACME-42"}]
-            if priority and priority_as == "tag":
+            # No priority tag means normal, the way Help Scout teams use priority tags.
+            if priority and priority != "normal" and priority_as == "tag":
                 tag_names.append(f"priority-{priority}")
             if priority and priority_as == "field":
                 fields.append({"id": PRIORITY_FIELD_ID, "name": "Priority",
@@ -427,7 +431,11 @@ class HelpScoutSandbox(SandboxServer):
                    "mailboxid": "mailboxId"}.get(sort_field, sort_field)
             rows.sort(key=lambda c: (str(c.get(key)), c["id"]), reverse=sort_order == "desc")
             shown = [self._public(c) for c in rows]
-        return self._page(request, shown, "conversations", self.page_size, "/v2/conversations")
+        response = self._page(request, shown, "conversations", self.page_size,
+                              "/v2/conversations")
+        if self.after_list_page is not None and response.status == 200:
+            self.after_list_page(int(request.param("page", "1") or "1"))
+        return response
 
     def _conversation(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
         """(conversation, None) or (None, the 301/404 a GET of it answers)."""

@@ -20,6 +20,7 @@ import json
 import math
 import secrets
 import sys
+import textwrap
 import threading
 import time
 import unicodedata
@@ -81,7 +82,8 @@ class SlackSandbox(SandboxServer):
                  clock: Clock = time.monotonic) -> None:
         super().__init__(host, port)
         self.tokens = set(tokens)
-        self.channels = {self._channel_id(name): name for name in channels}
+        self._initial_channels = tuple(channels)
+        self.channels = {self._channel_id(name): name for name in self._initial_channels}
         self.archived: set[str] = set()
         self.messages: list[SlackMessage] = []
         self.rate_per_second = rate_per_second
@@ -97,6 +99,21 @@ class SlackSandbox(SandboxServer):
         self.route("POST", r"/api/chat\.postMessage", self._post_message)
 
     # -- set-up helpers for tests and `make run` --------------------------------------
+
+    def reset(self, clock: Clock | None = None) -> None:
+        """Forget everything received and configured since start (tests share one server:
+        stopping a server costs half a second)."""
+        with self._lock:
+            self.messages.clear()
+            self.request_log.clear()
+            self.writes.clear()
+            self._faults.clear()
+            self._buckets.clear()
+            self._webhooks.clear()
+            self.archived.clear()
+            self.channels = {self._channel_id(name): name for name in self._initial_channels}
+            if clock is not None:
+                self._clock = clock
 
     def webhook_url(self, channel: str = DEFAULT_CHANNEL) -> str:
         """Create an incoming webhook for `channel` and return its (secret) URL."""
@@ -397,7 +414,9 @@ def format_for_console(message: SlackMessage, *, colour: bool = False, width: in
     for line in lines:
         line = _strip_controls(line).strip()
         if line:
-            out.append("  " + (line if len(line) <= width else line[: width - 1] + "…"))
+            # Wrapped, not cut: the last number on a line is often the one that matters.
+            out.extend(textwrap.wrap(line, width, initial_indent="  ", subsequent_indent="    ",
+                                     max_lines=4, placeholder=" …"))
     for url in links:
         out.append("  " + paint(_CYAN, _strip_controls(url)))
     return "\n".join(out) + "\n"

@@ -76,6 +76,7 @@ OUTPUT_SCHEMA: dict[str, Any] = {
     "required": ["results"],
     "additionalProperties": False,
 }
+_SCHEMA_CHARS = len(json.dumps(OUTPUT_SCHEMA))
 _SPEND_LIMIT_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
 _DELIMITER = re.compile(r"<\s*/?\s*customer_message", re.IGNORECASE)
 _CHARS_PER_TOKEN = 4  # the estimate used for budget reservations before the API counts
@@ -257,7 +258,9 @@ class ClaudeScorer:
 
     def _request(self, batch: list[_Item]) -> dict[str, Score | str]:
         user = build_user_content(batch)
-        estimate = math.ceil((len(SYSTEM_PROMPT) + len(user)) / _CHARS_PER_TOKEN)
+        # The API bills the schema's grammar too; its JSON length stands in for that.
+        estimate = math.ceil((len(SYSTEM_PROMPT) + len(user) + _SCHEMA_CHARS)
+                             / _CHARS_PER_TOKEN)
         if not self.breaker.available():
             raise _Unavailable("unavailable")
         if not self.budget.reserve(estimate):

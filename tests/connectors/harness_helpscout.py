@@ -77,17 +77,17 @@ class HelpScoutHarness:
     def ticket_state(self, ticket_id: str) -> TicketState:
         conversation = self.sandbox.conversations[int(ticket_id)]
         tags = tuple(self.sandbox.tag_names(int(ticket_id)))
-        priority: str | None = None
+        priority = "normal"  # no priority tag or field value: normal
         if self.priority_mode == "field":
             by_option = {str(v): k for k, v in PRIORITY_OPTIONS.items()}
             for custom in conversation["customFields"]:
                 if custom["id"] == PRIORITY_FIELD_ID:
-                    priority = by_option.get(str(custom["value"]))
+                    priority = by_option.get(str(custom["value"]), "normal")
         else:
             ranks = ("low", "normal", "high", "urgent")
             found = [t[len(PRIORITY_TAG_PREFIX):] for t in tags
                      if t.startswith(PRIORITY_TAG_PREFIX) and t[len(PRIORITY_TAG_PREFIX):] in ranks]
-            priority = max(found, key=ranks.index) if found else None
+            priority = max(found, key=ranks.index) if found else "normal"
         return TicketState(tags=tags, priority=priority,
                            notes=tuple(self.sandbox.notes_of(int(ticket_id),
                                                              by=self.sandbox.user_id)),

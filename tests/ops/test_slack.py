@@ -30,11 +30,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def sandbox(clock: FakeClock) -> Iterator[SlackSandbox]:
-    with SlackSandbox(clock=clock) as server:
+@pytest.fixture(scope="module")
+def shared_sandbox() -> Iterator[SlackSandbox]:
+    with SlackSandbox() as server:
         assert isinstance(server, SlackSandbox)
         yield server
+
+
+@pytest.fixture
+def sandbox(shared_sandbox: SlackSandbox, clock: FakeClock) -> SlackSandbox:
+    shared_sandbox.reset(clock)
+    return shared_sandbox
 
 
 # -- rendering ------------------------------------------------------------------------------
@@ -48,7 +54,7 @@ def test_alert_carries_link_customer_rule_numbers_sparkline_and_phrases() -> Non
     assert "sentiment-declining" in every_text
     assert "direction -0.62" in every_text and "current avg -0.71" in every_text
     assert "`▆▅▄▂▂▂`" in every_text
-    assert "“third time I ask”" in every_text and "“cancel my account”" in every_text
+    assert "“third time I ask” · “cancel my account”" in every_text
     buttons = [e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert buttons[0]["url"] == "https://acme.zendesk.com/agent/tickets/1042"
     assert payload["text"].startswith("Escalation: sentiment-declining on #1042")
@@ -170,6 +176,15 @@ def test_bot_token_threads_later_alerts_under_the_first(sandbox: SlackSandbox,
     request = sandbox.requests_to("chat.postMessage")[1]
     assert request.body["channel"] == "#escalations"
     assert request.body["thread_ts"] == first.thread_key
+
+
+def test_a_vanished_thread_starts_a_new_one(sandbox: SlackSandbox, clock: FakeClock) -> None:
+    notifier = api_notifier(sandbox, clock)
+    delivery = notifier.send(make_alert(thread_ts="1234.000001"))  # unknown to this Slack
+    (message,) = sandbox.messages
+    assert message.thread_ts is None
+    assert delivery.thread_key == message.ts
+    assert [r.body.get("thread_ts") for r in sandbox.request_log] == ["1234.000001", None]
 
 
 def test_one_message_per_second_per_channel(sandbox: SlackSandbox, clock: FakeClock) -> None:
@@ -317,10 +332,14 @@ def test_malformed_api_answer_is_retriable(sandbox: SlackSandbox, clock: FakeClo
         api_notifier(sandbox, clock).send(make_alert())
 
 
-def test_timeout_is_retriable(sandbox: SlackSandbox, clock: FakeClock) -> None:
-    sandbox.inject(Fault("slow", count=3, delay=1.0))
-    with pytest.raises(RetriableError, match="timed out"):
-        webhook_notifier(sandbox, clock, timeout=0.2).send(make_alert())
+def test_timeout_is_retriable(clock: FakeClock) -> None:
+    # Its own server: the slow handlers finish after the test and must not log into the
+    # shared one.
+    with SlackSandbox(clock=clock) as own:
+        assert isinstance(own, SlackSandbox)
+        own.inject(Fault("slow", count=3, delay=0.5))
+        with pytest.raises(RetriableError, match="timed out"):
+            webhook_notifier(own, clock, timeout=0.2).send(make_alert())
 
 
 def test_connection_refused_is_retriable(clock: FakeClock) -> None:

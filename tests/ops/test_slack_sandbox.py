@@ -20,12 +20,18 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def sandbox(clock: FakeClock) -> Iterator[SlackSandbox]:
-    server = SlackSandbox(clock=clock)
+@pytest.fixture(scope="module")
+def shared_sandbox() -> Iterator[SlackSandbox]:
+    server = SlackSandbox()
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sandbox(shared_sandbox: SlackSandbox, clock: FakeClock) -> SlackSandbox:
+    shared_sandbox.reset(clock)
+    return shared_sandbox
 
 
 def post(url: str, **kwargs: object) -> requests.Response:
@@ -107,7 +113,7 @@ def test_echo_prints_one_compact_block_per_alert(clock: FakeClock) -> None:
     assert first[0].startswith("🚨 Escalation: sentiment-declining  #escalations")
     assert "  Ticket #1042 (zendesk-main) · Customer: Dana Whitfield" in first
     assert any("▆▅▄▂▂▂" in line for line in first)
-    assert "  “third time I ask”" in first
+    assert "  “third time I ask” · “cancel my account”" in first
     assert first[-1] == "  https://acme.zendesk.com/agent/tickets/1042"
     assert len(first) <= 12
     assert blocks[1].startswith("✅ Recovered")

@@ -26,12 +26,18 @@ WEBHOOK_SECRET = "Zq9SECRETwebhookPATHx7"
 TOKEN = "xoxb-1234-SECRETbotTOKEN-5678"
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SlackSandbox]:
+@pytest.fixture(scope="module")
+def shared_sandbox() -> Iterator[SlackSandbox]:
     server = SlackSandbox(tokens=(TOKEN,))
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sandbox(shared_sandbox: SlackSandbox) -> SlackSandbox:
+    shared_sandbox.reset(FakeClock())
+    return shared_sandbox
 
 
 def webhook(sandbox: SlackSandbox) -> SlackNotifier:

@@ -225,10 +225,42 @@ def test_inhibited_when_the_inhibitor_fires_even_without_tags() -> None:
         {"name": "b", "when": {"last_score_below": 0}, "inhibited_by": ["a"],
          "actions": {"notify": ["x"]}},
     ])
-    assert fired(evaluate(conversation([-0.5]), rules, {}, T0)) == ["a"]
-    # a already fired and is within its (absent) repeat: b is no longer inhibited
-    history = evaluate(conversation([-0.5]), rules, {}, T0).history
-    assert fired(evaluate(conversation([-0.5, -0.6]), rules, history, T0)) == ["b"]
+    evaluation = evaluate(conversation([-0.5]), rules, {}, T0)
+    assert fired(evaluation) == ["a"]
+    assert "b" not in evaluation.history
+
+
+def test_inhibited_while_the_inhibitors_alert_is_current() -> None:
+    # a fired, its tag is not (yet) on the ticket: b stays quiet within a's repeat_after
+    rules = ruleset([
+        {"name": "a", "when": {"last_score_below": -0.5}, "repeat_after": "1h",
+         "actions": {"add_tags": ["a-tag"]}},
+        {"name": "b", "when": {"last_score_below": 0}, "inhibited_by": ["a"]},
+    ])
+    first = evaluate(conversation([-0.6]), rules, {}, T0)
+    assert fired(first) == ["a"]
+    soon = evaluate(conversation([-0.6, -0.2]), rules, first.history, T0 + timedelta(minutes=59))
+    assert fired(soon) == []
+    later = evaluate(conversation([-0.6, -0.2, -0.3]), rules, soon.history,
+                     T0 + timedelta(hours=1))
+    assert fired(later) == ["b"]
+    # ... unless the tag is on the ticket
+    tagged = replace(conversation([-0.6, -0.2, -0.3], tags=["a-tag"]))
+    assert fired(evaluate(tagged, rules, soon.history, T0 + timedelta(hours=1))) == []
+
+
+def test_an_inhibitor_without_repeat_inhibits_while_its_episode_is_open() -> None:
+    rules = ruleset([
+        {"name": "a", "when": {"last_score_below": -0.5}, "resolve_after": "1h"},
+        {"name": "b", "when": {"last_score_below": 0}, "inhibited_by": ["a"]},
+    ])
+    first = evaluate(conversation([-0.6]), rules, {}, T0)
+    waiting = evaluate(conversation([-0.6, -0.2]), rules, first.history,
+                       T0 + timedelta(hours=5))
+    assert [d.kind for d in waiting.decisions] == []  # a pending resolve, b inhibited
+    resolved = evaluate(conversation([-0.6, -0.2, -0.1]), rules, waiting.history,
+                        T0 + timedelta(hours=6))
+    assert [(d.rule, d.kind) for d in resolved.decisions] == [("a", "resolve"), ("b", "fire")]
 
 
 def test_repeat_after_and_history() -> None:
@@ -282,3 +314,17 @@ def test_resolve_runs_on_resolve_actions_after_resolve_after() -> None:
 def test_history_of_unknown_rules_is_kept() -> None:
     stale = {"gone": RuleHistory(rule="gone", last_fired_at=T0, fire_count=1)}
     assert evaluate(conversation([0.1]), ARTICLE, stale, T0).history == stale
+
+
+def test_a_rules_own_actions_never_count_as_recovery() -> None:
+    # priority_below: urgent stops applying once the rule raised the ticket to urgent;
+    # that must not resolve the episode (no "recovered" for our own change)
+    rules = ruleset([{"name": "r", "when": {"last_score_below": 0, "priority_below": "urgent"},
+                      "actions": {"priority": "urgent"}, "resolve_after": "0s",
+                      "on_resolve": {"notify": ["x"]}}])
+    state = conversation([-0.5], priority="normal")
+    first = evaluate(state, rules, {}, T0)
+    after = replace(state, ticket=apply_actions(state.ticket, first.decisions[0].actions))
+    again = evaluate(after, rules, first.history, T0 + timedelta(hours=1))
+    assert again.decisions == ()
+    assert again.history == first.history

@@ -66,6 +66,20 @@ TABLE = [
     ("inhibited after resolve", RESOLVED, True, True, 0.6, REPEAT_24H, "none", "inhibited"),
 ]
 
+# not applicable (a ticket filter excludes the ticket): nothing fires, nothing changes
+NOT_APPLICABLE = [None, FIRING, FALSE_FOR_5H, RESOLVED]
+
+
+@pytest.mark.parametrize("previous", NOT_APPLICABLE)
+@pytest.mark.parametrize("holds", [True, False])
+def test_not_applicable_changes_nothing(previous: RuleHistory | None, holds: bool) -> None:
+    transition = needs_update(previous, rule="r", holds=holds, inhibited=False, severity=0.9,
+                              policy=Policy(repeat_after=H, resolve_after=timedelta(0),
+                                            escalate_if_worse_by=0.1),
+                              now=NOW, applicable=False)
+    assert (transition.step, transition.why, transition.history) == \
+        ("none", "not applicable", previous)
+
 
 @pytest.mark.parametrize(("case", "previous", "holds", "inhibited", "severity", "policy",
                           "step", "why"), TABLE, ids=[row[0] for row in TABLE])

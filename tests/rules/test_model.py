@@ -125,8 +125,7 @@ def test_inhibition_must_name_a_rule_listed_above() -> None:
             "  - name: a\n"
             "    when: {last_score_below: -0.5}\n")
     assert errors_of(text) == [
-        "config.yaml:4: rules[0].inhibited_by[0]: inhibited_by: rule 'b' must be listed "
-        "above this rule",
+        "config.yaml:4: rules[0].inhibited_by[0]: rule 'b' must be listed above this rule",
         "config.yaml:4: rules[0].inhibited_by[1]: unknown rule 'nope'",
         "config.yaml:7: rules[2].name: rule name 'a' is already used by rule #1",
     ]

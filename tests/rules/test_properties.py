@@ -4,6 +4,7 @@ decision, idempotence under re-evaluation, priorities never lowered, bounded fir
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 from hypothesis import given, settings
@@ -197,6 +198,6 @@ def test_a_replay_fires_within_its_repeat_budget(values: list[float], rules: Rul
         if rule.repeat_after is None and rule.escalate_if_worse_by is None:
             # one firing per episode; episodes only start after a resolve
             assert len(times) <= 1 + resolves.get(rule.name, 0)
-        for (earlier, _), (later, step) in zip(times, times[1:], strict=False):
+        for (earlier, _), (later, step) in pairwise(times):
             if step == "repeat":
                 assert rule.repeat_after is not None and later - earlier >= rule.repeat_after

@@ -35,13 +35,21 @@ def offline() -> LocalScorer:
     return LocalScorer()
 
 
-@pytest.fixture
-def sandbox() -> Iterator[AnthropicSandbox]:
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[AnthropicSandbox]:
     # retry-after-ms keeps the SDK's retries in milliseconds instead of seconds.
     server = AnthropicSandbox(api_key=API_KEY, retry_after=None, retry_after_ms="5")
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sandbox(_sandbox_server: AnthropicSandbox) -> AnthropicSandbox:
+    """The shared sandbox, reset: no calls, no queued behaviours, the test key."""
+    _sandbox_server.reset()
+    _sandbox_server.api_key = API_KEY
+    return _sandbox_server
 
 
 ScorerFactory = Callable[..., ClaudeScorer]
@@ -51,7 +59,7 @@ ScorerFactory = Callable[..., ClaudeScorer]
 def make_scorer(sandbox: AnthropicSandbox, offline: LocalScorer) -> Iterator[ScorerFactory]:
     made: list[ClaudeScorer] = []
 
-    def factory(*, cache: ScoreCache | None = None, clock: FakeClock | None = None,
+    def factory(*, score_cache: ScoreCache | None = None, clock: FakeClock | None = None,
                 **overrides: Any) -> ClaudeScorer:
         data: dict[str, Any] = {"kind": "anthropic", "api_key": API_KEY,
                                 "base_url": sandbox.url, "max_retries": 1, "timeout": 5,
@@ -59,7 +67,7 @@ def make_scorer(sandbox: AnthropicSandbox, offline: LocalScorer) -> Iterator[Sco
         data.update(overrides)
         settings = parse_scorer_settings(data)
         assert isinstance(settings, AnthropicScorerSettings)
-        scorer = ClaudeScorer(settings, offline=offline, cache=cache, clock=clock)
+        scorer = ClaudeScorer(settings, offline=offline, cache=score_cache, clock=clock)
         made.append(scorer)
         return scorer
 

@@ -240,7 +240,7 @@ def test_daily_budget_degrades_to_offline_and_resets(sandbox: AnthropicSandbox,
                                                      offline: LocalScorer) -> None:
     day = [datetime(2026, 11, 26, 10, 0, tzinfo=UTC)]
     settings_budget = {"requests_per_day": 2, "input_tokens_per_day": None}
-    scorer = make_scorer(budget=settings_budget, batch_size=1, cache={"enabled": False})
+    scorer = make_scorer(budget=settings_budget, batch_size=1)
     scorer.budget._now = lambda: day[0]  # the budget's day comes from an injected clock
     scores = scorer.score(["a broken thing", "a second broken thing", "a third broken thing"])
     assert len(sandbox.calls) == 2
@@ -269,20 +269,20 @@ def test_cache_answers_repeats_without_a_request(sandbox: AnthropicSandbox,
                                                  make_scorer: ScorerFactory,
                                                  tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite3"
-    scorer = make_scorer(cache=ScoreCache(path=path))
+    scorer = make_scorer(score_cache=ScoreCache(path=path))
     first = scorer.score([COMPLAINT, COMPLAINT, PRAISE])
     assert len(sandbox.calls) == 1
     assert sum(len(c.message_blocks()) for c in sandbox.calls) == 2  # duplicates sent once
     second = scorer.score([COMPLAINT])
     assert len(sandbox.calls) == 1 and second[0] == first[0]
     # A new process (new scorer, same file) still hits.
-    fresh = make_scorer(cache=ScoreCache(path=path))
+    fresh = make_scorer(score_cache=ScoreCache(path=path))
     assert fresh.score([PRAISE])[0] == first[2]
     assert len(sandbox.calls) == 1
 
 
 def test_fallbacks_are_not_cached(sandbox: AnthropicSandbox, make_scorer: ScorerFactory) -> None:
-    scorer = make_scorer(cache=ScoreCache(), max_retries=0)
+    scorer = make_scorer(score_cache=ScoreCache(), max_retries=0)
     sandbox.queue("server_error", 1)
     assert scorer.score([COMPLAINT])[0].scorer == "fallback"
     assert scorer.score([COMPLAINT])[0].scorer == "anthropic"
@@ -306,7 +306,7 @@ def test_cascade_keeps_confident_offline_verdicts(sandbox: AnthropicSandbox,
 
 def test_concurrency_is_bounded(sandbox: AnthropicSandbox, make_scorer: ScorerFactory) -> None:
     sandbox.latency = 0.05
-    scorer = make_scorer(concurrency=3, batch_size=1, cache={"enabled": False})
+    scorer = make_scorer(concurrency=3, batch_size=1)
     scores = scorer.score([f"message {i} is broken" for i in range(12)])
     assert all(s.scorer == "anthropic" for s in scores)
     assert 1 <= sandbox.max_in_flight <= 3

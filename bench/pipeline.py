@@ -1,0 +1,144 @@
+"""Pipeline throughput against the original article's per-message approach.
+
+20,000 customer messages over 2,000 tickets (the project's deterministic generator), the
+offline scorer, a SQLite file.  Three runs in one process, same scorer, same texts:
+- pipeline: our Pipeline in poll-sized batches (normalise, dedupe, score, one
+  transaction per batch with rule evaluation and outbox rows, cursor advance);
+- reference: what the article does per message — score it, open a SQLite connection,
+  insert, commit, then query the ticket's scores for the trend;
+- scorer alone: the same texts through the scorer, in one call.
+Overhead per message = time per message minus the scorer's own time per message.
+Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from connectors.base import Message, TicketSnapshot  # noqa: E402
+from connectors.sandbox.conversations import generate  # noqa: E402
+from daemon.config import load_config  # noqa: E402
+from daemon.pipeline import Pipeline  # noqa: E402
+from daemon.scoring.local import LocalScorer  # noqa: E402
+from daemon.store import Store  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def build_messages(n_tickets: int, n_messages: int) -> list[Message]:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    out: list[Message] = []
+    for number, conversation in enumerate(generate(n_tickets, n_messages, seed=42,
+                                                   agent_share=0.0, note_share=0.0)):
+        ticket_id = str(10_000 + number)
+        snapshot = TicketSnapshot(ticket_id=ticket_id, subject=conversation.subject,
+                                  url=f"https://bench.invalid/agent/tickets/{ticket_id}",
+                                  status="open", priority="normal",
+                                  requester=conversation.customer_name)
+        moment = start
+        for position, turn in enumerate(conversation.turns):
+            moment += timedelta(minutes=turn.after_minutes)
+            out.append(Message(message_id=f"{ticket_id}-{position}", ticket_id=ticket_id,
+                               author_role="customer", public=True, created_at=moment,
+                               body=turn.text, ticket=snapshot, body_is_html=turn.html))
+    out.sort(key=lambda m: m.created_at)
+    return out
+
+
+def run_pipeline(messages: list[Message], db: Path, batch: int) -> float:
+    rules = load_config(REPO / "config.yaml", env={}).rules
+    store = Store(f"sqlite:///{db}")
+    store.create_schema()
+    store.ensure_sources(["bench"])
+    pipeline = Pipeline(store, LocalScorer(), lambda: rules)
+    began = time.perf_counter()
+    for start in range(0, len(messages), batch):
+        pipeline.process("bench", messages[start:start + batch], f"cursor-{start}")
+    elapsed = time.perf_counter() - began
+    store.close()
+    return elapsed
+
+
+def run_reference(messages: list[Message], db: Path) -> float:
+    """The article: per message, score, connect, insert, commit, read the ticket's trend."""
+    scorer = LocalScorer()
+    setup = sqlite3.connect(db)
+    setup.execute("CREATE TABLE sentiment_log (ticket_id TEXT, message_number INTEGER, "
+                  "score REAL, label TEXT, indicators TEXT, analyzed_at TEXT)")
+    setup.commit()
+    setup.close()
+    numbers: dict[str, int] = {}
+    began = time.perf_counter()
+    for message in messages:
+        sentiment = scorer.score([message.body])[0]
+        number = numbers[message.ticket_id] = numbers.get(message.ticket_id, 0) + 1
+        conn = sqlite3.connect(db)
+        conn.execute("INSERT INTO sentiment_log (ticket_id, message_number, score, label, "
+                     "indicators, analyzed_at) VALUES (?, ?, ?, ?, ?, datetime('now'))",
+                     (message.ticket_id, number, sentiment.score, sentiment.label,
+                      json.dumps(list(sentiment.indicators))))
+        conn.commit()
+        scores = [r[0] for r in conn.execute(
+            "SELECT score FROM sentiment_log WHERE ticket_id = ? ORDER BY message_number",
+            (message.ticket_id,)).fetchall()]
+        if len(scores) >= 2:
+            recent, earlier = scores[-3:], scores[:3]
+            _direction = sum(recent) / len(recent) - sum(earlier) / len(earlier)
+        conn.close()
+    return time.perf_counter() - began
+
+
+def run_scorer(messages: list[Message]) -> float:
+    from daemon.text import normalise
+
+    scorer = LocalScorer()
+    texts = [normalise(m.body, is_html=m.body_is_html).text for m in messages]
+    began = time.perf_counter()
+    scorer.score(texts)
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=1000, help="messages per poll batch")
+    args = parser.parse_args()
+    messages = build_messages(args.tickets, args.messages)
+    with tempfile.TemporaryDirectory() as tmp:
+        scorer_s = run_scorer(messages)
+        gc.collect()
+        pipeline_s = run_pipeline(messages, Path(tmp) / "pipeline.db", args.batch)
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        reference_s = run_reference(messages, Path(tmp) / "reference.db")
+    n = len(messages)
+    scorer_per = scorer_s / n
+    pipeline_overhead = pipeline_s / n - scorer_per
+    reference_overhead = reference_s / n - scorer_per
+    print(json.dumps({
+        "messages": n, "tickets": args.tickets, "batch": args.batch,
+        "pipeline_msgs_per_s": round(n / pipeline_s, 1),
+        "reference_msgs_per_s": round(n / reference_s, 1),
+        "scorer_msgs_per_s": round(n / scorer_s, 1),
+        "pipeline_overhead_ms": round(pipeline_overhead * 1000, 4),
+        "reference_overhead_ms": round(reference_overhead * 1000, 4),
+        "overhead_ratio": round(reference_overhead / pipeline_overhead, 1)
+        if pipeline_overhead > 0 else None,
+        "pipeline_vs_scorer": round(scorer_s / pipeline_s, 3),
+        "peak_rss_mb": round(peak_rss_mb, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
