@@ -85,7 +85,7 @@ class LeaseSettings(_Strict):
 class TopLevel(_Strict):
     """Sections that are plain data; sources, notifiers, scorer and rules are checked apart."""
 
-    state_dir: str = "./var"
+    state_dir: str | None = None  # default: $STATE_DIRECTORY (systemd) or ./var
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
@@ -305,7 +305,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         raise ConfigError(errors)
     assert scorer is not None
     base = Path(doc.path).resolve().parent
-    state_dir = Path(top.state_dir)
+    state_dir = Path(top.state_dir or env.get("STATE_DIRECTORY") or "./var")
     if not state_dir.is_absolute():
         state_dir = base / state_dir
     url = top.database.url or f"sqlite:///{state_dir / 'sentinel.db'}"

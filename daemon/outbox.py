@@ -138,8 +138,8 @@ class OutboxDispatcher:
                 if notifier is None:
                     return f"no configured notifier named {row['target']!r}", None, True
                 alert = Alert.from_json(row["payload"])
-                if alert.thread_ts is None:
-                    thread = self.store.first_thread_key(row["source"], row["ticket_id"],
+                if alert.thread_ts is None:  # thread under this ticket's latest alert
+                    thread = self.store.latest_thread_key(row["source"], row["ticket_id"],
                                                          row["target"])
                     if thread:
                         alert = Alert.from_json({**row["payload"], "thread_ts": thread})

@@ -118,6 +118,7 @@ class Daemon:
     sandboxes: list[Any] = field(init=False, default_factory=list)
     health: dict[str, SourceHealth] = field(init=False, default_factory=dict)
     _sources: dict[str, SourceSettings] = field(init=False, default_factory=dict)
+    _tokens: dict[str, int] = field(init=False, default_factory=dict)  # leases we hold
     _lock_file: Any = field(init=False, default=None)
     _scheduler: Any = field(init=False, default=None)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event)
@@ -219,8 +220,9 @@ class Daemon:
                 self._metrics_server, "close", None)
             if close:
                 close()
-        for name in self.connectors:
+        for name in list(self._tokens):
             self.store.release_source(name, self.owner)
+        self.store.remove_replica(self.owner)
         self.store.close()
         if self._lock_file is not None:
             self._lock_file.close()
@@ -240,7 +242,12 @@ class Daemon:
                 summary["outcome"] = "paused"
                 return summary
             now = utcnow()
-            token = self.store.claim_source(name, self.owner, now, self.config.top.lease.duration)
+            token = self._tokens.get(name)
+            if token is not None:  # renew before working; None if it expired and was taken
+                token = self.store.claim_source(name, self.owner, now,
+                                                self.config.top.lease.duration)
+                if token is None:
+                    self._tokens.pop(name, None)
             if token is None:
                 summary["outcome"] = "leased_elsewhere"
                 return summary
@@ -368,18 +375,47 @@ class Daemon:
 
     def heartbeat(self) -> None:
         self._heartbeat = time.monotonic()
-        now = utcnow()
-        held = 0
-        for name in self.connectors:  # renew ours, take over expired ones
-            if self.store.claim_source(name, self.owner, now,
-                                       self.config.top.lease.duration) is not None:
-                held += 1
-        self.metrics.leases_held(held)
+        self.balance_leases()
         sdnotify.watchdog()
         sdnotify.status("; ".join(h.last_summary for h in self.health.values() if
                                   h.last_summary) or "running")
         if self.config.top.watch and self._mtime() != self._config_mtime:
             self.reload()
+
+    def balance_leases(self) -> int:
+        """Renew our leases and claim free sources up to our fair share of them.
+
+        Every replica heartbeats into the `replica` table; with N alive, each holds at
+        most ceil(sources / N), so a new replica gets work and a dead one's sources (its
+        leases expire) are taken over by the next heartbeats.  Returns leases held.
+        """
+        now = utcnow()
+        duration = self.config.top.lease.duration
+        live = self.store.touch_replica(self.owner, now, duration)
+        names = sorted(self.connectors)
+        fair = -(-len(names) // live)
+        # Keep what we hold (renew), release what is above our share, then claim free ones.
+        for name in [n for n in names if n in self._tokens]:
+            if len(self._tokens) > fair:
+                self.store.release_source(name, self.owner)
+                self._tokens.pop(name, None)
+                continue
+            token = self.store.claim_source(name, self.owner, now, duration)
+            if token is None:
+                self._tokens.pop(name, None)
+            else:
+                self._tokens[name] = token
+        offset = hash(self.owner) % max(1, len(names))  # replicas start at different places
+        for name in names[offset:] + names[:offset]:
+            if len(self._tokens) >= fair:
+                break
+            if name in self._tokens:
+                continue
+            token = self.store.claim_source(name, self.owner, now, duration)
+            if token is not None:
+                self._tokens[name] = token
+        self.metrics.leases_held(len(self._tokens))
+        return len(self._tokens)
 
     def _mtime(self) -> float:
         try:
@@ -409,6 +445,7 @@ class Daemon:
     def run_once(self, max_rounds: int = 50) -> dict[str, Any]:
         """Poll every source until caught up, deliver the outbox until empty, return."""
         totals: dict[str, Any] = {"new": 0, "escalated": 0, "delivered": 0, "parked": 0}
+        self.balance_leases()
         for name in self.connectors:
             summary = self.poll_source(name)
             totals["new"] += summary["new"]
@@ -454,6 +491,7 @@ class Daemon:
         scheduler.add_job(self.retention, "interval", id="retention", hours=6,
                           misfire_grace_time=3600, next_run_time=first)
 
+        self.balance_leases()  # before the first polls run
         shutdown = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True},
                                     name="shutdown", daemon=True)
 
@@ -471,7 +509,9 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, hup)
-        sdnotify.ready(f"watching {len(self.connectors)} source(s)")
+        # READY=1 from inside the scheduler: config and database are up, and so is it.
+        scheduler.add_job(sdnotify.ready, "date", id="ready", run_date=first,
+                          args=[f"watching {len(self.connectors)} source(s)"])
         log.info("started", sources=list(self.connectors), notifiers=list(self.notifiers),
                  scorer=self.scorer.name, rules=[r.name for r in self.rules.rules],
                  database=self.store.engine.url.render_as_string(hide_password=True),

@@ -66,6 +66,15 @@ class SourceState(SQLModel, table=True):
     messages: int = 0
 
 
+class Replica(SQLModel, table=True):
+    """Daemons alive on this database, so each can take its fair share of sources."""
+
+    __tablename__ = "replica"
+    owner: str = Field(primary_key=True, max_length=128)
+    started_at: datetime
+    last_seen: datetime
+
+
 class StoredMessage(SQLModel, table=True):
     __tablename__ = "message"
     __table_args__ = (
@@ -164,6 +173,7 @@ T_RULE = RuleState.__table__  # type: ignore[attr-defined]
 T_ESCALATION = EscalationEvent.__table__  # type: ignore[attr-defined]
 T_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 T_SCHEMA = SchemaInfo.__table__  # type: ignore[attr-defined]
+T_REPLICA = Replica.__table__  # type: ignore[attr-defined]
 
 _CHUNK = 500
 
@@ -297,6 +307,22 @@ class Store:
             conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
                 owner=owner, lease_until=as_utc(now + duration), fencing_token=token))
             return token
+
+    def touch_replica(self, owner: str, now: datetime, window: timedelta) -> int:
+        """Record that `owner` is alive; the number of replicas seen within `window`."""
+        with self.transaction() as conn:
+            self._upsert(T_REPLICA, ["owner"], [{"owner": owner, "started_at": as_utc(now),
+                                                 "last_seen": as_utc(now)}], conn,
+                         ["last_seen"])
+            conn.execute(T_REPLICA.delete().where(T_REPLICA.c.last_seen < as_utc(
+                now - 10 * window)))
+            live = conn.execute(sa.select(sa.func.count()).where(
+                T_REPLICA.c.last_seen >= as_utc(now - window))).scalar()
+            return max(1, int(live or 0))
+
+    def remove_replica(self, owner: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(T_REPLICA.delete().where(T_REPLICA.c.owner == owner))
 
     def release_source(self, source: str, owner: str) -> None:
         with self.transaction() as conn:
@@ -479,12 +505,13 @@ class Store:
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(
                 claimed_by=None, claimed_until=None, next_attempt_at=as_utc(next_attempt)))
 
-    def first_thread_key(self, source: str, ticket_id: str, target: str) -> str | None:
+    def latest_thread_key(self, source: str, ticket_id: str, target: str) -> str | None:
         with self.reading() as conn:
             rows = conn.execute(sa.select(T_OUTBOX.c.result).where(
                 (T_OUTBOX.c.source == source) & (T_OUTBOX.c.ticket_id == ticket_id)
                 & (T_OUTBOX.c.target == target) & (T_OUTBOX.c.kind == "alert")
-                & (T_OUTBOX.c.status == "done")).order_by(T_OUTBOX.c.id).limit(5)).scalars()
+                & (T_OUTBOX.c.status == "done")).order_by(T_OUTBOX.c.id.desc()).limit(5)
+            ).scalars()
             for result in rows:
                 if result and result.get("thread_key"):
                     return str(result["thread_key"])

@@ -22,14 +22,15 @@ DEFAULT_MAX_CHARS = 20_000
 _HARD_INPUT_CAP = 1_000_000
 
 _TAG = re.compile(r"</?[A-Za-z!][^<>]{0,2000}>")
-_COMMENT = re.compile(r"(?s)<!--.*?-->")
-_BLOCK = re.compile(r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6]|/blockquote)\b[^>]{0,2000}>")
-_SCRIPT = re.compile(r"(?is)<\s*(script|style|head)\b.*?<\s*/\s*\1\s*>")
-# Quoted history inside HTML mail is usually wrapped in one of these containers.
-_HTML_QUOTE = re.compile(
-    r"(?is)<\s*(blockquote)\b[^>]*>.*?<\s*/\s*blockquote\s*>"
-    r"|<\s*div\b[^>]*class\s*=\s*[\"'][^\"']*(gmail_quote|yahoo_quoted|moz-cite-prefix)"
-    r"[^\"']*[\"'][^>]*>.*\Z")
+_BLOCK = re.compile(r"(?i)<(br|/p|/div|/li|/tr|/h[1-6]|/blockquote)\b[^<>]{0,2000}>")
+# Elements whose content is never the customer's words (or is quoted history).  Removed
+# with a linear scan rather than one `.*?` regex, which goes quadratic on unclosed tags.
+_DROPPED_OPEN = re.compile(r"(?i)<(script|style|head|blockquote|!--)")
+_DROPPED_CLOSE = {name: re.compile(rf"(?i)</{name}\s*>") for name in
+                  ("script", "style", "head", "blockquote")}
+# Quoted history inside HTML mail is often a container that runs to the end of the body.
+_HTML_QUOTE_TAIL = re.compile(r"(?i)<div\b[^<>]{0,500}class\s*=\s*[\"'][^\"'<>]{0,200}"
+                              r"(?:gmail_quote|yahoo_quoted|moz-cite-prefix)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069"
                       r"\ufeff\ufff9-\ufffb]")
 
@@ -71,12 +72,40 @@ def repair_unicode(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def _drop_elements(text: str) -> tuple[str, bool]:
+    kept: list[str] = []
+    position = 0
+    quoted = False
+    while True:
+        opening = _DROPPED_OPEN.search(text, position)
+        if opening is None:
+            kept.append(text[position:])
+            break
+        kept.append(text[position:opening.start()])
+        name = opening.group(1).lower()
+        quoted = quoted or name == "blockquote"
+        if name == "!--":
+            end = text.find("-->", opening.end())
+            closing_end = -1 if end < 0 else end + 3
+        else:
+            closing = _DROPPED_CLOSE[name].search(text, opening.end())
+            closing_end = -1 if closing is None else closing.end()
+        if closing_end < 0:
+            break  # unclosed: everything after it is inside it
+        kept.append(" ")
+        position = closing_end
+    return "".join(kept), quoted
+
+
 def _html_to_text(text: str) -> tuple[str, bool]:
-    text = _COMMENT.sub(" ", text)  # hidden comments are a favourite injection carrier
-    text = _SCRIPT.sub(" ", text)
-    text, quotes = _HTML_QUOTE.subn("\n", text)
+    tail = _HTML_QUOTE_TAIL.search(text)
+    quoted = tail is not None
+    if tail is not None:
+        text = text[:tail.start()]
+    # Comments go too: hidden comments are a favourite carrier of prompt injection.
+    text, dropped_quote = _drop_elements(text)
     text = _BLOCK.sub("\n", text)
-    return html.unescape(_TAG.sub(" ", text)), quotes > 0
+    return html.unescape(_TAG.sub(" ", text)), quoted or dropped_quote
 
 
 def _cut_quoted(lines: list[str]) -> tuple[list[str], bool]:
@@ -131,7 +160,8 @@ def normalise(body: str, *, is_html: bool = False,
     lines, cut_signature = _cut_signature(lines)
     collapsed = [" ".join(line.split()) for line in lines]
     text = "\n".join(line for line in collapsed if line).strip()
-    truncated = len(text) > max_chars or over_cap or original > _HARD_INPUT_CAP
+    truncated = (len(text) > max_chars or (over_cap and not cut_quoted)
+                 or (original > _HARD_INPUT_CAP and not cut_quoted))
     if len(text) > max_chars:
         text = text[:max_chars]
     return NormalisedText(text, original, truncated, cut_quoted, cut_signature)

@@ -304,6 +304,7 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
     decisions: list[Decision] = []
     warnings: list[str] = []
     view = state.ticket
+    latest = state.customer_messages[-1].message_id if state.customer_messages else None
     indicators = tuple(dict.fromkeys(
         phrase for m in state.customer_messages[-INDICATOR_WINDOW:] for phrase in m.indicators))
     for rule in rules.rules:
@@ -313,7 +314,8 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
         inhibited = check.holds and _inhibited(rule, rules, view, new_history, now)
         transition = needs_update(history.get(rule.name), rule=rule.name, holds=check.holds,
                                   inhibited=inhibited, severity=check.severity,
-                                  policy=_policy(rule), now=now, applicable=check.applicable)
+                                  policy=_policy(rule), now=now, applicable=check.applicable,
+                                  message_id=latest)
         if transition.history is not None:
             new_history[rule.name] = transition.history
         if transition.step == "none":

@@ -7,7 +7,9 @@ take and the new history; the daemon persists the history per (ticket, rule), so
 restart never fires twice.  Steps:
 
 - `first`: the condition holds and no episode is open (never fired, or resolved since).
-- `repeat`: an episode is open and `repeat_after` has passed since the last firing.
+- `repeat`: an episode is open, `repeat_after` has passed since the last firing, and a
+  customer message arrived since (a silent or closed ticket is not re-alerted by a
+  periodic re-evaluation, only a customer who writes again).
 - `worse`: an episode is open, `repeat_after` has not passed, and `escalate_if_worse_by`
   is set and severity (minus current_avg) rose at least that much since the last firing.
 - `resolve`: the condition has been false for `resolve_after` (measured from the first
@@ -44,6 +46,7 @@ class RuleHistory:
     last_severity: float = 0.0  # severity (minus current_avg) at the last firing
     condition_false_since: datetime | None = None  # while firing and the condition is false
     resolved_at: datetime | None = None
+    last_message_id: str | None = None  # the latest customer message at the last firing
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class RuleHistory:
             "last_severity": self.last_severity,
             "condition_false_since": _iso(self.condition_false_since),
             "resolved_at": _iso(self.resolved_at),
+            "last_message_id": self.last_message_id,
         }
 
     @classmethod
@@ -75,12 +79,16 @@ class RuleHistory:
             raise ValueError("rule history fire_count must be a non-negative integer")
         if isinstance(severity, bool) or not isinstance(severity, int | float):
             raise ValueError("rule history last_severity must be a number")
+        message_id = data.get("last_message_id")
+        if message_id is not None and not isinstance(message_id, str):
+            raise ValueError("rule history last_message_id must be a string")
         return cls(rule=rule, state=state,
                    first_fired_at=_parse_iso(data.get("first_fired_at")),
                    last_fired_at=_parse_iso(data.get("last_fired_at")),
                    fire_count=fire_count, last_severity=float(severity),
                    condition_false_since=_parse_iso(data.get("condition_false_since")),
-                   resolved_at=_parse_iso(data.get("resolved_at")))
+                   resolved_at=_parse_iso(data.get("resolved_at")),
+                   last_message_id=message_id)
 
 
 _JSON_KEYS = frozenset(RuleHistory.__dataclass_fields__)
@@ -116,12 +124,14 @@ class Transition:
 
 def needs_update(previous: RuleHistory | None, *, rule: str, holds: bool, inhibited: bool,
                  severity: float, policy: Policy, now: datetime,
-                 applicable: bool = True) -> Transition:
+                 applicable: bool = True, message_id: str | None = None) -> Transition:
     """The one lifecycle decision; pure, table-tested in tests/rules/test_lifecycle.py.
 
     `applicable` is False when the rule's ticket filters (sources, status, priority_below,
     has_tags, lacks_tags) exclude the ticket: nothing fires and the episode is left as it
     is, so a rule's own actions (a tag, a raised priority) never count as a recovery.
+    `message_id` is the latest customer message; a repeat needs one newer than the last
+    firing's (unknown ids count as new).
     """
     if not applicable:
         return Transition("none", "not applicable", previous)
@@ -131,16 +141,23 @@ def needs_update(previous: RuleHistory | None, *, rule: str, holds: bool, inhibi
             return Transition("none", "inhibited", _holding(previous))
         if previous is None or previous.state == "resolved":
             return Transition("first", "first firing of an episode",
-                              _fired(previous, rule, severity, now, new_episode=True))
+                              _fired(previous, rule, severity, now, message_id,
+                                     new_episode=True))
+        new_message = message_id is None or message_id != previous.last_message_id
         if (policy.repeat_after is not None and previous.last_fired_at is not None
                 and now - previous.last_fired_at >= policy.repeat_after):
+            if not new_message:
+                return Transition("none", "no customer message since the last firing",
+                                  _holding(previous))
             return Transition("repeat", "repeat_after elapsed",
-                              _fired(previous, rule, severity, now, new_episode=False))
+                              _fired(previous, rule, severity, now, message_id,
+                                     new_episode=False))
         if (policy.escalate_if_worse_by is not None
                 and round(severity - previous.last_severity, _SEVERITY_DIGITS)
                 >= policy.escalate_if_worse_by):
             return Transition("worse", "clearly worse than at the last firing",
-                              _fired(previous, rule, severity, now, new_episode=False))
+                              _fired(previous, rule, severity, now, message_id,
+                                     new_episode=False))
         return Transition("none", "within repeat_after", _holding(previous))
     if previous is None:
         return Transition("none", "not holding", None)
@@ -162,12 +179,13 @@ def _holding(previous: RuleHistory | None) -> RuleHistory | None:
     return previous
 
 
-def _fired(previous: RuleHistory | None, rule: str, severity: float, now: datetime, *,
-           new_episode: bool) -> RuleHistory:
+def _fired(previous: RuleHistory | None, rule: str, severity: float, now: datetime,
+           message_id: str | None, *, new_episode: bool) -> RuleHistory:
     first = now if new_episode or previous is None else previous.first_fired_at
     return RuleHistory(rule=rule, state="firing", first_fired_at=first, last_fired_at=now,
                        fire_count=(previous.fire_count if previous else 0) + 1,
-                       last_severity=severity, condition_false_since=None, resolved_at=None)
+                       last_severity=severity, condition_false_since=None, resolved_at=None,
+                       last_message_id=message_id)
 
 
 def resolve_due_at(history: RuleHistory, policy: Policy) -> datetime | None:

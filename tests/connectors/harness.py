@@ -49,7 +49,11 @@ class TicketState:
 
 class Harness(Protocol):
     kind: str
-    sandbox: SandboxServer
+
+    @property
+    def sandbox(self) -> SandboxServer:
+        """The running sandbox (read-only here so a vendor subclass type fits)."""
+        ...
 
     def connector(self, *, page_budget: int | None = None) -> Connector:
         """A new connector (fresh process state) pointed at the sandbox.

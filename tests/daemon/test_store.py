@@ -79,7 +79,7 @@ def test_outbox_dedupes_claims_and_parks(db_url: str) -> None:
     store.outbox_failed(claimed[1]["id"], "boom", None, park=True)
     stats = store.outbox_stats(NOW)
     assert (stats["done"], stats["parked"], stats["pending"]) == (1, 1, 0)
-    assert store.first_thread_key("zd", "1", "escalations") == "123.4"
+    assert store.latest_thread_key("zd", "1", "escalations") == "123.4"
     store.close()
 
 

@@ -264,14 +264,23 @@ def test_an_inhibitor_without_repeat_inhibits_while_its_episode_is_open() -> Non
 
 
 def test_repeat_after_and_history() -> None:
-    state = conversation([-0.9])
-    first = evaluate(state, ARTICLE, {}, T0)
+    first = evaluate(conversation([-0.9]), ARTICLE, {}, T0)
     assert fired(first) == ["very-negative-message"]
+    assert first.history["very-negative-message"].last_message_id == "m0"
+    state = conversation([-0.9, -0.8])
     assert fired(evaluate(state, ARTICLE, first.history, T0 + timedelta(hours=23))) == []
     repeat = evaluate(state, ARTICLE, first.history, T0 + timedelta(hours=24))
     assert fired(repeat) == ["very-negative-message"]
     assert repeat.decisions[0].step == "repeat"
     assert repeat.history["very-negative-message"].fire_count == 2
+
+
+def test_a_silent_ticket_is_not_re_alerted_by_re_evaluation() -> None:
+    state = conversation([-0.9])
+    first = evaluate(state, ARTICLE, {}, T0)
+    for days in (1, 2, 30):
+        assert evaluate(state, ARTICLE, first.history, T0 + timedelta(days=days)).decisions \
+            == ()
 
 
 def test_escalate_if_worse_by_fires_early_when_clearly_worse() -> None:

@@ -15,7 +15,8 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 
 FIRING = RuleHistory(rule="r", state="firing", first_fired_at=NOW - 30 * H,
-                     last_fired_at=NOW - 2 * H, fire_count=1, last_severity=0.6)
+                     last_fired_at=NOW - 2 * H, fire_count=1, last_severity=0.6,
+                     last_message_id="m1")
 FALSE_FOR_5H = replace(FIRING, condition_false_since=NOW - 5 * H)
 RESOLVED = replace(FIRING, state="resolved", resolved_at=NOW - H)
 
@@ -87,21 +88,36 @@ def test_needs_update_table(case: str, previous: RuleHistory | None, holds: bool
                             inhibited: bool, severity: float, policy: Policy, step: str,
                             why: str) -> None:
     transition = needs_update(previous, rule="r", holds=holds, inhibited=inhibited,
-                              severity=severity, policy=policy, now=NOW)
+                              severity=severity, policy=policy, now=NOW, message_id="m2")
     assert (transition.step, transition.why) == (step, why)
+
+
+@pytest.mark.parametrize(("message_id", "step"), [("m1", "none"), ("m2", "repeat"),
+                                                  (None, "repeat")])
+def test_a_repeat_needs_a_customer_message_since_the_last_firing(message_id: str | None,
+                                                                 step: str) -> None:
+    # a periodic re-evaluation of a silent ticket must not re-alert every repeat_after
+    transition = needs_update(FIRING, rule="r", holds=True, inhibited=False, severity=0.6,
+                              policy=REPEAT_1H, now=NOW, message_id=message_id)
+    assert transition.step == step
+    if step == "none":
+        assert transition.why == "no customer message since the last firing"
+        assert transition.history == FIRING
 
 
 def test_firing_records_the_episode() -> None:
     first = needs_update(None, rule="r", holds=True, inhibited=False, severity=0.55,
-                         policy=REPEAT_24H, now=NOW).history
+                         policy=REPEAT_24H, now=NOW, message_id="m1").history
     assert first == RuleHistory(rule="r", state="firing", first_fired_at=NOW,
-                                last_fired_at=NOW, fire_count=1, last_severity=0.55)
+                                last_fired_at=NOW, fire_count=1, last_severity=0.55,
+                                last_message_id="m1")
     later = NOW + 25 * H
     repeat = needs_update(first, rule="r", holds=True, inhibited=False, severity=0.7,
-                          policy=REPEAT_24H, now=later).history
-    assert repeat == replace(first, last_fired_at=later, fire_count=2, last_severity=0.7)
+                          policy=REPEAT_24H, now=later, message_id="m7").history
+    assert repeat == replace(first, last_fired_at=later, fire_count=2, last_severity=0.7,
+                             last_message_id="m7")
     again = needs_update(RESOLVED, rule="r", holds=True, inhibited=False, severity=0.6,
-                         policy=REPEAT_24H, now=NOW).history
+                         policy=REPEAT_24H, now=NOW, message_id="m1").history
     assert again is not None
     assert (again.first_fired_at, again.fire_count, again.resolved_at) == (NOW, 2, None)
 
@@ -140,7 +156,7 @@ def test_history_json_round_trip_and_shape() -> None:
         "rule": "r", "state": "firing", "first_fired_at": "2026-03-01T06:00:00+00:00",
         "last_fired_at": "2026-03-02T10:00:00+00:00", "fire_count": 1,
         "last_severity": 0.61, "condition_false_since": "2026-03-02T07:00:00+00:00",
-        "resolved_at": None}
+        "resolved_at": None, "last_message_id": "m1"}
     assert RuleHistory.from_json(data) == record
 
 
@@ -152,6 +168,7 @@ def test_history_json_round_trip_and_shape() -> None:
     ({"rule": "r", "fire_count": True}, "fire_count"),
     ({"rule": "r", "last_severity": "high"}, "last_severity"),
     ({"rule": "r", "last_fired_at": 1700000000}, "ISO"),
+    ({"rule": "r", "last_message_id": 17}, "last_message_id"),
 ])
 def test_history_from_json_rejects_malformed_records(data: dict[str, object],
                                                      message: str) -> None:
@@ -166,15 +183,15 @@ _times = st.none() | st.datetimes(
 
 @given(state=st.sampled_from(["firing", "resolved"]), first=_times, last=_times,
        false_since=_times, resolved=_times, count=st.integers(0, 10**6),
-       severity=st.floats(-2, 2, allow_nan=False))
+       severity=st.floats(-2, 2, allow_nan=False), message_id=st.none() | st.text(max_size=20))
 def test_history_json_round_trip_is_exact(state: str, first: datetime | None,
                                           last: datetime | None, false_since: datetime | None,
                                           resolved: datetime | None, count: int,
-                                          severity: float) -> None:
+                                          severity: float, message_id: str | None) -> None:
     record = RuleHistory(rule="sentiment-declining", state=state,  # type: ignore[arg-type]
                          first_fired_at=first, last_fired_at=last, fire_count=count,
                          last_severity=severity, condition_false_since=false_since,
-                         resolved_at=resolved)
+                         resolved_at=resolved, last_message_id=message_id)
     restored = RuleHistory.from_json(record.to_json())
     assert restored == record
     # equal datetimes in different zones compare equal; the offsets must survive too

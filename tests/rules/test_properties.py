@@ -14,8 +14,8 @@ from rules.engine import ConversationState, apply_actions, evaluate
 from rules.model import PRIORITIES, RuleSet, priority_rank
 from tests.rules.support import T0, conversation, ruleset
 
-settings.register_profile("rules", max_examples=150, deadline=None)
-settings.load_profile("rules")
+# Per test, not a global profile: other suites keep their own hypothesis settings.
+examples = settings(max_examples=150, deadline=None)
 
 score = st.floats(-1, 1, allow_nan=False).map(lambda s: round(s, 3))
 scores = st.lists(score, min_size=0, max_size=12)
@@ -90,6 +90,7 @@ def fires(state: ConversationState, when: dict[str, Any]) -> bool:
     return any(d.kind == "fire" for d in evaluate(state, rules, {}, T0).decisions)
 
 
+@examples
 @given(state=states(), high=threshold, low=threshold)
 def test_lowering_last_score_below_never_makes_a_rule_fire(state: ConversationState,
                                                            high: float, low: float) -> None:
@@ -98,6 +99,7 @@ def test_lowering_last_score_below_never_makes_a_rule_fire(state: ConversationSt
         assert fires(state, {"last_score_below": high})
 
 
+@examples
 @given(state=states(), high=threshold, low=threshold)
 def test_lowering_current_avg_below_never_makes_a_rule_fire(state: ConversationState,
                                                             high: float, low: float) -> None:
@@ -106,6 +108,7 @@ def test_lowering_current_avg_below_never_makes_a_rule_fire(state: ConversationS
         assert fires(state, {"trend": "declining", "current_avg_below": high})
 
 
+@examples
 @given(state=states(), small=st.floats(0, 1), large=st.floats(0, 1),
        method=st.sampled_from(["article", "ewma"]))
 def test_raising_decline_threshold_never_makes_a_decline_fire(
@@ -115,6 +118,7 @@ def test_raising_decline_threshold_never_makes_a_decline_fire(
         assert fires(state, {"trend": "declining", "decline_threshold": small, "method": method})
 
 
+@examples
 @given(state=states(), rules=rule_sets())
 def test_no_decision_without_its_numbers(state: ConversationState, rules: RuleSet) -> None:
     for decision in evaluate(state, rules, {}, T0).decisions:
@@ -145,6 +149,7 @@ def test_no_decision_without_its_numbers(state: ConversationState, rules: RuleSe
         assert note is not None and decision.rule in note and "{" not in note
 
 
+@examples
 @given(state=states(), rules=rule_sets(), minutes=st.integers(0, 3000))
 def test_re_evaluating_with_the_returned_history_fires_nothing_new(
         state: ConversationState, rules: RuleSet, minutes: int) -> None:
@@ -160,6 +165,7 @@ def test_re_evaluating_with_the_returned_history_fires_nothing_new(
         assert again.history == first.history
 
 
+@examples
 @given(state=states(), rules=rule_sets())
 def test_priority_is_never_lowered(state: ConversationState, rules: RuleSet) -> None:
     ticket = state.ticket
@@ -171,6 +177,7 @@ def test_priority_is_never_lowered(state: ConversationState, rules: RuleSet) -> 
         ticket = after
 
 
+@examples
 @given(values=st.lists(score, min_size=1, max_size=15), rules=rule_sets(),
        gap=st.sampled_from([1, 30, 90]))
 def test_a_replay_fires_within_its_repeat_budget(values: list[float], rules: RuleSet,

@@ -123,3 +123,11 @@ def test_normalise_never_raises_and_is_clean(body: str) -> None:
 def test_normalise_is_idempotent(body: str) -> None:
     once = normalise(body).text
     assert normalise(once).text == once
+
+
+@pytest.mark.parametrize("body", ["<blockquote>" * 100_000, "<!--" * 250_000,
+                                  "<script>x" * 100_000, "<style>" * 100_000])
+def test_unclosed_html_elements_do_not_blow_up(body: str) -> None:
+    # A quadratic regex would run for minutes here (pytest-timeout fails the test).
+    result = normalise(f"<p>Refund please</p>{body}", is_html=True)
+    assert result.text == "Refund please"
