@@ -26,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.base import Message, TicketSnapshot  # noqa: E402
-from connectors.sandbox.conversations import generate  # noqa: E402
-from daemon.config import load_config  # noqa: E402
-from daemon.pipeline import Pipeline  # noqa: E402
-from daemon.scoring.local import LocalScorer  # noqa: E402
-from daemon.store import Store  # noqa: E402
+from connectors.base import Message, TicketSnapshot
+from connectors.sandbox.conversations import generate
+from daemon.config import load_config
+from daemon.pipeline import Pipeline
+from daemon.scoring.local import LocalScorer
+from daemon.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 

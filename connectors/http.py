@@ -48,7 +48,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         base: float = min(self.backoff_cap, self.backoff_base * (2**attempt))
-        return base * (0.75 + 0.25 * random.random())  # noqa: S311 - jitter, not crypto
+        return base * (0.75 + 0.25 * random.random())
 
 
 def parse_retry_after(value: str | None, now: float, cap: float) -> float | None:

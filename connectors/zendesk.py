@@ -20,6 +20,7 @@ change does not post its note twice.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import structlog
 from pydantic import Field, SecretStr, model_validator
@@ -181,8 +183,6 @@ class ZendeskConnector:
     # -- plumbing ----------------------------------------------------------------------
 
     def _auth_headers(self) -> Mapping[str, str]:
-        import base64
-
         settings = self.settings
         if settings.oauth_token is not None:
             return {"Authorization": f"Bearer {settings.oauth_token.get_secret_value()}"}
@@ -319,8 +319,7 @@ class ZendeskConnector:
                                                  _int_or_none(raw.get("author_id")),
                                                  bool(raw.get("public")), created,
                                                  str(raw.get("body") or ""), second))
-                links = (body or {}).get("links") or {}
-                path = links.get("next") if (body or {}).get("meta", {}).get("has_more") else None
+                path = _same_origin_next(body, self.settings.api_url)
         return found
 
     def _messages(self, comments: Sequence[_RawComment]) -> list[Message]:
@@ -461,6 +460,22 @@ class ZendeskConnector:
             if exc.status == 404:
                 raise TicketGoneError("zendesk: the ticket was deleted", 404) from None
             raise
+
+
+def _same_origin_next(body: Any, api_url: str) -> str | None:
+    """The next page of a cursor-paginated list, only ever on our own account's host.
+
+    Credentials go with every request, so a `links.next` pointing elsewhere is
+    reduced to its path and query on our host rather than followed.
+    """
+    if not isinstance(body, dict) or not (body.get("meta") or {}).get("has_more"):
+        return None
+    link = (body.get("links") or {}).get("next")
+    if not isinstance(link, str) or not link:
+        return None
+    parts = urlsplit(link)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return path if path.startswith("/api/v2/") else None
 
 
 def _batches(ids: Sequence[int]) -> Iterable[Sequence[int]]:

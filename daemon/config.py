@@ -230,7 +230,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     sources: list[SourceSettings] = []
     seen: set[str] = set()
     for index, raw in enumerate(top.sources):
-        where = ("sources", index)
+        where = ("sources", index)  # type: tuple[str | int, ...]
         kind = raw.get("kind") if isinstance(raw, dict) else None
         if not isinstance(kind, str):
             errors.append(f"{doc.path}:{doc.line_of(where)}: {format_key(where)}: "
@@ -287,13 +287,11 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     except ValidationError as exc:
         errors += validation_errors(exc, doc)
     else:
-        for index, rule in enumerate(rules.rules):
-            for n, target in enumerate(rule.actions.notify):
-                if target not in top.notifiers:
-                    key = ("rules", index, "actions", "notify", n)
-                    errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: unknown "
-                                  f"notifier {target!r} (configured: "
-                                  f"{', '.join(sorted(top.notifiers)) or 'none'})")
+        for key, target in rules.notify_references():
+            if target not in top.notifiers:
+                errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: unknown "
+                              f"notifier {target!r} (configured: "
+                              f"{', '.join(sorted(top.notifiers)) or 'none'})")
         names = [rule.name for rule in rules.rules]
         for index, name in enumerate(names):
             if names.index(name) != index:

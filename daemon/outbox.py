@@ -43,7 +43,7 @@ class OutboxPolicy:
     def backoff(self, attempts: int) -> timedelta:
         seconds = min(self.backoff_cap.total_seconds(),
                       self.backoff_base.total_seconds() * 2 ** max(0, attempts - 1))
-        return timedelta(seconds=seconds * (0.8 + 0.4 * random.random()))  # noqa: S311
+        return timedelta(seconds=seconds * (0.8 + 0.4 * random.random()))
 
 
 @dataclass(slots=True)

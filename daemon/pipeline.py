@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import typing
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,8 +23,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from connectors.base import PRIORITIES, Alert, Message, TicketChange, priority_rank
+from daemon.logs import get_logger
 from daemon.scoring.base import Score, Scorer
-from daemon.store import Store, aware, as_utc, utcnow
+from daemon.store import Store, as_utc, aware, utcnow
 from daemon.text import normalise
 from rules.engine import (
     ConversationState,
@@ -34,8 +34,12 @@ from rules.engine import (
     ScoredMessage,
     TicketView,
     evaluate,
+    next_due_at,
 )
 from rules.model import RuleSet
+
+
+log = get_logger("sentinel.pipeline")
 
 
 @dataclass(slots=True)
@@ -47,39 +51,6 @@ class BatchResult:
     enqueued: int = 0
     fallbacks: int = 0
     decisions: list[tuple[str, Decision]] = dataclasses.field(default_factory=list)
-
-
-def history_to_json(history: RuleHistory) -> dict[str, Any]:
-    to_json = getattr(history, "to_json", None)
-    if callable(to_json):
-        return dict(to_json())
-    out: dict[str, Any] = {}
-    for item in dataclasses.fields(history):
-        value = getattr(history, item.name)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, frozenset | set | tuple):
-            value = sorted(value) if isinstance(value, frozenset | set) else list(value)
-        out[item.name] = value
-    return out
-
-
-def history_from_json(data: Mapping[str, Any]) -> RuleHistory:
-    from_json = getattr(RuleHistory, "from_json", None)
-    if callable(from_json):
-        result = from_json(dict(data))
-        assert isinstance(result, RuleHistory)
-        return result
-    hints = typing.get_type_hints(RuleHistory)
-    kwargs: dict[str, Any] = {}
-    for item in dataclasses.fields(RuleHistory):
-        if item.name not in data:
-            continue
-        value = data[item.name]
-        if isinstance(value, str) and "datetime" in str(hints.get(item.name)):
-            value = datetime.fromisoformat(value)
-        kwargs[item.name] = value
-    return RuleHistory(**kwargs)
 
 
 def _snapshot_row(source: str, message: Message, now: datetime) -> dict[str, Any]:
@@ -288,14 +259,17 @@ class Pipeline:
             scored = series.get(ticket_id, ())
             state = ConversationState(ticket=_ticket_view(source, ticket_row),
                                       customer_messages=scored)
-            history = {name: history_from_json(data)
+            history = {name: RuleHistory.from_json(data)
                        for name, data in states.get(ticket_id, {}).items()}
             evaluation = evaluate(state, rules, history, now)
+            for warning in evaluation.warnings:
+                log.warning("rule_warning", source=source, ticket_id=ticket_id, warning=warning)
             for name, new in evaluation.history.items():
                 if history.get(name) != new:
                     rule_rows.append({"source": source, "ticket_id": ticket_id, "rule": name,
-                                      "state": new.state, "history": history_to_json(new),
-                                      "updated_at": as_utc(now)})
+                                      "state": new.state, "history": new.to_json(),
+                                      "updated_at": as_utc(now),
+                                      "due_at": next_due_at(rules, {name: new})})
             changed_ticket = dict(ticket_row)
             for decision in evaluation.decisions:
                 result.decisions.append((ticket_id, decision))

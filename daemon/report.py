@@ -57,7 +57,7 @@ def build_report(store: Store, *, days: int = 7, source: str | None = None,
         esc_where = (T_ESCALATION.c.at > start) & (T_ESCALATION.c.kind == "fire")
         if source:
             esc_where = esc_where & (T_ESCALATION.c.source == source)
-        escalations = dict(conn.execute(sa.select(T_ESCALATION.c.rule, sa.func.count()).where(
+        escalations: dict[str, int] = dict(conn.execute(sa.select(T_ESCALATION.c.rule, sa.func.count()).where(
             esc_where & T_ESCALATION.c.backfill.is_(False)).group_by(T_ESCALATION.c.rule)).all())
         parked = conn.execute(sa.select(
             T_OUTBOX.c.id, T_OUTBOX.c.source, T_OUTBOX.c.ticket_id, T_OUTBOX.c.kind,
@@ -94,7 +94,7 @@ def build_report(store: Store, *, days: int = 7, source: str | None = None,
             declining += 1
         if customer:
             series = [r["score"] for r in customer]
-            ticket = tickets.get(key, {})
+            ticket: Any = tickets.get(key, {})
             risk.append({"source": key[0], "ticket_id": key[1],
                          "subject": ticket.get("subject") or "",
                          "url": ticket.get("url") or "", "priority": ticket.get("priority"),
@@ -112,11 +112,11 @@ def build_report(store: Store, *, days: int = 7, source: str | None = None,
                     impact[agent].append((before, row["score"]))
                 waiting = []
                 last_customer = row["score"]
-            elif row["author_role"] == "agent" and last_customer is not None:
-                if aware(row["created_at"]) > start:  # type: ignore[operator]
-                    agent = row["author_name"] or row["author_id"] or "unknown"
-                    if all(a != agent for a, _ in waiting):
-                        waiting.append((agent, last_customer))
+            elif (row["author_role"] == "agent" and last_customer is not None
+                  and aware(row["created_at"]) > start):  # type: ignore[operator]
+                agent = row["author_name"] or row["author_id"] or "unknown"
+                if all(a != agent for a, _ in waiting):
+                    waiting.append((agent, last_customer))
     risk.sort(key=lambda r: (r["recent_avg"], r["last_score"]))
 
     def impact_row(pairs: list[tuple[float, float]]) -> dict[str, Any]:

@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import BaseModel, SecretStr
@@ -341,9 +340,9 @@ class Daemon:
                 outcome, outcome))
 
     def sweep(self) -> None:
-        """Re-evaluate tickets with firing rules, so resolve timers run without new messages."""
-        for name in self.connectors:
-            tickets = self.store.firing_tickets(name)
+        """Re-evaluate tickets whose resolve timer ran out, so they resolve without new messages."""
+        for name in list(self._tokens):
+            tickets = self.store.due_tickets(name, utcnow())
             for start in range(0, len(tickets), 200):
                 self.pipeline.reevaluate(name, tickets[start:start + 200])
 

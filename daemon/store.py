@@ -126,6 +126,7 @@ class RuleState(SQLModel, table=True):
     state: str = Field(max_length=16)
     history: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     updated_at: datetime
+    due_at: datetime | None = Field(default=None, index=True)  # a pending resolve is due
 
 
 class EscalationEvent(SQLModel, table=True):
@@ -249,11 +250,7 @@ class Store:
                 conn: Connection, update: list[str]) -> None:
         if not rows:
             return
-        statement: Any
-        if self.is_postgres:
-            statement = postgresql.insert(table)
-        else:
-            statement = sqlite.insert(table)
+        statement: Any = postgresql.insert(table) if self.is_postgres else sqlite.insert(table)
         statement = statement.on_conflict_do_update(
             index_elements=keys, set_={name: statement.excluded[name] for name in update})
         conn.execute(statement, rows)
@@ -445,13 +442,15 @@ class Store:
 
     def save_rule_states(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._upsert(T_RULE, ["source", "ticket_id", "rule"], rows, conn,
-                     ["state", "history", "updated_at"])
+                     ["state", "history", "updated_at", "due_at"])
 
-    def firing_tickets(self, source: str) -> list[str]:
+    def due_tickets(self, source: str, now: datetime, limit: int = 1000) -> list[str]:
+        """Tickets with a firing rule whose resolve timer has run out."""
         with self.reading() as conn:
             return list(conn.execute(sa.select(T_RULE.c.ticket_id).where(
                 (T_RULE.c.source == source) & (T_RULE.c.state == "firing")
-            ).distinct()).scalars())
+                & T_RULE.c.due_at.is_not(None) & (T_RULE.c.due_at <= as_utc(now))
+            ).distinct().limit(limit)).scalars())
 
     def log_escalations(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -519,11 +518,12 @@ class Store:
 
     def outbox_stats(self, now: datetime) -> dict[str, Any]:
         with self.reading() as conn:
-            counts = dict(conn.execute(sa.select(T_OUTBOX.c.status, sa.func.count()).group_by(
+            counts: dict[str, int] = dict(conn.execute(sa.select(T_OUTBOX.c.status, sa.func.count()).group_by(
                 T_OUTBOX.c.status)).all())
             oldest = conn.execute(sa.select(sa.func.min(T_OUTBOX.c.created_at)).where(
                 T_OUTBOX.c.status == "pending")).scalar()
-        age = (as_utc(now) - oldest).total_seconds() if oldest else 0.0  # type: ignore[operator]
+        oldest_at = aware(oldest)
+        age = (now - oldest_at).total_seconds() if oldest_at else 0.0
         return {"pending": int(counts.get("pending", 0)), "done": int(counts.get("done", 0)),
                 "parked": int(counts.get("parked", 0)), "oldest_pending_age_s": max(0.0, age)}
 

@@ -63,7 +63,7 @@ def parse_yaml(text: str, path: str = "<string>") -> YamlDocument:
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                line = event.start_mark.line + 1
+                line = event.start_mark.line + 1 if event.start_mark else 1
                 raise YamlError([f"{path}:{line}: YAML anchors and aliases are not allowed"])
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

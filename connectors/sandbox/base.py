@@ -13,6 +13,7 @@ mocks of our code: the daemon talks to them over real sockets exactly as to the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -124,7 +125,7 @@ class SandboxServer:
             def _serve(self) -> None:
                 sandbox._dispatch(self)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
         self._server = _QuietServer((self._host, self._port), _Handler)
         self._server.daemon_threads = True
@@ -229,10 +230,8 @@ class SandboxServer:
         response = self._respond(request)
         if response is None:  # dropped connection
             http.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 http.connection.shutdown(2)
-            except OSError:
-                pass
             return
         logged_body: Any
         try:

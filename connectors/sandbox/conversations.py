@@ -115,13 +115,15 @@ CONVERSATIONS: tuple[Conversation, ...] = (
         subject="Charged twice for my subscription",
         customer_name="Elena Sokolova", customer_email="e.sokolova@example.org",
         turns=(
-            _c("You charged my card TWICE this month. This is ridiculous and I am really "
-               "angry. Fix it now.", 0),
-            _c("And your chat bot just keeps sending me in circles. Terrible.", 10),
+            _c("You charged my card TWICE this month. This is ridiculous, outrageous and I "
+               "am absolutely furious. The worst billing mess I have ever seen.", 0),
+            _c("And your chat bot just keeps sending me in circles. Terrible, useless.", 10),
             _a("Hi Elena, I'm very sorry about that. I can see the duplicate charge and "
                "I've refunded it just now; it should show in 3-5 business days.", 15),
-            _c("OK, thanks for sorting it out so fast. I appreciate it.", 45),
-            _c("The refund arrived today. Great service, thank you, all good now!", 60 * 72),
+            _c("OK, thank you for sorting it out so fast. I really appreciate it, great "
+               "help.", 45),
+            _c("The refund arrived today. Wonderful service, thank you so much, all good "
+               "now and I'm happy!", 60 * 72),
         ),
         expect=frozenset({"improving", "very_negative"}),
     ),
@@ -132,7 +134,8 @@ CONVERSATIONS: tuple[Conversation, ...] = (
         turns=(
             _c("Your latest update DELETED every single note I had. Years of work, gone. "
                "This is a horrible, disgusting, catastrophic failure and I am absolutely "
-               "furious. I hate this app.", 0),
+               "furious. I hate this app, it is the worst garbage I have ever paid for.",
+               0),
         ),
         expect=frozenset({"very_negative"}), priority="high",
     ),
@@ -257,17 +260,17 @@ CONVERSATIONS: tuple[Conversation, ...] = (
         subject="Checkout page keeps timing out",
         customer_name="Noah Williams", customer_email="noah@williams-outdoor.example",
         turns=(
-            _c("Hi team, our checkout page has been slow today, some customers report "
-               "timeouts. Can you check?", 0),
+            _c("Hi team, we love the new checkout and sales have been great! Today it "
+               "seems a little slow for some customers though. Can you check? Thanks!", 0),
             _n("Linked to incident INC-2231 (payment gateway latency).", 8),
             _a("Hi Noah, we're aware of elevated latency with one payment provider and "
                "are working on it.", 4),
-            _c("We are losing sales every hour this is down. This is really bad and "
-               "frustrating.", 45),
+            _c("We are losing sales every hour this is down. This is really bad, awful "
+               "and frustrating.", 45),
             _c("Three hours now. Completely unacceptable, we've lost thousands. Nobody "
                "gives me a straight answer. Terrible.", 120),
             _c("This is a disaster. I'm furious, you have ruined our biggest sales day. "
-               "Awful, awful service.", 40),
+               "Awful, horrible, terrible service. I hate this.", 40),
         ),
         expect=frozenset({"declining", "very_negative"}), priority="high",
     ),

@@ -219,11 +219,10 @@ class LocalScorer:
         elif len(scores) == 1:
             value = scores[0]
         else:
-            # Strong sentences dominate, a negative one counts double, and a sentence with
-            # no sentiment at all (an order number, a greeting) barely counts: pleasantries
-            # and details must not dilute the complaint.
-            weights = [(1.0 + 2.0 * abs(s)) * (2.0 if s < 0 else 1.0)
-                       if abs(s) >= 0.05 else 0.25 for s in scores]
+            # A magnitude-weighted mean, negative sentences counting double: a sentence
+            # with little sentiment (an order number, a greeting) barely counts, so
+            # pleasantries and details do not dilute the complaint.
+            weights = [abs(s) * (2.0 if s < 0 else 1.0) + 0.02 for s in scores]
             value = sum(w * s for w, s in zip(weights, scores, strict=True)) / sum(weights)
         hits = find_signals(text)
         signals = frozenset(hit.signal for hit in hits)

@@ -23,7 +23,7 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9
 _URL = re.compile(r"\bhttps?://[^\s<>\"]{1,2000}|\bwww\.[^\s<>\"]{1,2000}")
 # 13-19 digits, optionally grouped by spaces or dashes.
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
 # International or national numbers with at least 7 digits; separators . - space ().
 _PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)?\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?"
                     r"\d{2,4}(?:[ .\-]?\d{2,4}){1,4}(?![\w])")
@@ -77,10 +77,16 @@ class Redactor:
                 value = match.group(0)
                 if kind == "card" and not luhn_valid(re.sub(r"\D", "", value)):
                     return value
-                if kind == "iban" and not iban_valid(value):
+                if kind == "iban":
+                    # The pattern may run into a following word: find the longest
+                    # valid prefix, ending at a space or a character boundary.
+                    for end in range(len(value), 14, -1):
+                        if iban_valid(value[:end]):
+                            counts[kind] = counts.get(kind, 0) + 1
+                            return "[IBAN]" + value[end:]
                     return value
-                if kind == "phone" and len(re.sub(r"\D", "", value)) < 7:
-                    return value
+                if kind == "phone" and not 7 <= len(re.sub(r"\D", "", value)) <= 15:
+                    return value  # E.164 numbers have at most 15 digits
                 counts[kind] = counts.get(kind, 0) + 1
                 return f"[{kind.upper()}]"
             return pattern.sub(replace, text)

@@ -104,6 +104,11 @@ _COMPILED: dict[str, re.Pattern[str]] = {
     signal: re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
     for signal, patterns in _PATTERNS.items()
 }
+# Case-sensitive twins run on lower-cased text: several times faster than IGNORECASE.
+_COMPILED_LOWER: dict[str, re.Pattern[str]] = {
+    signal: re.compile("|".join(f"(?:{p})" for p in patterns))
+    for signal, patterns in _PATTERNS.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +122,12 @@ def find_signals(text: str, *, limit_per_signal: int = 3) -> list[SignalHit]:
     hits: list[SignalHit] = []
     # Apostrophe variants would otherwise defeat the patterns ("won’t").
     folded = text.replace("\u2019", "'").replace("\u2018", "'")
-    for signal, pattern in _COMPILED.items():
-        for count, match in enumerate(pattern.finditer(folded)):
+    lowered = folded.lower()
+    # Offsets must map back to `text`; a few characters change length when lower-cased.
+    patterns, subject = ((_COMPILED_LOWER, lowered) if len(lowered) == len(text)
+                         else (_COMPILED, folded))
+    for signal, pattern in patterns.items():
+        for count, match in enumerate(pattern.finditer(subject)):
             if count >= limit_per_signal:
                 break
             hits.append(SignalHit(signal, text[match.start():match.end()].strip()))

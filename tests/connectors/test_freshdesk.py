@@ -199,8 +199,8 @@ def test_description_and_conversation_roles(freshdesk: FreshdeskHarness) -> None
 
 
 def test_ticket_url_uses_the_account_domain() -> None:
-    settings = FreshdeskSettings(name="fd", kind="freshdesk", domain="acme",
-                                 api_key="k")  # type: ignore[arg-type]
+    settings = FreshdeskSettings.model_validate(
+        {"name": "fd", "kind": "freshdesk", "domain": "acme", "api_key": "k"})
     connector = FreshdeskConnector(settings)
     try:
         assert connector.ticket_url("42") == "https://acme.freshdesk.com/a/tickets/42"

@@ -161,7 +161,7 @@ def test_merged_conversation_is_gone_for_reads_and_writes(helpscout: HelpScoutHa
     assert _statuses(helpscout, f"/v2/conversations/{conversation_id}") == [301]
     # A write straight to the old id answers 404, also reported as gone.
     with pytest.raises(TicketGoneError):
-        connector._write("POST", f"/v2/conversations/{conversation_id}/notes",  # noqa: SLF001
+        connector._write("POST", f"/v2/conversations/{conversation_id}/notes",
                          {"text": "n"})
 
 
@@ -256,7 +256,7 @@ def test_settings_defaults_point_at_help_scout() -> None:
     connector = HelpScoutConnector(settings)
     try:
         assert "s3cret" not in repr(settings) and "s3cret" not in repr(connector)
-        assert connector._token_url == "https://api.helpscout.net/v2/oauth2/token"  # noqa: SLF001
+        assert connector._token_url == "https://api.helpscout.net/v2/oauth2/token"
         assert settings.token_margin == timedelta(minutes=5)
     finally:
         connector.close()
