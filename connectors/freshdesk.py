@@ -62,7 +62,7 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 class FreshdeskSettings(SourceSettings):
     """`domain` is the account's single DNS label (acme for acme.freshdesk.com)."""
 
-    kind: Literal["freshdesk"]
+    kind: Literal["freshdesk"] = "freshdesk"
     domain: str | None = Field(None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
     api_key: SecretStr
     page_size: int = Field(100, ge=1, le=100)

@@ -2,8 +2,10 @@
 their threads, and write-back without clobbering.
 
 A poll walks `GET /v2/conversations?status=all&modifiedSince=…&sortField=modifiedAt&
-sortOrder=asc` through its HAL pages (`_embedded.conversations`, `_links.next`, 25 a
-page) and reads the threads of each conversation on them (`GET /v2/conversations/{id}/
+sortOrder=asc&embed=threads` through its HAL pages (`_embedded.conversations`,
+`_links.next`, 25 a page), taking each conversation's threads from the page itself;
+only chat conversations (which Help Scout embeds truncated) or, with `embed_threads`
+off, every conversation get their threads read separately (`GET /v2/conversations/{id}/
 threads`, newest first, so paging stops at the first page that reaches back past the
 overlap window).  The conversation object exposes no `modifiedAt`, so the next poll's
 `modifiedSince` is the server time (its `Date` header) when the walk began, minus a small
@@ -61,7 +63,7 @@ RETRY_AFTER_HEADERS = ("X-RateLimit-Retry-After", "Retry-After")
 class HelpScoutSettings(SourceSettings):
     """Client credentials of a Help Scout "My apps" app, and how priority is expressed."""
 
-    kind: Literal["helpscout"]
+    kind: Literal["helpscout"] = "helpscout"
     client_id: SecretStr
     client_secret: SecretStr
     token_url: str | None = None  # default: {base_url}/v2/oauth2/token
@@ -79,6 +81,9 @@ class HelpScoutSettings(SourceSettings):
     #: How far back a changed conversation's threads are compared with those emitted.
     message_overlap: Seconds = timedelta(hours=1)
     max_thread_pages: int = Field(10, ge=1, le=100)
+    #: List conversations with their threads (`embed=threads`): one request a page
+    #: instead of one more per conversation.
+    embed_threads: bool = True
 
     @model_validator(mode="after")
     def _priority_field_complete(self) -> HelpScoutSettings:
@@ -318,6 +323,8 @@ class HelpScoutConnector:
         # status=all: the default lists only active conversations.  Always modifiedSince.
         params: dict[str, Any] = {"status": "all", "modifiedSince": _format_time(since),
                                   "sortField": "modifiedAt", "sortOrder": "asc", "page": page}
+        if self._settings.embed_threads:
+            params["embed"] = "threads"
         if self._settings.mailboxes:
             params["mailbox"] = ",".join(str(m) for m in self._settings.mailboxes)
         return self._get("/v2/conversations", params)
@@ -325,8 +332,15 @@ class HelpScoutConnector:
     def _conversation_messages(self, conversation: Mapping[str, Any], emit_from: datetime,
                                me: int | None) -> Iterator[Message]:
         snapshot = self._snapshot(conversation)
+        embedded = conversation.get("_embedded")
+        embedded_threads = embedded.get("threads") if isinstance(embedded, dict) else None
         try:
-            threads = list(self._threads(snapshot.ticket_id, emit_from))
+            if isinstance(embedded_threads, list) and conversation.get("type") != "chat":
+                # Listed with embed=threads: no request per conversation.  Chat
+                # conversations come truncated that way, so theirs are read in full.
+                threads = [t for t in embedded_threads if isinstance(t, dict)]
+            else:
+                threads = list(self._threads(snapshot.ticket_id, emit_from))
         except FatalError as exc:
             if exc.status in (301, 404):
                 log.info("helpscout: a conversation was merged or deleted while read",

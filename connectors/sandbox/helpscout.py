@@ -431,11 +431,24 @@ class HelpScoutSandbox(SandboxServer):
                    "mailboxid": "mailboxId"}.get(sort_field, sort_field)
             rows.sort(key=lambda c: (str(c.get(key)), c["id"]), reverse=sort_order == "desc")
             shown = [self._public(c) for c in rows]
+            if request.param("embed") == "threads":
+                for row in shown:
+                    row["_embedded"] = {"threads": self._embedded_threads(row)}
         response = self._page(request, shown, "conversations", self.page_size,
                               "/v2/conversations")
         if self.after_list_page is not None and response.status == 200:
             self.after_list_page(int(request.param("page", "1") or "1"))
         return response
+
+    def _embedded_threads(self, conversation: dict[str, Any]) -> list[dict[str, Any]]:
+        """Threads as `embed=threads` shows them: newest first, chats truncated."""
+        threads = sorted(self.threads[conversation["id"]],
+                         key=lambda t: (t["createdAt"], t["id"]), reverse=True)
+        shown = [dict(t) for t in threads]
+        if conversation["type"] == "chat":
+            for thread in shown:
+                thread["body"] = thread["body"][:50]
+        return shown
 
     def _conversation(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
         """(conversation, None) or (None, the 301/404 a GET of it answers)."""

@@ -189,7 +189,7 @@ def test_threads_paging_stops_at_what_was_already_read(helpscout: HelpScoutHarne
     conversation_id = _conversation(helpscout, 120, body="Start")
     for n in range(14):  # three pages of 5 threads, all old
         helpscout.add_message(conversation_id, "agent", f"Old {n}", past(119 - n))
-    connector = helpscout.connector(message_overlap="10m")
+    connector = helpscout.connector(message_overlap="10m", embed_threads=False)
     first = drain(connector, None, past(130))
     assert len(first.messages) == 15
     new = helpscout.add_message(conversation_id, "customer", "New one", past(2))
@@ -198,6 +198,20 @@ def test_threads_paging_stops_at_what_was_already_read(helpscout: HelpScoutHarne
     assert [m.message_id for m in second.messages] == [new]
     thread_reads = [r for r in helpscout.sandbox.request_log[before:] if "/threads" in r.path]
     assert len(thread_reads) == 1  # the newest page already reaches back past the window
+
+
+def test_threads_come_embedded_except_for_chats(helpscout: HelpScoutHarness) -> None:
+    email = _conversation(helpscout, 30, body="By email")
+    helpscout.add_message(email, "agent", "Reply", past(29))
+    chat = _conversation(helpscout, 28, body="Hi! " + "long chat line " * 10)
+    helpscout.sandbox.conversations[int(chat)]["type"] = "chat"
+    got = drain(helpscout.connector(), None, past(40)).messages
+    assert len(got) == 3
+    assert next(m.body for m in got if m.ticket_id == chat).endswith("long chat line ")
+    thread_reads = [r.path for r in helpscout.sandbox.request_log if "/threads" in r.path]
+    assert thread_reads == [f"/v2/conversations/{chat}/threads"]
+    lists = [r for r in helpscout.sandbox.request_log if r.path == "/v2/conversations"]
+    assert all(r.query["embed"] == ["threads"] for r in lists)
 
 
 def test_list_shifting_while_paging_loses_nothing(helpscout: HelpScoutHarness) -> None:
