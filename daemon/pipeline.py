@@ -262,6 +262,9 @@ class Pipeline:
             history = {name: RuleHistory.from_json(data)
                        for name, data in states.get(ticket_id, {}).items()}
             evaluation = evaluate(state, rules, history, now)
+            log.debug("ticket_scored", source=source, ticket_id=ticket_id,
+                      scores=[round(m.score, 2) for m in scored[-8:]],
+                      messages=len(scored), fired=[d.rule for d in evaluation.decisions])
             for warning in evaluation.warnings:
                 log.warning("rule_warning", source=source, ticket_id=ticket_id, warning=warning)
             for name, new in evaluation.history.items():

@@ -26,7 +26,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -149,29 +149,36 @@ class ClaudeScorer:
         return self.breaker.available() and self.budget.has_room()
 
     def score(self, texts: Sequence[str]) -> list[Score]:
-        offline = self._offline.score(texts)
+        cascade = self.settings.cascade.enabled
+        # Without the cascade the offline scores are only needed after Claude answers, so
+        # they are computed while the requests are in flight.
+        offline = self._offline.score(texts) if cascade else None
         results: list[Score | None] = [None] * len(texts)
         pending: dict[str, list[int]] = {}  # text -> positions (identical texts sent once)
+        cached: dict[int, Score] = {}
         for index, text in enumerate(texts):
-            local = offline[index]
             if not text.strip():
-                results[index] = local
-                continue
+                continue  # the offline verdict (neutral) below; nothing to send
             if self._cache is not None:
-                cached = self._cache.get(cache_key(self._identity, text))
-                if cached is not None:
-                    results[index] = self._merge(cached, local, text)
+                hit = self._cache.get(cache_key(self._identity, text))
+                if hit is not None:
+                    cached[index] = hit
                     self._count("cache_hits")
                     continue
-            if self.settings.cascade.enabled and self._cascade_keeps(local):
-                results[index] = local
+            if offline is not None and self._cascade_keeps(offline[index]):
+                results[index] = offline[index]
                 self._count("cascaded")
                 continue
             pending.setdefault(text, []).append(index)
-        if pending:
-            unique = list(pending)
-            for text, score in zip(unique, self._score_remote(unique, offline, pending),
-                                   strict=True):
+        unique = list(pending)
+        futures = self._submit(unique)
+        if offline is None:
+            offline = self._offline.score(texts)
+        for index, hit in cached.items():
+            results[index] = self._merge(hit, offline[index])
+        if unique:
+            local_of = {text: offline[pending[text][0]] for text in unique}
+            for text, score in self._collect(unique, futures, local_of).items():
                 for index in pending[text]:
                     results[index] = score
         return [r if r is not None else offline[i] for i, r in enumerate(results)]
@@ -195,7 +202,7 @@ class ClaudeScorer:
         return replace(local, scorer="fallback", needs_rescore=reason != "refusal",
                        fallback_reason=reason)
 
-    def _merge(self, claude: Score, local: Score, text: str) -> Score:
+    def _merge(self, claude: Score, local: Score) -> Score:
         """Claude's verdict with the offline hard signals kept (an injection cannot lower them)."""
         signals = (claude.signals | local.signals) & SIGNALS
         value = claude.score
@@ -209,28 +216,29 @@ class ClaudeScorer:
 
     # -- remote ----------------------------------------------------------------------
 
-    def _score_remote(self, texts: list[str], offline: list[Score],
-                      positions: dict[str, list[int]]) -> list[Score]:
-        local_of = {text: offline[positions[text][0]] for text in texts}
+    def _submit(self, texts: list[str]) -> list[tuple[list[_Item], Future[dict[str, Score | str]]]]:
         items = [_Item(f"m{i}", text, self._prepare(text)) for i, text in enumerate(texts)]
         size = self.settings.batch_size
         batches = [items[i:i + size] for i in range(0, len(items), size)]
-        futures = [self._pool.submit(self._run_batch, batch) for batch in batches]
+        return [(batch, self._pool.submit(self._run_batch, batch)) for batch in batches]
+
+    def _collect(self, texts: list[str],
+                 futures: list[tuple[list[_Item], Future[dict[str, Score | str]]]],
+                 local_of: dict[str, Score]) -> dict[str, Score]:
         out: dict[str, Score] = {}
-        for batch, future in zip(batches, futures, strict=True):
+        for batch, future in futures:
             verdicts = future.result()  # _run_batch never raises
             for item in batch:
                 verdict = verdicts.get(item.ident)
                 local = local_of[item.text]
                 if isinstance(verdict, Score):
-                    merged = self._merge(verdict, local, item.text)
                     if self._cache is not None:
                         self._cache.put(cache_key(self._identity, item.text), verdict)
-                    out[item.text] = merged
+                    out[item.text] = self._merge(verdict, local)
                     self._count("claude_scored")
                 else:
                     out[item.text] = self._fallback(local, verdict or "invalid_output")
-        return [out[text] for text in texts]
+        return out
 
     def _prepare(self, text: str) -> str:
         text = text[:self.settings.max_chars_per_message]

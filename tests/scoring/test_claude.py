@@ -19,6 +19,7 @@ from daemon.scoring.anthropic import OUTPUT_SCHEMA, SYSTEM_PROMPT, ClaudeScorer
 from daemon.scoring.base import LABELS, SIGNALS
 from daemon.scoring.cache import ScoreCache
 from daemon.scoring.local import LocalScorer
+from daemon.scoring.settings import AnthropicScorerSettings, parse_scorer_settings
 from daemon.text import normalise
 from tests.scoring.conftest import API_KEY, FakeClock, ScorerFactory
 
@@ -147,14 +148,25 @@ def test_transient_error_recovers_within_sdk_retries(sandbox: AnthropicSandbox,
     assert score.scorer == "anthropic" and len(sandbox.calls) == 2
 
 
-def test_timeout_and_dropped_connection_fall_back(sandbox: AnthropicSandbox,
-                                                  make_scorer: ScorerFactory) -> None:
-    sandbox.inject(Fault("slow", count=1, delay=1.5, path_contains="/v1/messages"))
-    slow = make_scorer(timeout=0.3, max_retries=0).score([COMPLAINT])[0]
-    assert (slow.scorer, slow.fallback_reason) == ("fallback", "unavailable")
-    sandbox.inject(Fault("drop", count=1, path_contains="/v1/messages"))
-    dropped = make_scorer(max_retries=0).score([PRAISE])[0]
-    assert (dropped.scorer, dropped.fallback_reason) == ("fallback", "unavailable")
+def test_timeout_and_dropped_connection_fall_back(offline: LocalScorer) -> None:
+    # A private sandbox: the slow request outlives the client's timeout and must not
+    # overlap the shared sandbox's next test.
+    with AnthropicSandbox(api_key=API_KEY) as private:
+        settings = parse_scorer_settings({"kind": "anthropic", "api_key": API_KEY,
+                                          "base_url": private.url, "timeout": 0.3,
+                                          "max_retries": 0})
+        assert isinstance(settings, AnthropicScorerSettings)
+        scorer = ClaudeScorer(settings, offline=offline)
+        try:
+            private.inject(Fault("slow", count=1, delay=1.0, path_contains="/v1/messages"))
+            slow = scorer.score([COMPLAINT])[0]
+            assert (slow.scorer, slow.fallback_reason) == ("fallback", "unavailable")
+            private.inject(Fault("drop", count=1, path_contains="/v1/messages"))
+            dropped = scorer.score([PRAISE])[0]
+            assert (dropped.scorer, dropped.fallback_reason) == ("fallback", "unavailable")
+            assert scorer.score(["a broken thing"])[0].scorer == "anthropic"
+        finally:
+            scorer.close()
 
 
 def test_auth_failure_disables_claude(sandbox: AnthropicSandbox,

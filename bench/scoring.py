@@ -1,0 +1,131 @@
+"""Scoring benchmark: prints one JSON line.
+
+- offline_msgs_per_s: the offline scorer on one core (this process, one thread) over a
+  deterministic corpus of generated support messages (no data file needed);
+- claude: the Claude scorer over the real SDK against the Anthropic sandbox with a fixed
+  latency (default 400 ms) at concurrency 1, 4 and 16: msgs_per_s, the ideal
+  (concurrency / latency * batch_size) and efficiency = measured / ideal;
+- input_tokens_per_msg and prompt_overhead_tokens_per_msg: tokens as the sandbox counts
+  them (4 characters per token over system prompt, user turn and JSON schema, the
+  Anthropic rule of thumb for English), overhead = total minus the messages' own tokens.
+
+Usage: .venv/bin/python bench/scoring.py [--latency 0.4] [--batch-size 10] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from connectors.sandbox.anthropic import CHARS_PER_TOKEN, AnthropicSandbox  # noqa: E402
+from daemon.scoring.anthropic import ClaudeScorer  # noqa: E402
+from daemon.scoring.local import LocalScorer  # noqa: E402
+from daemon.scoring.settings import AnthropicScorerSettings, parse_scorer_settings  # noqa: E402
+
+_OPENERS = ["Hi,", "Hello team,", "Good morning.", "", "Hey there,"]
+_BODIES = [
+    "I ordered a replacement charger {n} days ago and it still has not arrived.",
+    "Could you please tell me how to change the email address on my account?",
+    "This is the third time I am writing about the same billing error.",
+    "Thanks a lot, the new version fixed the sync problem for our whole team!",
+    "The export keeps failing with an error and we have a deadline on Friday.",
+    "I was charged twice for order {n}. I want a refund.",
+    "Where can I download the invoice for last month?",
+    "Nobody has answered my ticket in {n} days, this is unacceptable.",
+    "The app crashes every time I open the camera screen.",
+    "Great support as always, thank you for the quick answer.",
+    "If this is not fixed today I will cancel my subscription.",
+    "Can I upgrade my plan in the middle of the billing cycle?",
+]
+_CLOSERS = ["Thanks.", "Regards, Sam", "", "Please advise.", "Best"]
+
+
+def corpus(count: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    texts = []
+    for index in range(count):
+        sentences = [rng.choice(_OPENERS)]
+        for _ in range(rng.randint(1, 3)):
+            sentences.append(rng.choice(_BODIES).format(n=rng.randint(2, 40)))
+        sentences.append(rng.choice(_CLOSERS))
+        texts.append(" ".join(s for s in sentences if s) + f" (ref {index})")
+    return texts
+
+
+def bench_offline(texts: list[str]) -> float:
+    scorer = LocalScorer()
+    scorer.score(texts[:200])  # warm-up
+    started = time.perf_counter()
+    scorer.score(texts)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def bench_claude(sandbox: AnthropicSandbox, concurrency: int, batch_size: int, rounds: int,
+                 latency: float, offset: int) -> dict[str, float]:
+    settings = parse_scorer_settings({
+        "kind": "anthropic", "api_key": sandbox.api_key, "base_url": sandbox.url,
+        "concurrency": concurrency, "batch_size": batch_size, "max_retries": 0,
+        "budget": {"requests_per_day": None, "input_tokens_per_day": None}})
+    assert isinstance(settings, AnthropicScorerSettings)
+    scorer = ClaudeScorer(settings, offline=LocalScorer(), cache=None)
+    try:
+        scorer.score(corpus(batch_size * concurrency, seed=99 + concurrency))  # connections up
+        texts = corpus(concurrency * batch_size * rounds, seed=offset)
+        tokens_before = sandbox.input_tokens
+        started = time.perf_counter()
+        scores = scorer.score(texts)
+        elapsed = time.perf_counter() - started
+        tokens = sandbox.input_tokens - tokens_before
+    finally:
+        scorer.close()
+    fallbacks = sum(1 for s in scores if s.scorer != "anthropic")
+    message_tokens = sum(math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts)
+    ideal = concurrency / latency * batch_size
+    measured = len(texts) / elapsed
+    return {"messages": len(texts), "msgs_per_s": round(measured, 1),
+            "ideal_msgs_per_s": round(ideal, 1), "efficiency": round(measured / ideal, 3),
+            "fallbacks": fallbacks,
+            "input_tokens_per_msg": round(tokens / len(texts), 1),
+            "prompt_overhead_tokens_per_msg": round((tokens - message_tokens) / len(texts), 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.4)
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--offline-messages", type=int, default=5000)
+    args = parser.parse_args()
+
+    offline = bench_offline(corpus(args.offline_messages))
+    sandbox = AnthropicSandbox(latency=args.latency)
+    sandbox.start()
+    try:
+        claude = {str(c): bench_claude(sandbox, c, args.batch_size, args.rounds, args.latency,
+                                       offset=c)
+                  for c in (1, 4, 16)}
+    finally:
+        sandbox.stop()
+    overhead = max(result["prompt_overhead_tokens_per_msg"] for result in claude.values())
+    print(json.dumps({
+        "offline_msgs_per_s": round(offline, 1),
+        "claude": claude,
+        "latency_s": args.latency,
+        "batch_size": args.batch_size,
+        "prompt_overhead_tokens_per_msg": overhead,
+        "input_tokens_per_msg": max(r["input_tokens_per_msg"] for r in claude.values()),
+        "token_method": f"sandbox estimate: {CHARS_PER_TOKEN} chars/token over system prompt, "
+                        "user turn and JSON schema",
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
