@@ -2,12 +2,14 @@
 
 - offline_msgs_per_s: the offline scorer on one core (this process, one thread) over a
   deterministic corpus of generated support messages (no data file needed);
-- claude: the Claude scorer over the real SDK against the Anthropic sandbox with a fixed
-  latency (default 400 ms) at concurrency 1, 4 and 16: msgs_per_s, the ideal
+- claude: the Claude scorer over the real SDK against the Anthropic sandbox (in its own
+  process, like a remote API) with a fixed latency (default 400 ms) at concurrency 1, 4
+  and 16, after one warm-up wave that opens the connections: msgs_per_s, the ideal
   (concurrency / latency * batch_size) and efficiency = measured / ideal;
 - input_tokens_per_msg and prompt_overhead_tokens_per_msg: tokens as the sandbox counts
   them (4 characters per token over system prompt, user turn and JSON schema, the
-  Anthropic rule of thumb for English), overhead = total minus the messages' own tokens.
+  Anthropic rule of thumb for English) and report in `usage.input_tokens`; overhead =
+  total minus the messages' own tokens at the same rate.
 
 Usage: .venv/bin/python bench/scoring.py [--latency 0.4] [--batch-size 10] [--rounds 3]
 """
@@ -17,18 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import random
 import sys
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.sandbox.anthropic import CHARS_PER_TOKEN, AnthropicSandbox  # noqa: E402
-from daemon.scoring.anthropic import ClaudeScorer  # noqa: E402
-from daemon.scoring.local import LocalScorer  # noqa: E402
-from daemon.scoring.settings import AnthropicScorerSettings, parse_scorer_settings  # noqa: E402
+from connectors.sandbox.anthropic import CHARS_PER_TOKEN, AnthropicSandbox
+from daemon.scoring.anthropic import ClaudeScorer
+from daemon.scoring.local import LocalScorer
+from daemon.scoring.settings import AnthropicScorerSettings, parse_scorer_settings
 
+API_KEY = "sk-ant-bench"
 _OPENERS = ["Hi,", "Hello team,", "Good morning.", "", "Hey there,"]
 _BODIES = [
     "I ordered a replacement charger {n} days ago and it still has not arrived.",
@@ -67,10 +72,18 @@ def bench_offline(texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def bench_claude(sandbox: AnthropicSandbox, concurrency: int, batch_size: int, rounds: int,
+def _serve_sandbox(latency: float, connection: Connection) -> None:
+    sandbox = AnthropicSandbox(api_key=API_KEY, latency=latency)
+    sandbox.start()
+    connection.send(sandbox.url)
+    connection.recv()  # until the parent says stop
+    sandbox.stop()
+
+
+def bench_claude(url: str, concurrency: int, batch_size: int, rounds: int,
                  latency: float, offset: int) -> dict[str, float]:
     settings = parse_scorer_settings({
-        "kind": "anthropic", "api_key": sandbox.api_key, "base_url": sandbox.url,
+        "kind": "anthropic", "api_key": API_KEY, "base_url": url,
         "concurrency": concurrency, "batch_size": batch_size, "max_retries": 0,
         "budget": {"requests_per_day": None, "input_tokens_per_day": None}})
     assert isinstance(settings, AnthropicScorerSettings)
@@ -78,11 +91,11 @@ def bench_claude(sandbox: AnthropicSandbox, concurrency: int, batch_size: int, r
     try:
         scorer.score(corpus(batch_size * concurrency, seed=99 + concurrency))  # connections up
         texts = corpus(concurrency * batch_size * rounds, seed=offset)
-        tokens_before = sandbox.input_tokens
+        tokens_before = scorer.stats["input_tokens"]  # as the API's usage reports them
         started = time.perf_counter()
         scores = scorer.score(texts)
         elapsed = time.perf_counter() - started
-        tokens = sandbox.input_tokens - tokens_before
+        tokens = scorer.stats["input_tokens"] - tokens_before
     finally:
         scorer.close()
     fallbacks = sum(1 for s in scores if s.scorer != "anthropic")
@@ -105,14 +118,24 @@ def main() -> int:
     args = parser.parse_args()
 
     offline = bench_offline(corpus(args.offline_messages))
-    sandbox = AnthropicSandbox(latency=args.latency)
-    sandbox.start()
+    # The sandbox runs in its own process, as the real API would: in this process its
+    # JSON work would compete with the client for the GIL and understate the client.
+    parent, child = multiprocessing.Pipe()
+    server = multiprocessing.Process(target=_serve_sandbox, args=(args.latency, child),
+                                     daemon=True)
+    server.start()
     try:
-        claude = {str(c): bench_claude(sandbox, c, args.batch_size, args.rounds, args.latency,
+        if not parent.poll(30):
+            raise SystemExit("sandbox did not start")
+        url = parent.recv()
+        claude = {str(c): bench_claude(url, c, args.batch_size, args.rounds, args.latency,
                                        offset=c)
                   for c in (1, 4, 16)}
     finally:
-        sandbox.stop()
+        parent.send("stop")
+        server.join(10)
+        if server.is_alive():
+            server.terminate()
     overhead = max(result["prompt_overhead_tokens_per_msg"] for result in claude.values())
     print(json.dumps({
         "offline_msgs_per_s": round(offline, 1),

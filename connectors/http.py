@@ -228,7 +228,12 @@ class HttpClient:
                     raise AuthError(
                         f"{self.vendor}: {method} {where} was refused ({status}); "
                         "check the credentials and their permissions", status)
-                if status == 429 or status == 409 or status == 408 or status >= 500:
+                if status == 409:
+                    # A conflict (Zendesk safe_update) means our view is stale: resending the
+                    # same request cannot succeed, so the caller re-reads and decides.
+                    raise RetriableError(f"{self.vendor}: {method} {where} answered 409 "
+                                         "(conflict)")
+                if status == 429 or status == 408 or status >= 500:
                     wait = self._server_wait(response)
                     if status == 429 and wait is None:
                         wait = self.policy.default_retry_after
@@ -288,7 +293,9 @@ class HttpClient:
                 if isinstance(value, str):
                     code = value
                     break
-        if code and len(code) <= 40 and code.replace("_", "").replace(" ", "").isalnum():
+        # Only identifier-like codes (APIRateLimitExceeded, invalid_auth): a phrase with
+        # spaces could be the customer's words echoed back by a vendor.
+        if code and len(code) <= 40 and code.replace("_", "").isalnum():
             return f" ({code})"
         return ""
 

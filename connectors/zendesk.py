@@ -179,6 +179,8 @@ class ZendeskConnector:
                                                     settings.incremental_per_minute)
         self._users: OrderedDict[int, _User] = OrderedDict()
         self._me: int | None = None
+        # Snapshots read during the current poll: a ticket spanning pages is read once.
+        self._poll_snapshots: dict[int, TicketSnapshot] = {}
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -205,6 +207,7 @@ class ZendeskConnector:
     def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
         state = Cursor.load(cursor, start_from)
         before = self._http.log.total
+        self._poll_snapshots = {}
         messages: list[Message] = []
         committed = state  # the cursor that covers exactly `messages`
         caught_up = False
@@ -216,7 +219,9 @@ class ZendeskConnector:
                 break
             if self._budget.wait_needed() > 0:
                 # Not an error: return what is complete; the next poll goes on from here.
+                # With nothing read, polling again straight away is pointless: say so.
                 log.info("zendesk.incremental_budget_spent", source=self.name, pages=pages)
+                caught_up = pages == 0
                 break
             try:
                 comments, end_time, end_of_stream = self._events_page(start)
@@ -326,7 +331,9 @@ class ZendeskConnector:
         if not comments:
             return []
         me = self._whoami()
-        snapshots = self._snapshots({c.ticket_id for c in comments})
+        wanted = {c.ticket_id for c in comments}
+        self._poll_snapshots.update(self._snapshots(wanted - set(self._poll_snapshots)))
+        snapshots = self._poll_snapshots
         self._load_users({c.author_id for c in comments if c.author_id is not None})
         out = []
         for comment in comments:

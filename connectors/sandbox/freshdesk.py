@@ -126,6 +126,14 @@ class FreshdeskSandbox(SandboxServer):
         self.route("POST", r"/api/v2/tickets/(?P<ticket_id>\d+)/notes", self._create_note)
         self.route("GET", r"/api/v2/agents/me", self._agent_me)
 
+    def start(self) -> FreshdeskSandbox:
+        super().start()
+        assert self._server is not None
+        # Headers and body leave in separate writes; with Nagle's algorithm and delayed
+        # ACKs every keep-alive request would stall about 40 ms.
+        self._server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+        return self
+
     # -- data -------------------------------------------------------------------------
 
     def _reset_data(self) -> None:

@@ -84,6 +84,14 @@ class HelpScoutSandbox(SandboxServer):
         self.route("POST", r"/v2/conversations/(?P<cid>\d+)/notes", self._create_note)
         self.route("GET", r"/v2/users/me", self._users_me)
 
+    def start(self) -> HelpScoutSandbox:
+        super().start()
+        assert self._server is not None
+        # Headers and body leave in separate writes; with Nagle's algorithm and delayed
+        # ACKs every keep-alive request would stall about 40 ms.
+        self._server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+        return self
+
     # -- data -------------------------------------------------------------------------
 
     def _reset_data(self) -> None:

@@ -139,7 +139,8 @@ class ClaudeScorer:
             self._output_config["effort"] = settings.effort
         self._stats_lock = threading.Lock()
         self.stats: dict[str, int] = {"requests": 0, "input_tokens": 0, "output_tokens": 0,
-                                      "cache_hits": 0, "cascaded": 0, "claude_scored": 0}
+                                      "cache_hits": 0, "cascaded": 0, "claude_scored": 0,
+                                      "pii_redacted": 0}
         self.fallbacks: dict[str, int] = {}
 
     # -- public --------------------------------------------------------------------
@@ -241,9 +242,14 @@ class ClaudeScorer:
         return out
 
     def _prepare(self, text: str) -> str:
-        text = text[:self.settings.max_chars_per_message]
+        # Redact before cutting, so a cut cannot split a card number out of recognition.
         if self._redactor is not None:
-            text = self._redactor.redact(text).text
+            redaction = self._redactor.redact(text)
+            text = redaction.text
+            if redaction.counts:
+                with self._stats_lock:
+                    self.stats["pii_redacted"] += sum(redaction.counts.values())
+        text = text[:self.settings.max_chars_per_message]
         # A customer cannot close our delimiter and write outside it.
         return _DELIMITER.sub("\u2039customer_message", text)
 

@@ -164,6 +164,11 @@ def test_own_budget_stops_a_poll_with_a_safe_cursor() -> None:
         assert not result.caught_up
         assert len(_events_served(harness)) == 3
         assert all(status == 200 for status in _events_served(harness))
+        # Straight away again: nothing sent, nothing lost, and no reason to spin.
+        again = connector.poll(result.next_cursor, past(45))
+        assert again.messages == [] and again.requests == 0 and again.caught_up
+        assert again.next_cursor == result.next_cursor
+        assert len(_events_served(harness)) == 3
         # Resuming from that cursor reads the rest, nothing twice.
         rest = drain(harness.connector(), result.next_cursor, past(45), max_polls=100)
         keys = message_keys(result.messages) + message_keys(rest.messages)

@@ -56,8 +56,10 @@ def test_redaction_is_applied_before_text_leaves(sandbox: AnthropicSandbox,
                                                  make_scorer: ScorerFactory) -> None:
     pii = ("Card 4111 1111 1111 1111, call me on +44 20 7946 0958, mail jane.doe@example.com, "
            "IBAN GB82 WEST 1234 5698 7654 32. Order 12345 is still broken!")
-    scores = make_scorer().score([pii])
+    scorer = make_scorer()
+    scores = scorer.score([pii])
     assert scores[0].scorer == "anthropic"
+    assert scorer.stats["pii_redacted"] == 4
     sent = "\n".join(call.user_text for call in sandbox.calls)
     for secret in ("4111 1111 1111 1111", "7946 0958", "jane.doe@example.com",
                    "GB82 WEST", "5698 7654 32"):
