@@ -38,7 +38,6 @@ from rules.engine import (
 )
 from rules.model import RuleSet
 
-
 log = get_logger("sentinel.pipeline")
 
 
