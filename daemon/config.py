@@ -227,59 +227,44 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     except ValidationError as exc:
         errors += validation_errors(exc, doc, ("scorer",))
 
-    sources: list[SourceSettings] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(top.sources):
-        where = ("sources", index)  # type: tuple[str | int, ...]
+    def error(key: tuple[str | int, ...], message: str) -> None:
+        errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: {message}")
+
+    def by_kind(raw: Any, where: tuple[str | int, ...], registry: dict[str, str]) -> Any:
+        """Validate one registry-typed section with the class its `kind` names."""
         kind = raw.get("kind") if isinstance(raw, dict) else None
         if not isinstance(kind, str):
-            errors.append(f"{doc.path}:{doc.line_of(where)}: {format_key(where)}: "
-                          f"missing 'kind' (one of: {', '.join(sorted(SOURCE_KINDS))})")
-            continue
+            error(where, f"missing 'kind' (one of: {', '.join(sorted(registry))})")
+            return None
         try:
-            cls = settings_class(SOURCE_KINDS, kind)
+            return settings_class(registry, kind).model_validate(raw)
         except KeyError as exc:
-            errors.append(f"{doc.path}:{doc.line_of((*where, 'kind'))}: "
-                          f"{format_key((*where, 'kind'))}: {exc.args[0]}")
-            continue
-        try:
-            source = cls.model_validate(raw)
+            error((*where, "kind"), exc.args[0])
         except ValidationError as exc:
-            errors += validation_errors(exc, doc, where)
+            errors.extend(validation_errors(exc, doc, where))
+        return None
+
+    sources: list[SourceSettings] = []
+    for index, raw in enumerate(top.sources):
+        where: tuple[str | int, ...] = ("sources", index)
+        source = by_kind(raw, where, SOURCE_KINDS)
+        if source is None:
             continue
         assert isinstance(source, SourceSettings)
-        if source.name in seen:
-            errors.append(f"{doc.path}:{doc.line_of((*where, 'name'))}: "
-                          f"{format_key((*where, 'name'))}: duplicate source name {source.name!r}")
-        seen.add(source.name)
+        if any(other.name == source.name for other in sources):
+            error((*where, "name"), f"duplicate source name {source.name!r}")
         try:
             parse_start_from(source.start_from, datetime.now(UTC))
         except ValueError:
-            errors.append(f"{doc.path}:{doc.line_of((*where, 'start_from'))}: "
-                          f"{format_key((*where, 'start_from'))}: expected an ISO time or a "
-                          "relative time such as -24h")
+            error((*where, "start_from"), "expected an ISO time or a relative time such as -24h")
         sources.append(source)
 
     notifiers: dict[str, NotifierSettings] = {}
     for name, raw in top.notifiers.items():
-        where = ("notifiers", name)
-        kind = raw.get("kind") if isinstance(raw, dict) else None
-        if not isinstance(kind, str):
-            errors.append(f"{doc.path}:{doc.line_of(where)}: {format_key(where)}: "
-                          f"missing 'kind' (one of: {', '.join(sorted(NOTIFIER_KINDS))})")
-            continue
-        try:
-            cls = settings_class(NOTIFIER_KINDS, kind)
-            notifier = cls.model_validate(raw)
-        except KeyError as exc:
-            errors.append(f"{doc.path}:{doc.line_of((*where, 'kind'))}: "
-                          f"{format_key((*where, 'kind'))}: {exc.args[0]}")
-            continue
-        except ValidationError as exc:
-            errors += validation_errors(exc, doc, where)
-            continue
-        assert isinstance(notifier, NotifierSettings)
-        notifiers[name] = notifier
+        notifier = by_kind(raw, ("notifiers", name), NOTIFIER_KINDS)
+        if notifier is not None:
+            assert isinstance(notifier, NotifierSettings)
+            notifiers[name] = notifier
 
     rules = RuleSet()
     try:
@@ -289,15 +274,12 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     else:
         for key, target in rules.notify_references():
             if target not in top.notifiers:
-                errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: unknown "
-                              f"notifier {target!r} (configured: "
-                              f"{', '.join(sorted(top.notifiers)) or 'none'})")
+                error(key, f"unknown notifier {target!r} (configured: "
+                      f"{', '.join(sorted(top.notifiers)) or 'none'})")
         names = [rule.name for rule in rules.rules]
         for index, name in enumerate(names):
             if names.index(name) != index:
-                key = ("rules", index, "name")
-                errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: "
-                              f"duplicate rule name {name!r}")
+                error(("rules", index, "name"), f"duplicate rule name {name!r}")
 
     if errors:
         raise ConfigError(errors)
