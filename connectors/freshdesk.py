@@ -194,8 +194,13 @@ class FreshdeskConnector:
         self._credits_low = False
         self._tickets_read = 0
         try:
-            me = self._agent_me()
-            caught_up = self._walk(state, emit_from, me, messages)
+            try:
+                me = self._agent_me()
+                caught_up = self._walk(state, emit_from, me, messages)
+            except (KeyError, ValueError, TypeError) as exc:
+                # A response of an unexpected shape: like a malformed body, try again later.
+                raise RetriableError(f"freshdesk: unexpected response shape "
+                                     f"({type(exc).__name__})") from None
         except _LowOnCredits:
             pass  # the cursor covers exactly the tickets finished so far
         except RetriableError:
@@ -266,8 +271,13 @@ class FreshdeskConnector:
                 updated_at = _parse_time(ticket["updated_at"])
                 if state.already_read(ticket_id, updated_at):
                     continue
-                new = [message for message in self._ticket_messages(ticket, emit_from, me)
-                       if message.message_id not in emitted]
+                try:
+                    new = [message for message in self._ticket_messages(ticket, emit_from, me)
+                           if message.message_id not in emitted]
+                except FatalError as exc:
+                    if exc.status != 404:
+                        raise
+                    new = []  # deleted between the list and its conversations: nothing to read
                 for message in new:
                     emitted.add(message.message_id)
                     state.seen[message.message_id] = _format_time(message.created_at)

@@ -183,6 +183,7 @@ class HelpScoutConnector:
                                 retry_after_headers=RETRY_AFTER_HEADERS, clock=clock,
                                 sleep=sleep, session=session)
         self._me: int | None = None
+        self._pages_read = 0
 
     def __repr__(self) -> str:
         return f"HelpScoutConnector(name={self.name!r}, base_url={self._http.base_url!r})"
@@ -232,50 +233,21 @@ class HelpScoutConnector:
         settings = self._settings
         # Threads older than the overlap were emitted by earlier polls (or predate us).
         emit_from = max(state.floor, state.since - settings.message_overlap)
-        emitted: set[str] = set(state.seen)
         first_request = self._http.log.total + self._token_http.log.total
         messages: list[Message] = []
         caught_up = False
-        progressed = False
-        rewalked = False
+        self._pages_read = 0
         try:
-            me = self._user_me()
-            for _ in range(settings.page_budget):
-                if state.page is None:
-                    state.page, state.walk_start, state.walk_ids = 1, None, set()
-                body, response = self._list_page(state.since, state.page)
-                if state.walk_start is None:
-                    state.walk_start = self._server_time(response)
-                conversations = _embedded(body, "conversations")
-                for conversation in conversations:
-                    new = [m for m in self._conversation_messages(conversation, emit_from, me)
-                           if m.message_id not in emitted]
-                    for message in new:
-                        emitted.add(message.message_id)
-                        state.seen[message.message_id] = _format_time(message.created_at)
-                    messages.extend(new)
-                    state.walk_ids.add(int(conversation["id"]))
-                progressed = True
-                if _has_next(body):
-                    state.page += 1
-                    continue
-                total = _total(body)
-                if total is not None and len(state.walk_ids) < total and not rewalked:
-                    # Something moved while we paged and shifted an unseen conversation
-                    # onto a page already read: walk again from the same watermark (once
-                    # a poll, so a count that never matches cannot stall the source).
-                    rewalked = True
-                    log.info("helpscout: conversation list shifted during the walk; "
-                             "walking again", extra={"source": self.name})
-                    state.page = None
-                    continue
-                state.since = max(state.since, state.walk_start - settings.modified_overlap)
-                state.page, state.walk_start, state.walk_ids = None, None, set()
-                caught_up = True
-                break
+            try:
+                caught_up = self._walk(state, emit_from, messages)
+            except (KeyError, ValueError, TypeError) as exc:
+                # A response of an unexpected shape: like a malformed body, try again later.
+                raise RetriableError(f"helpscout: unexpected response shape "
+                                     f"({type(exc).__name__})") from None
         except RetriableError:
-            if not progressed:
+            if not self._pages_read:
                 raise  # nothing consumed: the caller polls again with the same cursor
+            # Keep what was read: the cursor resumes the walk at the page it stopped on.
             log.info("helpscout poll stopped early by a retriable error; progress kept",
                      extra={"source": self.name})
         return PollResult(
@@ -318,6 +290,45 @@ class HelpScoutConnector:
             self._write("POST", f"{path}/notes", {"text": change.note})
 
     # -- reading --------------------------------------------------------------------
+
+    def _walk(self, state: _Cursor, emit_from: datetime, messages: list[Message]) -> bool:
+        """Walk the changed conversations' pages from the cursor; True when caught up."""
+        settings = self._settings
+        me = self._user_me()
+        emitted: set[str] = set(state.seen)
+        rewalked = False
+        for _ in range(settings.page_budget):
+            if state.page is None:
+                state.page, state.walk_start, state.walk_ids = 1, None, set()
+            body, response = self._list_page(state.since, state.page)
+            if state.walk_start is None:
+                state.walk_start = self._server_time(response)
+            for conversation in _embedded(body, "conversations"):
+                new = [m for m in self._conversation_messages(conversation, emit_from, me)
+                       if m.message_id not in emitted]
+                for message in new:
+                    emitted.add(message.message_id)
+                    state.seen[message.message_id] = _format_time(message.created_at)
+                messages.extend(new)
+                state.walk_ids.add(int(conversation["id"]))
+            self._pages_read += 1
+            if _has_next(body):
+                state.page += 1
+                continue
+            total = _total(body)
+            if total is not None and len(state.walk_ids) < total and not rewalked:
+                # Something moved while we paged and shifted an unseen conversation onto
+                # a page already read: walk again from the same watermark (once a poll,
+                # so a count that never matches cannot stall the source).
+                rewalked = True
+                log.info("helpscout: conversation list shifted during the walk; walking "
+                         "again", extra={"source": self.name})
+                state.page = None
+                continue
+            state.since = max(state.since, state.walk_start - settings.modified_overlap)
+            state.page, state.walk_start, state.walk_ids = None, None, set()
+            return True
+        return False
 
     def _list_page(self, since: datetime, page: int) -> tuple[Any, requests.Response]:
         # status=all: the default lists only active conversations.  Always modifiedSince.

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from daemon.config import Config, ConfigError, load_config
+from daemon.scoring.base import Scorer
 
 DEFAULT_CONFIG = "/etc/helpdesk-sentinel/config.yaml"
 
@@ -59,29 +61,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         daemon.close()
 
 
-def cmd_rules_test(args: argparse.Namespace) -> int:
-    from daemon.rulestest import run_rules_test
+@contextmanager
+def _configured_scorer(config: Config) -> Iterator[Scorer]:
+    """The config's scorer, with any sandbox it points at (the demo's Claude) running."""
     from daemon.scoring.settings import build_scorer
+    from daemon.service import _substitute_sandbox, referenced_sandboxes, start_sandboxes
 
-    config = _load(args.config)
-    scorer = build_scorer(config.scorer, cache_dir=None)
+    servers, urls = start_sandboxes(config, referenced_sandboxes(config.scorer))
+    scorer = build_scorer(_substitute_sandbox(config.scorer, urls), cache_dir=None)
     try:
-        return run_rules_test(config.rules, scorer, [Path(f) for f in args.files], sys.stdout)
+        yield scorer
     finally:
         scorer.close()
+        for server in servers:
+            server.stop()
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from daemon.rulestest import run_rules_test
+
+    config = _load(args.config)
+    with _configured_scorer(config) as scorer:
+        return run_rules_test(config.rules, scorer, [Path(f) for f in args.files], sys.stdout)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from daemon.evaluate import run_eval
-    from daemon.scoring.settings import build_scorer
 
     config = _load(args.config)
-    scorer = build_scorer(config.scorer, cache_dir=None)
-    try:
+    with _configured_scorer(config) as scorer:
         return run_eval(scorer, Path(args.data), args.text_column, args.label_column,
                         Path(args.output) if args.output else None, sys.stdout)
-    finally:
-        scorer.close()
 
 
 def cmd_report(args: argparse.Namespace) -> int:

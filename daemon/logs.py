@@ -101,7 +101,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     for noisy in ("apscheduler.executors.default", "apscheduler.scheduler", "urllib3",
-                  "httpx", "httpcore", "anthropic"):
+                  "httpx", "httpcore", "httpx2", "httpcore2", "anthropic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -39,8 +39,8 @@ POLL_OUTCOMES: tuple[str, ...] = ("ok", "partial", "retriable", "fatal", "auth")
 #: How one delivery attempt of an alert ended.  `parked`: the last attempt failed.
 NOTIFY_OUTCOMES: tuple[str, ...] = ("ok", "retriable", "fatal", "parked")
 #: Why the scorer fell back to the local one.
-FALLBACK_REASONS: tuple[str, ...] = ("unavailable", "error", "timeout", "invalid", "refusal",
-                                     "circuit_open")
+FALLBACK_REASONS: tuple[str, ...] = ("unavailable", "budget", "auth", "spend_limit",
+                                     "refusal", "invalid_output")
 #: Why APScheduler skipped a run (EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED).
 SKIP_REASONS: tuple[str, ...] = ("max_instances", "misfire")
 

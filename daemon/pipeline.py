@@ -48,7 +48,7 @@ class BatchResult:
     scored: int = 0
     escalated: int = 0
     enqueued: int = 0
-    fallbacks: int = 0
+    fallbacks: dict[str, int] = dataclasses.field(default_factory=dict)  # reason -> count
     decisions: list[tuple[str, Decision]] = dataclasses.field(default_factory=list)
 
 
@@ -117,7 +117,10 @@ class Pipeline:
             produced = self.scorer.score([texts[i].text for i in to_score])
             scores = dict(zip(to_score, produced, strict=True))
         result.scored = len(scores)
-        result.fallbacks = sum(1 for s in scores.values() if s.needs_rescore)
+        for produced_score in scores.values():
+            if produced_score.scorer == "fallback":
+                reason = produced_score.fallback_reason or "unavailable"
+                result.fallbacks[reason] = result.fallbacks.get(reason, 0) + 1
 
         rows: list[dict[str, Any]] = []
         for index, message in enumerate(fresh):

@@ -30,6 +30,7 @@ from connectors.base import AuthError, Connector, FatalError, Notifier, Retriabl
 from connectors.settings import SourceSettings
 from daemon import sdnotify
 from daemon.config import (
+    SANDBOX_PORTS,
     Config,
     ConfigError,
     load_config,
@@ -91,6 +92,37 @@ def _substitute_sandbox(model: BaseModel, urls: dict[str, str]) -> Any:
                 url = live + raw[len(placeholder):]
                 updates[name] = SecretStr(url) if isinstance(value, SecretStr) else url
     return model.model_copy(update=updates) if updates else model
+
+
+def referenced_sandboxes(model: BaseModel) -> set[str]:
+    """The sandbox kinds a settings model points at (through `sandbox://` URLs)."""
+    kinds: set[str] = set()
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str):
+            kinds |= {k for k in SANDBOX_PORTS if raw == sandbox_placeholder(k)
+                      or raw.startswith(sandbox_placeholder(k) + "/")}
+    return kinds
+
+
+def start_sandboxes(config: Config, kinds: set[str] | None = None) -> tuple[list[Any],
+                                                                            dict[str, str]]:
+    """Start the config's sandboxes (or only `kinds` of them); servers and their URLs."""
+    servers: list[Any] = []
+    urls: dict[str, str] = {}
+    if not config.sandbox:
+        return servers, urls
+    from connectors.sandbox import start_sandbox
+
+    for kind, options in config.sandbox.items():
+        if kinds is not None and kind not in kinds:
+            continue
+        server = start_sandbox(kind, **(options or {}))
+        servers.append(server)
+        urls[kind] = server.url
+        log.info("sandbox_started", kind=kind, url=server.url)
+    return servers, urls
 
 
 @dataclass(slots=True)
@@ -164,16 +196,8 @@ class Daemon:
         return self
 
     def _start_sandboxes(self) -> dict[str, str]:
-        urls: dict[str, str] = {}
-        if not self.config.sandbox:
-            return urls
-        from connectors.sandbox import start_sandbox
-
-        for kind, options in self.config.sandbox.items():
-            server = start_sandbox(kind, **(options or {}))
-            self.sandboxes.append(server)
-            urls[kind] = server.url
-            log.info("sandbox_started", kind=kind, url=server.url)
+        servers, urls = start_sandboxes(self.config)
+        self.sandboxes += servers
         return urls
 
     def _setup_metrics(self) -> None:
@@ -274,8 +298,8 @@ class Daemon:
                     for _ticket, decision in batch.decisions:
                         if decision.kind == "fire":
                             self.metrics.escalated(decision.rule)
-                    if batch.fallbacks:
-                        self.metrics.fallback("unavailable", batch.fallbacks)
+                    for reason, count in batch.fallbacks.items():
+                        self.metrics.fallback(reason, count)
                     if result.caught_up or self._stopping.is_set():
                         break
                 else:

@@ -104,10 +104,8 @@ def judge(text: str) -> dict[str, Any]:
     score = max(-1.0, min(1.0, (len(positive) - len(negative)) / 3))
     label = ("very_negative" if score <= -0.6 else "negative" if score <= -0.05 else
              "neutral" if score < 0.05 else "positive" if score < 0.6 else "very_positive")
-    indicators = []
-    for word in negative + positive:
-        start = lowered.find(word)
-        indicators.append(text[start:start + len(word)])
+    # Quoted in lower case, as a model may do: the client must map them to the message.
+    indicators = negative + positive
     signals = sorted({sig for word, sig in _SIGNAL_WORDS.items() if word in lowered})
     return {"score": round(score, 3), "label": label, "confidence": 0.7,
             "indicators": indicators[:3], "signals": signals, "injection_attempt": False}

@@ -336,6 +336,23 @@ def _number(value: Any) -> float:
     return float(value)
 
 
+def _quoted(text: str, phrases: Any) -> tuple[str, ...]:
+    """The phrases that occur in `text` (case-insensitively), as spelled in `text`."""
+    if not isinstance(phrases, list):
+        raise ValueError("indicators")
+    lowered = text.lower()
+    same_length = len(lowered) == len(text)
+    found: list[str] = []
+    for phrase in phrases[:5]:
+        if not isinstance(phrase, str) or not phrase.strip():
+            continue
+        needle = phrase.strip()[:120]
+        start = lowered.find(needle.lower()) if same_length else text.find(needle)
+        if start >= 0:
+            found.append(text[start:start + len(needle)])
+    return tuple(found)
+
+
 def parse_verdicts(text: str, batch: Sequence[_Item]) -> dict[str, Score | str]:
     """Validate the model's JSON; ValueError when nothing in it is usable.
 
@@ -362,10 +379,7 @@ def parse_verdicts(text: str, batch: Sequence[_Item]) -> dict[str, Score | str]:
             signals = {str(s) for s in raw.get("signals") or [] if s in SIGNALS}
             if raw.get("injection_attempt") is True:
                 signals.add("prompt_injection")
-            lowered = item.text.lower()
-            indicators = tuple(str(p)[:120] for p in (raw.get("indicators") or [])[:5]
-                               if isinstance(p, str) and p.strip()
-                               and p.strip().lower() in lowered)
+            indicators = _quoted(item.text, raw.get("indicators") or [])
         except (KeyError, TypeError, ValueError):
             continue
         # The label follows the score's band so every scorer's labels mean the same.

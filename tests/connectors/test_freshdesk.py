@@ -17,7 +17,7 @@ import pytest
 import requests
 from pydantic import ValidationError
 
-from connectors.base import TicketChange
+from connectors.base import RetriableError, TicketChange
 from connectors.freshdesk import FreshdeskConnector, FreshdeskSettings
 from connectors.sandbox.base import Fault
 from tests.connectors.harness import drain, message_keys, past
@@ -237,3 +237,21 @@ def test_cursor_is_bounded_json(freshdesk: FreshdeskHarness) -> None:
     assert result.cursor.startswith("{") and len(result.cursor) < 2_000
     assert datetime.now(UTC) - timedelta(hours=1) < datetime.fromisoformat(
         json.loads(result.cursor)["since"])
+
+
+def test_ticket_deleted_between_list_and_read_is_skipped(freshdesk: FreshdeskHarness) -> None:
+    gone = _ticket(freshdesk, past(20), body="Soon deleted")
+    kept = _ticket(freshdesk, past(19), body="Still here")
+    freshdesk.inject(Fault("404", path_contains=f"/tickets/{gone}/conversations"))
+    got = drain(freshdesk.connector(), None, past(30))
+    assert [m.ticket_id for m in got.messages] == [kept]
+    assert got.retriable_errors == 0
+
+
+def test_a_response_of_the_wrong_shape_is_retriable(freshdesk: FreshdeskHarness) -> None:
+    _ticket(freshdesk, past(20))
+    freshdesk.inject(Fault("200", count=3, path_contains="/api/v2/tickets",
+                           body=[{"id": 1, "subject": "no timestamps"}]))
+    with pytest.raises(RetriableError):
+        freshdesk.connector().poll(None, past(30))
+    assert len(drain(freshdesk.connector(), None, past(30)).messages) == 1

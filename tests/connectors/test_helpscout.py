@@ -274,3 +274,22 @@ def test_settings_defaults_point_at_help_scout() -> None:
         assert settings.token_margin == timedelta(minutes=5)
     finally:
         connector.close()
+
+
+def test_conversation_gone_while_its_threads_are_read_is_skipped(
+        helpscout: HelpScoutHarness) -> None:
+    gone = _conversation(helpscout, 20, body="Soon merged")
+    kept = _conversation(helpscout, 19, body="Still here")
+    helpscout.inject(Fault("404", path_contains=f"/v2/conversations/{gone}/threads"))
+    got = drain(helpscout.connector(embed_threads=False), None, past(30))
+    assert [m.ticket_id for m in got.messages] == [kept]
+    assert got.retriable_errors == 0
+
+
+def test_a_response_of_the_wrong_shape_is_retriable(helpscout: HelpScoutHarness) -> None:
+    _conversation(helpscout, 20)
+    helpscout.inject(Fault("200", count=3, path_contains="/v2/conversations",
+                           body={"_embedded": {"conversations": [{"subject": "no id"}]}}))
+    with pytest.raises(RetriableError):
+        helpscout.connector().poll(None, past(30))
+    assert len(drain(helpscout.connector(), None, past(30)).messages) == 1

@@ -22,6 +22,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+
+from connectors.sandbox.base import Fault
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -409,3 +412,75 @@ def zendesk_notes(zendesk: Any) -> Counter[str]:
 def zendesk_tags_added(zendesk: Any) -> Counter[tuple[str, str]]:
     return Counter((str(w["ticket_id"]), tag) for w in list(zendesk.writes)
                    if w["kind"] == "tags_added" for tag in w["tags"])
+
+
+# -- sandboxes that fail a share of requests ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    at: float
+    method: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Injected:
+    at: float
+    kind: str
+    retry_after: float | None
+    path: str
+
+
+class FlakyMixin:
+    """Fails a random share of requests with the base sandbox's own `Fault`s.
+
+    Mixed in before a vendor sandbox (`class FlakyZendesk(FlakyMixin, ZendeskSandbox)`),
+    it records when every request arrived (before any fault or handler ran) and every
+    failure it injected, so a test can check that no request came before a Retry-After
+    elapsed.  `failure_rate` 0 turns it off.
+    """
+
+    failure_rate: float = 0.0
+    slow_delay: float = 3.0
+    kinds: tuple[tuple[str, float], ...] = (("429", 0.35), ("500", 0.15), ("502", 0.1),
+                                            ("503", 0.1), ("slow", 0.1), ("malformed", 0.15),
+                                            ("drop", 0.05))
+
+    def make_flaky(self, failure_rate: float, seed: int) -> None:
+        self.failure_rate = failure_rate
+        self._flaky_rng = random.Random(seed)
+        self._flaky_lock = threading.Lock()
+        self.arrivals: list[Arrival] = []
+        self.injected: list[Injected] = []
+
+    def _respond(self, request: Any) -> Any:
+        with self._flaky_lock:
+            self.arrivals.append(Arrival(time.time(), request.method, request.path))
+        return super()._respond(request)  # type: ignore[misc]
+
+    def _take_fault(self, method: str, path: str) -> Any:
+        queued = super()._take_fault(method, path)  # type: ignore[misc]
+        if queued is not None:
+            return queued
+        with self._flaky_lock:
+            if self.failure_rate <= 0 or self._flaky_rng.random() >= self.failure_rate:
+                return None
+            kinds, weights = zip(*self.kinds, strict=True)
+            kind = self._flaky_rng.choices(kinds, weights)[0]
+            retry_after = float(self._flaky_rng.choice((1, 2))) if kind == "429" else None
+            self.injected.append(Injected(time.time(), kind, retry_after, path))
+        return Fault(kind, retry_after=None if retry_after is None else str(int(retry_after)),
+                     delay=self.slow_delay)
+
+
+def retry_after_violations(server: Any, tolerance: float = 0.3) -> list[tuple[Injected, Arrival]]:
+    """Requests that arrived while a 429's Retry-After was still running."""
+    violations = []
+    arrivals = sorted(server.arrivals, key=lambda a: a.at)
+    for fault in server.injected:
+        if fault.kind != "429" or fault.retry_after is None:
+            continue
+        start, end = fault.at + tolerance, fault.at + fault.retry_after - tolerance
+        violations += [(fault, a) for a in arrivals if start < a.at < end]
+    return violations

@@ -57,7 +57,7 @@ def test_the_verbs_show_up_in_a_scrape(served: tuple[Metrics, MetricsServer]) ->
     metrics.poll_finished("zendesk-main", "ok", 0.4, fetched=12, now=1_700_000_000.0)
     metrics.poll_finished("zendesk-main", "retriable", 3.0, fetched=0, now=1_800_000_000.0)
     metrics.scored("local", 10)
-    metrics.fallback("timeout")
+    metrics.fallback("spend_limit")
     metrics.escalated("sentiment-declining")
     metrics.notified("escalations", "ok")
     metrics.notified("escalations", "retriable")
@@ -78,7 +78,7 @@ def test_the_verbs_show_up_in_a_scrape(served: tuple[Metrics, MetricsServer]) ->
     assert value(s, "sentinel_last_successful_poll_timestamp_seconds",
                  source="zendesk-main") == 1_700_000_000.0
     assert value(s, "sentinel_messages_scored_total", scorer="local") == 10
-    assert value(s, "sentinel_scorer_fallbacks_total", reason="timeout") == 1
+    assert value(s, "sentinel_scorer_fallbacks_total", reason="spend_limit") == 1
     assert value(s, "sentinel_escalations_total", rule="sentiment-declining") == 1
     assert value(s, "sentinel_notifications_total", notifier="escalations", outcome="ok") == 1
     assert value(s, "sentinel_notifications_total", notifier="escalations",
