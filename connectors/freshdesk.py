@@ -2,7 +2,7 @@
 
 Freshdesk has no "conversations changed since" endpoint, so a poll lists the tickets
 updated since a watermark (`GET /api/v2/tickets?updated_since=…&order_by=updated_at&
-order_type=asc&per_page=100&include=description`) and reads the conversations of each
+order_type=asc&per_page=100&include=description,requester`) and reads the conversations of each
 changed ticket (`GET /api/v2/tickets/{id}/conversations`, `Link` paging).  The ticket's
 first customer message is its description, emitted as message `<ticket_id>-description`.
 The list is walked keyset-style: every page restarts from the `updated_at` of the last
