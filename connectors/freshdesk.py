@@ -2,8 +2,8 @@
 
 Freshdesk has no "conversations changed since" endpoint, so a poll lists the tickets
 updated since a watermark (`GET /api/v2/tickets?updated_since=…&order_by=updated_at&
-order_type=asc&per_page=100&include=description,requester`) and reads the conversations of each
-changed ticket (`GET /api/v2/tickets/{id}/conversations`, `Link` paging).  The ticket's
+order_type=asc&per_page=100&include=description,requester`) and reads the conversations
+of each changed ticket (`GET /api/v2/tickets/{id}/conversations`, `Link` paging).  The ticket's
 first customer message is its description, emitted as message `<ticket_id>-description`.
 The list is walked keyset-style: every page restarts from the `updated_at` of the last
 ticket read instead of asking for page 2, 3, …, which keeps offset drift (a ticket
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -29,6 +28,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
+import structlog
 from pydantic import Field, SecretStr, model_validator
 
 from connectors.base import (
@@ -46,7 +46,7 @@ from connectors.base import (
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
 from connectors.settings import Seconds, SourceSettings
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 #: Freshdesk's priority numbers, index = normalised rank (1 Low … 4 Urgent).
 PRIORITY_NUMBERS: dict[str, int] = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
@@ -104,6 +104,7 @@ class _Cursor:
     since: datetime
     floor: datetime  # start_from of the first poll: nothing older is ever emitted
     done: dict[str, str] = field(default_factory=dict)  # ticket_id -> updated_at read
+    page: int = 1  # > 1 only while paging through one crowded second at `since`
     seen: dict[str, str] = field(default_factory=dict)  # message_id -> created_at
 
     @classmethod
@@ -114,6 +115,7 @@ class _Cursor:
         try:
             data = json.loads(raw)
             return cls(since=_parse_time(data["since"]), floor=_parse_time(data["floor"]),
+                       page=int(data.get("page", 1)),
                        done={str(k): str(v) for k, v in dict(data.get("done", {})).items()},
                        seen={str(k): str(v) for k, v in dict(data.get("seen", {})).items()})
         except (ValueError, KeyError, TypeError):
@@ -125,6 +127,7 @@ class _Cursor:
                        if _parse_time(created) >= horizon), reverse=True)[:max_seen]
         return json.dumps({"v": 1, "since": _format_time(self.since),
                            "floor": _format_time(self.floor), "done": self.done,
+                           "page": self.page,
                            "seen": {message_id: created for created, message_id in kept}},
                           separators=(",", ":"), sort_keys=True)
 
@@ -133,6 +136,7 @@ class _Cursor:
         if updated_at > self.since:
             self.since = updated_at
             self.done = {ticket_id: _format_time(updated_at)}
+            self.page = 1  # pages count from the watermark
         elif updated_at == self.since:
             self.done[ticket_id] = _format_time(updated_at)
 
@@ -207,8 +211,8 @@ class FreshdeskConnector:
             if not self._tickets_read:
                 raise  # nothing consumed: the caller polls again with the same cursor
             # Keep what was read: the cursor covers exactly the tickets finished so far.
-            log.info("freshdesk poll stopped early by a retriable error; progress kept",
-                     extra={"source": self.name})
+            log.info("poll_stopped_early", source=self.name, vendor="freshdesk",
+                     reason="retriable_error", tickets_read=self._tickets_read)
         return PollResult(messages=messages,
                           next_cursor=state.dump(overlap, self.MAX_SEEN),
                           caught_up=caught_up,
@@ -248,9 +252,10 @@ class FreshdeskConnector:
         """List changed tickets from the watermark; True when caught up."""
         emitted: set[str] = set(state.seen)
         per_page = self._settings.page_size
-        page = 1
+        page = state.page
         page_since = state.since
         for _ in range(self._settings.page_budget):
+            state.page = page  # a poll cut short resumes inside a crowded second
             try:
                 tickets = self._list_tickets(page_since, page, per_page)
             except FatalError as exc:
@@ -260,8 +265,8 @@ class FreshdeskConnector:
                 # single second holds more tickets than the wall lets us page through,
                 # say so and step past that second rather than loop.
                 if state.since <= page_since:
-                    log.warning("freshdesk: more tickets in one second than the list can "
-                                "page; stepping past it", extra={"source": self.name})
+                    log.warning("page_wall_second_skipped", source=self.name,
+                                vendor="freshdesk", second=_format_time(page_since))
                     state.since = page_since + timedelta(seconds=1)
                     state.done = {}
                 page, page_since = 1, state.since
@@ -287,11 +292,13 @@ class FreshdeskConnector:
                 if self._credits_low:
                     raise _LowOnCredits
             if len(tickets) < per_page:
+                state.page = 1
                 return True
             if state.since > page_since:
                 page, page_since = 1, state.since  # keyset restart: no offset drift
             else:
                 page += 1  # a whole page inside one second: walk through that second
+        state.page = page  # the next page to ask for at `since`
         return False
 
     def _list_tickets(self, since: datetime, page: int, per_page: int) -> list[dict[str, Any]]:
@@ -352,7 +359,8 @@ class FreshdeskConnector:
             yield from (item for item in body if isinstance(item, dict))
             path = self._same_host(_next_link(response.headers.get("Link")))
             params = None  # the Link URL carries its own query
-        log.warning("freshdesk: conversation pages of a ticket exceed the configured bound")
+        log.warning("conversation_pages_capped", source=self.name, vendor="freshdesk",
+                    ticket_id=ticket_id)
 
     def _same_host(self, link: str | None) -> str | None:
         """A `Link` to another host is never followed: it would carry our credentials."""
@@ -360,8 +368,8 @@ class FreshdeskConnector:
             return None
         target = urlsplit(link)
         if target.netloc and target.netloc != urlsplit(self._http.base_url).netloc:
-            log.warning("freshdesk: ignored a pagination link to another host",
-                        extra={"source": self.name})
+            log.warning("foreign_pagination_link_ignored", source=self.name,
+                        vendor="freshdesk")
             return None
         return link
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import email.utils
 import json
-import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +36,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
+import structlog
 from pydantic import Field, SecretStr, model_validator
 
 from connectors.base import (
@@ -53,7 +54,7 @@ from connectors.base import (
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
 from connectors.settings import Seconds, SourceSettings
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 DEFAULT_BASE_URL = "https://api.helpscout.net"
 UI_BASE = "https://secure.helpscout.net/conversation"
@@ -172,6 +173,7 @@ class HelpScoutConnector:
         self.__client_secret = settings.client_secret
         self.__token: str | None = None
         self._token_expires = 0.0
+        self._token_lock = threading.Lock()
         self.token_fetches = 0  # for tests and metrics: how often a token was requested
         # A client of its own, without the 401 hook, so a refused token request cannot
         # recurse into fetching another token.
@@ -192,13 +194,16 @@ class HelpScoutConnector:
 
     def _auth_headers(self) -> Mapping[str, str]:
         margin = self._settings.token_margin.total_seconds()
-        if self.__token is None or self._clock() >= self._token_expires - margin:
-            self._fetch_token()
-        return {"Authorization": f"Bearer {self.__token}"}
+        # The poll and the outbox may call at once: one of them fetches, the other waits.
+        with self._token_lock:
+            if self.__token is None or self._clock() >= self._token_expires - margin:
+                self._fetch_token()
+            return {"Authorization": f"Bearer {self.__token}"}
 
     def _renew_after_401(self) -> bool:
-        self.__token = None
-        self._fetch_token()
+        with self._token_lock:
+            self.__token = None
+            self._fetch_token()
         return True
 
     def _fetch_token(self) -> None:
@@ -248,8 +253,8 @@ class HelpScoutConnector:
             if not self._pages_read:
                 raise  # nothing consumed: the caller polls again with the same cursor
             # Keep what was read: the cursor resumes the walk at the page it stopped on.
-            log.info("helpscout poll stopped early by a retriable error; progress kept",
-                     extra={"source": self.name})
+            log.info("poll_stopped_early", source=self.name, vendor="helpscout",
+                     reason="retriable_error", pages_read=self._pages_read)
         return PollResult(
             messages=messages, next_cursor=state.dump(settings.message_overlap, self.MAX_SEEN),
             caught_up=caught_up,
@@ -321,8 +326,8 @@ class HelpScoutConnector:
                 # a page already read: walk again from the same watermark (once a poll,
                 # so a count that never matches cannot stall the source).
                 rewalked = True
-                log.info("helpscout: conversation list shifted during the walk; walking "
-                         "again", extra={"source": self.name})
+                log.info("conversation_list_shifted", source=self.name, vendor="helpscout",
+                         seen=len(state.walk_ids), total=total)
                 state.page = None
                 continue
             state.since = max(state.since, state.walk_start - settings.modified_overlap)
@@ -354,8 +359,8 @@ class HelpScoutConnector:
                 threads = list(self._threads(snapshot.ticket_id, emit_from))
         except FatalError as exc:
             if exc.status in (301, 404):
-                log.info("helpscout: a conversation was merged or deleted while read",
-                         extra={"source": self.name})
+                log.info("conversation_gone_while_read", source=self.name,
+                         vendor="helpscout", ticket_id=snapshot.ticket_id)
                 return
             raise
         for thread in sorted(threads, key=lambda t: (t["createdAt"], int(t["id"]))):
@@ -389,8 +394,8 @@ class HelpScoutConnector:
             oldest = min((_parse_time(t["createdAt"]) for t in threads), default=None)
             if not _has_next(body) or oldest is None or oldest < emit_from:
                 return
-        log.warning("helpscout: thread pages of a conversation exceed the configured bound",
-                    extra={"source": self.name})
+        log.warning("thread_pages_capped", source=self.name, vendor="helpscout",
+                    ticket_id=conversation_id)
 
     def _snapshot(self, conversation: Mapping[str, Any]) -> TicketSnapshot:
         conversation_id = str(conversation["id"])

@@ -100,9 +100,12 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    for noisy in ("apscheduler.executors.default", "apscheduler.scheduler", "urllib3",
-                  "httpx", "httpcore", "httpx2", "httpcore2", "anthropic"):
+    for noisy in ("urllib3", "httpx", "httpcore", "httpx2", "httpcore2", "anthropic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances" is normal while a job is still busy
+    # (coalesced, not lost); it is counted in sentinel_scheduler_jobs_skipped_total.
+    for scheduler_logger in ("apscheduler.executors.default", "apscheduler.scheduler"):
+        logging.getLogger(scheduler_logger).setLevel(logging.ERROR)
 
 
 def get_logger(name: str = "sentinel") -> Any:

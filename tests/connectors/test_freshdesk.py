@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+import structlog
 from pydantic import ValidationError
 
 from connectors.base import RetriableError, TicketChange
@@ -94,8 +94,7 @@ def test_fm5_a_crowded_second_is_paged_through(freshdesk: FreshdeskHarness) -> N
     assert len(message_keys(got)) == len(set(message_keys(got)))
 
 
-def test_fm5_the_wall_inside_one_second_is_stepped_over_not_looped(
-        caplog: pytest.LogCaptureFixture) -> None:
+def test_fm5_the_wall_inside_one_second_is_stepped_over_not_looped() -> None:
     # More tickets in one second than the wall lets anyone page through (8 > 3 pages of
     # 2): the vendor cannot list them all; the connector says so and moves on.
     harness = FreshdeskHarness(page_size=2, page_wall=3)
@@ -104,10 +103,11 @@ def test_fm5_the_wall_inside_one_second_is_stepped_over_not_looped(
         for n in range(8):
             _ticket(harness, crowded, body=f"Crowded {n}")
         later = _ticket(harness, crowded + timedelta(seconds=5), body="Later")
-        with caplog.at_level(logging.WARNING, logger="connectors.freshdesk"):
+        with structlog.testing.capture_logs() as events:
             got = drain(harness.connector(page_budget=100), None, past(40)).messages
         assert [r for r in harness.sandbox.request_log if r.status == 400]
-        assert "more tickets in one second" in caplog.text
+        assert any(e["event"] == "page_wall_second_skipped" and e["log_level"] == "warning"
+                   for e in events)
         assert later in {m.ticket_id for m in got}
         assert len({m.ticket_id for m in got}) == 7  # 6 crowded ones listable, plus later
     finally:
@@ -255,3 +255,13 @@ def test_a_response_of_the_wrong_shape_is_retriable(freshdesk: FreshdeskHarness)
     with pytest.raises(RetriableError):
         freshdesk.connector().poll(None, past(30))
     assert len(drain(freshdesk.connector(), None, past(30)).messages) == 1
+
+
+def test_a_crowded_second_is_resumed_across_polls(freshdesk: FreshdeskHarness) -> None:
+    # One list page per poll and twelve tickets in one second: each poll must go on
+    # from the page the last one reached, or the source would read page 1 forever.
+    same = past(30)
+    ids = [_ticket(freshdesk, same, body=f"Same second {n}") for n in range(12)]
+    got = drain(freshdesk.connector(page_budget=1), None, past(40), max_polls=10)
+    assert sorted(m.ticket_id for m in got.messages) == sorted(ids)
+    assert len(got.messages) == 12
