@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 AuthorRole = Literal["customer", "agent", "system"]
@@ -29,6 +29,21 @@ def priority_rank(priority: str | None) -> int:
     if priority is None or priority not in PRIORITIES:
         return -1
     return PRIORITIES.index(priority)
+
+
+def parse_vendor_time(value: Any) -> datetime:
+    """An ISO-8601 timestamp from a vendor as aware UTC; naive ones are taken as UTC."""
+    if not isinstance(value, str):
+        raise ValueError("timestamp is not a string")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def format_vendor_time(moment: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SSZ`, the form Freshdesk and Help Scout filters take."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)

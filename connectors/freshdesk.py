@@ -41,6 +41,8 @@ from connectors.base import (
     TicketChange,
     TicketGoneError,
     TicketSnapshot,
+    format_vendor_time,
+    parse_vendor_time,
     priority_rank,
 )
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
@@ -84,19 +86,6 @@ class FreshdeskSettings(SourceSettings):
         return FreshdeskConnector(self)
 
 
-def _parse_time(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("timestamp is not a string")
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(slots=True)
 class _Cursor:
     """Watermark, tickets already read at it, messages already emitted near it."""
@@ -114,7 +103,7 @@ class _Cursor:
             return cls(since=start, floor=start)
         try:
             data = json.loads(raw)
-            return cls(since=_parse_time(data["since"]), floor=_parse_time(data["floor"]),
+            return cls(since=parse_vendor_time(data["since"]), floor=parse_vendor_time(data["floor"]),
                        page=int(data.get("page", 1)),
                        done={str(k): str(v) for k, v in dict(data.get("done", {})).items()},
                        seen={str(k): str(v) for k, v in dict(data.get("seen", {})).items()})
@@ -124,9 +113,9 @@ class _Cursor:
     def dump(self, overlap: timedelta, max_seen: int) -> str:
         horizon = self.since - overlap
         kept = sorted(((created, message_id) for message_id, created in self.seen.items()
-                       if _parse_time(created) >= horizon), reverse=True)[:max_seen]
-        return json.dumps({"v": 1, "since": _format_time(self.since),
-                           "floor": _format_time(self.floor), "done": self.done,
+                       if parse_vendor_time(created) >= horizon), reverse=True)[:max_seen]
+        return json.dumps({"v": 1, "since": format_vendor_time(self.since),
+                           "floor": format_vendor_time(self.floor), "done": self.done,
                            "page": self.page,
                            "seen": {message_id: created for created, message_id in kept}},
                           separators=(",", ":"), sort_keys=True)
@@ -135,13 +124,13 @@ class _Cursor:
         """The ticket is read up to `updated_at`: the watermark may move to it."""
         if updated_at > self.since:
             self.since = updated_at
-            self.done = {ticket_id: _format_time(updated_at)}
+            self.done = {ticket_id: format_vendor_time(updated_at)}
             self.page = 1  # pages count from the watermark
         elif updated_at == self.since:
-            self.done[ticket_id] = _format_time(updated_at)
+            self.done[ticket_id] = format_vendor_time(updated_at)
 
     def already_read(self, ticket_id: str, updated_at: datetime) -> bool:
-        return self.done.get(ticket_id) == _format_time(updated_at)
+        return self.done.get(ticket_id) == format_vendor_time(updated_at)
 
 
 class _LowOnCredits(Exception):
@@ -266,14 +255,14 @@ class FreshdeskConnector:
                 # say so and step past that second rather than loop.
                 if state.since <= page_since:
                     log.warning("page_wall_second_skipped", source=self.name,
-                                vendor="freshdesk", second=_format_time(page_since))
+                                vendor="freshdesk", second=format_vendor_time(page_since))
                     state.since = page_since + timedelta(seconds=1)
                     state.done = {}
                 page, page_since = 1, state.since
                 continue
             for ticket in tickets:
                 ticket_id = str(ticket["id"])
-                updated_at = _parse_time(ticket["updated_at"])
+                updated_at = parse_vendor_time(ticket["updated_at"])
                 if state.already_read(ticket_id, updated_at):
                     continue
                 try:
@@ -285,7 +274,7 @@ class FreshdeskConnector:
                     new = []  # deleted between the list and its conversations: nothing to read
                 for message in new:
                     emitted.add(message.message_id)
-                    state.seen[message.message_id] = _format_time(message.created_at)
+                    state.seen[message.message_id] = format_vendor_time(message.created_at)
                 messages.extend(new)
                 state.mark_read(ticket_id, updated_at)
                 self._tickets_read += 1
@@ -303,7 +292,7 @@ class FreshdeskConnector:
 
     def _list_tickets(self, since: datetime, page: int, per_page: int) -> list[dict[str, Any]]:
         # Always send updated_since: without it Freshdesk lists only the last 30 days.
-        params = {"updated_since": _format_time(since), "order_by": "updated_at",
+        params = {"updated_since": format_vendor_time(since), "order_by": "updated_at",
                   "order_type": "asc", "per_page": per_page, "page": page,
                   # A comma list, as Freshdesk and its peers use it (the community spec
                   # types it as one value); each include costs two more credits.
@@ -317,7 +306,7 @@ class FreshdeskConnector:
                          me: int | None) -> Iterator[Message]:
         snapshot = self._snapshot(ticket)
         requester_id = ticket.get("requester_id")
-        created_at = _parse_time(ticket["created_at"])
+        created_at = parse_vendor_time(ticket["created_at"])
         if created_at >= emit_from:
             is_outbound = ticket.get("source") == TICKET_SOURCE_OUTBOUND_EMAIL
             html = ticket.get("description")
@@ -331,7 +320,7 @@ class FreshdeskConnector:
                 author_id=None if requester_id is None else str(requester_id),
                 body_is_html=is_html)
         for conversation in self._conversations(snapshot.ticket_id):
-            created = _parse_time(conversation["created_at"])
+            created = parse_vendor_time(conversation["created_at"])
             if created < emit_from:
                 continue
             role, public = _classify(conversation, requester_id)

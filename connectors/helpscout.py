@@ -49,6 +49,8 @@ from connectors.base import (
     TicketChange,
     TicketGoneError,
     TicketSnapshot,
+    format_vendor_time,
+    parse_vendor_time,
     priority_rank,
 )
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
@@ -100,19 +102,6 @@ class HelpScoutSettings(SourceSettings):
         return HelpScoutConnector(self)
 
 
-def _parse_time(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("timestamp is not a string")
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(slots=True)
 class _Cursor:
     """Watermark, a walk in progress (next page, when it began, what it saw), emitted ids."""
@@ -133,9 +122,9 @@ class _Cursor:
             data = json.loads(raw)
             walk_start = data.get("walk_start")
             return cls(
-                since=_parse_time(data["since"]), floor=_parse_time(data["floor"]),
+                since=parse_vendor_time(data["since"]), floor=parse_vendor_time(data["floor"]),
                 page=int(data["page"]) if data.get("page") is not None else None,
-                walk_start=_parse_time(walk_start) if walk_start else None,
+                walk_start=parse_vendor_time(walk_start) if walk_start else None,
                 walk_ids={int(i) for i in data.get("walk_ids", [])},
                 seen={str(k): str(v) for k, v in dict(data.get("seen", {})).items()})
         except (ValueError, KeyError, TypeError):
@@ -144,11 +133,11 @@ class _Cursor:
     def dump(self, overlap: timedelta, max_seen: int) -> str:
         horizon = self.since - overlap
         kept = sorted(((created, thread_id) for thread_id, created in self.seen.items()
-                       if _parse_time(created) >= horizon), reverse=True)[:max_seen]
+                       if parse_vendor_time(created) >= horizon), reverse=True)[:max_seen]
         return json.dumps({
-            "v": 1, "since": _format_time(self.since), "floor": _format_time(self.floor),
+            "v": 1, "since": format_vendor_time(self.since), "floor": format_vendor_time(self.floor),
             "page": self.page,
-            "walk_start": _format_time(self.walk_start) if self.walk_start else None,
+            "walk_start": format_vendor_time(self.walk_start) if self.walk_start else None,
             "walk_ids": sorted(self.walk_ids) if self.page is not None else [],
             "seen": {thread_id: created for created, thread_id in kept},
         }, separators=(",", ":"), sort_keys=True)
@@ -313,7 +302,7 @@ class HelpScoutConnector:
                        if m.message_id not in emitted]
                 for message in new:
                     emitted.add(message.message_id)
-                    state.seen[message.message_id] = _format_time(message.created_at)
+                    state.seen[message.message_id] = format_vendor_time(message.created_at)
                 messages.extend(new)
                 state.walk_ids.add(int(conversation["id"]))
             self._pages_read += 1
@@ -337,7 +326,7 @@ class HelpScoutConnector:
 
     def _list_page(self, since: datetime, page: int) -> tuple[Any, requests.Response]:
         # status=all: the default lists only active conversations.  Always modifiedSince.
-        params: dict[str, Any] = {"status": "all", "modifiedSince": _format_time(since),
+        params: dict[str, Any] = {"status": "all", "modifiedSince": format_vendor_time(since),
                                   "sortField": "modifiedAt", "sortOrder": "asc", "page": page}
         if self._settings.embed_threads:
             params["embed"] = "threads"
@@ -364,7 +353,7 @@ class HelpScoutConnector:
                 return
             raise
         for thread in sorted(threads, key=lambda t: (t["createdAt"], int(t["id"]))):
-            created = _parse_time(thread["createdAt"])
+            created = parse_vendor_time(thread["createdAt"])
             if created < emit_from:
                 continue
             classified = _classify(thread)
@@ -391,7 +380,7 @@ class HelpScoutConnector:
             body, _ = self._get(path, {"page": page})
             threads = [t for t in _embedded(body, "threads") if isinstance(t, dict)]
             yield from threads
-            oldest = min((_parse_time(t["createdAt"]) for t in threads), default=None)
+            oldest = min((parse_vendor_time(t["createdAt"]) for t in threads), default=None)
             if not _has_next(body) or oldest is None or oldest < emit_from:
                 return
         log.warning("thread_pages_capped", source=self.name, vendor="helpscout",
