@@ -190,7 +190,7 @@ class FreshdeskConnector:
             try:
                 me = self._agent_me()
                 caught_up = self._walk(state, emit_from, me, messages)
-            except (KeyError, ValueError, TypeError) as exc:
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:
                 # A response of an unexpected shape: like a malformed body, try again later.
                 raise RetriableError(f"freshdesk: unexpected response shape "
                                      f"({type(exc).__name__})") from None

@@ -234,7 +234,7 @@ class HelpScoutConnector:
         try:
             try:
                 caught_up = self._walk(state, emit_from, messages)
-            except (KeyError, ValueError, TypeError) as exc:
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:
                 # A response of an unexpected shape: like a malformed body, try again later.
                 raise RetriableError(f"helpscout: unexpected response shape "
                                      f"({type(exc).__name__})") from None

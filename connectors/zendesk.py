@@ -224,21 +224,26 @@ class ZendeskConnector:
                 caught_up = pages == 0
                 break
             try:
-                comments, end_time, end_of_stream = self._events_page(start)
-                pages += 1
-                page_messages = self._messages([c for c in comments
-                                                if c.comment_id not in seen])
-                if end_time == start and not end_of_stream:
-                    # A full page of one second: Zendesk would serve it again forever.
-                    log.warning("zendesk.same_second_stall", source=self.name,
-                                second=start, page_items=len(comments))
-                    known = seen | {c.comment_id for c in comments}
-                    page_messages += self._messages(self._recover_second(start, known))
-                    next_cursor = Cursor(start + 1)
-                else:
-                    at_end = {c.comment_id for c in comments if c.event_second == end_time}
-                    next_cursor = (Cursor(start, frozenset(seen | at_end)) if end_time == start
-                                   else Cursor(end_time, frozenset(at_end)))
+                try:
+                    comments, end_time, end_of_stream = self._events_page(start)
+                    pages += 1
+                    page_messages = self._messages([c for c in comments
+                                                    if c.comment_id not in seen])
+                    if end_time == start and not end_of_stream:
+                        # A full page of one second: Zendesk would serve it again forever.
+                        log.warning("zendesk.same_second_stall", source=self.name,
+                                    second=start, page_items=len(comments))
+                        known = seen | {c.comment_id for c in comments}
+                        page_messages += self._messages(self._recover_second(start, known))
+                        next_cursor = Cursor(start + 1)
+                    else:
+                        at_end = {c.comment_id for c in comments if c.event_second == end_time}
+                        next_cursor = (Cursor(start, frozenset(seen | at_end)) if end_time == start
+                                       else Cursor(end_time, frozenset(at_end)))
+                except (KeyError, TypeError, ValueError, AttributeError) as shape:
+                    # A vendor body of the wrong shape is a failed read, not a crash.
+                    raise RetriableError("zendesk: unexpected response shape "
+                                         f"({type(shape).__name__})") from None
             except (RetriableError, _PollStop) as exc:
                 if isinstance(exc, RetriableError) and not messages and committed == state:
                     raise  # nothing read: the caller polls again with the same cursor

@@ -174,6 +174,10 @@ class Daemon:
             self._take_lock()
         self.store.create_schema()
         self.store.ensure_sources(s.name for s in sources)
+        if self.store.is_sqlite:
+            # The lock file proves no other daemon runs here: claims left by a killed
+            # process are free again now rather than when their hold runs out.
+            self.store.release_claims()
         self.scorer = build_scorer(scorer_settings, cache_dir=config.state_dir / "cache")
         for source in sources:
             connector = source.create()
@@ -415,6 +419,8 @@ class Daemon:
         now = utcnow()
         duration = self.config.top.lease.duration
         live = self.store.touch_replica(self.owner, now, duration)
+        if self.store.is_postgres:  # outbox rows a dead replica had claimed
+            self.store.release_claims(keep_owners=self.store.live_replicas(now, 2 * duration))
         names = sorted(self.connectors)
         fair = -(-len(names) // live)
         # Keep what we hold (renew), release what is above our share, then claim free ones.

@@ -481,6 +481,21 @@ class Store:
             return [dict(r) for r in conn.execute(sa.select(T_OUTBOX).where(
                 T_OUTBOX.c.id.in_(ids)).order_by(T_OUTBOX.c.id)).mappings()]
 
+    def release_claims(self, *, keep_owners: Iterable[str] | None = None) -> int:
+        """Free outbox claims of dead processes (all claims when `keep_owners` is None)."""
+        with self.transaction() as conn:
+            where = T_OUTBOX.c.claimed_by.is_not(None) & (T_OUTBOX.c.status == "pending")
+            if keep_owners is not None:
+                where = where & T_OUTBOX.c.claimed_by.not_in(list(keep_owners))
+            result = conn.execute(T_OUTBOX.update().where(where).values(
+                claimed_by=None, claimed_until=None))
+            return int(result.rowcount or 0)
+
+    def live_replicas(self, now: datetime, window: timedelta) -> list[str]:
+        with self.reading() as conn:
+            return list(conn.execute(sa.select(T_REPLICA.c.owner).where(
+                T_REPLICA.c.last_seen >= as_utc(now - window))).scalars())
+
     def outbox_done(self, row_id: int, now: datetime, result: dict[str, Any]) -> None:
         with self.transaction() as conn:
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(

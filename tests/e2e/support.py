@@ -25,8 +25,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -183,7 +183,8 @@ def expected_fires(tickets: Sequence[ScriptedTicket]) -> dict[str, set[str]]:
                        for i, s in enumerate(scores))
         view = TicketView(source="zd", ticket_id=ticket.key)
 
-        def run(prefixes: Sequence[int]) -> set[str]:
+        def run(prefixes: Sequence[int], view: TicketView = view,
+                series: tuple[ScoredMessage, ...] = series) -> set[str]:
             history: dict[str, Any] = {}
             fired: set[str] = set()
             for end in prefixes:
@@ -299,15 +300,6 @@ class DaemonProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-
-@contextmanager
-def running_daemon(config: Path, log_path: Path, env: dict[str, str]) -> Iterator[DaemonProcess]:
-    daemon = DaemonProcess(config, log_path, env).start()
-    try:
-        yield daemon
-    finally:
-        daemon.kill()
 
 
 def run_once(config: Path, env: dict[str, str], timeout: float = 120) -> dict[str, Any]:
@@ -438,10 +430,12 @@ class FlakyMixin:
     Mixed in before a vendor sandbox (`class FlakyZendesk(FlakyMixin, ZendeskSandbox)`),
     it records when every request arrived (before any fault or handler ran) and every
     failure it injected, so a test can check that no request came before a Retry-After
-    elapsed.  `failure_rate` 0 turns it off.
+    elapsed.  A 429 tends to come in storms: the request after one is refused again with
+    probability `storm`.  `failure_rate` 0 turns it off.
     """
 
     failure_rate: float = 0.0
+    storm: float = 0.5  # after a 429, the next request is refused too this often
     slow_delay: float = 3.0
     kinds: tuple[tuple[str, float], ...] = (("429", 0.35), ("500", 0.15), ("502", 0.1),
                                             ("503", 0.1), ("slow", 0.1), ("malformed", 0.15),
@@ -464,10 +458,18 @@ class FlakyMixin:
         if queued is not None:
             return queued
         with self._flaky_lock:
-            if self.failure_rate <= 0 or self._flaky_rng.random() >= self.failure_rate:
+            if self.failure_rate <= 0:
                 return None
-            kinds, weights = zip(*self.kinds, strict=True)
-            kind = self._flaky_rng.choices(kinds, weights)[0]
+            last = self.injected[-1] if self.injected else None
+            storm = (last is not None and last.kind == "429"
+                     and self._flaky_rng.random() < self.storm)
+            if storm:
+                kind = "429"
+            elif self._flaky_rng.random() >= self.failure_rate:
+                return None
+            else:
+                kinds, weights = zip(*self.kinds, strict=True)
+                kind = self._flaky_rng.choices(kinds, weights)[0]
             retry_after = float(self._flaky_rng.choice((1, 2))) if kind == "429" else None
             self.injected.append(Injected(time.time(), kind, retry_after, path))
         return Fault(kind, retry_after=None if retry_after is None else str(int(retry_after)),

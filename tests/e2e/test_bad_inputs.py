@@ -63,7 +63,8 @@ def test_hostile_messages_are_stored_scored_and_capped(tmp_path: Path) -> None:
     zendesk = ZendeskSandbox(email="bot@example.com", api_token=ZENDESK_TOKEN,
                              exclusion_seconds=0, incremental_per_minute=None).start()
     slack = SlackSandbox(tokens=(SLACK_BOT_TOKEN,), channels=("#escalations",),
-                         rate_per_second=1000, burst=1000).start()
+                         rate_per_second=1000, burst=1000)
+    slack.start()
     try:
         corpus = hostile_bodies()
         start = time.time() - 120
@@ -138,7 +139,7 @@ def test_an_injected_request_to_rate_positive_does_not_soften_the_score() -> Non
     from daemon.text import normalise
 
     corpus = {e["name"]: e["body"] for e in hostile_bodies()}
-    complaint, _, injection = corpus["injection_angry"].partition(" P.S.")
+    complaint, _, _injection = corpus["injection_angry"].partition(" P.S.")
     scorer = LocalScorer()
     alone, with_injection = scorer.score([normalise(complaint).text,
                                           normalise(corpus["injection_angry"]).text])
@@ -178,7 +179,8 @@ def _broken_cases(start: float) -> list[BrokenCase]:
     specs: list[dict[str, Any]] = json.loads((DATA / "broken_responses.json").read_text())
     for spec in specs:
         sandbox = BrokenZendesk(email="bot@example.com", api_token=ZENDESK_TOKEN,
-                                exclusion_seconds=0, incremental_per_minute=None).start()
+                                exclusion_seconds=0, incremental_per_minute=None)
+        sandbox.start()
         body = spec["body_text"].encode() if "body_text" in spec else spec["body"]
         if isinstance(body, bytes) and not body:
             body = None  # an empty body
@@ -190,7 +192,8 @@ def _broken_cases(start: float) -> list[BrokenCase]:
         cases.append(BrokenCase(spec["name"], sandbox, ticket, 2))
     # A huge page: thousands of events in one answer.
     huge = BrokenZendesk(email="bot@example.com", api_token=ZENDESK_TOKEN, page_size=5000,
-                         exclusion_seconds=0, incremental_per_minute=None).start()
+                         exclusion_seconds=0, incremental_per_minute=None)
+    huge.start()
     ticket = huge.add_ticket(subject="Huge page", customer_name="Pat",
                              customer_email="pat@example.com", at=start, body="First.")
     for number in range(2999):

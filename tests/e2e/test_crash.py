@@ -26,7 +26,9 @@ from connectors.sandbox.base import Fault
 from connectors.sandbox.slack import SlackSandbox
 from connectors.sandbox.zendesk import ZendeskSandbox
 from tests.e2e.support import (
+    SLACK_BOT_TOKEN,
     TAG_OF,
+    ZENDESK_TOKEN,
     DaemonProcess,
     ScriptedTicket,
     StateDb,
@@ -41,7 +43,6 @@ from tests.e2e.support import (
     write_config,
     zendesk_notes,
     zendesk_tags_added,
-    ZENDESK_TOKEN,
 )
 
 SEED = 20261126
@@ -138,8 +139,9 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_only_in_flight_s
 
     zendesk = ZendeskSandbox(email="bot@example.com", api_token=ZENDESK_TOKEN,
                              exclusion_seconds=0, incremental_per_minute=None).start()
-    slack = SlackSandbox(tokens=("xoxb-SECRET-7c2d0a19e8",), channels=("#escalations",),
-                         rate_per_second=1000, burst=1000).start()
+    slack = SlackSandbox(tokens=(SLACK_BOT_TOKEN,), channels=("#escalations",),
+                         rate_per_second=1000, burst=1000)
+    slack.start()
     feeder = Feeder(zendesk, tickets, FEED_SECONDS, SEED)
     daemons: list[DaemonProcess] = []
     started = time.monotonic()
@@ -270,7 +272,8 @@ def test_restart_delivers_the_alert_a_killed_daemon_was_sending(tmp_path: Path) 
     """SIGKILL while a Slack send is in flight; the next `run --once` must deliver it."""
     zendesk = ZendeskSandbox(email="bot@example.com", api_token=ZENDESK_TOKEN,
                              exclusion_seconds=0, incremental_per_minute=None).start()
-    slack = SlackSandbox(tokens=("xoxb-SECRET-7c2d0a19e8",), channels=("#escalations",)).start()
+    slack = SlackSandbox(tokens=(SLACK_BOT_TOKEN,), channels=("#escalations",))
+    slack.start()
     daemon: DaemonProcess | None = None
     try:
         now = time.time()

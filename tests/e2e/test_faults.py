@@ -27,8 +27,10 @@ from tests.e2e.support import (
     SLACK_BOT_TOKEN,
     TAG_OF,
     ZENDESK_TOKEN,
+    Arrival,
     DaemonProcess,
     FlakyMixin,
+    Injected,
     StateDb,
     daemon_env,
     log_events,
@@ -42,8 +44,8 @@ from tests.e2e.support import (
 
 SEED = 6
 FAILURE_RATE = 0.30
-N_TICKETS = 80
-FEED_SECONDS = 25.0
+N_TICKETS = 100
+FEED_SECONDS = 35.0
 
 
 class FlakyZendesk(FlakyMixin, ZendeskSandbox):
@@ -84,9 +86,10 @@ def test_thirty_percent_failures_lose_nothing_and_respect_retry_after(tmp_path: 
     slack = FlakySlack(tokens=(SLACK_BOT_TOKEN,), channels=("#escalations",),
                        rate_per_second=1000, burst=1000)
     claude = FlakyAnthropic(api_key=ANTHROPIC_KEY, retry_after="1")
-    for number, server in enumerate((zendesk, slack)):
-        server.make_flaky(FAILURE_RATE, SEED + number)
-        server.start()
+    zendesk.make_flaky(FAILURE_RATE, SEED)
+    slack.make_flaky(FAILURE_RATE, SEED + 1)
+    zendesk.start()
+    slack.start()
     claude.make_flaky(FAILURE_RATE, SEED + 2)
     claude.start()
     daemon: DaemonProcess | None = None
@@ -117,9 +120,7 @@ def test_thirty_percent_failures_lose_nothing_and_respect_retry_after(tmp_path: 
             time.sleep(FEED_SECONDS / len(order))
         fault_phase = time.monotonic() - started
         stored_during_faults = len(db.rows("SELECT id FROM message"))
-        for server in (zendesk, slack):
-            server.failure_rate = 0.0
-        claude.failure_rate = 0.0
+        zendesk.failure_rate = slack.failure_rate = claude.failure_rate = 0.0
         faults_stopped = time.monotonic()
 
         def drained() -> bool:
@@ -161,6 +162,8 @@ def test_thirty_percent_failures_lose_nothing_and_respect_retry_after(tmp_path: 
             "requests_zendesk": len(zendesk.arrivals), "requests_slack": len(slack.arrivals),
             "claude_requests": len(claude.calls),
             "failures_injected": dict(injected), "claude_failures": dict(claude.failures),
+            "failed_share_zendesk": round(len(zendesk.injected) / len(zendesk.arrivals), 2),
+            "failed_share_slack": round(len(slack.injected) / max(1, len(slack.arrivals)), 2),
             "retry_after_429s": injected["429"], "retry_after_violations": len(violations),
             "stored_while_failing": stored_during_faults, "scored_by": dict(scorers),
             "escalations": len(fired),
@@ -174,5 +177,18 @@ def test_thirty_percent_failures_lose_nothing_and_respect_retry_after(tmp_path: 
     finally:
         if daemon is not None:
             daemon.kill()
-        for server in (zendesk, slack, claude):
-            server.stop()
+        zendesk.stop()
+        slack.stop()
+        claude.stop()
+
+
+def test_the_retry_after_check_catches_an_early_request() -> None:
+    """The checker above can fail: a request 0.5 s into a 2 s Retry-After is reported."""
+    server = FlakyZendesk()
+    server.make_flaky(0.0, 0)
+    server.injected.append(Injected(100.0, "429", 2.0, "/api/v2/x"))
+    server.injected.append(Injected(200.0, "500", None, "/api/v2/x"))
+    server.arrivals += [Arrival(100.0, "GET", "/api/v2/x"), Arrival(100.5, "GET", "/api/v2/x"),
+                        Arrival(102.1, "GET", "/api/v2/x"), Arrival(200.5, "GET", "/api/v2/x")]
+    violations = retry_after_violations(server)
+    assert [arrival.at for _, arrival in violations] == [100.5]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import os
 import signal
@@ -208,7 +209,7 @@ rules:
                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def stop_all(self) -> list[int | None]:
-        codes = []
+        codes: list[int | None] = []
         for replica in self.replicas:
             process = replica.process
             if process is None:
@@ -301,7 +302,7 @@ rules:
 
     def outbox_drained(self) -> bool:
         counts = dict(self.rows("SELECT status, count(*) FROM outbox GROUP BY status"))
-        return counts.get("pending", 0) == 0 and counts.get("done", 0) > 0
+        return bool(counts.get("pending", 0) == 0 and counts.get("done", 0) > 0)
 
     # -- the checks -------------------------------------------------------------------------
 
@@ -332,7 +333,7 @@ rules:
                      if outcome in LEASED_OUTCOMES]
             spans.sort()
             checked += len(spans)
-            for (s1, e1, r1), (s2, e2, r2) in zip(spans, spans[1:], strict=False):
+            for (_s1, e1, r1), (s2, _e2, r2) in itertools.pairwise(spans):
                 assert r1 == r2 or s2 >= e1 - SKEW_S, (
                     f"{source}: {r1} polled until {e1:.3f}, {r2} from {s2:.3f}")
             last_logged = {r.name: max((e for _s, e, n in spans if n == r.name), default=0.0)
