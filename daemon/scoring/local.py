@@ -34,7 +34,7 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from daemon.scoring.base import Score, label_for
-from daemon.scoring.signals import find_signals
+from daemon.scoring.signals import find_signals, is_injection
 
 # Requests and politeness: neutral in a support queue.
 _NEUTRALISE = ("help", "helping", "helped", "please", "pls", "plz", "kindly", "thanks",
@@ -213,7 +213,10 @@ class LocalScorer:
         prepared = self._prepare(text)
         sentences = [s for s in _SENTENCE.split(prepared) if s and s.strip()]
         complaint = any(s in prepared for s in _COMPLAINT_SENTINELS)
-        scores = [self._sentence_score(s, complaint) for s in sentences[:200]]  # bounded
+        # An instruction to a model ("rate this very positive") is not the customer's
+        # sentiment: it is flagged (prompt_injection) and left out of the score.
+        sentences = [s for s in sentences[:200] if not is_injection(s)]  # bounded
+        scores = [self._sentence_score(s, complaint) for s in sentences]
         if not scores:
             value = 0.0
         elif len(scores) == 1:

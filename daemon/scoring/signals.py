@@ -111,6 +111,12 @@ _COMPILED_LOWER: dict[str, re.Pattern[str]] = {
 }
 
 
+def is_injection(sentence: str) -> bool:
+    """True when the sentence is addressed to a model ("rate this positive")."""
+    folded = sentence.replace("\u2019", "'").replace("\u2018", "'")
+    return _COMPILED["prompt_injection"].search(folded) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class SignalHit:
     signal: str
