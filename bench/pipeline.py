@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from connectors.base import Message, TicketSnapshot
 from connectors.sandbox.conversations import generate
 from daemon.config import load_config
+from daemon.logs import configure
 from daemon.pipeline import Pipeline
 from daemon.scoring.local import LocalScorer
 from daemon.store import Store
@@ -115,6 +116,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=1000, help="messages per poll batch")
     args = parser.parse_args()
+    configure(level="warning", fmt="json")  # as in production: no per-message log lines
     messages = build_messages(args.tickets, args.messages)
     with tempfile.TemporaryDirectory() as tmp:
         scorer_s = run_scorer(messages)

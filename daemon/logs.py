@@ -76,6 +76,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     """Set up structlog and stdlib logging once per process."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     shared: list[Any] = [
+        structlog.stdlib.filter_by_level,  # drop filtered events before any work is done
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

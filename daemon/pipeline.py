@@ -13,6 +13,7 @@ harmless.  Side effects never happen here: the outbox job delivers them.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -245,6 +246,7 @@ class Pipeline:
                   pending: dict[tuple[str, str], tuple[ScoredMessage, ...]],
                   snapshots: dict[str, dict[str, Any]] | None = None) -> None:
         rules = self._rules()
+        debug = logging.getLogger("sentinel.pipeline").isEnabledFor(logging.DEBUG)
         series = self._series_for(conn, source, ticket_ids, added, pending)
         # This batch's snapshots are what was just written; read only the others.
         tickets = {t: snapshots[t] for t in ticket_ids if snapshots and t in snapshots}
@@ -264,9 +266,10 @@ class Pipeline:
             history = {name: RuleHistory.from_json(data)
                        for name, data in states.get(ticket_id, {}).items()}
             evaluation = evaluate(state, rules, history, now)
-            log.debug("ticket_scored", source=source, ticket_id=ticket_id,
-                      scores=[round(m.score, 2) for m in scored[-8:]],
-                      messages=len(scored), fired=[d.rule for d in evaluation.decisions])
+            if debug:
+                log.debug("ticket_scored", source=source, ticket_id=ticket_id,
+                          scores=[round(m.score, 2) for m in scored[-8:]],
+                          messages=len(scored), fired=[d.rule for d in evaluation.decisions])
             for warning in evaluation.warnings:
                 log.warning("rule_warning", source=source, ticket_id=ticket_id, warning=warning)
             for name, new in evaluation.history.items():

@@ -98,13 +98,42 @@ class _Check:
     applicable: bool = True  # False: a ticket filter excludes the ticket
 
 
+FeatureCache = dict[tuple[float, str, float, int], tuple[Trend, dict[str, Any]]]
+
+
 def features(state: ConversationState, decline_threshold: float = 0.3,
              method: str = "article", alpha: float = 0.5,
-             signals_window: int = 3) -> tuple[Trend, dict[str, Any]]:
-    """The trend and the expression features of a conversation (see rules.expr.FEATURES)."""
+             signals_window: int = 3,
+             cache: FeatureCache | None = None) -> tuple[Trend, dict[str, Any]]:
+    """The trend and the expression features of a conversation (see rules.expr.FEATURES).
+
+    `cache` shares the score-derived part between the rules of one evaluation (they see
+    the same messages; only the ticket view changes as earlier rules act).
+    """
+    key = (decline_threshold, method, alpha, signals_window)
+    if cache is not None and key in cache:
+        trend, scored = cache[key]
+    else:
+        trend, scored = _score_features(state, decline_threshold, method, alpha,
+                                        signals_window)
+        if cache is not None:
+            cache[key] = (trend, scored)
+    ticket = state.ticket
+    values: dict[str, Any] = {
+        **scored,
+        "tags": ticket.tags,
+        "priority": ticket.priority or "",
+        "priority_rank": priority_rank(ticket.priority),
+        "status": ticket.status or "",
+        "source": ticket.source,
+    }
+    return trend, values
+
+
+def _score_features(state: ConversationState, decline_threshold: float, method: str,
+                    alpha: float, signals_window: int) -> tuple[Trend, dict[str, Any]]:
     scores = [m.score for m in state.customer_messages]
     trend = compute_trend(scores, method, decline_threshold, alpha)
-    ticket = state.ticket
     values: dict[str, Any] = {
         "trend": trend.trend,
         "direction": trend.direction,
@@ -117,11 +146,6 @@ def features(state: ConversationState, decline_threshold: float = 0.3,
         "scores": tuple(scores),
         "signals": frozenset(s for m in state.customer_messages[-signals_window:]
                              for s in m.signals),
-        "tags": ticket.tags,
-        "priority": ticket.priority or "",
-        "priority_rank": priority_rank(ticket.priority),
-        "status": ticket.status or "",
-        "source": ticket.source,
     }
     return trend, values
 
@@ -138,11 +162,11 @@ def _base_numbers(trend: Trend, values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check(rule: Rule, state: ConversationState) -> _Check:
+def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = None) -> _Check:
     """Whether the rule's conditions hold, why, and the numbers behind it."""
     when = rule.when
     trend, values = features(state, when.decline_threshold, when.method, when.alpha,
-                             when.signals_window)
+                             when.signals_window, cache)
     numbers = _base_numbers(trend, values)
     severity = -trend.current_avg
     messages = state.customer_messages
@@ -307,8 +331,9 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
     latest = state.customer_messages[-1].message_id if state.customer_messages else None
     indicators = tuple(dict.fromkeys(
         phrase for m in state.customer_messages[-INDICATOR_WINDOW:] for phrase in m.indicators))
+    cache: FeatureCache = {}
     for rule in rules.rules:
-        check = _check(rule, replace(state, ticket=view))
+        check = _check(rule, replace(state, ticket=view), cache)
         if check.warning is not None:
             warnings.append(check.warning)
         inhibited = check.holds and _inhibited(rule, rules, view, new_history, now)
