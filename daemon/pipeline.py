@@ -60,6 +60,11 @@ def _snapshot_row(source: str, message: Message, now: datetime) -> dict[str, Any
             "tags": list(ticket.tags), "requester": ticket.requester, "updated_at": as_utc(now)}
 
 
+def _snapshot_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (row.get("subject"), row.get("url"), row.get("status"), row.get("priority"),
+            tuple(row.get("tags") or ()), row.get("requester"))
+
+
 def _ticket_view(source: str, row: Mapping[str, Any]) -> TicketView:
     return TicketView(source=source, ticket_id=row["ticket_id"], subject=row.get("subject") or "",
                       url=row.get("url") or "", status=row.get("status"),
@@ -94,6 +99,8 @@ class Pipeline:
         self._series: OrderedDict[tuple[str, str], tuple[ScoredMessage, ...]] = OrderedDict()
         self._series_token: dict[str, int] = {}
         self._series_lock = threading.Lock()
+        #: (source, ticket) -> the snapshot this process last wrote (skip identical writes)
+        self._written: OrderedDict[tuple[str, str], tuple[Any, ...]] = OrderedDict()
         self.series_cache_size = series_cache_size
 
     def process(self, source: str, messages: Sequence[Message], next_cursor: str | None, *,
@@ -160,13 +167,23 @@ class Pipeline:
         with self.store.transaction() as conn:
             self.store.check_fence(conn, source, fencing)
             self.store.insert_messages(conn, rows)
-            self.store.upsert_tickets(conn, list(snapshots.values()))
+            # A snapshot identical to the one this process last wrote is not written again.
+            with self._series_lock:
+                changed = [row for ticket_id, row in snapshots.items()
+                           if self._written.get((source, ticket_id)) != _snapshot_key(row)]
+            self.store.upsert_tickets(conn, changed)
             if evaluate_rules and touched:
                 self._evaluate(conn, source, touched, now, side_effects, result, added, pending,
                                snapshots)
             if next_cursor is not None:
                 self.store.advance_cursor(conn, source, next_cursor, now, result.new)
         self._remember(source, fencing, pending)  # only once committed
+        with self._series_lock:
+            for row in changed:
+                self._written[(source, row["ticket_id"])] = _snapshot_key(row)
+                self._written.move_to_end((source, row["ticket_id"]))
+            while len(self._written) > self.series_cache_size:
+                self._written.popitem(last=False)
         return result
 
     def reevaluate(self, source: str, ticket_ids: Sequence[str]) -> BatchResult:
@@ -191,6 +208,8 @@ class Pipeline:
         with self._series_lock:
             for key in [k for k in self._series if k[0] == source]:
                 del self._series[key]
+            for key in [k for k in self._written if k[0] == source]:
+                del self._written[key]
 
     def _remember(self, source: str, fencing: int | None,
                   pending: dict[tuple[str, str], tuple[ScoredMessage, ...]]) -> None:
