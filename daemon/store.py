@@ -14,6 +14,7 @@ in the state directory refuses a second daemon.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.types.json import Json as PgJson
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import JSON, Column, Field, SQLModel, Text
@@ -208,6 +210,7 @@ class Store:
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.RLock()
+        self._message_inserts: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -372,8 +375,39 @@ class Store:
         return known
 
     def insert_messages(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(self._insert_ignore(T_MESSAGE, ["source", "message_id"]), rows)
+        """Insert a poll's messages, skipping known ones, in one driver-level executemany.
+
+        The hot path of the pipeline: SQLAlchemy's per-row parameter handling costs more
+        than the insert itself, so the statement is compiled once and the rows are handed
+        to the driver as tuples, with the two conversions its types would do (UTC
+        timestamps, JSON lists) done here.  Same statement, same values.
+        """
+        if not rows:
+            return
+        keys = tuple(rows[0])
+        if keys not in self._message_inserts:
+            compiled = self._insert_ignore(T_MESSAGE, ["source", "message_id"]).compile(
+                dialect=self.engine.dialect, column_keys=list(keys))
+            order = tuple(compiled.positiontup or ()) if compiled.positional else ()
+            self._message_inserts[keys] = (str(compiled), order)
+        sql, order = self._message_inserts[keys]
+        converted = [self._driver_row(row) for row in rows]
+        params: list[Any] = ([tuple(row[key] for key in order) for row in converted]
+                             if order else converted)
+        conn.exec_driver_sql(sql, params)
+
+    def _driver_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        for key in ("created_at", "stored_at"):
+            moment = out[key]
+            if self.is_sqlite:  # the storage format of SQLAlchemy's SQLite DateTime
+                out[key] = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            else:
+                out[key] = moment.astimezone(UTC)
+        for key in ("indicators", "signals"):
+            text = json.dumps(out[key])
+            out[key] = text if self.is_sqlite else PgJson(out[key])
+        return out
 
     def upsert_tickets(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._upsert(T_TICKET, ["source", "ticket_id"], rows, conn,

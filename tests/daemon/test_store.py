@@ -105,3 +105,26 @@ def test_concurrent_outbox_claims_never_overlap(db_url: str) -> None:
     claimed = [i for ids in got.values() for i in ids]
     assert len(claimed) == len(set(claimed)) == 60
     store.close()
+
+
+def test_bulk_insert_round_trips_every_column(db_url: str) -> None:
+    import sqlalchemy as sa
+
+    from daemon.store import T_MESSAGE
+
+    store = Store(db_url)
+    store.create_schema()
+    created = datetime(2026, 11, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    row = {"source": "zd", "message_id": "m1", "ticket_id": "1", "author_role": "customer",
+           "author_id": "u", "author_name": "Dana", "public": True, "created_at": created,
+           "body": "héllo 😡", "body_chars": 7, "truncated": False, "score": -0.5,
+           "label": "negative", "confidence": 0.7, "indicators": ["héllo"],
+           "signals": ["churn_risk"], "scorer": "local", "model": "m", "needs_rescore": True,
+           "stored_at": NOW}
+    with store.transaction() as conn:
+        store.insert_messages(conn, [row])
+    with store.reading() as conn:
+        back = dict(conn.execute(sa.select(T_MESSAGE)).mappings().one())
+    back.pop("id")
+    assert back == row
+    store.close()
