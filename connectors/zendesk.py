@@ -70,6 +70,9 @@ class ZendeskSettings(SourceSettings):
     #: annoyed by a bot is exactly who we watch for, so we ask for `all` unless told.
     support_type_scope: Literal["all", "agent", "ai_agent"] = "all"
     incremental_per_minute: int = Field(10, ge=1, le=100)
+    #: Export pages (up to 1,000 events each) per poll round: half the per-minute budget,
+    #: and a bound on what one batch holds in memory.
+    page_budget: int = Field(5, ge=1, le=1000)
     #: The export never serves the last minute; do not ask for it.
     min_age_seconds: int = Field(60, ge=0, le=3600)
     #: Only tags with this prefix are ever removed (the daemon's namespace).

@@ -88,7 +88,7 @@ class Pipeline:
     def __init__(self, store: Store, scorer: Scorer, rules: Callable[[], RuleSet], *,
                  max_chars: int = 20_000, score_agent_messages: bool = False,
                  clock: Callable[[], datetime] = utcnow,
-                 series_cache_size: int = 20_000) -> None:
+                 series_cache_size: int = 5_000) -> None:
         self.store = store
         self.scorer = scorer
         self._rules = rules

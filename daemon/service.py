@@ -150,6 +150,7 @@ class Daemon:
     health: dict[str, SourceHealth] = field(init=False, default_factory=dict)
     _sources: dict[str, SourceSettings] = field(init=False, default_factory=dict)
     _tokens: dict[str, int] = field(init=False, default_factory=dict)  # leases we hold
+    _polling: set[str] = field(init=False, default_factory=set)  # sources mid-poll
     _lock_file: Any = field(init=False, default=None)
     _scheduler: Any = field(init=False, default=None)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event)
@@ -270,11 +271,8 @@ class Daemon:
                 return summary
             now = utcnow()
             token = self._tokens.get(name)
-            if token is not None:  # renew before working; None if it expired and was taken
-                token = self.store.claim_source(name, self.owner, now,
-                                                self.config.top.lease.duration)
-                if token is None:
-                    self._tokens.pop(name, None)
+            if token is not None and not self._renew(name, token):
+                token = None
             if token is None:
                 summary["outcome"] = "leased_elsewhere"
                 return summary
@@ -287,9 +285,12 @@ class Daemon:
             connector = self.connectors[name]
             cursor = state.get("cursor")
             start_from = parse_start_from(settings.start_from, now)
+            self._polling.add(name)  # balance_leases never releases a source mid-poll
             try:
                 for _ in range(MAX_ROUNDS_PER_POLL):
                     result = connector.poll(cursor, start_from)
+                    if not self._renew(name, token):  # a long read may outlast the lease
+                        raise LeaseLost(f"source {name}: lease ran out during the poll")
                     batch = self.pipeline.process(name, result.messages, result.next_cursor,
                                                   fencing=token)
                     cursor = result.next_cursor
@@ -312,13 +313,13 @@ class Daemon:
                 wait = exc.retry_after or min(300.0, 5.0 * 2 ** min(
                     6, int(state.get("consecutive_failures") or 0)))
                 self.store.record_poll_failure(name, str(exc), now,
-                                               now + timedelta(seconds=wait))
+                                               now + timedelta(seconds=wait), token)
                 summary["outcome"] = "retriable"
                 if health.healthy:
                     log.warning("source_unavailable", error=str(exc), retry_in_s=round(wait, 1))
                 health.healthy = False
             except AuthError as exc:
-                self.store.record_poll_failure(name, str(exc), now, None)
+                self.store.record_poll_failure(name, str(exc), now, None, token)
                 health.paused_reason = str(exc)
                 health.healthy = False
                 summary["outcome"] = "auth"
@@ -326,17 +327,18 @@ class Daemon:
                           hint="fix the credentials and reload (SIGHUP) or restart")
             except FatalError as exc:
                 self.store.record_poll_failure(name, str(exc), now,
-                                               now + timedelta(minutes=5))
+                                               now + timedelta(minutes=5), token)
                 summary["outcome"] = "fatal"
                 if health.healthy:
                     log.error("source_failed", error=str(exc))
                 health.healthy = False
             except LeaseLost as exc:
+                self._tokens.pop(name, None)
                 summary["outcome"] = "lease_lost"
                 log.warning("lease_lost", error=str(exc))
             except Exception as exc:  # never let one source's bug stop the daemon
                 self.store.record_poll_failure(name, f"internal error ({type(exc).__name__})",
-                                               now, now + timedelta(seconds=30))
+                                               now, now + timedelta(seconds=30), token)
                 summary["outcome"] = "retriable"
                 log.exception("poll_crashed")
                 health.healthy = False
@@ -344,6 +346,7 @@ class Daemon:
                 if not health.healthy:
                     log.info("source_recovered")
                 health.healthy = True
+            self._polling.discard(name)
             summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
             if summary["outcome"] != "lease_lost":
                 self.metrics.poll_finished(name, summary["outcome"],
@@ -409,6 +412,18 @@ class Daemon:
         if self.config.top.watch and self._mtime() != self._config_mtime:
             self.reload()
 
+    def _renew(self, name: str, token: int) -> bool:
+        if self.store.renew_source(name, self.owner, token, utcnow(),
+                                   self.config.top.lease.duration):
+            return True
+        self._tokens.pop(name, None)
+        return False
+
+    def heartbeat_interval(self) -> float:
+        """Often enough for the watchdog and to renew a lease three times over its life."""
+        lease = self.config.top.lease.duration.total_seconds()
+        return max(0.5, min(5.0, lease / 3, sdnotify.watchdog_interval() or 5.0))
+
     def balance_leases(self) -> int:
         """Renew our leases and claim free sources up to our fair share of them.
 
@@ -418,22 +433,21 @@ class Daemon:
         """
         now = utcnow()
         duration = self.config.top.lease.duration
-        live = self.store.touch_replica(self.owner, now, duration)
+        # Alive = heartbeated recently; the window spans several heartbeats so one late
+        # beat does not make a replica look dead and shift everyone's fair share.
+        window = max(duration, timedelta(seconds=3 * self.heartbeat_interval()))
+        live = self.store.touch_replica(self.owner, now, window)
         if self.store.is_postgres:  # outbox rows a dead replica had claimed
             self.store.release_claims(keep_owners=self.store.live_replicas(now, 2 * duration))
         names = sorted(self.connectors)
         fair = -(-len(names) // live)
         # Keep what we hold (renew), release what is above our share, then claim free ones.
         for name in [n for n in names if n in self._tokens]:
-            if len(self._tokens) > fair:
+            if len(self._tokens) > fair and name not in self._polling:
                 self.store.release_source(name, self.owner)
                 self._tokens.pop(name, None)
                 continue
-            token = self.store.claim_source(name, self.owner, now, duration)
-            if token is None:
-                self._tokens.pop(name, None)
-            else:
-                self._tokens[name] = token
+            self._renew(name, self._tokens[name])
         offset = hash(self.owner) % max(1, len(names))  # replicas start at different places
         for name in names[offset:] + names[:offset]:
             if len(self._tokens) >= fair:
@@ -511,8 +525,8 @@ class Daemon:
         outbox_every = max(0.5, self.config.top.outbox.interval.total_seconds())
         scheduler.add_job(self.deliver, "interval", id="outbox", seconds=outbox_every,
                           misfire_grace_time=30, next_run_time=first)
-        beat = sdnotify.watchdog_interval() or 5.0
-        scheduler.add_job(self.heartbeat, "interval", id="heartbeat", seconds=min(5.0, beat),
+        scheduler.add_job(self.heartbeat, "interval", id="heartbeat",
+                          seconds=self.heartbeat_interval(),
                           misfire_grace_time=30, next_run_time=first)
         scheduler.add_job(self.sweep, "interval", id="sweep", seconds=60, misfire_grace_time=60)
         scheduler.add_job(self.rescore, "interval", id="rescore", seconds=60,

@@ -324,6 +324,17 @@ class Store:
         with self.transaction() as conn:
             conn.execute(T_REPLICA.delete().where(T_REPLICA.c.owner == owner))
 
+    def renew_source(self, source: str, owner: str, token: int, now: datetime,
+                     duration: timedelta) -> bool:
+        """Extend a lease we hold; False when it ran out or changed hands (fencing)."""
+        with self.transaction() as conn:
+            result = conn.execute(T_SOURCE.update().where(
+                (T_SOURCE.c.source == source) & (T_SOURCE.c.owner == owner)
+                & (T_SOURCE.c.fencing_token == token)
+                & (T_SOURCE.c.lease_until > as_utc(now))
+            ).values(lease_until=as_utc(now + duration)))
+            return bool(result.rowcount)
+
     def release_source(self, source: str, owner: str) -> None:
         with self.transaction() as conn:
             conn.execute(T_SOURCE.update().where(
@@ -349,9 +360,13 @@ class Store:
             polls=T_SOURCE.c.polls + 1, messages=T_SOURCE.c.messages + fetched))
 
     def record_poll_failure(self, source: str, error: str, now: datetime,
-                            not_before: datetime | None) -> int:
+                            not_before: datetime | None, token: int | None = None) -> int:
+        """Count a failed poll; under a lease only while `token` is still current."""
         with self.transaction() as conn:
-            conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
+            where = T_SOURCE.c.source == source
+            if token is not None:
+                where = where & (T_SOURCE.c.fencing_token == token)
+            conn.execute(T_SOURCE.update().where(where).values(
                 last_poll_at=as_utc(now), last_error=error[:500],
                 consecutive_failures=T_SOURCE.c.consecutive_failures + 1,
                 not_before=as_utc(not_before), polls=T_SOURCE.c.polls + 1))
