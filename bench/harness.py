@@ -27,8 +27,29 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from connectors.sandbox.base import Request, Response  # noqa: E402
+from connectors.sandbox.zendesk import ZendeskSandbox  # noqa: E402
+
 PG_URL = os.environ.get("SENTINEL_TEST_PG_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+class GatedZendesk(ZendeskSandbox):
+    """A Zendesk sandbox whose export shows nothing until `released`.
+
+    Loading a backlog takes seconds; without the gate the daemons would start on the
+    first tickets while the last are still being put in, and a drain time would be short
+    by that much.  Until released the export answers as a quiet account does.
+    """
+
+    released = False
+
+    def _ticket_events(self, request: Request) -> Response:
+        if self.released:
+            return super()._ticket_events(request)
+        start = int(request.param("start_time") or 0)
+        return Response(200, {"ticket_events": [], "next_page": None, "count": 0,
+                              "end_of_stream": True, "end_time": start})
 
 
 @contextmanager

@@ -20,16 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import DaemonProcess, emit, wait_until
+from harness import DaemonProcess, GatedZendesk, emit, wait_until
 
 from connectors.sandbox.conversations import generate
-from connectors.sandbox.zendesk import ZendeskSandbox
 
 EMAIL, TOKEN = "bench@example.com", "bench-memory-token"
 TARGET_MB = 150.0
 
 
-def load(sandbox: ZendeskSandbox, tickets: int, messages: int) -> int:
+def load(sandbox: GatedZendesk, tickets: int, messages: int) -> int:
     """Put the generated conversations in, in time order, over the past day."""
     conversations = generate(tickets, messages, seed=100)
     queue = [(index, position) for index, c in enumerate(conversations)
@@ -58,15 +57,20 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--poll-interval", type=float, default=2.0)
+    parser.add_argument("--page-budget", type=int, default=None,
+                        help="the source's page_budget (default: the shipped default, 20)")
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
 
-    sandbox = ZendeskSandbox(email=EMAIL, api_token=TOKEN, incremental_per_minute=None).start()
+    sandbox = GatedZendesk(email=EMAIL, api_token=TOKEN, incremental_per_minute=None)
+    sandbox.start()
     began = time.monotonic()
     expected = load(sandbox, args.tickets, args.messages)
     load_s = time.monotonic() - began
     result: dict[str, Any] = {"bench": "memory", "messages": expected,
-                              "tickets": args.tickets, "load_s": round(load_s, 1)}
+                              "tickets": args.tickets, "load_s": round(load_s, 1),
+                              "page_budget": args.page_budget or "default"}
+    budget = f", page_budget: {args.page_budget}" if args.page_budget else ""
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
         config = Path(tmp) / "config.yaml"
@@ -76,7 +80,7 @@ log: {{level: info, format: json}}
 sources:
   - {{name: zendesk, kind: zendesk, base_url: "{sandbox.url}", email: {EMAIL},
       api_token: {TOKEN}, poll_interval: {args.poll_interval}s, start_from: -2d,
-      incremental_per_minute: 100}}
+      incremental_per_minute: 100{budget}}}
 rules:
   - name: very-negative-message
     when: {{last_score_below: -0.7}}
@@ -93,6 +97,13 @@ rules:
                 except sqlite3.OperationalError:
                     return 0  # not created yet
 
+            def polled() -> bool:
+                return any(e.get("event") == "poll" for e in daemon.events())
+
+            wait_until(polled, 60, "the first poll")
+            time.sleep(3)  # imports done, first jobs run: the daemon's floor
+            result["idle_rss_mb"] = round(daemon.memory_kb()["VmRSS"] / 1024, 1)
+            sandbox.released = True
             started = time.monotonic()
 
             def drained() -> bool:

@@ -27,31 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from harness import DaemonProcess, emit, pg_schema, wait_until
+from harness import DaemonProcess, GatedZendesk, emit, pg_schema, wait_until
 
-from connectors.sandbox.base import Request, Response
 from connectors.sandbox.conversations import generate
-from connectors.sandbox.zendesk import ZendeskSandbox
 
 EMAIL, TOKEN = "bench@example.com", "bench-replicas-token"
-
-
-class GatedZendesk(ZendeskSandbox):
-    """A Zendesk sandbox whose export shows nothing until `released`.
-
-    Loading a backlog takes seconds; without the gate the replicas would start on the
-    first sources while the last are still being filled, and the drain time would be
-    short by that much.  Until released the export answers as a quiet account does.
-    """
-
-    released = False
-
-    def _ticket_events(self, request: Request) -> Response:
-        if self.released:
-            return super()._ticket_events(request)
-        start = int(request.param("start_time") or 0)
-        return Response(200, {"ticket_events": [], "next_page": None, "count": 0,
-                              "end_of_stream": True, "end_time": start})
 
 
 def config_text(state: Path, url: str, sandboxes: dict[str, GatedZendesk], poll_s: float,
