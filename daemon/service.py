@@ -290,7 +290,8 @@ class Daemon:
                 for _ in range(MAX_ROUNDS_PER_POLL):
                     result = connector.poll(cursor, start_from)
                     if not self._renew(name, token):  # a long read may outlast the lease
-                        raise LeaseLost(f"source {name}: lease ran out during the poll")
+                        raise LeaseLost(f"source {name}: lease lost during the poll (token "
+                                        f"{token}, renewal refused); nothing written")
                     batch = self.pipeline.process(name, result.messages, result.next_cursor,
                                                   fencing=token)
                     cursor = result.next_cursor
