@@ -29,6 +29,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/api_calls.py
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/replicas.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
