@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from psycopg.types.json import Json as PgJson
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import JSON, Column, Field, SQLModel, Text
@@ -210,6 +209,11 @@ class Store:
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.RLock()
+        self._pg_json: Any = None
+        if self.is_postgres:  # imported only here: psycopg costs ~20 MB on SQLite daemons
+            from psycopg.types.json import Json
+
+            self._pg_json = Json
         self._message_inserts: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {}
 
     def close(self) -> None:
@@ -420,8 +424,7 @@ class Store:
             else:
                 out[key] = moment.astimezone(UTC)
         for key in ("indicators", "signals"):
-            text = json.dumps(out[key])
-            out[key] = text if self.is_sqlite else PgJson(out[key])
+            out[key] = json.dumps(out[key]) if self.is_sqlite else self._pg_json(out[key])
         return out
 
     def upsert_tickets(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
