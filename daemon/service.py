@@ -176,9 +176,10 @@ class Daemon:
         self.store.create_schema()
         self.store.ensure_sources(s.name for s in sources)
         if self.store.is_sqlite:
-            # The lock file proves no other daemon runs here: claims left by a killed
-            # process are free again now rather than when their hold runs out.
+            # The lock file proves no other daemon runs here: source leases and outbox
+            # claims left by a killed process are void now, not when they run out.
             self.store.release_claims()
+            self.store.release_all_sources()
         self.scorer = build_scorer(scorer_settings, cache_dir=config.state_dir / "cache")
         for source in sources:
             connector = source.create()

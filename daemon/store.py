@@ -339,6 +339,11 @@ class Store:
             ).values(lease_until=as_utc(now + duration)))
             return bool(result.rowcount)
 
+    def release_all_sources(self) -> None:
+        """Void every lease (single-daemon SQLite start-up, under the lock file)."""
+        with self.transaction() as conn:
+            conn.execute(T_SOURCE.update().values(lease_until=None))
+
     def release_source(self, source: str, owner: str) -> None:
         with self.transaction() as conn:
             conn.execute(T_SOURCE.update().where(

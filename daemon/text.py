@@ -31,8 +31,10 @@ _DROPPED_CLOSE = {name: re.compile(rf"(?i)</{name}\s*>") for name in
 # Quoted history inside HTML mail is often a container that runs to the end of the body.
 _HTML_QUOTE_TAIL = re.compile(r"(?i)<div\b[^<>]{0,500}class\s*=\s*[\"'][^\"'<>]{0,200}"
                               r"(?:gmail_quote|yahoo_quoted|moz-cite-prefix)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069"
-                      r"\ufeff\ufff9-\ufffb]")
+# Zero-width characters (U+200B-U+200D, U+2060) go too: "h\u200borrible" must still
+# read as "horrible" to a lexicon.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060"
+                      r"\u2066-\u2069\ufeff\ufff9-\ufffb]")
 
 # A line that starts the quoted earlier conversation: everything from it on is cut.
 _QUOTE_HEADER = re.compile(

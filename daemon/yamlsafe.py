@@ -20,6 +20,10 @@ MAX_BYTES = 1024 * 1024
 
 PathKey = tuple[str | int, ...]
 
+#: Explicit tags that only restate a plain YAML type; anything else (!!python/...) is refused.
+_CORE_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in
+                       ("str", "int", "float", "bool", "null", "seq", "map"))
+
 
 class YamlError(Exception):
     """A file that could not be read as safe YAML; `messages` are FILE:LINE strings."""
@@ -62,9 +66,12 @@ def parse_yaml(text: str, path: str = "<string>") -> YamlDocument:
         raise YamlError([f"{path}:1: file is {size} bytes; the limit is {MAX_BYTES}"])
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = event.start_mark.line + 1 if event.start_mark else 1
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                line = event.start_mark.line + 1 if event.start_mark else 1
                 raise YamlError([f"{path}:{line}: YAML anchors and aliases are not allowed"])
+            tag = getattr(event, "tag", None)
+            if tag is not None and tag not in _CORE_TAGS and tag != "!":
+                raise YamlError([f"{path}:{line}: YAML tag {tag!r} is not allowed"])
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

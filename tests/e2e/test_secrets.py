@@ -1,7 +1,8 @@
 """Secrets never leak: every error path we can provoke, with recognisable secret values.
 
-One daemon (a subprocess) is configured with a Zendesk API token, a Slack bot token, two
-Slack webhook URLs and an Anthropic-style key, all recognisable, and pointed at servers
+One daemon (a subprocess) is configured with a Zendesk API token, a Freshdesk API key, a
+Help Scout client secret, a Slack bot token, two Slack webhook URLs and an Anthropic-style
+key, all recognisable, and pointed at servers
 that refuse them (401), are not there (connection refused), hang past the timeout,
 answer 5xx or malformed JSON, or do not know the webhook (404).  It runs long enough to
 retry, park and log all of that, then stops; `run --once` and `report` run on the same
@@ -23,6 +24,8 @@ import pytest
 
 from connectors.sandbox.anthropic import AnthropicSandbox
 from connectors.sandbox.base import Fault, SandboxServer
+from connectors.sandbox.freshdesk import FreshdeskSandbox
+from connectors.sandbox.helpscout import HelpScoutSandbox
 from connectors.sandbox.slack import SlackSandbox
 from connectors.sandbox.zendesk import ZendeskSandbox
 from tests.e2e.support import (
@@ -42,7 +45,12 @@ from tests.e2e.support import (
 WEBHOOK_PATH = "/services/TSECRET9/BSECRET8/SeCrEtWebhookPart42"
 WEBHOOK_SECRET = "SeCrEtWebhookPart42"
 BASIC = base64.b64encode(f"bot@example.com/token:{ZENDESK_TOKEN}".encode()).decode()
+FRESHDESK_KEY = "fdSECRETkey-90ab12cd"
+FRESHDESK_BASIC = base64.b64encode(f"{FRESHDESK_KEY}:X".encode()).decode()
+HELPSCOUT_SECRET = "hsSECRETclient-55cd77"
 SECRETS = {"zendesk token": ZENDESK_TOKEN, "zendesk basic credential": BASIC,
+           "freshdesk key": FRESHDESK_KEY, "freshdesk basic credential": FRESHDESK_BASIC,
+           "help scout client secret": HELPSCOUT_SECRET,
            "slack bot token": SLACK_BOT_TOKEN, "webhook path": WEBHOOK_PATH,
            "webhook secret part": WEBHOOK_SECRET, "anthropic key": ANTHROPIC_KEY}
 ANGRY = ("Worst support ever. Horrible, useless, I hate this. Completely unacceptable.")
@@ -87,7 +95,12 @@ def test_no_secret_in_any_output_on_every_error_path(tmp_path: Path) -> None:
     slack.start()
     claude = AnthropicSandbox(api_key="sk-ant-the-right-one")
     claude.start()
-    servers: list[SandboxServer] = [healthy, refusing, hanging, failing, slack, claude]
+    freshdesk = FreshdeskSandbox(api_key="the-right-freshdesk-key")
+    freshdesk.start()
+    helpscout = HelpScoutSandbox(client_secret="the-right-helpscout-secret")
+    helpscout.start()
+    servers: list[SandboxServer] = [healthy, refusing, hanging, failing, slack, claude,
+                                    freshdesk, helpscout]
     daemon: DaemonProcess | None = None
     try:
         for server in (healthy, refusing, hanging, failing):
@@ -117,6 +130,17 @@ scorer:
 sources:{_source("healthy", healthy.url)}{_source("refusing", refusing.url)}\
 {_source("hanging", hanging.url, timeout=1)}{_source("failing", failing.url)}\
 {_source("refused", f"http://127.0.0.1:{dead}")}
+  - name: freshdesk-refusing
+    kind: freshdesk
+    base_url: {freshdesk.url}
+    api_key: ${{T_FRESHDESK_KEY}}
+    poll_interval: 1s
+  - name: helpscout-refusing
+    kind: helpscout
+    base_url: {helpscout.url}
+    client_id: sandbox-helpscout-id
+    client_secret: ${{T_HELPSCOUT_SECRET}}
+    poll_interval: 1s
 notifiers:
   bot:
     kind: slack
@@ -141,6 +165,7 @@ rules:
     repeat_after: 24h
 """)
         env = daemon_env(T_WEBHOOK_404=f"{slack.url}{WEBHOOK_PATH}",
+                         T_FRESHDESK_KEY=FRESHDESK_KEY, T_HELPSCOUT_SECRET=HELPSCOUT_SECRET,
                          T_WEBHOOK_DEAD=f"http://127.0.0.1:{dead}{WEBHOOK_PATH}")
         db = StateDb(config)
         daemon = DaemonProcess(config, tmp_path / "daemon.log", env).start()
@@ -149,7 +174,8 @@ rules:
             sources = {r["source"]: r for r in db.rows("SELECT * FROM source_state")}
             outbox = db.outbox()
             return (all(sources.get(n, {}).get("last_error")
-                        for n in ("refusing", "hanging", "failing", "refused"))
+                        for n in ("refusing", "hanging", "failing", "refused",
+                                  "freshdesk-refusing", "helpscout-refusing"))
                     and len(outbox) >= 4
                     and all(r["status"] == "parked" or r["target"] in ("healthy", "bot")
                             for r in outbox if r["source"] == "healthy"))
@@ -180,6 +206,8 @@ rules:
         assert any(r.path == WEBHOOK_PATH and r.status == 404 for r in slack.request_log)
         assert any(r.path.endswith("chat.postMessage") for r in slack.request_log)
         assert healthy.requests_to("/incremental/ticket_events")  # the token was accepted
+        assert any(r.status == 401 for r in freshdesk.request_log)
+        assert any(r.status in (400, 401) for r in helpscout.request_log)
 
         found = {where: leaks(text) for where, text in outputs.items() if leaks(text)}
         print("\nsecrets:", {"outputs_checked": {k: len(v) for k, v in outputs.items()},
