@@ -222,7 +222,7 @@ class Daemon:
         if settings.enabled:
             self._metrics_server = metrics_module.start_metrics_server(
                 self.metrics, settings.port, addr=settings.addr)
-            log.info("metrics_listening", addr=settings.addr, port=settings.port)
+            log.info("metrics_listening", addr=settings.addr, port=self._metrics_server.port)
 
     def _take_lock(self) -> None:
         path = self.config.state_dir / "sentinel.lock"
@@ -245,10 +245,7 @@ class Daemon:
         for server in self.sandboxes:
             server.stop()
         if self._metrics_server is not None:
-            close = getattr(self._metrics_server, "shutdown", None) or getattr(
-                self._metrics_server, "close", None)
-            if close:
-                close()
+            self._metrics_server.close()
         for name in list(self._tokens):
             self.store.release_source(name, self.owner)
         self.store.remove_replica(self.owner)
