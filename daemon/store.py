@@ -178,6 +178,8 @@ T_SCHEMA = SchemaInfo.__table__  # type: ignore[attr-defined]
 T_REPLICA = Replica.__table__  # type: ignore[attr-defined]
 
 _CHUNK = 500
+_TIME_COLUMNS = frozenset({"created_at", "stored_at"})
+_JSON_COLUMNS = frozenset({"indicators", "signals"})
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -415,22 +417,25 @@ class Store:
             order = tuple(compiled.positiontup or ()) if compiled.positional else ()
             self._message_inserts[keys] = (str(compiled), order)
         sql, order = self._message_inserts[keys]
-        converted = [self._driver_row(row) for row in rows]
-        params: list[Any] = ([tuple(row[key] for key in order) for row in converted]
-                             if order else converted)
+        convert = self._driver_value
+        if order:
+            params: list[Any] = [tuple(convert(key, row[key]) for key in order) for row in rows]
+        else:
+            params = [{key: convert(key, value) for key, value in row.items()} for row in rows]
         conn.exec_driver_sql(sql, params)
 
-    def _driver_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = dict(row)
-        for key in ("created_at", "stored_at"):
-            moment = out[key]
+    def _driver_value(self, key: str, value: Any) -> Any:
+        """What SQLAlchemy's column type would hand the driver for this value."""
+        if key in _TIME_COLUMNS:
+            moment = value.astimezone(UTC)
             if self.is_sqlite:  # the storage format of SQLAlchemy's SQLite DateTime
-                out[key] = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            else:
-                out[key] = moment.astimezone(UTC)
-        for key in ("indicators", "signals"):
-            out[key] = json.dumps(out[key]) if self.is_sqlite else self._pg_json(out[key])
-        return out
+                return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            return moment
+        if key in _JSON_COLUMNS:
+            if self.is_sqlite:
+                return json.dumps(value) if value else "[]"
+            return self._pg_json(value)
+        return value
 
     def upsert_tickets(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._upsert(T_TICKET, ["source", "ticket_id"], rows, conn,

@@ -333,7 +333,8 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
         phrase for m in state.customer_messages[-INDICATOR_WINDOW:] for phrase in m.indicators))
     cache: FeatureCache = {}
     for rule in rules.rules:
-        check = _check(rule, replace(state, ticket=view), cache)
+        check = _check(rule, state if view is state.ticket else replace(state, ticket=view),
+                       cache)
         if check.warning is not None:
             warnings.append(check.warning)
         inhibited = check.holds and _inhibited(rule, rules, view, new_history, now)
