@@ -57,7 +57,7 @@ def _snapshot_row(source: str, message: Message, now: datetime) -> dict[str, Any
     ticket = message.ticket
     return {"source": source, "ticket_id": message.ticket_id, "subject": ticket.subject[:500],
             "url": ticket.url, "status": ticket.status, "priority": ticket.priority,
-            "tags": list(ticket.tags), "requester": ticket.requester, "updated_at": as_utc(now)}
+            "tags": list(ticket.tags), "requester": ticket.requester, "updated_at": now}
 
 
 def _snapshot_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -106,7 +106,8 @@ class Pipeline:
     def process(self, source: str, messages: Sequence[Message], next_cursor: str | None, *,
                 fencing: int | None = None, evaluate_rules: bool = True,
                 side_effects: bool = True) -> BatchResult:
-        now = self._clock()
+        now = as_utc(self._clock())
+        assert now is not None
         result = BatchResult(fetched=len(messages))
         unique: dict[str, Message] = {}
         for message in messages:
@@ -138,7 +139,7 @@ class Pipeline:
                 "source": source, "message_id": message.message_id[:128],
                 "ticket_id": message.ticket_id[:128], "author_role": message.author_role,
                 "author_id": message.author_id, "author_name": (message.author_name or "")[:256]
-                or None, "public": message.public, "created_at": as_utc(message.created_at),
+                or None, "public": message.public, "created_at": message.created_at,
                 "body": text.text, "body_chars": text.original_chars, "truncated": text.truncated,
                 "score": score.score if score else None, "label": score.label if score else None,
                 "confidence": score.confidence if score else None,
@@ -147,7 +148,7 @@ class Pipeline:
                 "scorer": score.scorer if score else None,
                 "model": score.model[:64] if score else None,
                 "needs_rescore": bool(score and score.needs_rescore),
-                "stored_at": as_utc(now)})
+                "stored_at": now})
         snapshots: dict[str, dict[str, Any]] = {}
         for message in messages:  # the last snapshot of a ticket in the batch wins
             snapshots[message.ticket_id] = _snapshot_row(source, message, now)

@@ -427,7 +427,7 @@ class Store:
     def _driver_value(self, key: str, value: Any) -> Any:
         """What SQLAlchemy's column type would hand the driver for this value."""
         if key in _TIME_COLUMNS:
-            moment = value.astimezone(UTC)
+            moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
             if self.is_sqlite:  # the storage format of SQLAlchemy's SQLite DateTime
                 return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
             return moment
