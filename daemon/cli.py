@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,9 +46,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StopDuringStartup(Exception):
+    """SIGTERM arrived before the scheduler took over the signal handlers."""
+
+
+def _stop_during_startup(signum: int, _frame: object) -> None:
+    raise _StopDuringStartup(signal.Signals(signum).name)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from daemon.service import Daemon
 
+    # Until `Daemon.run` installs its handlers, a stop request ends start-up cleanly
+    # (exit 0, resources closed) instead of killing the process mid-build.
+    signal.signal(signal.SIGTERM, _stop_during_startup)
     config = _load(args.config)
     _configure_logs(config)
     daemon = Daemon(config).build()
@@ -176,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if args.command != "check-config" else 1
     except KeyboardInterrupt:
         return 130
+    except _StopDuringStartup:
+        return 0  # asked to stop before running: nothing was left half done
     return int(result)
 
 
