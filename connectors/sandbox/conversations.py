@@ -16,10 +16,10 @@ instructions, like the real thing.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 TurnRole = Literal["customer", "agent", "note"]
 
@@ -423,3 +423,45 @@ def generate(n_tickets: int, n_messages: int, seed: int = 0, *,
         ))
     return conversations
 
+
+class ScriptPlayer:
+    """Replays `conversations.schedule()` into a sandbox as the clock passes each turn.
+
+    Vendor-neutral: `open_ticket(conversation, turn, at)` creates a ticket from a script's
+    first turn and returns its id, `add_turn(ticket_id, conversation, turn, at)` appends a
+    later turn.  With `repeat`, a new round of the scripts starts (as new tickets) when the
+    last turn of a round has appeared, for at most `max_rounds` rounds.
+    """
+
+    def __init__(self, open_ticket: Callable[[Conversation, Turn, datetime], int],
+                 add_turn: Callable[[int, Conversation, Turn, datetime], object]) -> None:
+        self._open_ticket = open_ticket
+        self._add_turn = add_turn
+        self._pending: list[ScheduledTurn] = []
+        self._tickets: dict[tuple[int, int], int] = {}
+        self._options: dict[str, Any] = {}
+        self._conversations: tuple[Conversation, ...] = ()
+        self._repeat = False
+        self._round = 0
+        self.max_rounds = 100
+
+    def start(self, conversations: Sequence[Conversation], start: datetime, *,
+              repeat: bool, backlog: int, **options: Any) -> None:
+        self._conversations = tuple(conversations)
+        self._options = options
+        self._repeat = repeat
+        self._round = 1
+        self._pending = schedule(start, self._conversations, backlog=backlog, **options)
+
+    def due(self, now: datetime) -> None:
+        """Materialise every turn whose time has come (the caller holds the data lock)."""
+        while self._pending and self._pending[0].at <= now:
+            item = self._pending.pop(0)
+            key = (self._round, item.conversation_index)
+            if item.turn_index == 0:
+                self._tickets[key] = self._open_ticket(item.conversation, item.turn, item.at)
+            elif key in self._tickets:
+                self._add_turn(self._tickets[key], item.conversation, item.turn, item.at)
+        if not self._pending and self._repeat and 0 < self._round < self.max_rounds:
+            self._round += 1
+            self._pending = schedule(now, self._conversations, backlog=0, **self._options)

@@ -20,7 +20,7 @@ import base64
 import html
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -29,10 +29,9 @@ from connectors.sandbox.base import Request, Response, SandboxServer
 from connectors.sandbox.conversations import (
     CONVERSATIONS,
     Conversation,
-    ScheduledTurn,
+    ScriptPlayer,
     Turn,
     TurnRole,
-    schedule,
 )
 
 PRIORITY_NUMBERS = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
@@ -60,49 +59,6 @@ def _bodies(text: str, is_html: bool) -> tuple[str, str]:
 def _validation(field: str, message: str, code: str = "invalid_value") -> Response:
     return Response(400, {"description": "Validation failed",
                           "errors": [{"field": field, "message": message, "code": code}]})
-
-
-class ScriptPlayer:
-    """Replays `conversations.schedule()` into a sandbox as the clock passes each turn.
-
-    Vendor-neutral: `open_ticket(conversation, turn, at)` creates a ticket from a script's
-    first turn and returns its id, `add_turn(ticket_id, conversation, turn, at)` appends a
-    later turn.  With `repeat`, a new round of the scripts starts (as new tickets) when the
-    last turn of a round has appeared, for at most `max_rounds` rounds.
-    """
-
-    def __init__(self, open_ticket: Callable[[Conversation, Turn, datetime], int],
-                 add_turn: Callable[[int, Conversation, Turn, datetime], object]) -> None:
-        self._open_ticket = open_ticket
-        self._add_turn = add_turn
-        self._pending: list[ScheduledTurn] = []
-        self._tickets: dict[tuple[int, int], int] = {}
-        self._options: dict[str, Any] = {}
-        self._conversations: tuple[Conversation, ...] = ()
-        self._repeat = False
-        self._round = 0
-        self.max_rounds = 100
-
-    def start(self, conversations: Sequence[Conversation], start: datetime, *,
-              repeat: bool, backlog: int, **options: Any) -> None:
-        self._conversations = tuple(conversations)
-        self._options = options
-        self._repeat = repeat
-        self._round = 1
-        self._pending = schedule(start, self._conversations, backlog=backlog, **options)
-
-    def due(self, now: datetime) -> None:
-        """Materialise every turn whose time has come (the caller holds the data lock)."""
-        while self._pending and self._pending[0].at <= now:
-            item = self._pending.pop(0)
-            key = (self._round, item.conversation_index)
-            if item.turn_index == 0:
-                self._tickets[key] = self._open_ticket(item.conversation, item.turn, item.at)
-            elif key in self._tickets:
-                self._add_turn(self._tickets[key], item.conversation, item.turn, item.at)
-        if not self._pending and self._repeat and 0 < self._round < self.max_rounds:
-            self._round += 1
-            self._pending = schedule(now, self._conversations, backlog=0, **self._options)
 
 
 class FreshdeskSandbox(SandboxServer):
@@ -477,4 +433,4 @@ class FreshdeskSandbox(SandboxServer):
                     if c["private"] and (by is None or c["user_id"] == by)]
 
 
-__all__ = ["FreshdeskSandbox", "ScriptPlayer", "iso"]
+__all__ = ["FreshdeskSandbox", "iso"]

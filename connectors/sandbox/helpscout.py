@@ -25,8 +25,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from connectors.sandbox.base import Request, Response, SandboxServer
-from connectors.sandbox.conversations import CONVERSATIONS, Conversation, Turn, TurnRole
-from connectors.sandbox.freshdesk import ScriptPlayer
+from connectors.sandbox.conversations import (
+    CONVERSATIONS,
+    Conversation,
+    ScriptPlayer,
+    Turn,
+    TurnRole,
+)
 
 PRIORITY_FIELD_ID = 104
 PRIORITY_OPTIONS = {"low": 1001, "normal": 1002, "high": 1003, "urgent": 1004}
