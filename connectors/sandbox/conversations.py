@@ -16,9 +16,9 @@ instructions, like the real thing.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 TurnRole = Literal["customer", "agent", "note"]
@@ -465,3 +465,51 @@ class ScriptPlayer:
         if not self._pending and self._repeat and 0 < self._round < self.max_rounds:
             self._round += 1
             self._pending = schedule(now, self._conversations, backlog=0, **self._options)
+
+
+class ScriptedSandbox:
+    """`load` and `seed` for a sandbox that replays scripts through a `ScriptPlayer`.
+
+    The sandbox provides `_data_lock` (an RLock), `_player`, `_open_from_script` and
+    `_add_from_script`; this mixin provides the two ways of putting scripts in.
+    """
+
+    _data_lock: Any
+    _player: ScriptPlayer
+
+    def _open_from_script(self, conversation: Conversation, turn: Turn, at: datetime) -> int:
+        raise NotImplementedError  # pragma: no cover - every sandbox defines it
+
+    def _add_from_script(self, ticket_id: int, conversation: Conversation, turn: Turn,
+                         at: datetime) -> object:
+        raise NotImplementedError  # pragma: no cover - every sandbox defines it
+
+    def load(self, conversations: Iterable[Conversation], start: datetime,
+             step: timedelta = timedelta(seconds=1)) -> list[int]:
+        """Put whole scripts in at once, `step` apart from `start`; the ticket ids."""
+        ids: list[int] = []
+        moment = start
+        with self._data_lock:
+            for conversation in conversations:
+                first, *rest = conversation.turns
+                ticket_id = self._open_from_script(conversation, first, moment)
+                ids.append(ticket_id)
+                for turn in rest:
+                    moment += step
+                    self._add_from_script(ticket_id, conversation, turn, moment)
+                moment += step
+        return ids
+
+    def seed(self, conversations: Sequence[Conversation] = CONVERSATIONS, *,
+             start: datetime | None = None, backlog: int = 4, time_scale: float = 1.0 / 60.0,
+             max_gap: timedelta | None = None, stagger: timedelta = timedelta(seconds=20),
+             repeat: bool = False) -> None:
+        """Schedule the scripts around `start` (default now): see `schedule`.
+
+        Turns appear as the clock passes them; `repeat` (live mode) starts new rounds.
+        """
+        with self._data_lock:
+            self._player.start(conversations, start or datetime.now(UTC), repeat=repeat,
+                               backlog=backlog, time_scale=time_scale, max_gap=max_gap,
+                               stagger=stagger)
+            self._player.due(datetime.now(UTC))

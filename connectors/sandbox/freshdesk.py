@@ -20,15 +20,15 @@ import base64
 import html
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from connectors.sandbox.base import Request, Response, SandboxServer
 from connectors.sandbox.conversations import (
-    CONVERSATIONS,
     Conversation,
+    ScriptedSandbox,
     ScriptPlayer,
     Turn,
     TurnRole,
@@ -61,7 +61,7 @@ def _validation(field: str, message: str, code: str = "invalid_value") -> Respon
                           "errors": [{"field": field, "message": message, "code": code}]})
 
 
-class FreshdeskSandbox(SandboxServer):
+class FreshdeskSandbox(ScriptedSandbox, SandboxServer):
     vendor = "freshdesk"
 
     def __init__(self, *, api_key: str = "sandbox-freshdesk-key", domain: str = "sandbox",
@@ -170,35 +170,6 @@ class FreshdeskSandbox(SandboxServer):
     def delete_ticket(self, ticket_id: int) -> None:
         with self._data_lock:
             self.tickets[ticket_id]["deleted"] = True
-
-    def load(self, conversations: Iterable[Conversation], start: datetime,
-             step: timedelta = timedelta(seconds=1)) -> list[int]:
-        """Put whole scripts in at once, `step` apart from `start`; the ticket ids."""
-        ids: list[int] = []
-        moment = start
-        for conversation in conversations:
-            first, *rest = conversation.turns
-            ticket_id = self._open_from_script(conversation, first, moment)
-            ids.append(ticket_id)
-            for turn in rest:
-                moment += step
-                self._add_from_script(ticket_id, conversation, turn, moment)
-            moment += step
-        return ids
-
-    def seed(self, conversations: Sequence[Conversation] = CONVERSATIONS, *,
-             start: datetime | None = None, backlog: int = 4, time_scale: float = 1.0 / 60.0,
-             max_gap: timedelta | None = None, stagger: timedelta = timedelta(seconds=20),
-             repeat: bool = False) -> None:
-        """Schedule the scripts around `start` (default now): see conversations.schedule.
-
-        Turns appear as the clock passes them; `repeat` (live mode) starts new rounds.
-        """
-        with self._data_lock:
-            self._player.start(conversations, start or datetime.now(UTC), repeat=repeat,
-                               backlog=backlog, time_scale=time_scale, max_gap=max_gap,
-                               stagger=stagger)
-            self._player.due(datetime.now(UTC))
 
     def _open_from_script(self, conversation: Conversation, turn: Turn, at: datetime) -> int:
         return self.add_ticket(

@@ -19,15 +19,15 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from connectors.sandbox.base import Request, Response, SandboxServer
 from connectors.sandbox.conversations import (
-    CONVERSATIONS,
     Conversation,
+    ScriptedSandbox,
     ScriptPlayer,
     Turn,
     TurnRole,
@@ -58,7 +58,7 @@ def _error(status: int, message: str, **extra: Any) -> Response:
     return Response(status, {"message": message, "logRef": secrets.token_hex(6), **extra})
 
 
-class HelpScoutSandbox(SandboxServer):
+class HelpScoutSandbox(ScriptedSandbox, SandboxServer):
     vendor = "helpscout"
 
     def __init__(self, *, client_id: str = "sandbox-helpscout-id",
@@ -242,36 +242,6 @@ class HelpScoutSandbox(SandboxServer):
                 customer_email=customer["email"], body="(merged)", at=datetime.now(UTC))
             old["_gone"] = into
             return into
-
-    def load(self, conversations: Iterable[Conversation], start: datetime,
-             step: timedelta = timedelta(seconds=1)) -> list[int]:
-        """Put whole scripts in at once, `step` apart from `start`; the conversation ids."""
-        ids: list[int] = []
-        moment = start
-        with self._data_lock:
-            for conversation in conversations:
-                first, *rest = conversation.turns
-                conversation_id = self._open_from_script(conversation, first, moment)
-                ids.append(conversation_id)
-                for turn in rest:
-                    moment += step
-                    self._add_from_script(conversation_id, conversation, turn, moment)
-                moment += step
-        return ids
-
-    def seed(self, conversations: Sequence[Conversation] = CONVERSATIONS, *,
-             start: datetime | None = None, backlog: int = 4, time_scale: float = 1.0 / 60.0,
-             max_gap: timedelta | None = None, stagger: timedelta = timedelta(seconds=20),
-             repeat: bool = False) -> None:
-        """Schedule the scripts around `start` (default now): see conversations.schedule.
-
-        Turns appear as the clock passes them; `repeat` (live mode) starts new rounds.
-        """
-        with self._data_lock:
-            self._player.start(conversations, start or datetime.now(UTC), repeat=repeat,
-                               backlog=backlog, time_scale=time_scale, max_gap=max_gap,
-                               stagger=stagger)
-            self._player.due(datetime.now(UTC))
 
     def _open_from_script(self, conversation: Conversation, turn: Turn, at: datetime) -> int:
         return self.add_conversation(
