@@ -22,7 +22,7 @@ MAX_ROUNDS = 10_000
 
 def run_backfill(config: Config, source_name: str, since: str, *, alerts: bool,
                  out: TextIO) -> int:
-    from daemon.service import Daemon
+    from daemon.service import referenced_sandboxes, start_sandboxes, with_sandbox_urls
 
     try:
         config.source(source_name)
@@ -31,17 +31,16 @@ def run_backfill(config: Config, source_name: str, since: str, *, alerts: bool,
               f"{', '.join(s.name for s in config.sources)}", file=out)
         return 2
     start = parse_start_from(since, datetime.now(UTC))
-    daemon = Daemon(config)
-    daemon.store = Store(config.database_url)
-    daemon.store.create_schema()
-    daemon.store.ensure_sources([source_name])
-    from daemon.service import _substitute_sandbox
-
-    urls = daemon._start_sandboxes()
-    settings = _substitute_sandbox(config.source(source_name), urls)
-    connector = settings.create()
-    scorer = build_scorer(config.scorer, cache_dir=config.state_dir / "cache")
-    pipeline = Pipeline(daemon.store, scorer, lambda: config.rules,
+    store = Store(config.database_url)
+    store.create_schema()
+    store.ensure_sources([source_name])
+    source = config.source(source_name)
+    servers, urls = start_sandboxes(
+        config, referenced_sandboxes(source) | referenced_sandboxes(config.scorer))
+    connector = with_sandbox_urls(source, urls).create()
+    scorer = build_scorer(with_sandbox_urls(config.scorer, urls),
+                          cache_dir=config.state_dir / "cache")
+    pipeline = Pipeline(store, scorer, lambda: config.rules,
                         max_chars=config.top.scoring.max_chars)
     totals = {"fetched": 0, "new": 0, "scored": 0, "escalated": 0}
     cursor: str | None = None
@@ -58,9 +57,9 @@ def run_backfill(config: Config, source_name: str, since: str, *, alerts: bool,
     finally:
         connector.close()
         scorer.close()
-        for server in daemon.sandboxes:
+        for server in servers:
             server.stop()
-        daemon.store.close()
+        store.close()
     print(f"backfill {source_name} since {start.isoformat()}: {totals['fetched']} fetched, "
           f"{totals['new']} new, {totals['scored']} scored, {totals['escalated']} escalated"
           f"{'' if alerts else ' (rules not evaluated; use --alerts to act)'}", file=out)

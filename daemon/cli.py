@@ -77,10 +77,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _configured_scorer(config: Config) -> Iterator[Scorer]:
     """The config's scorer, with any sandbox it points at (the demo's Claude) running."""
     from daemon.scoring.settings import build_scorer
-    from daemon.service import _substitute_sandbox, referenced_sandboxes, start_sandboxes
+    from daemon.service import referenced_sandboxes, start_sandboxes, with_sandbox_urls
 
     servers, urls = start_sandboxes(config, referenced_sandboxes(config.scorer))
-    scorer = build_scorer(_substitute_sandbox(config.scorer, urls), cache_dir=None)
+    scorer = build_scorer(with_sandbox_urls(config.scorer, urls), cache_dir=None)
     try:
         yield scorer
     finally:

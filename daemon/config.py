@@ -292,8 +292,3 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     return Config(path=Path(doc.path), top=top, scorer=scorer, sources=sources,
                   notifiers=notifiers, rules=rules, state_dir=state_dir, database_url=url,
                   sandbox=dict(top.sandbox or {}))
-
-
-def load_rules(path: str | Path, env: Mapping[str, str] | None = None) -> RuleSet:
-    """The rules of a config file, validated as a whole (for SIGHUP and file watching)."""
-    return load_config(path, env).rules

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from connectors.base import PRIORITIES, Alert, Message, TicketChange, priority_rank
+from connectors.base import Alert, Message, TicketChange
 from daemon.logs import get_logger
 from daemon.scoring.base import Score, Scorer
 from daemon.store import Store, as_utc, aware, utcnow
@@ -34,6 +34,7 @@ from rules.engine import (
     RuleHistory,
     ScoredMessage,
     TicketView,
+    apply_actions,
     evaluate,
     next_due_at,
 )
@@ -70,16 +71,6 @@ def _ticket_view(source: str, row: Mapping[str, Any]) -> TicketView:
                       url=row.get("url") or "", status=row.get("status"),
                       priority=row.get("priority"), tags=frozenset(row.get("tags") or ()),
                       requester=row.get("requester"))
-
-
-def expected_after(row: dict[str, Any], change: TicketChange) -> dict[str, Any]:
-    """The ticket snapshot as it will be once `change` is delivered (tags, raised priority)."""
-    tags = [t for t in (row.get("tags") or []) if t not in change.remove_tags]
-    tags += [t for t in change.add_tags if t not in tags]
-    priority = row.get("priority")
-    if change.priority in PRIORITIES and priority_rank(change.priority) > priority_rank(priority):
-        priority = change.priority
-    return {**row, "tags": tags, "priority": priority}
 
 
 class Pipeline:
@@ -319,7 +310,11 @@ class Pipeline:
                 if not change.is_empty():
                     outbox_rows.append(self._outbox_row(key + "|change", source, ticket_id,
                                                         "change", source, change.to_json(), now))
-                    changed_ticket = expected_after(changed_ticket, change)
+                    # What the ticket will look like once delivered: later evaluations
+                    # (inhibition by tag, priority_below) see it before the vendor does.
+                    expected = apply_actions(_ticket_view(source, changed_ticket), actions)
+                    changed_ticket = {**changed_ticket, "tags": sorted(expected.tags),
+                                      "priority": expected.priority}
                 for notifier in actions.notify:
                     alert = Alert(
                         source=source, ticket_id=ticket_id,

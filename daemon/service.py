@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
@@ -38,6 +38,7 @@ from daemon.config import (
     sandbox_placeholder,
 )
 from daemon.logs import get_logger, register_secrets
+from daemon.metrics import Metrics, start_metrics_server
 from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
@@ -60,13 +61,6 @@ def _version() -> str:
         return "unknown"
 
 
-class NullMetrics:
-    """Stands in when metrics are off: every call is a no-op."""
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
-
-
 def secrets_of(model: BaseModel) -> list[str]:
     out: list[str] = []
     for name in type(model).model_fields:
@@ -78,32 +72,32 @@ def secrets_of(model: BaseModel) -> list[str]:
     return out
 
 
-def _substitute_sandbox(model: BaseModel, urls: dict[str, str]) -> Any:
-    """Swap the config's `sandbox://<kind>` placeholders for the started sandbox's URL."""
-    updates: dict[str, Any] = {}
+def _sandbox_refs(model: BaseModel) -> Iterator[tuple[str, Any, str, str]]:
+    """(field, value, sandbox kind, rest of the URL) for each `sandbox://` placeholder."""
     for name in type(model).model_fields:
         value = getattr(model, name)
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         if not isinstance(raw, str):
             continue
-        for kind, live in urls.items():
+        for kind in SANDBOX_PORTS:
             placeholder = sandbox_placeholder(kind)
             if raw == placeholder or raw.startswith(placeholder + "/"):
-                url = live + raw[len(placeholder):]
-                updates[name] = SecretStr(url) if isinstance(value, SecretStr) else url
+                yield name, value, kind, raw[len(placeholder):]
+
+
+def with_sandbox_urls(model: BaseModel, urls: dict[str, str]) -> Any:
+    """Swap the config's `sandbox://<kind>` placeholders for the started sandbox's URL."""
+    updates: dict[str, Any] = {}
+    for name, value, kind, rest in _sandbox_refs(model):
+        if kind in urls:
+            url = urls[kind] + rest
+            updates[name] = SecretStr(url) if isinstance(value, SecretStr) else url
     return model.model_copy(update=updates) if updates else model
 
 
 def referenced_sandboxes(model: BaseModel) -> set[str]:
     """The sandbox kinds a settings model points at (through `sandbox://` URLs)."""
-    kinds: set[str] = set()
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(raw, str):
-            kinds |= {k for k in SANDBOX_PORTS if raw == sandbox_placeholder(k)
-                      or raw.startswith(sandbox_placeholder(k) + "/")}
-    return kinds
+    return {kind for _, _, kind, _ in _sandbox_refs(model)}
 
 
 def start_sandboxes(config: Config, kinds: set[str] | None = None) -> tuple[list[Any],
@@ -145,7 +139,7 @@ class Daemon:
     pipeline: Pipeline = field(init=False)
     outbox: OutboxDispatcher = field(init=False)
     rules: RuleSet = field(init=False)
-    metrics: Any = field(init=False, default_factory=NullMetrics)
+    metrics: Metrics = field(init=False)
     sandboxes: list[Any] = field(init=False, default_factory=list)
     health: dict[str, SourceHealth] = field(init=False, default_factory=dict)
     _sources: dict[str, SourceSettings] = field(init=False, default_factory=dict)
@@ -165,9 +159,9 @@ class Daemon:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.rules = config.rules
         urls = self._start_sandboxes()
-        sources = [_substitute_sandbox(s, urls) for s in config.sources]
-        notifier_settings = {n: _substitute_sandbox(s, urls) for n, s in config.notifiers.items()}
-        scorer_settings = _substitute_sandbox(config.scorer, urls)
+        sources = [with_sandbox_urls(s, urls) for s in config.sources]
+        notifier_settings = {n: with_sandbox_urls(s, urls) for n, s in config.notifiers.items()}
+        scorer_settings = with_sandbox_urls(config.scorer, urls)
         for model in [*sources, *notifier_settings.values(), scorer_settings]:
             register_secrets(secrets_of(model))
         self.store = Store(config.database_url)
@@ -208,19 +202,12 @@ class Daemon:
 
     def _setup_metrics(self) -> None:
         settings = self.config.top.metrics
-        try:
-            from daemon import metrics as metrics_module
-        except ImportError:
-            return
-        factory = getattr(metrics_module, "Metrics", None)
-        if factory is None:
-            return
-        self.metrics = factory(version=_version())
+        self.metrics = Metrics(version=_version())
         self.metrics.declare(sources=list(self.connectors), scorers=[self.scorer.name],
                              rules=[r.name for r in self.rules.rules],
                              notifiers=list(self.notifiers))
         if settings.enabled:
-            self._metrics_server = metrics_module.start_metrics_server(
+            self._metrics_server = start_metrics_server(
                 self.metrics, settings.port, addr=settings.addr)
             log.info("metrics_listening", addr=settings.addr, port=self._metrics_server.port)
 

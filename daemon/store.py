@@ -385,12 +385,6 @@ class Store:
                 T_SOURCE.c.source == source)).scalar()
             return int(value or 0)
 
-    def set_cursor(self, source: str, cursor: str | None) -> None:
-        """Administrative: reset a source's cursor (backfill, tests)."""
-        with self.transaction() as conn:
-            conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
-                cursor=cursor))
-
     # -- messages and tickets ------------------------------------------------------
 
     def known_message_ids(self, conn: Connection, source: str, ids: Sequence[str]) -> set[str]:
