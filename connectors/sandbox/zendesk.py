@@ -695,42 +695,36 @@ class ZendeskSandbox(SandboxServer):
             return Response(200, {"tags": list(ticket.tags)})
 
     def _tags_add(self, request: Request) -> Response:
-        with self._lock:
-            parsed = self._tag_request(request)
-            if isinstance(parsed, Response):
-                return parsed
-            ticket, tags = parsed
-            previous = list(ticket.tags)
-            added = [t for t in tags if t not in ticket.tags]
-            ticket.tags.extend(added)
-            self.record_write("tags_added", ticket_id=ticket.id, tags=added)
-            if added:
-                self._change_event(ticket, self._caller_id(request), "tags", ticket.tags,
-                                   previous)
-            return Response(200, {"tags": list(ticket.tags)})
+        return self._tags_write(request, "add")
 
     def _tags_remove(self, request: Request) -> Response:
+        return self._tags_write(request, "remove")
+
+    def _tags_replace(self, request: Request) -> Response:
+        return self._tags_write(request, "replace")
+
+    def _tags_write(self, request: Request, mode: str) -> Response:
+        """PUT adds, DELETE removes, POST replaces the whole set (recorded loudly)."""
         with self._lock:
             parsed = self._tag_request(request)
             if isinstance(parsed, Response):
                 return parsed
             ticket, tags = parsed
             previous = list(ticket.tags)
-            removed = [t for t in ticket.tags if t in tags]
-            ticket.tags = [t for t in ticket.tags if t not in tags]
-            self.record_write("tags_removed", ticket_id=ticket.id, tags=removed)
-            if removed:
+            if mode == "replace":
+                self.record_write("tags_replaced", ticket_id=ticket.id, tags=tags,
+                                  previous=previous)
+                ticket.tags = list(dict.fromkeys(tags))
+                return Response(200, {"tags": list(ticket.tags)})
+            if mode == "add":
+                changed = [t for t in tags if t not in ticket.tags]
+                ticket.tags.extend(changed)
+            else:
+                changed = [t for t in ticket.tags if t in tags]
+                ticket.tags = [t for t in ticket.tags if t not in tags]
+            self.record_write("tags_added" if mode == "add" else "tags_removed",
+                              ticket_id=ticket.id, tags=changed)
+            if changed:
                 self._change_event(ticket, self._caller_id(request), "tags", ticket.tags,
                                    previous)
-            return Response(200, {"tags": list(ticket.tags)})
-
-    def _tags_replace(self, request: Request) -> Response:
-        with self._lock:
-            parsed = self._tag_request(request)
-            if isinstance(parsed, Response):
-                return parsed
-            ticket, tags = parsed
-            self.record_write("tags_replaced", ticket_id=ticket.id, tags=tags,
-                              previous=list(ticket.tags))
-            ticket.tags = list(dict.fromkeys(tags))
             return Response(200, {"tags": list(ticket.tags)})
