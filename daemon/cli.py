@@ -56,13 +56,19 @@ def _stop_during_startup(signum: int, _frame: object) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from daemon.service import Daemon
+    from daemon.store import DatabaseUnavailable
 
     # Until `Daemon.run` installs its handlers, a stop request ends start-up cleanly
     # (exit 0, resources closed) instead of killing the process mid-build.
     signal.signal(signal.SIGTERM, _stop_during_startup)
     config = _load(args.config)
     _configure_logs(config)
-    daemon = Daemon(config).build()
+    try:
+        daemon = Daemon(config).build()
+    except DatabaseUnavailable as exc:
+        print(f"database unavailable: {exc} (is it running? see database.url and "
+              "database.startup_wait)", file=sys.stderr)
+        return 1
     try:
         if args.once:
             totals = daemon.run_once()

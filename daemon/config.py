@@ -47,6 +47,9 @@ class _Strict(BaseModel):
 class DatabaseSettings(_Strict):
     #: SQLAlchemy URL.  Default: a SQLite file under the state directory.
     url: str | None = None
+    #: How long start-up waits for a database that is not accepting connections yet
+    #: (booting alongside the daemon, failing over) before giving up with exit 1.
+    startup_wait: Duration = timedelta(seconds=60)
 
 
 class LogSettings(_Strict):

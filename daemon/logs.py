@@ -93,7 +93,9 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        # Records from libraries (psycopg, urllib3, APScheduler) were level-filtered by
+        # stdlib already and carry no structlog logger: filter_by_level would fail on them.
+        foreign_pre_chain=shared[1:],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(sys.stderr if use_console else sys.stdout)

@@ -12,10 +12,13 @@ row after restart: at-least-once, with the dedupe key keeping it to one row.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import sqlalchemy as sa
 
 from connectors.base import (
     Alert,
@@ -30,6 +33,8 @@ from daemon.logs import get_logger
 from daemon.store import Store, utcnow
 
 log = get_logger("sentinel.outbox")
+#: Pauses between attempts to record a delivery the vendor accepted (bounded: 1.7 s).
+DONE_RETRY_PAUSES = (0.2, 0.5, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +78,25 @@ class OutboxDispatcher:
         self.policy = policy or OutboxPolicy()
         self._clock = clock
         self._on_result = on_result  # (kind, target, outcome) for metrics
+        self._lost_claims = False  # a round failed on the database: its claims are orphans
 
     def deliver_due(self, max_rounds: int = 20) -> DeliveryStats:
         """Deliver what is due now, in bounded rounds of `batch_size` rows."""
         stats = DeliveryStats()
-        for _ in range(max_rounds):
-            round_stats, claimed = self._round()
-            stats += round_stats
-            if claimed < self.policy.batch_size or round_stats.delivered == 0:
-                break
+        if self._lost_claims:  # rounds run one at a time: none of our claims is in use
+            self.store.release_claims(owner=self.owner)
+            self._lost_claims = False
+        try:
+            for _ in range(max_rounds):
+                round_stats, claimed = self._round()
+                stats += round_stats
+                if claimed < self.policy.batch_size or round_stats.delivered == 0:
+                    break
+        except sa.exc.DBAPIError:
+            # Even the claim itself may have committed without us hearing back: free
+            # whatever we hold at the start of the next run instead of in `claim_hold`.
+            self._lost_claims = True
+            raise
         return stats
 
     def _round(self) -> tuple[DeliveryStats, int]:
@@ -91,48 +106,68 @@ class OutboxDispatcher:
         stats = DeliveryStats()
         blocked: dict[str, datetime] = {}  # target -> not before
         for row in rows:
-            target = row["target"]
-            if target in blocked:
-                self.store.outbox_release(row["id"], blocked[target])
-                stats.deferred += 1
-                continue
-            outcome = self._deliver(row)
-            if outcome is None:
-                stats.delivered += 1
-                self._report(row, "delivered")
-                continue
-            error, retry_after, fatal = outcome
-            attempts = int(row["attempts"]) + 1
-            park = fatal or attempts >= self.policy.max_attempts
-            wait = self.policy.backoff(attempts)
-            if retry_after is not None:
-                wait = max(wait, timedelta(seconds=retry_after))
-            next_attempt = self._clock() + wait
-            self.store.outbox_failed(row["id"], error, next_attempt, park)
-            if park:
-                stats.parked += 1
-                self._report(row, "parked")
-                log.warning("outbox_parked", outbox_id=row["id"], kind=row["kind"],
-                            target=target, ticket_id=row["ticket_id"], attempts=attempts,
-                            error=error)
-            else:
-                stats.retried += 1
-                blocked[target] = next_attempt
-                self._report(row, "retry")
-                log.info("outbox_retry", outbox_id=row["id"], kind=row["kind"], target=target,
-                         attempts=attempts, wait_s=round(wait.total_seconds(), 1), error=error)
+            self._handle(row, stats, blocked)
         return stats, len(rows)
 
-    def _deliver(self, row: dict[str, Any]) -> tuple[str, float | None, bool] | None:
-        """None when delivered; else (error, retry_after, fatal)."""
+    def _handle(self, row: dict[str, Any], stats: DeliveryStats,
+                blocked: dict[str, datetime]) -> None:
+        target = row["target"]
+        if target in blocked:
+            self.store.outbox_release(row["id"], blocked[target])
+            stats.deferred += 1
+            return
+        outcome = self._send(row)
+        if isinstance(outcome, dict):
+            self._mark_done(row, outcome)
+            stats.delivered += 1
+            self._report(row, "delivered")
+            return
+        error, retry_after, fatal = outcome
+        attempts = int(row["attempts"]) + 1
+        park = fatal or attempts >= self.policy.max_attempts
+        wait = self.policy.backoff(attempts)
+        if retry_after is not None:
+            wait = max(wait, timedelta(seconds=retry_after))
+        next_attempt = self._clock() + wait
+        self.store.outbox_failed(row["id"], error, next_attempt, park)
+        if park:
+            stats.parked += 1
+            self._report(row, "parked")
+            log.warning("outbox_parked", outbox_id=row["id"], kind=row["kind"],
+                        target=target, ticket_id=row["ticket_id"], attempts=attempts,
+                        error=error)
+        else:
+            stats.retried += 1
+            blocked[target] = next_attempt
+            self._report(row, "retry")
+            log.info("outbox_retry", outbox_id=row["id"], kind=row["kind"], target=target,
+                     attempts=attempts, wait_s=round(wait.total_seconds(), 1), error=error)
+
+    def _mark_done(self, row: dict[str, Any], result: dict[str, Any]) -> None:
+        """Record a delivery the vendor accepted.  A database blip here would send it
+        again once the claim runs out, so try a few times (bounded) before giving up."""
+        for pause in (*DONE_RETRY_PAUSES, None):
+            try:
+                self.store.outbox_done(row["id"], self._clock(), result)
+                return
+            except sa.exc.DBAPIError:
+                if pause is None:
+                    log.warning("outbox_done_not_recorded", outbox_id=row["id"],
+                                kind=row["kind"], target=row["target"],
+                                hint="it is sent again when its claim runs out")
+                    raise
+                time.sleep(pause)
+
+    def _send(self, row: dict[str, Any]) -> dict[str, Any] | tuple[str, float | None, bool]:
+        """The vendor call: the result to record when delivered, else (error,
+        retry_after, fatal).  Database errors propagate: they say nothing of the vendor."""
         try:
             if row["kind"] == "change":
                 connector = self.connectors.get(row["target"])
                 if connector is None:
                     return f"no configured source named {row['target']!r}", None, True
                 connector.apply(row["ticket_id"], TicketChange.from_json(row["payload"]))
-                self.store.outbox_done(row["id"], self._clock(), {})
-                return None
+                return {}
             if row["kind"] == "alert":
                 notifier = self.notifiers.get(row["target"])
                 if notifier is None:
@@ -143,10 +178,7 @@ class OutboxDispatcher:
                                                          row["target"])
                     if thread:
                         alert = Alert.from_json({**row["payload"], "thread_ts": thread})
-                delivery = notifier.send(alert)
-                self.store.outbox_done(row["id"], self._clock(),
-                                       {"thread_key": delivery.thread_key})
-                return None
+                return {"thread_key": notifier.send(alert).thread_key}
             return f"unknown outbox kind {row['kind']!r}", None, True
         except RetriableError as exc:
             return str(exc), exc.retry_after, False
@@ -154,6 +186,8 @@ class OutboxDispatcher:
             return str(exc), None, True
         except ConnectorError as exc:
             return str(exc), None, False
+        except sa.exc.DBAPIError:
+            raise
         except Exception as exc:  # a bug in a connector must not stop the queue
             log.exception("outbox_delivery_crashed", outbox_id=row["id"], target=row["target"])
             return f"internal error ({type(exc).__name__})", None, False

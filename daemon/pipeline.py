@@ -156,19 +156,25 @@ class Pipeline:
         if fencing is not None and self._series_token.get(source) != fencing:
             self._forget(source)  # the lease changed hands since: another replica may have written
         pending: dict[tuple[str, str], tuple[ScoredMessage, ...]] = {}
-        with self.store.transaction() as conn:
-            self.store.check_fence(conn, source, fencing)
-            self.store.insert_messages(conn, rows)
-            # A snapshot identical to the one this process last wrote is not written again.
-            with self._series_lock:
-                changed = [row for ticket_id, row in snapshots.items()
-                           if self._written.get((source, ticket_id)) != _snapshot_key(row)]
-            self.store.upsert_tickets(conn, changed)
-            if evaluate_rules and touched:
-                self._evaluate(conn, source, touched, now, side_effects, result, added, pending,
-                               snapshots)
-            if next_cursor is not None:
-                self.store.advance_cursor(conn, source, next_cursor, now, result.new)
+        try:
+            with self.store.transaction() as conn:
+                self.store.check_fence(conn, source, fencing)
+                self.store.insert_messages(conn, rows)
+                # A snapshot identical to the one this process last wrote is not written again.
+                with self._series_lock:
+                    changed = [row for ticket_id, row in snapshots.items()
+                               if self._written.get((source, ticket_id)) != _snapshot_key(row)]
+                self.store.upsert_tickets(conn, changed)
+                if evaluate_rules and touched:
+                    self._evaluate(conn, source, touched, now, side_effects, result, added, pending,
+                                   snapshots)
+                if next_cursor is not None:
+                    self.store.advance_cursor(conn, source, next_cursor, now, result.new)
+        except BaseException:
+            # Rolled back, or committed without our hearing so (the connection dropped at
+            # COMMIT): either way this source's caches may now disagree with the database.
+            self._forget(source)
+            raise
         self._remember(source, fencing, pending)  # only once committed
         with self._series_lock:
             for row in changed:

@@ -19,11 +19,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+import sqlalchemy as sa
 from pydantic import BaseModel, SecretStr
 
 from connectors.base import AuthError, Connector, FatalError, Notifier, RetriableError
@@ -43,7 +44,7 @@ from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
 from daemon.scoring.settings import build_scorer
-from daemon.store import LeaseLost, Store, utcnow
+from daemon.store import DatabaseUnavailable, LeaseLost, Store, utcnow
 from rules.model import RuleSet
 
 log = get_logger("sentinel.service")
@@ -59,6 +60,13 @@ def _version() -> str:
         return version("helpdesk-sentinel")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _db_error(exc: Exception) -> str:
+    """One line naming a database error, without SQL or parameters (customer text)."""
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first[:200]}"
 
 
 def secrets_of(model: BaseModel) -> list[str]:
@@ -164,16 +172,10 @@ class Daemon:
         scorer_settings = with_sandbox_urls(config.scorer, urls)
         for model in [*sources, *notifier_settings.values(), scorer_settings]:
             register_secrets(secrets_of(model))
-        self.store = Store(config.database_url)
+        self.store = Store(config.database_url, stuck_after=config.top.lease.duration)
         if self.store.is_sqlite:
             self._take_lock()
-        self.store.create_schema()
-        self.store.ensure_sources(s.name for s in sources)
-        if self.store.is_sqlite:
-            # The lock file proves no other daemon runs here: source leases and outbox
-            # claims left by a killed process are void now, not when they run out.
-            self.store.release_claims()
-            self.store.release_all_sources()
+        self._prepare_database([s.name for s in sources])
         self.scorer = build_scorer(scorer_settings, cache_dir=config.state_dir / "cache")
         for source in sources:
             connector = source.create()
@@ -194,6 +196,28 @@ class Daemon:
         self._setup_metrics()
         self._config_mtime = self._mtime()
         return self
+
+    def _prepare_database(self, sources: list[str]) -> None:
+        """Schema and source rows; a database still starting up is waited for (bounded)."""
+        deadline = time.monotonic() + self.config.top.database.startup_wait.total_seconds()
+        pause = 0.5
+        while True:
+            try:
+                self.store.create_schema()
+                self.store.ensure_sources(sources)
+                if self.store.is_sqlite:
+                    # The lock file proves no other daemon runs here: source leases and
+                    # outbox claims left by a killed process are void now, not later.
+                    self.store.release_claims()
+                    self.store.release_all_sources()
+                return
+            except sa.exc.OperationalError as exc:  # refused, reset, shutting down
+                if time.monotonic() + pause > deadline:
+                    raise DatabaseUnavailable(_db_error(exc)) from None
+                log.warning("database_unavailable", error=_db_error(exc),
+                            retry_in_s=pause)
+                time.sleep(pause)
+                pause = min(5.0, pause * 2)
 
     def _start_sandboxes(self) -> dict[str, str]:
         servers, urls = start_sandboxes(self.config)
@@ -233,9 +257,12 @@ class Daemon:
             server.stop()
         if self._metrics_server is not None:
             self._metrics_server.close()
-        for name in list(self._tokens):
-            self.store.release_source(name, self.owner)
-        self.store.remove_replica(self.owner)
+        try:  # hand the sources over now rather than when the leases run out
+            for name in list(self._tokens):
+                self.store.release_source(name, self.owner)
+            self.store.remove_replica(self.owner)
+        except sa.exc.DBAPIError as exc:
+            log.warning("database_error", job="close", error=_db_error(exc))
         self.store.close()
         if self._lock_file is not None:
             self._lock_file.close()
@@ -256,12 +283,17 @@ class Daemon:
                 return summary
             now = utcnow()
             token = self._tokens.get(name)
-            if token is not None and not self._renew(name, token):
-                token = None
+            try:
+                if token is not None and not self._renew(name, token):
+                    token = None
+                state = self.store.source_state(name) if token is not None else {}
+            except sa.exc.DBAPIError as exc:
+                log.warning("database_error", error=_db_error(exc))
+                summary["outcome"] = "retriable"
+                return summary
             if token is None:
                 summary["outcome"] = "leased_elsewhere"
                 return summary
-            state = self.store.source_state(name)
             not_before = state.get("not_before")
             if not_before is not None and not_before > now:
                 summary["outcome"] = "backing_off"
@@ -298,22 +330,20 @@ class Daemon:
             except RetriableError as exc:
                 wait = exc.retry_after or min(300.0, 5.0 * 2 ** min(
                     6, int(state.get("consecutive_failures") or 0)))
-                self.store.record_poll_failure(name, str(exc), now,
-                                               now + timedelta(seconds=wait), token)
+                self._record_failure(name, str(exc), now, now + timedelta(seconds=wait), token)
                 summary["outcome"] = "retriable"
                 if health.healthy:
                     log.warning("source_unavailable", error=str(exc), retry_in_s=round(wait, 1))
                 health.healthy = False
             except AuthError as exc:
-                self.store.record_poll_failure(name, str(exc), now, None, token)
+                self._record_failure(name, str(exc), now, None, token)
                 health.paused_reason = str(exc)
                 health.healthy = False
                 summary["outcome"] = "auth"
                 log.error("source_paused", error=str(exc),
                           hint="fix the credentials and reload (SIGHUP) or restart")
             except FatalError as exc:
-                self.store.record_poll_failure(name, str(exc), now,
-                                               now + timedelta(minutes=5), token)
+                self._record_failure(name, str(exc), now, now + timedelta(minutes=5), token)
                 summary["outcome"] = "fatal"
                 if health.healthy:
                     log.error("source_failed", error=str(exc))
@@ -322,17 +352,24 @@ class Daemon:
                 self._tokens.pop(name, None)
                 summary["outcome"] = "lease_lost"
                 log.warning("lease_lost", error=str(exc))
+            except sa.exc.DBAPIError as exc:  # the database restarted, or a lock timed out
+                summary["outcome"] = "retriable"
+                log.warning("database_error", error=_db_error(exc))
+                self._record_failure(name, f"database error ({_db_error(exc)})", now,
+                                     now + timedelta(seconds=5), token)
+                health.healthy = False
             except Exception as exc:  # never let one source's bug stop the daemon
-                self.store.record_poll_failure(name, f"internal error ({type(exc).__name__})",
-                                               now, now + timedelta(seconds=30), token)
                 summary["outcome"] = "retriable"
                 log.exception("poll_crashed")
+                self._record_failure(name, f"internal error ({type(exc).__name__})", now,
+                                     now + timedelta(seconds=30), token)
                 health.healthy = False
             else:
                 if not health.healthy:
                     log.info("source_recovered")
                 health.healthy = True
-            self._polling.discard(name)
+            finally:
+                self._polling.discard(name)
             summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
             if summary["outcome"] != "lease_lost":
                 self.metrics.poll_finished(name, summary["outcome"],
@@ -341,6 +378,15 @@ class Daemon:
                                    f"{summary['escalated']} escalated")
             log.info("poll", **{k: v for k, v in summary.items() if k != "source"})
         return summary
+
+    def _record_failure(self, name: str, error: str, now: datetime,
+                        not_before: datetime | None, token: int) -> None:
+        """Count a failed poll; if the database cannot take even that, say so and go on
+        (the cursor did not move, so the next poll reads the same messages again)."""
+        try:
+            self.store.record_poll_failure(name, error, now, not_before, token)
+        except sa.exc.DBAPIError as exc:
+            log.warning("poll_failure_not_recorded", error=_db_error(exc))
 
     def deliver(self) -> dict[str, int]:
         stats = self.outbox.deliver_due()
@@ -391,7 +437,10 @@ class Daemon:
 
     def heartbeat(self) -> None:
         self._heartbeat = time.monotonic()
-        self.balance_leases()
+        try:
+            self.balance_leases()
+        except sa.exc.DBAPIError as exc:  # the database is down or busy: polls say so too
+            log.warning("lease_balance_failed", error=_db_error(exc))
         sdnotify.watchdog()
         sdnotify.status("; ".join(h.last_summary for h in self.health.values() if
                                   h.last_summary) or "running")
@@ -402,7 +451,8 @@ class Daemon:
         if self.store.renew_source(name, self.owner, token, utcnow(),
                                    self.config.top.lease.duration):
             return True
-        self._tokens.pop(name, None)
+        if self._tokens.pop(name, None) is not None:
+            log.warning("lease_expired", source=name, token=token)
         return False
 
     def heartbeat_interval(self) -> float:
@@ -431,7 +481,8 @@ class Daemon:
         for name in [n for n in names if n in self._tokens]:
             if len(self._tokens) > fair and name not in self._polling:
                 self.store.release_source(name, self.owner)
-                self._tokens.pop(name, None)
+                log.info("lease_released", source=name, token=self._tokens.pop(name),
+                         replicas=live)
                 continue
             self._renew(name, self._tokens[name])
         offset = hash(self.owner) % max(1, len(names))  # replicas start at different places
@@ -443,6 +494,7 @@ class Daemon:
             token = self.store.claim_source(name, self.owner, now, duration)
             if token is not None:
                 self._tokens[name] = token
+                log.info("lease_acquired", source=name, token=token, replicas=live)
         self.metrics.leases_held(len(self._tokens))
         return len(self._tokens)
 
@@ -487,6 +539,17 @@ class Daemon:
                 break
         return totals
 
+    @staticmethod
+    def _guarded(work: Callable[[], object], job: str) -> Callable[[], None]:
+        """A scheduler job that outlives a database restart: the error is one log line and
+        the next run tries again (what was not committed is redone then)."""
+        def run() -> None:
+            try:
+                work()
+            except sa.exc.DBAPIError as exc:
+                log.warning("database_error", job=job, error=_db_error(exc))
+        return run
+
     def run(self) -> int:
         from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -509,18 +572,19 @@ class Daemon:
                               seconds=interval, jitter=min(5.0, interval / 10),
                               misfire_grace_time=int(interval) + 1, next_run_time=first)
         outbox_every = max(0.5, self.config.top.outbox.interval.total_seconds())
-        scheduler.add_job(self.deliver, "interval", id="outbox", seconds=outbox_every,
-                          misfire_grace_time=30, next_run_time=first)
+        scheduler.add_job(self._guarded(self.deliver, "outbox"), "interval", id="outbox",
+                          seconds=outbox_every, misfire_grace_time=30, next_run_time=first)
         scheduler.add_job(self.heartbeat, "interval", id="heartbeat",
                           seconds=self.heartbeat_interval(),
                           misfire_grace_time=30, next_run_time=first)
-        scheduler.add_job(self.sweep, "interval", id="sweep", seconds=60, misfire_grace_time=60)
-        scheduler.add_job(self.rescore, "interval", id="rescore", seconds=60,
-                          misfire_grace_time=60)
-        scheduler.add_job(self.retention, "interval", id="retention", hours=6,
-                          misfire_grace_time=3600, next_run_time=first)
+        scheduler.add_job(self._guarded(self.sweep, "sweep"), "interval", id="sweep",
+                          seconds=60, misfire_grace_time=60)
+        scheduler.add_job(self._guarded(self.rescore, "rescore"), "interval", id="rescore",
+                          seconds=60, misfire_grace_time=60)
+        scheduler.add_job(self._guarded(self.retention, "retention"), "interval",
+                          id="retention", hours=6, misfire_grace_time=3600, next_run_time=first)
 
-        self.balance_leases()  # before the first polls run
+        self._guarded(self.balance_leases, "leases")()  # before the first polls run
         shutdown = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True},
                                     name="shutdown", daemon=True)
 

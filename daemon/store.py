@@ -187,6 +187,10 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start:start + size]
 
 
+class DatabaseUnavailable(Exception):
+    """The database did not accept connections within the start-up wait."""
+
+
 class LeaseLost(Exception):
     """This replica no longer owns the source: its writes were refused."""
 
@@ -194,11 +198,19 @@ class LeaseLost(Exception):
 class Store:
     """All database access.  Thread-safe; on SQLite writes are serialised in-process."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False,
+                 stuck_after: timedelta = timedelta(seconds=30)) -> None:
+        """`stuck_after` bounds, on PostgreSQL, how long a session may sit idle inside a
+        transaction and how long a statement waits for a lock.  A replica frozen in the
+        middle of a transaction (SIGSTOP, a suspended VM) would otherwise keep its row
+        locks forever: `SKIP LOCKED` claims would skip its sources and every fenced write
+        would queue behind it.  The daemon passes its lease duration, the time after which
+        the other replicas take a silent one's sources anyway."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
-        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        # Parameters are customer text: never in a log line or an exception message.
+        kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
         if self.is_sqlite:
             if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
                 Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
@@ -207,9 +219,22 @@ class Store:
             kwargs["pool_pre_ping"] = True
             kwargs["pool_size"] = 5
             kwargs["connect_args"] = {"connect_timeout": 10}
+            if "application_name" not in sa.engine.make_url(url).query:
+                kwargs["connect_args"]["application_name"] = "helpdesk-sentinel"  # pg_stat_activity
         self.engine: Engine = sa.create_engine(url, **kwargs)
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        if self.is_postgres:
+            guard_ms = max(1000, int(stuck_after.total_seconds() * 1000))
+
+            def _session_guards(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute(f"SET idle_in_transaction_session_timeout = {guard_ms}")
+                cursor.execute(f"SET lock_timeout = {guard_ms}")
+                cursor.close()
+                dbapi_connection.commit()
+
+            sa.event.listen(self.engine, "connect", _session_guards)
         self._write_lock = threading.RLock()
         self._pg_json: Any = None
         if self.is_postgres:  # imported only here: psycopg costs ~20 MB on SQLite daemons
@@ -537,12 +562,16 @@ class Store:
             return [dict(r) for r in conn.execute(sa.select(T_OUTBOX).where(
                 T_OUTBOX.c.id.in_(ids)).order_by(T_OUTBOX.c.id)).mappings()]
 
-    def release_claims(self, *, keep_owners: Iterable[str] | None = None) -> int:
-        """Free outbox claims of dead processes (all claims when `keep_owners` is None)."""
+    def release_claims(self, *, keep_owners: Iterable[str] | None = None,
+                       owner: str | None = None) -> int:
+        """Free outbox claims of dead processes (all claims when `keep_owners` is None),
+        or only `owner`'s (claims a round lost track of when the database went away)."""
         with self.transaction() as conn:
             where = T_OUTBOX.c.claimed_by.is_not(None) & (T_OUTBOX.c.status == "pending")
             if keep_owners is not None:
                 where = where & T_OUTBOX.c.claimed_by.not_in(list(keep_owners))
+            if owner is not None:
+                where = where & (T_OUTBOX.c.claimed_by == owner)
             result = conn.execute(T_OUTBOX.update().where(where).values(
                 claimed_by=None, claimed_until=None))
             return int(result.rowcount or 0)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from daemon.pipeline import Pipeline
 from daemon.scoring.local import LocalScorer
@@ -120,4 +124,37 @@ def test_repeat_after_fires_again_only_when_due(sqlite_url: str) -> None:
                     "zd|3|very-negative-message|fire|1|notify:escalations",
                     "zd|3|very-negative-message|fire|2|change",
                     "zd|3|very-negative-message|fire|2|notify:escalations"]
+    store.close()
+
+
+class _LostCommitStore(Store):
+    """Commits, then reports the connection lost: the answer to COMMIT never arrived."""
+
+    lose_next = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with super().transaction() as conn:
+            yield conn
+        if self.lose_next:
+            self.lose_next = False
+            raise sa.exc.OperationalError("COMMIT", {}, ConnectionError("connection lost"))
+
+
+def test_a_commit_whose_answer_was_lost_does_not_leave_the_trend_stale(db_url: str) -> None:
+    store = _LostCommitStore(db_url)
+    store.create_schema()
+    store.ensure_sources(["zd"])
+    pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES,  # type: ignore[arg-type]
+                        clock=lambda: T0 + timedelta(hours=1))
+    first, agent, second, third, fourth = _declining()
+    assert pipeline.process("zd", [first, agent], "c1").escalated == 0
+    store.lose_next = True
+    with pytest.raises(sa.exc.OperationalError):
+        pipeline.process("zd", [second], "c2")  # stored, cursor c2: it is not read again
+    assert store.source_state("zd")["cursor"] == "c2"
+    # The trend must see all four customer messages (0.3, -0.6, -0.65, -0.68), not a
+    # cached series missing the one whose commit went unacknowledged.
+    result = pipeline.process("zd", [third, fourth], "c3")
+    assert [(t, d.rule) for t, d in result.decisions] == [("7", "sentiment-declining")]
     store.close()

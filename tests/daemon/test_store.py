@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from daemon.store import LeaseLost, Store
 
@@ -64,6 +66,42 @@ def test_lease_is_exclusive_and_fences_a_paused_owner(db_url: str) -> None:
         store.advance_cursor(conn, "zd", "fresh", NOW, 0)
     assert store.source_state("zd")["cursor"] == "fresh"
     store.close()
+
+
+def test_a_replica_frozen_inside_a_transaction_cannot_hold_its_source(pg_url: str) -> None:
+    """A replica stopped between a statement and its commit (SIGSTOP, a suspended VM) keeps
+    its row locks until the server ends the session: `stuck_after` bounds both that and how
+    long a peer's write waits behind it, so the source changes hands and nothing blocks."""
+    frozen = Store(pg_url, stuck_after=timedelta(seconds=3))
+    peer = Store(pg_url, stuck_after=timedelta(seconds=1))
+    frozen.create_schema()
+    frozen.ensure_sources(["zd"])
+    lease = timedelta(seconds=30)
+    token = frozen.claim_source("zd", "a", NOW, lease)
+    assert token is not None
+    conn = frozen.engine.connect()
+    transaction = conn.begin()
+    conn.execute(sa.text("UPDATE source_state SET lease_until = lease_until WHERE source = 'zd'"))
+    expired = NOW + timedelta(seconds=31)  # a's lease has run out; its lock has not
+    try:
+        assert peer.claim_source("zd", "b", expired, lease) is None  # SKIP LOCKED
+        # A fenced write waits for the lock no longer than the peer's guard (1 s), not forever.
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"), \
+                peer.transaction() as writing:
+            peer.check_fence(writing, "zd", token)
+        taken = None
+        deadline = time.monotonic() + 20
+        while taken is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            taken = peer.claim_source("zd", "b", expired, lease)
+        assert taken is not None and taken > token, "the frozen session kept the row"
+        with pytest.raises(sa.exc.DBAPIError):  # the server ended it: nothing it wrote stays
+            transaction.commit()
+    finally:
+        conn.invalidate()
+        conn.close()
+        frozen.close()
+        peer.close()
 
 
 def test_outbox_dedupes_claims_and_parks(db_url: str) -> None:

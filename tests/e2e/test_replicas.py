@@ -307,6 +307,29 @@ rules:
         counts = dict(self.rows("SELECT status, count(*) FROM outbox GROUP BY status"))
         return bool(counts.get("pending", 0) == 0 and counts.get("done", 0) > 0)
 
+    # -- waiting, and what to show when a wait times out -----------------------------------
+
+    def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> float:
+        try:
+            return _wait(predicate, timeout, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.diagnosis()}") from None
+
+    def diagnosis(self) -> str:
+        """Leases, who waits on which lock, and each replica's recent non-poll log lines."""
+        lines = [f"owners: {self.owners()}"]
+        lines += [f"pg: {row}" for row in self.rows(
+            "SELECT pid, state, wait_event_type, left(query, 80), "
+            "round(extract(epoch FROM now() - xact_start)::numeric, 1) AS xact_s "
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+            "pg_backend_pid() AND xact_start IS NOT NULL")]
+        for replica in self.replicas:
+            events = [e for e in replica.events()
+                      if e.get("event") != "poll" and e.get("event") != "outbox"]
+            lines.append(f"{replica.name} pid={replica.process and replica.process.pid}:")
+            lines += [f"  {json.dumps(e)[:300]}" for e in events[-15:]]
+        return "\n".join(lines)
+
     # -- the checks -------------------------------------------------------------------------
 
     def assert_exactly_once(self, angry: dict[str, list[int]]) -> None:
@@ -380,13 +403,13 @@ def test_each_source_has_one_poller_and_a_killed_replica_is_taken_over(
     for replica in cluster.replicas:
         cluster.start(replica)
     try:
-        _wait(cluster.all_stored, 60, "the backlog stored")
+        cluster.wait(cluster.all_stored, 60, "the backlog stored")
         # Fair share: ceil(6 / 3) = 2 each, once every replica has heartbeaten.
-        _wait(lambda: sorted(c for c in _count(cluster.owners()).values()) == [2, 2, 2],
+        cluster.wait(lambda: sorted(c for c in _count(cluster.owners()).values()) == [2, 2, 2],
               60, "two sources per replica")
         for source, tickets in cluster.wave(sources, 2, now=True).items():
             angry[source] += tickets
-        _wait(cluster.all_stored, 30, "the second wave stored")
+        cluster.wait(cluster.all_stored, 30, "the second wave stored")
 
         owners = cluster.owners()
         victim = next(r for r in cluster.replicas if _count(owners).get(r.name) == 2)
@@ -404,12 +427,13 @@ def test_each_source_has_one_poller_and_a_killed_replica_is_taken_over(
 
         # The lease runs out at most LEASE_S after the victim's last renewal; a survivor
         # notices on its next heartbeat and polls at its next tick.
-        _wait(taken_over, LEASE_S + HEARTBEAT_S + POLL_S + 20, "the orphaned sources polled")
+        cluster.wait(taken_over, LEASE_S + HEARTBEAT_S + POLL_S + 20,
+                     "the orphaned sources polled")
         takeover_s = max(min(a.at for a in cluster.sandboxes[s].export_arrivals()
                              if a.replica != victim.name and a.at > killed_at) - killed_at
                          for s in orphaned)
-        _wait(cluster.all_stored, 30, "the messages of the orphaned sources stored")
-        _wait(cluster.outbox_drained, 30, "the outbox delivered")
+        cluster.wait(cluster.all_stored, 30, "the messages of the orphaned sources stored")
+        cluster.wait(cluster.outbox_drained, 30, "the outbox delivered")
         survivors = cluster.owners()
         assert {owner for owner, _t in survivors.values()} <= {
             r.name for r in cluster.replicas if r is not victim}
@@ -433,8 +457,8 @@ def test_a_paused_replica_cannot_write_after_losing_its_lease(
         cluster.start(replica)
     paused = cluster.replicas[0]
     try:
-        _wait(cluster.all_stored, 60, "the backlog stored")
-        _wait(lambda: sorted(_count(cluster.owners()).values()) == [1, 1], 60,
+        cluster.wait(cluster.all_stored, 60, "the backlog stored")
+        cluster.wait(lambda: sorted(_count(cluster.owners()).values()) == [1, 1], 60,
               "one source per replica")
         source = next(s for s, (owner, _t) in cluster.owners().items()
                       if owner == paused.name)
@@ -444,6 +468,7 @@ def test_a_paused_replica_cannot_write_after_losing_its_lease(
         assert arrived.wait(timeout=30), "the paused replica never polled"
         assert paused.process is not None
         paused.process.send_signal(signal.SIGSTOP)  # stopped between claim and commit
+        paused_at = time.time()
         # What the stopped replica will read once it runs again, and so will its successor.
         late = cluster.wave([source], 1, now=True)[source]
         angry[source] += late
@@ -452,19 +477,20 @@ def test_a_paused_replica_cannot_write_after_losing_its_lease(
         def successor_polled() -> bool:
             owner, token = cluster.owners()[source]
             return owner not in (None, paused.name) and token > token_before and any(
-                a.replica != paused.name and a.at > time.time() - 1
+                a.replica != paused.name and a.at > paused_at
                 for a in sandbox.export_arrivals())
 
-        _wait(successor_polled, LEASE_S + HEARTBEAT_S + POLL_S + 20, "another replica polling")
-        _wait(cluster.all_stored, 30, "the late message stored by the successor")
+        cluster.wait(successor_polled, LEASE_S + HEARTBEAT_S + POLL_S + 20,
+                     "another replica polling")
+        cluster.wait(cluster.all_stored, 30, "the late message stored by the successor")
         paused.process.send_signal(signal.SIGCONT)
 
         def refused() -> bool:
             return any(e.get("event") == "lease_lost" and e.get("source") == source
                        for e in paused.events())
 
-        _wait(refused, 30, "the resumed replica's write refused")
-        _wait(cluster.outbox_drained, 30, "the outbox delivered")
+        cluster.wait(refused, 30, "the resumed replica's write refused")
+        cluster.wait(cluster.outbox_drained, 30, "the outbox delivered")
         lost = [e for e in paused.events() if e.get("event") == "lease_lost"]
         assert f"token {token_before}," in lost[0]["error"]
         # The poll that read the late message ran under the old token and was refused.
