@@ -15,8 +15,9 @@ in the state directory refuses a second daemon.
 from __future__ import annotations
 
 import json
+import operator
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -436,25 +437,35 @@ class Store:
             order = tuple(compiled.positiontup or ()) if compiled.positional else ()
             self._message_inserts[keys] = (str(compiled), order)
         sql, order = self._message_inserts[keys]
-        convert = self._driver_value
-        if order:
-            params: list[Any] = [tuple(convert(key, row[key]) for key in order) for row in rows]
+        if not order:  # a driver with named parameters
+            params: list[Any] = [{key: self._driver_value(key, value)
+                                  for key, value in row.items()} for row in rows]
         else:
-            params = [{key: convert(key, value) for key, value in row.items()} for row in rows]
+            get = operator.itemgetter(*order)
+            converters = [(index, self._converter(key)) for index, key in enumerate(order)
+                          if key in _TIME_COLUMNS or key in _JSON_COLUMNS]
+            params = []
+            for row in rows:
+                values = list(get(row))
+                for index, convert in converters:
+                    values[index] = convert(values[index])
+                params.append(tuple(values))
         conn.exec_driver_sql(sql, params)
 
     def _driver_value(self, key: str, value: Any) -> Any:
         """What SQLAlchemy's column type would hand the driver for this value."""
-        if key in _TIME_COLUMNS:
-            moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-            if self.is_sqlite:  # the storage format of SQLAlchemy's SQLite DateTime
-                return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-            return moment
-        if key in _JSON_COLUMNS:
-            if self.is_sqlite:
-                return json.dumps(value) if value else "[]"
-            return self._pg_json(value)
+        if key in _TIME_COLUMNS or key in _JSON_COLUMNS:
+            return self._converter(key)(value)
         return value
+
+    def _converter(self, key: str) -> Callable[[Any], Any]:
+        """The conversion SQLAlchemy's type for column `key` (time or JSON) would do."""
+        if key in _TIME_COLUMNS:
+            return _sqlite_time if self.is_sqlite else _utc
+        if self.is_sqlite:
+            return _sqlite_json
+        json_type: Callable[[Any], Any] = self._pg_json
+        return json_type
 
     def upsert_tickets(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._upsert(T_TICKET, ["source", "ticket_id"], rows, conn,
@@ -633,6 +644,19 @@ class Store:
             if status:
                 query = query.where(T_OUTBOX.c.status == status)
             return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """The storage format of SQLAlchemy's SQLite DateTime, in UTC."""
+    return _utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_json(value: Any) -> str:
+    return json.dumps(value) if value else "[]"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

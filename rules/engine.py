@@ -87,15 +87,30 @@ class Evaluation:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made three times per evaluation, frozen init is slow
 class _Check:
     holds: bool
     reason: str
-    numbers: dict[str, Any]
-    severity: float
-    signals: frozenset[str] = frozenset()  # in the rule's signals_window
+    trend: Trend
+    scored: Mapping[str, Any]  # the score-derived features (see _score_features)
+    extra: Mapping[str, Any]  # the rule's own numbers: its thresholds, matched signals
     warning: str | None = None
     applicable: bool = True  # False: a ticket filter excludes the ticket
+
+    @property
+    def severity(self) -> float:
+        return -self.trend.current_avg
+
+    @property
+    def signals(self) -> frozenset[str]:  # in the rule's signals_window
+        signals: frozenset[str] = self.scored["signals"]
+        return signals
+
+    @property
+    def numbers(self) -> dict[str, Any]:
+        """The numbers behind the decision; built only for the rules that act (most
+        evaluations end with every rule quiet)."""
+        return {**_base_numbers(self.trend, self.scored), **self.extra}
 
 
 FeatureCache = dict[tuple[float, str, float, int], tuple[Trend, dict[str, Any]]]
@@ -110,14 +125,8 @@ def features(state: ConversationState, decline_threshold: float = 0.3,
     `cache` shares the score-derived part between the rules of one evaluation (they see
     the same messages; only the ticket view changes as earlier rules act).
     """
-    key = (decline_threshold, method, alpha, signals_window)
-    if cache is not None and key in cache:
-        trend, scored = cache[key]
-    else:
-        trend, scored = _score_features(state, decline_threshold, method, alpha,
-                                        signals_window)
-        if cache is not None:
-            cache[key] = (trend, scored)
+    trend, scored = _cached_score_features(state, decline_threshold, method, alpha,
+                                           signals_window, cache)
     ticket = state.ticket
     values: dict[str, Any] = {
         **scored,
@@ -128,6 +137,18 @@ def features(state: ConversationState, decline_threshold: float = 0.3,
         "source": ticket.source,
     }
     return trend, values
+
+
+def _cached_score_features(state: ConversationState, decline_threshold: float, method: str,
+                           alpha: float, signals_window: int,
+                           cache: FeatureCache | None) -> tuple[Trend, dict[str, Any]]:
+    key = (decline_threshold, method, alpha, signals_window)
+    if cache is not None and key in cache:
+        return cache[key]
+    computed = _score_features(state, decline_threshold, method, alpha, signals_window)
+    if cache is not None:
+        cache[key] = computed
+    return computed
 
 
 def _score_features(state: ConversationState, decline_threshold: float, method: str,
@@ -165,23 +186,22 @@ def _base_numbers(trend: Trend, values: Mapping[str, Any]) -> dict[str, Any]:
 def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = None) -> _Check:
     """Whether the rule's conditions hold, why, and the numbers behind it."""
     when = rule.when
-    trend, values = features(state, when.decline_threshold, when.method, when.alpha,
-                             when.signals_window, cache)
-    numbers = _base_numbers(trend, values)
-    severity = -trend.current_avg
+    trend, scored = _cached_score_features(state, when.decline_threshold, when.method,
+                                           when.alpha, when.signals_window, cache)
     messages = state.customer_messages
     ticket = state.ticket
+    numbers: dict[str, Any] = {}
     reasons: list[str] = []
 
     def no() -> _Check:
-        return _Check(False, "", numbers, severity, values["signals"])
+        return _Check(False, "", trend, scored, numbers)
 
     if not messages:
         return no()
     # Ticket filters decide whether the rule applies at all; when one excludes the
     # ticket the episode is left alone (see lifecycle.needs_update, `applicable`).
     if not _applies(when, ticket):
-        return _Check(False, "", numbers, severity, values["signals"], applicable=False)
+        return _Check(False, "", trend, scored, numbers, applicable=False)
     if when.priority_below is not None:
         numbers["priority_below"] = when.priority_below
     if when.min_customer_messages is not None:
@@ -212,18 +232,20 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
         numbers["consecutive_below"] = run.below
         reasons.append("consecutive_negative")
     if when.signals_any is not None:
-        matched = sorted(set(when.signals_any) & values["signals"])
+        matched = sorted(set(when.signals_any) & scored["signals"])
         if not matched:
             return no()
         numbers["signals"] = matched
         reasons.append("signal_" + "_".join(matched))
     if when.expr is not None:
+        _trend, values = features(state, when.decline_threshold, when.method, when.alpha,
+                                  when.signals_window, cache)
         try:
             ok = run_expr(validate_expr(when.expr), values)
         except Exception as exc:
             # A data-dependent failure (division by zero on this ticket): the rule
             # does not hold, and the daemon logs the type, never the data.
-            return _Check(False, "", numbers, severity, values["signals"],
+            return _Check(False, "", trend, scored, numbers,
                           f"rule {rule.name}: expr failed ({type(exc).__name__})")
         if not ok:
             return no()
@@ -231,8 +253,7 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
         reasons.append("expr")
     if when.current_avg_below is not None and not reasons:
         reasons.append("low_current_avg")
-    return _Check(True, reasons[0] if reasons else rule.name, numbers, severity,
-                  values["signals"])
+    return _Check(True, reasons[0] if reasons else rule.name, trend, scored, numbers)
 
 
 def _applies(when: When, ticket: TicketView) -> bool:
@@ -248,10 +269,21 @@ def _applies(when: When, ticket: TicketView) -> bool:
     return not (when.lacks_tags is not None and set(when.lacks_tags) & ticket.tags)
 
 
+_POLICIES: dict[int, tuple[Rule, Policy]] = {}
+
+
 def _policy(rule: Rule) -> Policy:
-    return Policy(repeat_after=rule.repeat_after,
-                  escalate_if_worse_by=rule.escalate_if_worse_by,
-                  resolve_after=rule.resolve_after)
+    """The rule's lifecycle knobs, made once per rule object (rules are immutable)."""
+    cached = _POLICIES.get(id(rule))
+    if cached is not None and cached[0] is rule:
+        return cached[1]
+    policy = Policy(repeat_after=rule.repeat_after,
+                    escalate_if_worse_by=rule.escalate_if_worse_by,
+                    resolve_after=rule.resolve_after)
+    if len(_POLICIES) >= 4096:  # reloads make new rule objects: stay bounded
+        _POLICIES.clear()
+    _POLICIES[id(rule)] = (rule, policy)
+    return policy
 
 
 def _inhibited(rule: Rule, rules: RuleSet, view: TicketView,
@@ -280,12 +312,12 @@ def _inhibited(rule: Rule, rules: RuleSet, view: TicketView,
     return False
 
 
-def _note_values(rule: Rule, check: _Check, step: Step, indicators: tuple[str, ...],
+def _note_values(rule: Rule, check: _Check, reason: str, step: Step,
+                 numbers: Mapping[str, Any], indicators: tuple[str, ...],
                  view: TicketView) -> dict[str, Any]:
-    numbers = check.numbers
     signals = sorted(check.signals)
     return {
-        "rule": rule.name, "reason": check.reason, "step": step,
+        "rule": rule.name, "reason": reason, "step": step,
         "trend": numbers["trend"], "method": numbers["method"],
         "direction": numbers["direction"], "current_avg": numbers["current_avg"],
         "last_score": numbers["last_score"], "min_score": numbers["min_score"],
@@ -329,16 +361,18 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
     warnings: list[str] = []
     view = state.ticket
     latest = state.customer_messages[-1].message_id if state.customer_messages else None
-    indicators = tuple(dict.fromkeys(
-        phrase for m in state.customer_messages[-INDICATOR_WINDOW:] for phrase in m.indicators))
+    indicators: tuple[str, ...] | None = None  # made when a rule acts
     cache: FeatureCache = {}
     for rule in rules.rules:
         check = _check(rule, state if view is state.ticket else replace(state, ticket=view),
                        cache)
         if check.warning is not None:
             warnings.append(check.warning)
+        previous = history.get(rule.name)
+        if previous is None and not check.holds:
+            continue  # never fired here and not holding: needs_update's "not holding", None
         inhibited = check.holds and _inhibited(rule, rules, view, new_history, now)
-        transition = needs_update(history.get(rule.name), rule=rule.name, holds=check.holds,
+        transition = needs_update(previous, rule=rule.name, holds=check.holds,
                                   inhibited=inhibited, severity=check.severity,
                                   policy=_policy(rule), now=now, applicable=check.applicable,
                                   message_id=latest)
@@ -354,11 +388,15 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
             spec = rule.actions
             kind = "fire"
             reason = check.reason
-        values = _note_values(rule, replace(check, reason=reason), transition.step,
-                              indicators, view)
+        if indicators is None:
+            indicators = tuple(dict.fromkeys(
+                phrase for m in state.customer_messages[-INDICATOR_WINDOW:]
+                for phrase in m.indicators))
+        numbers = check.numbers
+        values = _note_values(rule, check, reason, transition.step, numbers, indicators, view)
         actions = _actions(spec, view, values)
         decisions.append(Decision(rule=rule.name, kind=kind, reason=reason,
-                                  numbers=dict(check.numbers), indicators=indicators,
+                                  numbers=numbers, indicators=indicators,
                                   actions=actions, step=transition.step))
         view = apply_actions(view, actions)
     return Evaluation(tuple(decisions), new_history, tuple(warnings))
