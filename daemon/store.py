@@ -442,7 +442,10 @@ class Store:
                                   for key, value in row.items()} for row in rows]
         else:
             get = operator.itemgetter(*order)
-            converters = [(index, self._converter(key)) for index, key in enumerate(order)
+            # Memoised per call: every row of a batch has the same `stored_at`, and
+            # indicator and signal lists repeat; a conversion costs more than the lookup.
+            converters = [(index, _memoised(self._converter(key)))
+                          for index, key in enumerate(order)
                           if key in _TIME_COLUMNS or key in _JSON_COLUMNS]
             params = []
             for row in rows:
@@ -644,6 +647,22 @@ class Store:
             if status:
                 query = query.where(T_OUTBOX.c.status == status)
             return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert` with a cache for hashable arguments (lists are keyed as tuples)."""
+    seen: dict[Any, Any] = {}
+
+    def converted(value: Any) -> Any:
+        key = tuple(value) if isinstance(value, list) else value
+        try:
+            return seen[key]
+        except KeyError:
+            result = seen[key] = convert(value)
+            return result
+        except TypeError:  # unhashable: convert every time
+            return convert(value)
+    return converted
 
 
 def _utc(value: datetime) -> datetime:
