@@ -172,7 +172,10 @@ class Daemon:
         scorer_settings = with_sandbox_urls(config.scorer, urls)
         for model in [*sources, *notifier_settings.values(), scorer_settings]:
             register_secrets(secrets_of(model))
-        self.store = Store(config.database_url, stuck_after=config.top.lease.duration)
+        # A frozen replica's row locks last no longer than its leases; never under 10 s,
+        # which is far above the idle gaps inside our own transactions (rule evaluation).
+        self.store = Store(config.database_url,
+                           stuck_after=max(config.top.lease.duration, timedelta(seconds=10)))
         if self.store.is_sqlite:
             self._take_lock()
         self._prepare_database([s.name for s in sources])
