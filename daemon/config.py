@@ -222,7 +222,15 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     try:
         top = TopLevel.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(errors + validation_errors(exc, doc)) from None
+        # Report these, and go on checking the sections that are fine: one run should
+        # list every problem, not one section's at a time.
+        errors += validation_errors(exc, doc)
+        broken = {error["loc"][0] for error in exc.errors() if error["loc"]}
+        try:
+            top = TopLevel.model_validate(
+                {key: value for key, value in data.items() if key not in broken})
+        except ValidationError:
+            raise ConfigError(errors) from None
 
     scorer: ScorerSettings | None = None
     try:

@@ -126,6 +126,23 @@ def test_unknown_kind_and_invalid_yaml(tmp_path: Path) -> None:
     assert "invalid YAML" in errors[0]
 
 
+def test_a_broken_section_does_not_hide_the_errors_of_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("""metrics: {enabled: maybe}
+lease: {duration: soon}
+sources:
+  - {name: zd, kind: zendesk, subdomain: "two words", email: a@b.c, api_token: x}
+notifiers:
+  chat: {kind: slack, webhook_url: "ftp://hooks.example.com/x"}
+rules:
+  - {name: r, when: {last_score_below: 5}, actions: {add_tags: [t]}}
+""")
+    errors = _errors(path)
+    assert [e.split(": ")[0].rsplit(":", 1)[1] + " " + e.split(": ")[1] for e in errors] == [
+        "1 metrics.enabled", "2 lease.duration", "4 sources[0].subdomain",
+        "6 notifiers.chat.webhook_url", "8 rules[0].when.last_score_below"]
+
+
 def test_check_config_command(tmp_path: Path) -> None:
     bad = _write(tmp_path, GOOD.replace("    email: ops", "    emial: ops"))
     cli = [sys.executable, "-m", "daemon.cli", "check-config", "--config"]
