@@ -25,6 +25,7 @@ import json
 import math
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -174,7 +175,7 @@ class ClaudeScorer:
         unique = list(pending)
         futures = self._submit(unique)
         if offline is None:
-            offline = self._offline.score(texts)
+            offline = self._offline_politely(texts) if futures else self._offline.score(texts)
         for index, hit in cached.items():
             results[index] = self._merge(hit, offline[index])
         if unique:
@@ -189,6 +190,17 @@ class ClaudeScorer:
         self._client.close()
         if self._cache is not None:
             self._cache.close()
+
+    def _offline_politely(self, texts: Sequence[str]) -> list[Score]:
+        """The offline scores, computed while requests are in flight without slowing them:
+        the GIL is offered to the request threads after every message, so a response is
+        handled and the next request sent as soon as it arrives (bench/scoring.py on 2
+        cores: efficiency at concurrency 16 went from 0.81-0.83 to 0.92-0.93)."""
+        out: list[Score] = []
+        for text in texts:
+            out.append(self._offline.score_one(text))
+            time.sleep(0)  # releases the GIL: a waiting request thread runs first
+        return out
 
     # -- decisions -----------------------------------------------------------------
 
