@@ -12,6 +12,9 @@ output (a database error is one log line, not a crash).
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -24,6 +27,7 @@ import sqlalchemy as sa
 from connectors.sandbox.slack import SlackSandbox
 from connectors.sandbox.zendesk import ZendeskSandbox
 from tests.e2e.support import (
+    REPO,
     SLACK_BOT_TOKEN,
     TAG_OF,
     ZENDESK_TOKEN,
@@ -43,7 +47,6 @@ N_TICKETS = 100
 FEED_SECONDS = 25.0
 KILL_EVERY_S = 0.2
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 class SessionKiller(threading.Thread):
@@ -68,6 +71,8 @@ class SessionKiller(threading.Thread):
             self.terminated += int(ended or 0)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_database_sessions_killed_five_times_a_second_lose_nothing(tmp_path: Path, pg_url: str) -> None:
     tickets = workload(N_TICKETS, SEED)
     wanted = {(key, rule) for key, rules in expected_fires(tickets).items() for rule in rules}
@@ -153,3 +158,28 @@ def test_database_sessions_killed_five_times_a_second_lose_nothing(tmp_path: Pat
         zendesk.stop()
         slack.stop()
         engine.dispose()
+
+
+def test_a_database_that_never_comes_up_ends_start_up_with_one_clear_line(
+        tmp_path: Path) -> None:
+    """Start-up waits `database.startup_wait` for the database, then exits 1 with a line
+    naming the problem: no traceback, no URL (it may carry a password)."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://sentinel:pa55-SECRET@127.0.0.1:{port}/nowhere"
+    config = write_config(tmp_path, zendesk_url="http://127.0.0.1:9", slack_url="http://127.0.0.1:9",
+                          extra=f'database: {{url: "{url}", startup_wait: 2s}}')
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--once", "--config",
+                           str(config)], cwd=REPO, env=daemon_env(), capture_output=True,
+                          text=True, timeout=120)
+    waited = time.monotonic() - began
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "database unavailable:" in done.stderr and "Traceback" not in output, output
+    assert "pa55-SECRET" not in output
+    events = log_events(done.stdout)
+    retries = [e for e in events if e.get("event") == "database_unavailable"]
+    assert len(retries) >= 2, output  # it waited and retried before giving up
+    print(f"\ngave up after {waited:.1f}s and {len(retries)} retries: {done.stderr.strip()}")
