@@ -73,7 +73,8 @@ class SessionKiller(threading.Thread):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_database_sessions_killed_five_times_a_second_lose_nothing(tmp_path: Path, pg_url: str) -> None:
+def test_database_sessions_killed_five_times_a_second_lose_nothing(tmp_path: Path,
+                                                                   pg_url: str) -> None:
     tickets = workload(N_TICKETS, SEED)
     wanted = {(key, rule) for key, rules in expected_fires(tickets).items() for rule in rules}
     total_turns = sum(len(t.turns) for t in tickets)
@@ -168,7 +169,8 @@ def test_a_database_that_never_comes_up_ends_start_up_with_one_clear_line(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"postgresql+psycopg://sentinel:pa55-SECRET@127.0.0.1:{port}/nowhere"
-    config = write_config(tmp_path, zendesk_url="http://127.0.0.1:9", slack_url="http://127.0.0.1:9",
+    config = write_config(tmp_path, zendesk_url="http://127.0.0.1:9",
+                          slack_url="http://127.0.0.1:9",
                           extra=f'database: {{url: "{url}", startup_wait: 2s}}')
     began = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--once", "--config",
