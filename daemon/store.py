@@ -179,6 +179,23 @@ T_SCHEMA = SchemaInfo.__table__  # type: ignore[attr-defined]
 T_REPLICA = Replica.__table__  # type: ignore[attr-defined]
 
 _CHUNK = 500
+
+# The pipeline's per-batch lookups, built once: the ids go in as one expanding
+# parameter (no per-id coercion) and only the columns the pipeline reads come back.
+_SOURCE_P: sa.BindParameter[str] = sa.bindparam("source")
+_IDS_P: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
+_KNOWN_IDS = sa.select(T_MESSAGE.c.message_id).where(
+    (T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.message_id.in_(_IDS_P))
+_RULE_STATES = sa.select(T_RULE.c.ticket_id, T_RULE.c.rule, T_RULE.c.history).where(
+    (T_RULE.c.source == _SOURCE_P) & T_RULE.c.ticket_id.in_(_IDS_P))
+_SERIES = sa.select(
+    T_MESSAGE.c.ticket_id, T_MESSAGE.c.message_id, T_MESSAGE.c.created_at, T_MESSAGE.c.score,
+    T_MESSAGE.c.label, T_MESSAGE.c.signals, T_MESSAGE.c.indicators,
+).where((T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.ticket_id.in_(_IDS_P)
+        & (T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
+        ).order_by(T_MESSAGE.c.created_at, T_MESSAGE.c.id)
+_TICKETS = sa.select(T_TICKET).where(
+    (T_TICKET.c.source == _SOURCE_P) & T_TICKET.c.ticket_id.in_(_IDS_P))
 _TIME_COLUMNS = frozenset({"created_at", "stored_at"})
 _JSON_COLUMNS = frozenset({"indicators", "signals"})
 
@@ -416,8 +433,7 @@ class Store:
     def known_message_ids(self, conn: Connection, source: str, ids: Sequence[str]) -> set[str]:
         known: set[str] = set()
         for chunk in _chunks(list(ids)):
-            known.update(conn.execute(sa.select(T_MESSAGE.c.message_id).where(
-                (T_MESSAGE.c.source == source) & T_MESSAGE.c.message_id.in_(chunk))).scalars())
+            known.update(conn.execute(_KNOWN_IDS, {"source": source, "ids": chunk}).scalars())
         return known
 
     def insert_messages(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -478,8 +494,7 @@ class Store:
                 ticket_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(ticket_ids)):
-            for row in conn.execute(sa.select(T_TICKET).where(
-                    (T_TICKET.c.source == source) & T_TICKET.c.ticket_id.in_(chunk))).mappings():
+            for row in conn.execute(_TICKETS, {"source": source, "ids": chunk}).mappings():
                 out[row["ticket_id"]] = dict(row)
         return out
 
@@ -487,14 +502,8 @@ class Store:
                         ticket_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Scored customer messages per ticket, oldest first."""
         out: dict[str, list[dict[str, Any]]] = {t: [] for t in ticket_ids}
-        columns = [T_MESSAGE.c.ticket_id, T_MESSAGE.c.message_id, T_MESSAGE.c.created_at,
-                   T_MESSAGE.c.score, T_MESSAGE.c.label, T_MESSAGE.c.signals,
-                   T_MESSAGE.c.indicators]
         for chunk in _chunks(list(ticket_ids)):
-            rows = conn.execute(sa.select(*columns).where(
-                (T_MESSAGE.c.source == source) & T_MESSAGE.c.ticket_id.in_(chunk)
-                & (T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
-            ).order_by(T_MESSAGE.c.created_at, T_MESSAGE.c.id)).mappings()
+            rows = conn.execute(_SERIES, {"source": source, "ids": chunk}).mappings()
             for row in rows:
                 out[row["ticket_id"]].append(dict(row))
         return out
@@ -530,9 +539,9 @@ class Store:
                     ticket_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for chunk in _chunks(list(ticket_ids)):
-            for row in conn.execute(sa.select(T_RULE).where(
-                    (T_RULE.c.source == source) & T_RULE.c.ticket_id.in_(chunk))).mappings():
-                out.setdefault(row["ticket_id"], {})[row["rule"]] = dict(row["history"] or {})
+            for ticket_id, rule, history in conn.execute(
+                    _RULE_STATES, {"source": source, "ids": chunk}):
+                out.setdefault(ticket_id, {})[rule] = dict(history or {})
         return out
 
     def save_rule_states(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
