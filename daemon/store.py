@@ -196,8 +196,10 @@ _SERIES = sa.select(
         ).order_by(T_MESSAGE.c.created_at, T_MESSAGE.c.id)
 _TICKETS = sa.select(T_TICKET).where(
     (T_TICKET.c.source == _SOURCE_P) & T_TICKET.c.ticket_id.in_(_IDS_P))
-_TIME_COLUMNS = frozenset({"created_at", "stored_at"})
-_JSON_COLUMNS = frozenset({"indicators", "signals"})
+#: Columns whose values repeat within a batch (worth memoising their conversion); JSON
+#: lists here hold strings only, so equal tuples mean equal JSON.
+_REPEATING = frozenset({"created_at", "stored_at", "updated_at", "at", "next_attempt_at",
+                        "indicators", "signals", "tags"})
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -259,7 +261,8 @@ class Store:
             from psycopg.types.json import Json
 
             self._pg_json = Json
-        self._message_inserts: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {}
+        self._bulk_sql: dict[tuple[str, tuple[str, ...]],
+                             tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -300,12 +303,11 @@ class Store:
 
     def _upsert(self, table: sa.Table, keys: list[str], rows: list[dict[str, Any]],
                 conn: Connection, update: list[str]) -> None:
-        if not rows:
-            return
-        statement: Any = postgresql.insert(table) if self.is_postgres else sqlite.insert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=keys, set_={name: statement.excluded[name] for name in update})
-        conn.execute(statement, rows)
+        def statement() -> Any:
+            insert: Any = postgresql.insert(table) if self.is_postgres else sqlite.insert(table)
+            return insert.on_conflict_do_update(
+                index_elements=keys, set_={name: insert.excluded[name] for name in update})
+        self._bulk(conn, f"upsert:{table.name}", table, rows, statement)
 
     # -- sources: cursor, lease, health ------------------------------------------
 
@@ -437,54 +439,64 @@ class Store:
         return known
 
     def insert_messages(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert a poll's messages, skipping known ones, in one driver-level executemany.
+        """Insert a poll's messages, skipping known ones (see `_bulk`)."""
+        self._bulk(conn, "insert_messages", T_MESSAGE, rows,
+                   lambda: self._insert_ignore(T_MESSAGE, ["source", "message_id"]))
+
+    def _bulk(self, conn: Connection, name: str, table: sa.Table, rows: list[dict[str, Any]],
+              statement: Callable[[], Any]) -> None:
+        """Run `statement` for many rows in one driver-level executemany.
 
         The hot path of the pipeline: SQLAlchemy's per-row parameter handling costs more
-        than the insert itself, so the statement is compiled once and the rows are handed
-        to the driver as tuples, with the two conversions its types would do (UTC
-        timestamps, JSON lists) done here.  Same statement, same values.
+        than the writes themselves, so the statement is compiled once per set of keys and
+        the rows go to the driver as tuples, with the conversions the column types would
+        do (UTC timestamps, JSON) done here.  Same statement, same stored values
+        (tests/daemon/test_store.py round-trips every table written this way).
         """
         if not rows:
             return
         keys = tuple(rows[0])
-        if keys not in self._message_inserts:
-            compiled = self._insert_ignore(T_MESSAGE, ["source", "message_id"]).compile(
-                dialect=self.engine.dialect, column_keys=list(keys))
+        if any(tuple(row) != keys for row in rows):  # mixed shapes: the general path
+            conn.execute(statement(), rows)
+            return
+        prepared = self._bulk_sql.get((name, keys))
+        if prepared is None:
+            compiled = statement().compile(dialect=self.engine.dialect, column_keys=list(keys))
             order = tuple(compiled.positiontup or ()) if compiled.positional else ()
-            self._message_inserts[keys] = (str(compiled), order)
-        sql, order = self._message_inserts[keys]
-        if not order:  # a driver with named parameters
-            params: list[Any] = [{key: self._driver_value(key, value)
-                                  for key, value in row.items()} for row in rows]
+            converters = {key: fn for key in keys
+                          if (fn := self._converter(table.c[key].type)) is not None}
+            prepared = self._bulk_sql[(name, keys)] = (str(compiled), order, converters)
+        sql, order, converters = prepared
+        # Memoised per call where values repeat (a batch shares its `stored_at`;
+        # indicator, signal and tag lists recur) and a lookup is cheaper than converting.
+        convert = {key: _memoised(fn) if key in _REPEATING else fn
+                   for key, fn in converters.items()}
+        params: list[Any]
+        if not order:  # a driver with named parameters (psycopg)
+            params = [{key: convert[key](value) if key in convert else value
+                       for key, value in row.items()} for row in rows]
         else:
             get = operator.itemgetter(*order)
-            # Memoised per call: every row of a batch has the same `stored_at`, and
-            # indicator and signal lists repeat; a conversion costs more than the lookup.
-            converters = [(index, _memoised(self._converter(key)))
-                          for index, key in enumerate(order)
-                          if key in _TIME_COLUMNS or key in _JSON_COLUMNS]
+            positions = [(index, convert[key]) for index, key in enumerate(order)
+                         if key in convert]
             params = []
             for row in rows:
-                values = list(get(row))
-                for index, convert in converters:
-                    values[index] = convert(values[index])
+                values = list(get(row)) if len(order) > 1 else [get(row)]
+                for index, fn in positions:
+                    values[index] = fn(values[index])
                 params.append(tuple(values))
         conn.exec_driver_sql(sql, params)
 
-    def _driver_value(self, key: str, value: Any) -> Any:
-        """What SQLAlchemy's column type would hand the driver for this value."""
-        if key in _TIME_COLUMNS or key in _JSON_COLUMNS:
-            return self._converter(key)(value)
-        return value
-
-    def _converter(self, key: str) -> Callable[[Any], Any]:
-        """The conversion SQLAlchemy's type for column `key` (time or JSON) would do."""
-        if key in _TIME_COLUMNS:
+    def _converter(self, column_type: Any) -> Callable[[Any], Any] | None:
+        """What SQLAlchemy's type would do to a value before the driver sees it."""
+        if isinstance(column_type, sa.DateTime):
             return _sqlite_time if self.is_sqlite else _utc
-        if self.is_sqlite:
-            return _sqlite_json
-        json_type: Callable[[Any], Any] = self._pg_json
-        return json_type
+        if isinstance(column_type, sa.JSON):
+            if self.is_sqlite:
+                return json.dumps
+            json_type: Callable[[Any], Any] = self._pg_json
+            return json_type
+        return None
 
     def upsert_tickets(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._upsert(T_TICKET, ["source", "ticket_id"], rows, conn,
@@ -557,14 +569,13 @@ class Store:
             ).distinct().limit(limit)).scalars())
 
     def log_escalations(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(T_ESCALATION.insert(), rows)
+        self._bulk(conn, "log_escalations", T_ESCALATION, rows, T_ESCALATION.insert)
 
     # -- outbox ----------------------------------------------------------------------
 
     def enqueue(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(self._insert_ignore(T_OUTBOX, ["dedupe_key"]), rows)
+        self._bulk(conn, "enqueue", T_OUTBOX, rows,
+                   lambda: self._insert_ignore(T_OUTBOX, ["dedupe_key"]))
 
     def claim_outbox(self, owner: str, now: datetime, limit: int,
                      hold: timedelta) -> list[dict[str, Any]]:
@@ -674,17 +685,17 @@ def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return converted
 
 
-def _utc(value: datetime) -> datetime:
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _sqlite_time(value: datetime) -> str:
+def _sqlite_time(value: datetime | None) -> str | None:
     """The storage format of SQLAlchemy's SQLite DateTime, in UTC."""
-    return _utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def _sqlite_json(value: Any) -> str:
-    return json.dumps(value) if value else "[]"
+    moment = _utc(value)
+    return None if moment is None else \
+        moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

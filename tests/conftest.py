@@ -14,6 +14,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
+
+# Property tests explore new examples on every local run; in CI they replay the same
+# ones, so a pass or a failure there is reproducible.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 PG_URL = os.environ.get("SENTINEL_TEST_PG_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -145,6 +145,50 @@ def test_concurrent_outbox_claims_never_overlap(db_url: str) -> None:
     store.close()
 
 
+def test_bulk_writes_of_every_table_round_trip(db_url: str) -> None:
+    """Tickets, rule states, escalations and outbox rows go to the driver directly (no
+    SQLAlchemy per-row processing): what comes back through SQLAlchemy is what went in,
+    for an insert, an upsert over an existing row, NULLs, JSON and aware timestamps."""
+    from daemon.store import T_ESCALATION, T_OUTBOX, T_RULE, T_TICKET
+
+    store = Store(db_url)
+    store.create_schema()
+    later = NOW + timedelta(minutes=5, microseconds=7)
+    ticket = {"source": "zd", "ticket_id": "1", "subject": "Réfund 😡", "url": "https://x/1",
+              "status": "open", "priority": None, "tags": ["vip", "sentiment-x"],
+              "requester": "Dana", "updated_at": NOW}
+    rule = {"source": "zd", "ticket_id": "1", "rule": "r", "state": "firing",
+            "history": {"rule": "r", "fire_count": 1, "first_fired_at": NOW.isoformat()},
+            "updated_at": NOW, "due_at": None}
+    escalation = {"source": "zd", "ticket_id": "1", "rule": "r", "kind": "fire",
+                  "reason": "very_negative_message", "at": NOW, "backfill": False,
+                  "numbers": {"last_score": -0.9, "signals": ["churn_risk"], "x": None}}
+    with store.transaction() as conn:
+        store.upsert_tickets(conn, [ticket])
+        store.save_rule_states(conn, [rule])
+        store.log_escalations(conn, [escalation])
+        store.enqueue(conn, [_outbox_row("k1")])
+    changed_ticket = {**ticket, "priority": "high", "tags": [], "updated_at": later}
+    changed_rule = {**rule, "state": "resolved", "history": {}, "due_at": later}
+    with store.transaction() as conn:  # upserts over the existing rows, a duplicate key
+        store.upsert_tickets(conn, [changed_ticket])
+        store.save_rule_states(conn, [changed_rule])
+        store.enqueue(conn, [_outbox_row("k1", target="other")])
+    with store.reading() as conn:
+        def one(table: sa.Table) -> dict[str, object]:
+            row = dict(conn.execute(sa.select(table)).mappings().one())
+            row.pop("id", None)
+            return row
+        assert one(T_TICKET) == changed_ticket
+        assert one(T_RULE) == changed_rule
+        assert one(T_ESCALATION) == escalation
+        outbox = one(T_OUTBOX)
+    expected = _outbox_row("k1")  # the duplicate was ignored
+    assert {k: outbox[k] for k in expected} == expected
+    assert outbox["claimed_by"] is None and outbox["claimed_until"] is None
+    store.close()
+
+
 def test_bulk_insert_round_trips_every_column(db_url: str) -> None:
     import sqlalchemy as sa
 
