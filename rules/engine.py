@@ -87,33 +87,60 @@ class Evaluation:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(slots=True)
+class _Scored:
+    """What a conversation's scores say, shared by the rules of one evaluation.  The
+    trend and signals are what conditions test; the summary statistics are computed
+    only when a rule acts (its numbers) or an `expr` reads them."""
+
+    trend: Trend
+    scores: list[float]
+    signals: frozenset[str]  # in the signals_window
+    _values: dict[str, Any] | None = None
+
+    def values(self) -> dict[str, Any]:
+        if self._values is None:
+            trend, scores = self.trend, self.scores
+            self._values = {
+                "trend": trend.trend,
+                "direction": trend.direction,
+                "current_avg": trend.current_avg,
+                "last_score": scores[-1] if scores else 0.0,
+                "min_score": min(scores) if scores else 0.0,
+                "max_score": max(scores) if scores else 0.0,
+                "mean_score": sum(scores) / len(scores) if scores else 0.0,
+                "messages": len(scores),
+                "scores": tuple(scores),
+                "signals": self.signals,
+            }
+        return self._values
+
+
 @dataclass(slots=True)  # not frozen: made three times per evaluation, frozen init is slow
 class _Check:
     holds: bool
     reason: str
-    trend: Trend
-    scored: Mapping[str, Any]  # the score-derived features (see _score_features)
+    scored: _Scored
     extra: Mapping[str, Any]  # the rule's own numbers: its thresholds, matched signals
     warning: str | None = None
     applicable: bool = True  # False: a ticket filter excludes the ticket
 
     @property
     def severity(self) -> float:
-        return -self.trend.current_avg
+        return -self.scored.trend.current_avg
 
     @property
     def signals(self) -> frozenset[str]:  # in the rule's signals_window
-        signals: frozenset[str] = self.scored["signals"]
-        return signals
+        return self.scored.signals
 
     @property
     def numbers(self) -> dict[str, Any]:
         """The numbers behind the decision; built only for the rules that act (most
         evaluations end with every rule quiet)."""
-        return {**_base_numbers(self.trend, self.scored), **self.extra}
+        return {**_base_numbers(self.scored.trend, self.scored.values()), **self.extra}
 
 
-FeatureCache = dict[tuple[float, str, float, int], tuple[Trend, dict[str, Any]]]
+FeatureCache = dict[tuple[float, str, float, int], _Scored]
 
 
 def features(state: ConversationState, decline_threshold: float = 0.3,
@@ -125,50 +152,33 @@ def features(state: ConversationState, decline_threshold: float = 0.3,
     `cache` shares the score-derived part between the rules of one evaluation (they see
     the same messages; only the ticket view changes as earlier rules act).
     """
-    trend, scored = _cached_score_features(state, decline_threshold, method, alpha,
-                                           signals_window, cache)
+    scored = _scored(state, decline_threshold, method, alpha, signals_window, cache)
     ticket = state.ticket
     values: dict[str, Any] = {
-        **scored,
+        **scored.values(),
         "tags": ticket.tags,
         "priority": ticket.priority or "",
         "priority_rank": priority_rank(ticket.priority),
         "status": ticket.status or "",
         "source": ticket.source,
     }
-    return trend, values
+    return scored.trend, values
 
 
-def _cached_score_features(state: ConversationState, decline_threshold: float, method: str,
-                           alpha: float, signals_window: int,
-                           cache: FeatureCache | None) -> tuple[Trend, dict[str, Any]]:
+def _scored(state: ConversationState, decline_threshold: float, method: str, alpha: float,
+            signals_window: int, cache: FeatureCache | None) -> _Scored:
     key = (decline_threshold, method, alpha, signals_window)
-    if cache is not None and key in cache:
-        return cache[key]
-    computed = _score_features(state, decline_threshold, method, alpha, signals_window)
     if cache is not None:
-        cache[key] = computed
-    return computed
-
-
-def _score_features(state: ConversationState, decline_threshold: float, method: str,
-                    alpha: float, signals_window: int) -> tuple[Trend, dict[str, Any]]:
-    scores = [m.score for m in state.customer_messages]
-    trend = compute_trend(scores, method, decline_threshold, alpha)
-    values: dict[str, Any] = {
-        "trend": trend.trend,
-        "direction": trend.direction,
-        "current_avg": trend.current_avg,
-        "last_score": scores[-1] if scores else 0.0,
-        "min_score": min(scores) if scores else 0.0,
-        "max_score": max(scores) if scores else 0.0,
-        "mean_score": sum(scores) / len(scores) if scores else 0.0,
-        "messages": len(scores),
-        "scores": tuple(scores),
-        "signals": frozenset(s for m in state.customer_messages[-signals_window:]
-                             for s in m.signals),
-    }
-    return trend, values
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    messages = state.customer_messages
+    scores = [m.score for m in messages]
+    scored = _Scored(compute_trend(scores, method, decline_threshold, alpha), scores,
+                     frozenset(s for m in messages[-signals_window:] for s in m.signals))
+    if cache is not None:
+        cache[key] = scored
+    return scored
 
 
 def _base_numbers(trend: Trend, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -186,22 +196,23 @@ def _base_numbers(trend: Trend, values: Mapping[str, Any]) -> dict[str, Any]:
 def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = None) -> _Check:
     """Whether the rule's conditions hold, why, and the numbers behind it."""
     when = rule.when
-    trend, scored = _cached_score_features(state, when.decline_threshold, when.method,
-                                           when.alpha, when.signals_window, cache)
+    scored = _scored(state, when.decline_threshold, when.method, when.alpha,
+                     when.signals_window, cache)
+    trend = scored.trend
     messages = state.customer_messages
     ticket = state.ticket
     numbers: dict[str, Any] = {}
     reasons: list[str] = []
 
     def no() -> _Check:
-        return _Check(False, "", trend, scored, numbers)
+        return _Check(False, "", scored, numbers)
 
     if not messages:
         return no()
     # Ticket filters decide whether the rule applies at all; when one excludes the
     # ticket the episode is left alone (see lifecycle.needs_update, `applicable`).
     if not _applies(when, ticket):
-        return _Check(False, "", trend, scored, numbers, applicable=False)
+        return _Check(False, "", scored, numbers, applicable=False)
     if when.priority_below is not None:
         numbers["priority_below"] = when.priority_below
     if when.min_customer_messages is not None:
@@ -232,7 +243,7 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
         numbers["consecutive_below"] = run.below
         reasons.append("consecutive_negative")
     if when.signals_any is not None:
-        matched = sorted(set(when.signals_any) & scored["signals"])
+        matched = sorted(set(when.signals_any) & scored.signals)
         if not matched:
             return no()
         numbers["signals"] = matched
@@ -245,7 +256,7 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
         except Exception as exc:
             # A data-dependent failure (division by zero on this ticket): the rule
             # does not hold, and the daemon logs the type, never the data.
-            return _Check(False, "", trend, scored, numbers,
+            return _Check(False, "", scored, numbers,
                           f"rule {rule.name}: expr failed ({type(exc).__name__})")
         if not ok:
             return no()
@@ -253,7 +264,7 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
         reasons.append("expr")
     if when.current_avg_below is not None and not reasons:
         reasons.append("low_current_avg")
-    return _Check(True, reasons[0] if reasons else rule.name, trend, scored, numbers)
+    return _Check(True, reasons[0] if reasons else rule.name, scored, numbers)
 
 
 def _applies(when: When, ticket: TicketView) -> bool:
