@@ -161,9 +161,10 @@ class Pipeline:
                 self.store.check_fence(conn, source, fencing)
                 self.store.insert_messages(conn, rows)
                 # A snapshot identical to the one this process last wrote is not written again.
+                keys = {ticket_id: _snapshot_key(row) for ticket_id, row in snapshots.items()}
                 with self._series_lock:
                     changed = [row for ticket_id, row in snapshots.items()
-                               if self._written.get((source, ticket_id)) != _snapshot_key(row)]
+                               if self._written.get((source, ticket_id)) != keys[ticket_id]]
                 self.store.upsert_tickets(conn, changed)
                 if evaluate_rules and touched:
                     self._evaluate(conn, source, touched, now, side_effects, result, added, pending,
@@ -175,13 +176,8 @@ class Pipeline:
             # COMMIT): either way this source's caches may now disagree with the database.
             self._forget(source)
             raise
-        self._remember(source, fencing, pending)  # only once committed
-        with self._series_lock:
-            for row in changed:
-                self._written[(source, row["ticket_id"])] = _snapshot_key(row)
-                self._written.move_to_end((source, row["ticket_id"]))
-            while len(self._written) > self.series_cache_size:
-                self._written.popitem(last=False)
+        self._remember(source, fencing, pending,  # only once committed
+                       {(source, row["ticket_id"]): keys[row["ticket_id"]] for row in changed})
         return result
 
     def reevaluate(self, source: str, ticket_ids: Sequence[str]) -> BatchResult:
@@ -210,15 +206,20 @@ class Pipeline:
                 del self._written[key]
 
     def _remember(self, source: str, fencing: int | None,
-                  pending: dict[tuple[str, str], tuple[ScoredMessage, ...]]) -> None:
+                  pending: dict[tuple[str, str], tuple[ScoredMessage, ...]],
+                  written: dict[tuple[str, str], tuple[Any, ...]]) -> None:
+        """What a batch committed: its series and the snapshots it wrote (bounded LRUs)."""
         with self._series_lock:
             if fencing is not None:
                 self._series_token[source] = fencing
-            for key, series in pending.items():
-                self._series[key] = series
-                self._series.move_to_end(key)
-            while len(self._series) > self.series_cache_size:
-                self._series.popitem(last=False)
+            caches: tuple[tuple[OrderedDict[Any, Any], Mapping[Any, Any]], ...] = (
+                (self._series, pending), (self._written, written))
+            for cache, entries in caches:
+                for key, value in entries.items():
+                    cache[key] = value
+                    cache.move_to_end(key)
+                while len(cache) > self.series_cache_size:
+                    cache.popitem(last=False)
 
     def _series_for(self, conn: Connection, source: str, ticket_ids: list[str],
                     added: dict[str, list[ScoredMessage]],

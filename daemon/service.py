@@ -440,10 +440,7 @@ class Daemon:
 
     def heartbeat(self) -> None:
         self._heartbeat = time.monotonic()
-        try:
-            self.balance_leases()
-        except sa.exc.DBAPIError as exc:  # the database is down or busy: polls say so too
-            log.warning("lease_balance_failed", error=_db_error(exc))
+        self._guarded(self.balance_leases, "leases")()  # the watchdog still gets its ping
         sdnotify.watchdog()
         sdnotify.status("; ".join(h.last_summary for h in self.health.values() if
                                   h.last_summary) or "running")

@@ -196,9 +196,10 @@ _SERIES = sa.select(
         ).order_by(T_MESSAGE.c.created_at, T_MESSAGE.c.id)
 _TICKETS = sa.select(T_TICKET).where(
     (T_TICKET.c.source == _SOURCE_P) & T_TICKET.c.ticket_id.in_(_IDS_P))
-#: Columns whose values repeat within a batch (worth memoising their conversion); JSON
-#: lists here hold strings only, so equal tuples mean equal JSON.
-_REPEATING = frozenset({"created_at", "stored_at", "updated_at", "at", "next_attempt_at",
+#: Columns whose values repeat within a batch (worth memoising their conversion: the
+#: batch's own time, and JSON lists that hold strings only, so equal tuples mean equal
+#: JSON).  A message's `created_at` is its own, so it is converted directly.
+_REPEATING = frozenset({"stored_at", "updated_at", "at", "next_attempt_at",
                         "indicators", "signals", "tags"})
 
 
@@ -490,7 +491,7 @@ class Store:
     def _converter(self, column_type: Any) -> Callable[[Any], Any] | None:
         """What SQLAlchemy's type would do to a value before the driver sees it."""
         if isinstance(column_type, sa.DateTime):
-            return _sqlite_time if self.is_sqlite else _utc
+            return _sqlite_time if self.is_sqlite else aware
         if isinstance(column_type, sa.JSON):
             if self.is_sqlite:
                 return json.dumps
@@ -685,15 +686,9 @@ def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return converted
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _sqlite_time(value: datetime | None) -> str | None:
     """The storage format of SQLAlchemy's SQLite DateTime, in UTC."""
-    moment = _utc(value)
+    moment = aware(value)
     return None if moment is None else \
         moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 

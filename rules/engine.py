@@ -280,21 +280,10 @@ def _applies(when: When, ticket: TicketView) -> bool:
     return not (when.lacks_tags is not None and set(when.lacks_tags) & ticket.tags)
 
 
-_POLICIES: dict[int, tuple[Rule, Policy]] = {}
-
-
 def _policy(rule: Rule) -> Policy:
-    """The rule's lifecycle knobs, made once per rule object (rules are immutable)."""
-    cached = _POLICIES.get(id(rule))
-    if cached is not None and cached[0] is rule:
-        return cached[1]
-    policy = Policy(repeat_after=rule.repeat_after,
-                    escalate_if_worse_by=rule.escalate_if_worse_by,
-                    resolve_after=rule.resolve_after)
-    if len(_POLICIES) >= 4096:  # reloads make new rule objects: stay bounded
-        _POLICIES.clear()
-    _POLICIES[id(rule)] = (rule, policy)
-    return policy
+    return Policy(repeat_after=rule.repeat_after,
+                  escalate_if_worse_by=rule.escalate_if_worse_by,
+                  resolve_after=rule.resolve_after)
 
 
 def _inhibited(rule: Rule, rules: RuleSet, view: TicketView,
