@@ -17,18 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from vocab import PRIORITIES, priority_rank
+
+__all__ = ["PRIORITIES", "priority_rank"]  # with the names defined below
+
 AuthorRole = Literal["customer", "agent", "system"]
 
-#: Priorities normalised across vendors, lowest first.  Freshdesk's 1-4 map onto these;
-#: Help Scout expresses priority through a tag or a custom field (see its connector).
-PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
-
-
-def priority_rank(priority: str | None) -> int:
-    """Rank of a normalised priority; unknown or missing ranks below `low`."""
-    if priority is None or priority not in PRIORITIES:
-        return -1
-    return PRIORITIES.index(priority)
 
 
 def parse_vendor_time(value: Any) -> datetime:

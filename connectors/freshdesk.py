@@ -46,7 +46,8 @@ from connectors.base import (
     priority_rank,
 )
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
-from connectors.settings import Seconds, SourceSettings
+from connectors.settings import SourceSettings
+from vocab import Duration
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +73,7 @@ class FreshdeskSettings(SourceSettings):
     #: X-RateLimit-Remaining falls to this many credits.
     rate_limit_reserve: int = Field(20, ge=0, le=10_000)
     #: How far back a changed ticket's messages are compared with those already emitted.
-    message_overlap: Seconds = timedelta(hours=1)
+    message_overlap: Duration = timedelta(hours=1)
     own_tag_prefix: str = "sentiment-"
     max_conversation_pages: int = Field(50, ge=1, le=1000)
 

@@ -54,7 +54,8 @@ from connectors.base import (
     priority_rank,
 )
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
-from connectors.settings import Seconds, SourceSettings
+from connectors.settings import SourceSettings
+from vocab import Duration
 
 log = structlog.get_logger(__name__)
 
@@ -78,11 +79,11 @@ class HelpScoutSettings(SourceSettings):
     priority_options: dict[Literal["low", "normal", "high", "urgent"], int] = Field(
         default_factory=dict)
     own_tag_prefix: str = "sentiment-"
-    token_margin: Seconds = timedelta(minutes=5)
+    token_margin: Duration = timedelta(minutes=5)
     #: Re-list conversations modified this long before the last walk began.
-    modified_overlap: Seconds = timedelta(seconds=30)
+    modified_overlap: Duration = timedelta(seconds=30)
     #: How far back a changed conversation's threads are compared with those emitted.
-    message_overlap: Seconds = timedelta(hours=1)
+    message_overlap: Duration = timedelta(hours=1)
     max_thread_pages: int = Field(10, ge=1, le=100)
     #: List conversations with their threads (`embed=threads`): one request a page
     #: instead of one more per conversation.

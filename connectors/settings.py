@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import importlib
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from rules.model import parse_duration
+from vocab import Duration
 
 if TYPE_CHECKING:
     from connectors.base import Connector, Notifier
-
-Seconds = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 class SourceSettings(BaseModel):
@@ -27,7 +25,7 @@ class SourceSettings(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
     kind: str
-    poll_interval: Seconds = timedelta(seconds=60)
+    poll_interval: Duration = timedelta(seconds=60)
     #: Where a source with no cursor yet starts: an ISO time or relative such as -24h.
     start_from: str = "-15m"
     base_url: str | None = None  # overrides the vendor URL (a proxy or a test server)

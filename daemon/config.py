@@ -29,7 +29,8 @@ from connectors.settings import (
 )
 from daemon.scoring.settings import ScorerSettings, parse_scorer_settings
 from daemon.yamlsafe import YamlDocument, YamlError, format_key, load_yaml, validation_errors
-from rules.model import Duration, RuleSet, parse_duration
+from rules.model import RuleSet
+from vocab import Duration, parse_duration
 
 
 class ConfigError(Exception):

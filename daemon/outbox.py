@@ -30,7 +30,8 @@ from connectors.base import (
     TicketChange,
 )
 from daemon.logs import get_logger
-from daemon.store import Store, utcnow
+from daemon.store import Store
+from vocab import utcnow
 
 log = get_logger("sentinel.outbox")
 #: Pauses between attempts to record a delivery the vendor accepted (bounded: 1.7 s).

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from connectors.base import Alert, Message, TicketChange
 from daemon.logs import get_logger
 from daemon.scoring.base import Score, Scorer
-from daemon.store import Store, as_utc, aware, utcnow
+from daemon.store import Store
 from daemon.text import normalise
 from rules.engine import (
     ConversationState,
@@ -39,6 +39,7 @@ from rules.engine import (
     next_due_at,
 )
 from rules.model import RuleSet
+from vocab import aware, utcnow
 
 log = get_logger("sentinel.pipeline")
 
@@ -97,7 +98,7 @@ class Pipeline:
     def process(self, source: str, messages: Sequence[Message], next_cursor: str | None, *,
                 fencing: int | None = None, evaluate_rules: bool = True,
                 side_effects: bool = True) -> BatchResult:
-        now = as_utc(self._clock())
+        now = aware(self._clock())
         assert now is not None
         result = BatchResult(fetched=len(messages))
         unique: dict[str, Message] = {}
@@ -294,7 +295,7 @@ class Pipeline:
                 if history.get(name) != new:
                     rule_rows.append({"source": source, "ticket_id": ticket_id, "rule": name,
                                       "state": new.state, "history": new.to_json(),
-                                      "updated_at": as_utc(now),
+                                      "updated_at": aware(now),
                                       "due_at": next_due_at(rules, {name: new})})
             changed_ticket = dict(ticket_row)
             for decision in evaluation.decisions:
@@ -303,7 +304,7 @@ class Pipeline:
                     result.escalated += 1
                 log_rows.append({"source": source, "ticket_id": ticket_id, "rule": decision.rule,
                                  "kind": decision.kind, "reason": decision.reason[:64],
-                                 "numbers": _jsonable(decision.numbers), "at": as_utc(now),
+                                 "numbers": _jsonable(decision.numbers), "at": aware(now),
                                  "backfill": not side_effects})
                 if not side_effects:
                     continue
@@ -335,7 +336,7 @@ class Pipeline:
                                                         ticket_id, "alert", notifier,
                                                         alert.to_json(), now))
             if changed_ticket != ticket_row and "source" in changed_ticket:
-                ticket_rows.append({**changed_ticket, "updated_at": as_utc(now)})
+                ticket_rows.append({**changed_ticket, "updated_at": aware(now)})
         self.store.save_rule_states(conn, rule_rows)
         self.store.log_escalations(conn, log_rows)
         self.store.enqueue(conn, outbox_rows)
@@ -347,7 +348,7 @@ class Pipeline:
                     payload: dict[str, Any], now: datetime) -> dict[str, Any]:
         return {"dedupe_key": key[:512], "source": source, "ticket_id": ticket_id, "kind": kind,
                 "target": target, "payload": payload, "status": "pending", "attempts": 0,
-                "next_attempt_at": as_utc(now), "created_at": as_utc(now), "result": {}}
+                "next_attempt_at": aware(now), "created_at": aware(now), "result": {}}
 
 
 def _jsonable(numbers: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from daemon.store import T_ESCALATION, T_MESSAGE, T_OUTBOX, T_SOURCE, T_TICKET, Store, aware
+from daemon.store import T_ESCALATION, T_MESSAGE, T_OUTBOX, T_SOURCE, T_TICKET, Store
+from vocab import aware
 
 SPARK = "▁▂▃▄▅▆▇█"
 

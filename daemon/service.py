@@ -44,8 +44,9 @@ from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
 from daemon.scoring.settings import build_scorer
-from daemon.store import DatabaseUnavailable, LeaseLost, Store, utcnow
+from daemon.store import DatabaseUnavailable, LeaseLost, Store
 from rules.model import RuleSet
+from vocab import utcnow
 
 log = get_logger("sentinel.service")
 

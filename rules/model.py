@@ -7,12 +7,11 @@ its lifecycle knobs (`repeat_after`, `escalate_if_worse_by`, `resolve_after` wit
 templates may only use known placeholders, `expr` must parse and use known features,
 `inhibited_by` must name a rule listed above.  Each error carries its location so the
 daemon's config loader can print `FILE:LINE: key.path: message`.  The defaults are the
-original article's semantics (shared/DESIGN.md).
+original article's semantics (docs/rules.md).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -30,21 +29,12 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from rules.expr import validate_expr
 from rules.notes import validate_template
+from vocab import PRIORITIES, Duration, Priority, parse_duration, priority_rank
+from vocab import SIGNALS as KNOWN_SIGNALS
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+__all__ = ["KNOWN_SIGNALS", "PRIORITIES", "Duration", "Priority", "parse_duration",
+           "priority_rank"]
 
-#: Normalised helpdesk priorities, lowest first (mirrors connectors.base.PRIORITIES; the
-#: rules package may not import connectors, a test keeps the two equal).
-PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
-
-#: Signals a scorer may report (mirrors daemon.scoring.base.SIGNALS, checked by a test).
-KNOWN_SIGNALS: frozenset[str] = frozenset(
-    {"churn_risk", "legal_threat", "manager_request", "repeat_contact", "abusive", "urgent",
-     "prompt_injection"}
-)
-
-Priority = Literal["low", "normal", "high", "urgent"]
 TrendMethod = Literal["article", "ewma"]
 
 #: ewma_alpha when `method: ewma` does not set one: the latest message weighs as much
@@ -52,38 +42,11 @@ TrendMethod = Literal["article", "ewma"]
 DEFAULT_EWMA_ALPHA = 0.5
 
 
-def priority_rank(priority: str | None) -> int:
-    """Rank of a priority; unknown or missing ranks below `low` (so any rule raises it)."""
-    if priority is None or priority not in PRIORITIES:
-        return -1
-    return PRIORITIES.index(priority)
-
-
-def parse_duration(value: object) -> timedelta:
-    """'90s', '15m', '24h', '7d', '1w' or a number of seconds; never negative."""
-    if isinstance(value, timedelta):
-        if value < timedelta(0):
-            raise ValueError("a duration cannot be negative")
-        return value
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 15m, 24h or 7d")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=float(value))
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-    raise ValueError("expected a duration such as 15m, 24h or 7d")
-
-
 def _as_tuple(value: object) -> object:
     """Let a single string stand for a one-item list (`status: open`)."""
     return (value,) if isinstance(value, str) else value
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Tag = Annotated[str, Field(pattern=r"^[^\s,]{1,80}$")]
 Tags = Annotated[tuple[Tag, ...], BeforeValidator(_as_tuple)]
 Names = Annotated[tuple[Annotated[str, Field(min_length=1, max_length=80)], ...],

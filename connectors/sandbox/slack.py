@@ -4,7 +4,8 @@ What `make run` posts alerts to, what the tests assert on, and what a newcomer w
 with `echo` on, every message received is printed to the console as one compact block
 (rule, ticket, customer, the numbers, the sparkline, the quoted phrases, the link).
 
-Faithful to the documented wire format (shared/notes/helpdesk-apis.md §7): a webhook is a
+Faithful to the documented wire format (https://api.slack.com/messaging/webhooks and
+https://api.slack.com/methods/chat.postMessage): a webhook is a
 secret path `/services/T.../B.../...` answering the plain string `ok`, or a status with
 a plain-string error (400 `invalid_payload`, 404 `channel_not_found`/`no_service`, 410
 `channel_is_archived`); the Web API answers HTTP 200 with `{"ok": false, "error": ...}`

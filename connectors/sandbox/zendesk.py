@@ -1,6 +1,7 @@
 """A local Zendesk Support look-alike: the endpoints the connector uses, on real HTTP.
 
-Written from Zendesk's API reference and its OpenAPI document (shared/specs), it keeps
+Written from Zendesk's API reference and its OpenAPI document
+(https://developer.zendesk.com/api-reference/), it keeps
 the vendor's quirks that bite real integrations: the time-based incremental ticket-event
 export (`start_time` inclusive, 1,000 events a page, the next page starting at the last
 event's second so page boundaries repeat events, the same page served forever when more

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from vocab import SIGNALS
+
+__all__ = ["SIGNALS"]  # with the names defined below
+
 Label = Literal["very_negative", "negative", "neutral", "positive", "very_positive"]
 LABELS: tuple[Label, ...] = ("very_negative", "negative", "neutral", "positive", "very_positive")
 
-SIGNALS: frozenset[str] = frozenset(
-    {"churn_risk", "legal_threat", "manager_request", "repeat_contact", "abusive", "urgent",
-     "prompt_injection"}
-)
 
 
 def label_for(score: float) -> Label:

@@ -4,7 +4,7 @@ Emails, phone numbers, payment card numbers (Luhn-checked, so order numbers surv
 IBANs (mod-97 checked) and, optionally, URLs and long digit runs are replaced by typed
 placeholders such as `[EMAIL]`.  Our own regexes on purpose: Presidio pulls spaCy and a
 dependency that fetches the public-suffix list over the network at start-up, and
-scrubadub misses cards and IBANs (shared/notes/operations.md §5.2).  Sentiment does not
+scrubadub misses cards and IBANs (its detector list: https://scrubadub.readthedocs.io).  Sentiment does not
 need any of these values, so the cost of an over-eager match is nil; a missed one leaks,
 so patterns err on the side of redacting.  Names are not detected (that needs an NER
 model); the cut of signatures in daemon.text removes the commonest place they occur.

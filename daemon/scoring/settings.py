@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
-from connectors.settings import Seconds
 from daemon.scoring.base import Scorer
 from daemon.scoring.redact import DEFAULT_KINDS
+from vocab import Duration
 
 RedactionKind = Literal["email", "phone", "card", "iban", "url", "long_number"]
 
@@ -43,8 +43,8 @@ class BudgetSettings(_Strict):
 
 class BreakerSettings(_Strict):
     failure_threshold: int = Field(5, ge=1, le=1000)
-    reset_after: Seconds = timedelta(seconds=60)
-    spend_limit_cooldown: Seconds = timedelta(hours=1)
+    reset_after: Duration = timedelta(seconds=60)
+    spend_limit_cooldown: Duration = timedelta(hours=1)
 
 
 class CascadeSettings(_Strict):
@@ -58,7 +58,7 @@ class CacheSettings(_Strict):
     enabled: bool = True
     max_entries: int = Field(10_000, ge=0)
     persist: bool = True  # a SQLite file under the daemon's cache directory
-    ttl: Seconds = timedelta(days=30)
+    ttl: Duration = timedelta(days=30)
 
 
 class AnthropicScorerSettings(_Strict):

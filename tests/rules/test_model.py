@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import PRIORITIES as CONNECTOR_PRIORITIES
-from daemon.scoring.base import SIGNALS
 from daemon.yamlsafe import parse_yaml, validation_errors
 from rules.expr import validate_expr
-from rules.model import KNOWN_SIGNALS, PRIORITIES, RuleSet, parse_duration
+from rules.model import RuleSet, parse_duration
 from rules.notes import template_fields, validate_template
 from tests.rules.support import ARTICLE_RULES, ruleset
 
@@ -23,11 +21,6 @@ def errors_of(text: str) -> list[str]:
     with pytest.raises(ValidationError) as caught:
         RuleSet.model_validate({"rules": doc.data["rules"]})
     return validation_errors(caught.value, doc)
-
-
-def test_mirrored_constants_match_the_daemon_and_connectors() -> None:
-    assert KNOWN_SIGNALS == SIGNALS
-    assert PRIORITIES == CONNECTOR_PRIORITIES
 
 
 def test_the_skeleton_format_still_loads() -> None:
