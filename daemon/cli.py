@@ -55,6 +55,7 @@ def _stop_during_startup(signum: int, _frame: object) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from daemon.migrate import SchemaTooNew
     from daemon.service import Daemon
     from daemon.store import DatabaseUnavailable
 
@@ -68,6 +69,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except DatabaseUnavailable as exc:
         print(f"database unavailable: {exc} (is it running? see database.url and "
               "database.startup_wait)", file=sys.stderr)
+        return 1
+    except SchemaTooNew as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
         return 1
     try:
         if args.once:
