@@ -5,15 +5,21 @@ source (`poll:<name>`, `max_instances=1`, `coalesce=True`, jitter, misfire grace
 interval), an outbox job, and housekeeping (heartbeat and watchdog, lease renewal, resolve
 sweeps, re-scoring of fallback scores, retention).  SIGTERM/SIGINT let the running unit
 of work finish and exit 0; SIGHUP (and a changed file with `watch: true`) reloads the
-rules, keeping the running ones when the new file is invalid.  Sources are claimed
+rules, keeping the running ones when the new file is invalid.  Signal handlers only record
+the request (a flag, and a byte on a wake-up pipe through `signal.set_wakeup_fd`); the
+main thread, which otherwise only waits on that pipe, performs the stop or the reload.  A
+handler that took a lock or started a thread could interrupt the main thread holding the
+same lock and wedge the process under a burst of signals.  Sources are claimed
 through database leases, so several replicas on one PostgreSQL share them; with SQLite a
 lock file refuses a second daemon on the same state directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import select
 import signal
 import socket
 import threading
@@ -159,6 +165,11 @@ class Daemon:
     _heartbeat: float = field(init=False, default=0.0)
     _config_mtime: float = field(init=False, default=0.0)
     _metrics_server: Any = field(init=False, default=None)
+    # Written by signal handlers (plain attribute stores, nothing that takes a lock) and
+    # read by the main loop of `run`.
+    _stop_signal: int | None = field(init=False, default=None)
+    _reload_requested: bool = field(init=False, default=False)
+    _wake_fd: int | None = field(init=False, default=None)  # the pipe the main loop waits on
 
     # -- building -------------------------------------------------------------------
 
@@ -445,7 +456,12 @@ class Daemon:
         sdnotify.status("; ".join(h.last_summary for h in self.health.values() if
                                   h.last_summary) or "running")
         if self.config.top.watch and self._mtime() != self._config_mtime:
-            self.reload()
+            if self._wake_fd is None:  # no main loop (tests, tools): reload right here
+                self.reload()
+            else:
+                self._config_mtime = self._mtime()  # asked once, not every heartbeat
+                self._reload_requested = True
+                self._wake_main_loop()
 
     def _renew(self, name: str, token: int) -> bool:
         if self.store.renew_source(name, self.owner, token, utcnow(),
@@ -550,12 +566,46 @@ class Daemon:
                 log.warning("database_error", job=job, error=_db_error(exc))
         return run
 
+    def _on_stop_signal(self, signum: int, _frame: Any) -> None:
+        """SIGTERM/SIGINT: record it; the main loop stops (the first signal is the one named)."""
+        if self._stop_signal is None:
+            self._stop_signal = signum
+
+    def _on_reload_signal(self, _signum: int, _frame: Any) -> None:
+        """SIGHUP: record it; the main loop reloads once however many arrived meanwhile."""
+        self._reload_requested = True
+
+    def _wake_main_loop(self) -> None:
+        wake = self._wake_fd
+        if wake is not None:
+            # A full pipe means the loop is already due to wake; a closed one, that it ended.
+            with contextlib.suppress(OSError):
+                os.write(wake, b"\0")
+
+    def _main_loop(self, wake_read: int) -> None:
+        """Wait for signals; reload on request; return when asked to stop.
+
+        Bounded per turn by the select timeout, and as a whole by the stop request: a
+        storm of SIGHUPs costs one reload per turn, never a queue of them."""
+        while self._stop_signal is None:
+            if self._reload_requested:
+                self._reload_requested = False
+                try:
+                    self.reload()
+                except Exception:  # the daemon keeps running on the rules it had
+                    log.exception("reload_crashed")
+                continue
+            select.select([wake_read], [], [], 1.0)
+            with contextlib.suppress(BlockingIOError):  # raised once the pipe is drained
+                while os.read(wake_read, 4096):
+                    pass
+
     def run(self) -> int:
         from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
         from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.blocking import BlockingScheduler
+        from apscheduler.schedulers.background import BackgroundScheduler
 
-        scheduler = BlockingScheduler(
+        scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=len(self.connectors) + 4)},
             job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
         self._scheduler = scheduler
@@ -585,33 +635,39 @@ class Daemon:
                           id="retention", hours=6, misfire_grace_time=3600, next_run_time=first)
 
         self._guarded(self.balance_leases, "leases")()  # before the first polls run
-        shutdown = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True},
-                                    name="shutdown", daemon=True)
-
-        def stop(signum: int, _frame: Any) -> None:
-            if self._stopping.is_set():
-                return
-            self._stopping.set()
-            sdnotify.stopping()
-            log.info("stopping", signal=signal.Signals(signum).name)
-            shutdown.start()  # jobs finish their unit of work; the main loop then returns
-
-        def hup(_signum: int, _frame: Any) -> None:
-            threading.Thread(target=self.reload, name="reload", daemon=True).start()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hup)
         # READY=1 from inside the scheduler: config and database are up, and so is it.
         scheduler.add_job(sdnotify.ready, "date", id="ready", run_date=first,
                           args=[f"watching {len(self.connectors)} source(s)"])
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        previous_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        self._wake_fd = wake_write
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_reload_signal)
         log.info("started", sources=list(self.connectors), notifiers=list(self.notifiers),
                  scorer=self.scorer.name, rules=[r.name for r in self.rules.rules],
                  database=self.store.engine.url.render_as_string(hide_password=True),
                  owner=self.owner)
-        scheduler.start()
-        if shutdown.is_alive():
-            shutdown.join(timeout=120)
+        try:
+            scheduler.start()
+            self._main_loop(wake_read)
+            self._stopping.set()  # a poll between rounds stops after the current one
+            sdnotify.stopping()
+            log.info("stopping", signal=signal.Signals(self._stop_signal or
+                                                        signal.SIGTERM).name)
+            scheduler.shutdown(wait=True)  # jobs finish their unit of work
+        finally:
+            self._wake_fd = None
+            # Our handlers stay: they only record, so signals during close() are harmless.
+            signal.set_wakeup_fd(previous_wakeup)
+            os.close(wake_read)
+            os.close(wake_write)
         log.info("stopped")
+        # Stopped: what is left is close() and the interpreter's exit, which puts the
+        # default handlers back; a late signal of a burst would then turn this clean
+        # exit into death by SIGTERM or SIGHUP.  Held pending, they die with the process.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
         return 0
 
