@@ -77,7 +77,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.once:
             totals = daemon.run_once()
             print(json.dumps(totals))
-            return 0
+            for name, problem in totals.get("failed", {}).items():
+                print(f"run --once: source {name} was not read: {problem}", file=sys.stderr)
+            return 1 if totals.get("failed") else 0
         return daemon.run()
     finally:
         daemon.close()

@@ -44,7 +44,7 @@ from daemon.config import (
     parse_start_from,
     sandbox_placeholder,
 )
-from daemon.logs import get_logger, register_secrets
+from daemon.logs import get_logger, redact_text, register_secrets
 from daemon.metrics import Metrics, start_metrics_server
 from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
@@ -57,6 +57,9 @@ log = get_logger("sentinel.service")
 
 #: A poll keeps reading while the connector says it is not caught up, at most this often.
 MAX_ROUNDS_PER_POLL = 10
+#: Poll outcomes that mean the source was not read (`run --once` exits 1 naming them).
+#: Not among them: `leased_elsewhere` and `lease_lost` (another replica reads it).
+FAILED_OUTCOMES = frozenset({"paused", "retriable", "auth", "fatal", "backing_off"})
 
 
 def _version() -> str:
@@ -138,6 +141,7 @@ class SourceHealth:
     healthy: bool = True
     paused_reason: str | None = None
     last_summary: str = ""
+    announced_resume: datetime | None = None  # the backoff end already logged
 
 
 @dataclass(slots=True)
@@ -294,6 +298,7 @@ class Daemon:
         with structlog.contextvars.bound_contextvars(source=name, poll_id=uuid.uuid4().hex[:8]):
             if health.paused_reason is not None:
                 summary["outcome"] = "paused"
+                summary["error"] = health.paused_reason
                 return summary
             now = utcnow()
             token = self._tokens.get(name)
@@ -311,6 +316,12 @@ class Daemon:
             not_before = state.get("not_before")
             if not_before is not None and not_before > now:
                 summary["outcome"] = "backing_off"
+                summary["resumes_at"] = not_before.isoformat()
+                summary["error"] = state.get("last_error") or ""
+                if health.announced_resume != not_before:  # once per backoff, not per poll
+                    health.announced_resume = not_before
+                    log.warning("source_backing_off", resumes_at=summary["resumes_at"],
+                                last_error=summary["error"])
                 return summary
             settings = self._sources[name]
             connector = self.connectors[name]
@@ -337,7 +348,7 @@ class Daemon:
                             self.metrics.escalated(decision.rule)
                     for reason, count in batch.fallbacks.items():
                         self.metrics.fallback(reason, count)
-                    if result.caught_up or self._stopping.is_set():
+                    if result.caught_up or self._stop_requested():
                         break
                 else:
                     summary["outcome"] = "partial"
@@ -346,6 +357,8 @@ class Daemon:
                     6, int(state.get("consecutive_failures") or 0)))
                 self._record_failure(name, str(exc), now, now + timedelta(seconds=wait), token)
                 summary["outcome"] = "retriable"
+                summary["error"] = str(exc)
+                summary["resumes_at"] = (now + timedelta(seconds=wait)).isoformat()
                 if health.healthy:
                     log.warning("source_unavailable", error=str(exc), retry_in_s=round(wait, 1))
                 health.healthy = False
@@ -354,11 +367,13 @@ class Daemon:
                 health.paused_reason = str(exc)
                 health.healthy = False
                 summary["outcome"] = "auth"
+                summary["error"] = str(exc)
                 log.error("source_paused", error=str(exc),
                           hint="fix the credentials and reload (SIGHUP) or restart")
             except FatalError as exc:
                 self._record_failure(name, str(exc), now, now + timedelta(minutes=5), token)
                 summary["outcome"] = "fatal"
+                summary["error"] = str(exc)
                 if health.healthy:
                     log.error("source_failed", error=str(exc))
                 health.healthy = False
@@ -368,12 +383,14 @@ class Daemon:
                 log.warning("lease_lost", error=str(exc))
             except sa.exc.DBAPIError as exc:  # the database restarted, or a lock timed out
                 summary["outcome"] = "retriable"
+                summary["error"] = f"database error ({_db_error(exc)})"
                 log.warning("database_error", error=_db_error(exc))
                 self._record_failure(name, f"database error ({_db_error(exc)})", now,
                                      now + timedelta(seconds=5), token)
                 health.healthy = False
             except Exception as exc:  # never let one source's bug stop the daemon
                 summary["outcome"] = "retriable"
+                summary["error"] = f"internal error ({type(exc).__name__})"
                 log.exception("poll_crashed")
                 self._record_failure(name, f"internal error ({type(exc).__name__})", now,
                                      now + timedelta(seconds=30), token)
@@ -540,20 +557,64 @@ class Daemon:
     # -- running ----------------------------------------------------------------------
 
     def run_once(self, max_rounds: int = 50) -> dict[str, Any]:
-        """Poll every source until caught up, deliver the outbox until empty, return."""
+        """Poll every source until caught up, deliver the outbox until empty, return.
+
+        The totals name, under `failed`, every source that was not read (failed, paused
+        or still backing off) with why.  SIGTERM/SIGINT finish the unit of work in hand
+        and skip the rest (`stopped_by`): a clean stop, not a failure of the source."""
         totals: dict[str, Any] = {"new": 0, "escalated": 0, "delivered": 0, "parked": 0}
-        self.balance_leases()
-        for name in self.connectors:
-            summary = self.poll_source(name)
-            totals["new"] += summary["new"]
-            totals["escalated"] += summary["escalated"]
-        for _ in range(max_rounds):
-            stats = self.deliver()
-            totals["delivered"] += stats["delivered"]
-            totals["parked"] += stats["parked"]
-            if not stats["delivered"]:
-                break
+        failed: dict[str, str] = {}
+        with self._recording_signals():
+            self.balance_leases()
+            for name in self.connectors:
+                if self._stop_requested():
+                    break
+                summary = self.poll_source(name)
+                totals["new"] += summary["new"]
+                totals["escalated"] += summary["escalated"]
+                if summary["outcome"] in FAILED_OUTCOMES:
+                    failed[name] = redact_text(self._describe_failure(summary))
+            for _ in range(max_rounds):
+                if self._stop_requested():
+                    break
+                stats = self.deliver()
+                totals["delivered"] += stats["delivered"]
+                totals["parked"] += stats["parked"]
+                if not stats["delivered"]:
+                    break
+        if failed:
+            totals["failed"] = failed
+        if self._stop_signal is not None:
+            totals["stopped_by"] = signal.Signals(self._stop_signal).name
+            log.info("stopping", signal=totals["stopped_by"])
         return totals
+
+    @staticmethod
+    def _describe_failure(summary: dict[str, Any]) -> str:
+        text = f"{summary['outcome']}: {summary.get('error') or 'no detail'}"
+        if summary.get("resumes_at"):
+            text += f" (polled again from {summary['resumes_at']})"
+        return text
+
+    def _stop_requested(self) -> bool:
+        return self._stop_signal is not None or self._stopping.is_set()
+
+    @contextlib.contextmanager
+    def _recording_signals(self) -> Iterator[None]:
+        """Record SIGTERM/SIGINT/SIGHUP (nothing else) while the block runs, in the main
+        thread; elsewhere (signals cannot be caught there) the block just runs."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handlers = {signal.SIGTERM: self._on_stop_signal, signal.SIGINT: self._on_stop_signal,
+                    signal.SIGHUP: self._on_reload_signal}
+        previous = {number: signal.signal(number, handler)
+                    for number, handler in handlers.items()}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
     @staticmethod
     def _guarded(work: Callable[[], object], job: str) -> Callable[[], None]:
