@@ -55,6 +55,7 @@ def _stop_during_startup(signum: int, _frame: object) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from daemon.migrate import SchemaTooNew
     from daemon.service import Daemon
     from daemon.store import DatabaseUnavailable
 
@@ -69,11 +70,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"database unavailable: {exc} (is it running? see database.url and "
               "database.startup_wait)", file=sys.stderr)
         return 1
+    except SchemaTooNew as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 1
     try:
         if args.once:
             totals = daemon.run_once()
             print(json.dumps(totals))
-            return 0
+            for name, problem in totals.get("failed", {}).items():
+                print(f"run --once: source {name} was not read: {problem}", file=sys.stderr)
+            return 1 if totals.get("failed") else 0
         return daemon.run()
     finally:
         daemon.close()

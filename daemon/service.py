@@ -5,15 +5,21 @@ source (`poll:<name>`, `max_instances=1`, `coalesce=True`, jitter, misfire grace
 interval), an outbox job, and housekeeping (heartbeat and watchdog, lease renewal, resolve
 sweeps, re-scoring of fallback scores, retention).  SIGTERM/SIGINT let the running unit
 of work finish and exit 0; SIGHUP (and a changed file with `watch: true`) reloads the
-rules, keeping the running ones when the new file is invalid.  Sources are claimed
+rules, keeping the running ones when the new file is invalid.  Signal handlers only record
+the request (a flag, and a byte on a wake-up pipe through `signal.set_wakeup_fd`); the
+main thread, which otherwise only waits on that pipe, performs the stop or the reload.  A
+handler that took a lock or started a thread could interrupt the main thread holding the
+same lock and wedge the process under a burst of signals.  Sources are claimed
 through database leases, so several replicas on one PostgreSQL share them; with SQLite a
 lock file refuses a second daemon on the same state directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import select
 import signal
 import socket
 import threading
@@ -38,7 +44,7 @@ from daemon.config import (
     parse_start_from,
     sandbox_placeholder,
 )
-from daemon.logs import get_logger, register_secrets
+from daemon.logs import get_logger, redact_text, register_secrets
 from daemon.metrics import Metrics, start_metrics_server
 from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
@@ -52,6 +58,9 @@ log = get_logger("sentinel.service")
 
 #: A poll keeps reading while the connector says it is not caught up, at most this often.
 MAX_ROUNDS_PER_POLL = 10
+#: Poll outcomes that mean the source was not read (`run --once` exits 1 naming them).
+#: Not among them: `leased_elsewhere` and `lease_lost` (another replica reads it).
+FAILED_OUTCOMES = frozenset({"paused", "retriable", "auth", "fatal", "backing_off"})
 
 
 def _version() -> str:
@@ -133,6 +142,7 @@ class SourceHealth:
     healthy: bool = True
     paused_reason: str | None = None
     last_summary: str = ""
+    announced_resume: datetime | None = None  # the backoff end already logged
 
 
 @dataclass(slots=True)
@@ -160,6 +170,11 @@ class Daemon:
     _heartbeat: float = field(init=False, default=0.0)
     _config_mtime: float = field(init=False, default=0.0)
     _metrics_server: Any = field(init=False, default=None)
+    # Written by signal handlers (plain attribute stores, nothing that takes a lock) and
+    # read by the main loop of `run`.
+    _stop_signal: int | None = field(init=False, default=None)
+    _reload_requested: bool = field(init=False, default=False)
+    _wake_fd: int | None = field(init=False, default=None)  # the pipe the main loop waits on
 
     # -- building -------------------------------------------------------------------
 
@@ -284,6 +299,7 @@ class Daemon:
         with structlog.contextvars.bound_contextvars(source=name, poll_id=uuid.uuid4().hex[:8]):
             if health.paused_reason is not None:
                 summary["outcome"] = "paused"
+                summary["error"] = health.paused_reason
                 return summary
             now = utcnow()
             token = self._tokens.get(name)
@@ -301,6 +317,12 @@ class Daemon:
             not_before = state.get("not_before")
             if not_before is not None and not_before > now:
                 summary["outcome"] = "backing_off"
+                summary["resumes_at"] = not_before.isoformat()
+                summary["error"] = state.get("last_error") or ""
+                if health.announced_resume != not_before:  # once per backoff, not per poll
+                    health.announced_resume = not_before
+                    log.warning("source_backing_off", resumes_at=summary["resumes_at"],
+                                last_error=summary["error"])
                 return summary
             settings = self._sources[name]
             connector = self.connectors[name]
@@ -327,7 +349,7 @@ class Daemon:
                             self.metrics.escalated(decision.rule)
                     for reason, count in batch.fallbacks.items():
                         self.metrics.fallback(reason, count)
-                    if result.caught_up or self._stopping.is_set():
+                    if result.caught_up or self._stop_requested():
                         break
                 else:
                     summary["outcome"] = "partial"
@@ -336,6 +358,8 @@ class Daemon:
                     6, int(state.get("consecutive_failures") or 0)))
                 self._record_failure(name, str(exc), now, now + timedelta(seconds=wait), token)
                 summary["outcome"] = "retriable"
+                summary["error"] = str(exc)
+                summary["resumes_at"] = (now + timedelta(seconds=wait)).isoformat()
                 if health.healthy:
                     log.warning("source_unavailable", error=str(exc), retry_in_s=round(wait, 1))
                 health.healthy = False
@@ -344,11 +368,13 @@ class Daemon:
                 health.paused_reason = str(exc)
                 health.healthy = False
                 summary["outcome"] = "auth"
+                summary["error"] = str(exc)
                 log.error("source_paused", error=str(exc),
                           hint="fix the credentials and reload (SIGHUP) or restart")
             except FatalError as exc:
                 self._record_failure(name, str(exc), now, now + timedelta(minutes=5), token)
                 summary["outcome"] = "fatal"
+                summary["error"] = str(exc)
                 if health.healthy:
                     log.error("source_failed", error=str(exc))
                 health.healthy = False
@@ -358,12 +384,14 @@ class Daemon:
                 log.warning("lease_lost", error=str(exc))
             except sa.exc.DBAPIError as exc:  # the database restarted, or a lock timed out
                 summary["outcome"] = "retriable"
+                summary["error"] = f"database error ({_db_error(exc)})"
                 log.warning("database_error", error=_db_error(exc))
                 self._record_failure(name, f"database error ({_db_error(exc)})", now,
                                      now + timedelta(seconds=5), token)
                 health.healthy = False
             except Exception as exc:  # never let one source's bug stop the daemon
                 summary["outcome"] = "retriable"
+                summary["error"] = f"internal error ({type(exc).__name__})"
                 log.exception("poll_crashed")
                 self._record_failure(name, f"internal error ({type(exc).__name__})", now,
                                      now + timedelta(seconds=30), token)
@@ -446,7 +474,12 @@ class Daemon:
         sdnotify.status("; ".join(h.last_summary for h in self.health.values() if
                                   h.last_summary) or "running")
         if self.config.top.watch and self._mtime() != self._config_mtime:
-            self.reload()
+            if self._wake_fd is None:  # no main loop (tests, tools): reload right here
+                self.reload()
+            else:
+                self._config_mtime = self._mtime()  # asked once, not every heartbeat
+                self._reload_requested = True
+                self._wake_main_loop()
 
     def _renew(self, name: str, token: int) -> bool:
         if self.store.renew_source(name, self.owner, token, utcnow(),
@@ -525,20 +558,64 @@ class Daemon:
     # -- running ----------------------------------------------------------------------
 
     def run_once(self, max_rounds: int = 50) -> dict[str, Any]:
-        """Poll every source until caught up, deliver the outbox until empty, return."""
+        """Poll every source until caught up, deliver the outbox until empty, return.
+
+        The totals name, under `failed`, every source that was not read (failed, paused
+        or still backing off) with why.  SIGTERM/SIGINT finish the unit of work in hand
+        and skip the rest (`stopped_by`): a clean stop, not a failure of the source."""
         totals: dict[str, Any] = {"new": 0, "escalated": 0, "delivered": 0, "parked": 0}
-        self.balance_leases()
-        for name in self.connectors:
-            summary = self.poll_source(name)
-            totals["new"] += summary["new"]
-            totals["escalated"] += summary["escalated"]
-        for _ in range(max_rounds):
-            stats = self.deliver()
-            totals["delivered"] += stats["delivered"]
-            totals["parked"] += stats["parked"]
-            if not stats["delivered"]:
-                break
+        failed: dict[str, str] = {}
+        with self._recording_signals():
+            self.balance_leases()
+            for name in self.connectors:
+                if self._stop_requested():
+                    break
+                summary = self.poll_source(name)
+                totals["new"] += summary["new"]
+                totals["escalated"] += summary["escalated"]
+                if summary["outcome"] in FAILED_OUTCOMES:
+                    failed[name] = redact_text(self._describe_failure(summary))
+            for _ in range(max_rounds):
+                if self._stop_requested():
+                    break
+                stats = self.deliver()
+                totals["delivered"] += stats["delivered"]
+                totals["parked"] += stats["parked"]
+                if not stats["delivered"]:
+                    break
+        if failed:
+            totals["failed"] = failed
+        if self._stop_signal is not None:
+            totals["stopped_by"] = signal.Signals(self._stop_signal).name
+            log.info("stopping", signal=totals["stopped_by"])
         return totals
+
+    @staticmethod
+    def _describe_failure(summary: dict[str, Any]) -> str:
+        text = f"{summary['outcome']}: {summary.get('error') or 'no detail'}"
+        if summary.get("resumes_at"):
+            text += f" (polled again from {summary['resumes_at']})"
+        return text
+
+    def _stop_requested(self) -> bool:
+        return self._stop_signal is not None or self._stopping.is_set()
+
+    @contextlib.contextmanager
+    def _recording_signals(self) -> Iterator[None]:
+        """Record SIGTERM/SIGINT/SIGHUP (nothing else) while the block runs, in the main
+        thread; elsewhere (signals cannot be caught there) the block just runs."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handlers = {signal.SIGTERM: self._on_stop_signal, signal.SIGINT: self._on_stop_signal,
+                    signal.SIGHUP: self._on_reload_signal}
+        previous = {number: signal.signal(number, handler)
+                    for number, handler in handlers.items()}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
     @staticmethod
     def _guarded(work: Callable[[], object], job: str) -> Callable[[], None]:
@@ -551,12 +628,46 @@ class Daemon:
                 log.warning("database_error", job=job, error=_db_error(exc))
         return run
 
+    def _on_stop_signal(self, signum: int, _frame: Any) -> None:
+        """SIGTERM/SIGINT: record it; the main loop stops (the first signal is the one named)."""
+        if self._stop_signal is None:
+            self._stop_signal = signum
+
+    def _on_reload_signal(self, _signum: int, _frame: Any) -> None:
+        """SIGHUP: record it; the main loop reloads once however many arrived meanwhile."""
+        self._reload_requested = True
+
+    def _wake_main_loop(self) -> None:
+        wake = self._wake_fd
+        if wake is not None:
+            # A full pipe means the loop is already due to wake; a closed one, that it ended.
+            with contextlib.suppress(OSError):
+                os.write(wake, b"\0")
+
+    def _main_loop(self, wake_read: int) -> None:
+        """Wait for signals; reload on request; return when asked to stop.
+
+        Bounded per turn by the select timeout, and as a whole by the stop request: a
+        storm of SIGHUPs costs one reload per turn, never a queue of them."""
+        while self._stop_signal is None:
+            if self._reload_requested:
+                self._reload_requested = False
+                try:
+                    self.reload()
+                except Exception:  # the daemon keeps running on the rules it had
+                    log.exception("reload_crashed")
+                continue
+            select.select([wake_read], [], [], 1.0)
+            with contextlib.suppress(BlockingIOError):  # raised once the pipe is drained
+                while os.read(wake_read, 4096):
+                    pass
+
     def run(self) -> int:
         from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
         from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.blocking import BlockingScheduler
+        from apscheduler.schedulers.background import BackgroundScheduler
 
-        scheduler = BlockingScheduler(
+        scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=len(self.connectors) + 4)},
             job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
         self._scheduler = scheduler
@@ -586,33 +697,39 @@ class Daemon:
                           id="retention", hours=6, misfire_grace_time=3600, next_run_time=first)
 
         self._guarded(self.balance_leases, "leases")()  # before the first polls run
-        shutdown = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True},
-                                    name="shutdown", daemon=True)
-
-        def stop(signum: int, _frame: Any) -> None:
-            if self._stopping.is_set():
-                return
-            self._stopping.set()
-            sdnotify.stopping()
-            log.info("stopping", signal=signal.Signals(signum).name)
-            shutdown.start()  # jobs finish their unit of work; the main loop then returns
-
-        def hup(_signum: int, _frame: Any) -> None:
-            threading.Thread(target=self.reload, name="reload", daemon=True).start()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hup)
         # READY=1 from inside the scheduler: config and database are up, and so is it.
         scheduler.add_job(sdnotify.ready, "date", id="ready", run_date=first,
                           args=[f"watching {len(self.connectors)} source(s)"])
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        previous_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        self._wake_fd = wake_write
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_reload_signal)
         log.info("started", sources=list(self.connectors), notifiers=list(self.notifiers),
                  scorer=self.scorer.name, rules=[r.name for r in self.rules.rules],
                  database=self.store.engine.url.render_as_string(hide_password=True),
                  owner=self.owner)
-        scheduler.start()
-        if shutdown.is_alive():
-            shutdown.join(timeout=120)
+        try:
+            scheduler.start()
+            self._main_loop(wake_read)
+            self._stopping.set()  # a poll between rounds stops after the current one
+            sdnotify.stopping()
+            log.info("stopping", signal=signal.Signals(self._stop_signal or
+                                                        signal.SIGTERM).name)
+            scheduler.shutdown(wait=True)  # jobs finish their unit of work
+        finally:
+            self._wake_fd = None
+            # Our handlers stay: they only record, so signals during close() are harmless.
+            signal.set_wakeup_fd(previous_wakeup)
+            os.close(wake_read)
+            os.close(wake_write)
         log.info("stopped")
+        # Stopped: what is left is close() and the interpreter's exit, which puts the
+        # default handlers back; a late signal of a burst would then turn this clean
+        # exit into death by SIGTERM or SIGHUP.  Held pending, they die with the process.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
         return 0
 

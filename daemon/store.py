@@ -30,16 +30,6 @@ from sqlmodel import JSON, Column, Field, SQLModel, Text
 
 from vocab import aware
 
-SCHEMA_VERSION = 1
-
-
-
-
-class SchemaInfo(SQLModel, table=True):
-    __tablename__ = "schema_info"
-    id: int = Field(default=1, primary_key=True)
-    version: int = SCHEMA_VERSION
-
 
 class SourceState(SQLModel, table=True):
     __tablename__ = "source_state"
@@ -165,7 +155,6 @@ T_TICKET = Ticket.__table__  # type: ignore[attr-defined]
 T_RULE = RuleState.__table__  # type: ignore[attr-defined]
 T_ESCALATION = EscalationEvent.__table__  # type: ignore[attr-defined]
 T_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
-T_SCHEMA = SchemaInfo.__table__  # type: ignore[attr-defined]
 T_REPLICA = Replica.__table__  # type: ignore[attr-defined]
 
 _CHUNK = 500
@@ -261,14 +250,12 @@ class Store:
     # -- schema ------------------------------------------------------------------
 
     def create_schema(self) -> None:
-        """Create or upgrade the schema; safe when several processes run it at once."""
-        with self.engine.begin() as conn:
-            if self.is_postgres:
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7364021)"))
-            SQLModel.metadata.create_all(conn, checkfirst=True)
-            version = conn.execute(sa.select(T_SCHEMA.c.version)).scalar()
-            if version is None:
-                conn.execute(T_SCHEMA.insert().values(id=1, version=SCHEMA_VERSION))
+        """Create or upgrade the schema through the Alembic revisions (daemon.migrate);
+        safe when several processes run it at once.  Raises SchemaTooNew when the
+        database was upgraded by a newer release."""
+        from daemon.migrate import upgrade_schema
+
+        upgrade_schema(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -116,3 +116,69 @@ def test_notify_watchdog_reload_and_stop(tmp_path: Path) -> None:
             process.kill()
         zendesk.stop()
     assert "sig-token-1234" not in log.read_text()
+
+
+STORM_RUNS = 3
+STORM_PHASE_S = 1.0  # each phase sends as fast as it can for this long (thousands)
+
+
+def _storm(pid: int, seconds: float, kinds: tuple[signal.Signals, ...]) -> int:
+    """Send `kinds` in turn to `pid` for `seconds`; the number sent."""
+    sent = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and sent < 1_000_000:
+        try:
+            os.kill(pid, kinds[sent % len(kinds)])
+        except ProcessLookupError:
+            break
+        sent += 1
+    return sent
+
+
+@pytest.mark.slow
+def test_signal_storm_stops_cleanly(tmp_path: Path) -> None:
+    """SIGHUP and SIGTERM as fast as they can be sent: exit 0, promptly, every time.
+
+    The handlers used to set an Event and start threads from inside the signal handler;
+    a handler interrupting the main thread (or another handler) inside the same lock
+    wedged or crashed the daemon.  Now they only record the request.  A second of SIGHUPs
+    (the daemon must still be running after it), then a second of TERM and HUP in turn."""
+    zendesk = ZendeskSandbox(email="bot@example.com", api_token="sig-token-1234").start()
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(state=tmp_path / "state", url=zendesk.url,
+                                    rule="very-negative-message"))
+    try:
+        for run in range(STORM_RUNS):
+            log = tmp_path / f"daemon-{run}.log"
+            with log.open("w") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "daemon.cli", "run", "--config", str(config)],
+                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.monotonic() + 60
+                while not any(e.get("event") == "started" for e in _events(log)):
+                    assert process.poll() is None, log.read_text()[-2000:]
+                    assert time.monotonic() < deadline, "daemon did not start in 60 s"
+                    time.sleep(0.1)
+                reloads = _storm(process.pid, STORM_PHASE_S, (signal.SIGHUP,))
+                assert reloads >= 300
+                assert process.poll() is None, f"run {run}: died under {reloads} SIGHUPs; " \
+                    f"{log.read_text()[-1500:]}"
+                mixed = _storm(process.pid, STORM_PHASE_S, (signal.SIGTERM, signal.SIGHUP))
+                assert mixed >= 2
+                try:
+                    code = process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    raise AssertionError(f"run {run}: still running 60 s after the storm; "
+                                         f"log tail: {log.read_text()[-1500:]}") from None
+                assert code == 0, f"run {run}: exit {code}; {log.read_text()[-1500:]}"
+                events = [e.get("event") for e in _events(log)]
+                assert "stopping" in events and events[-1] == "stopped", events[-10:]
+                assert "reloaded" in events  # the SIGHUPs were acted on, coalesced
+                assert "Traceback" not in log.read_text()
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(timeout=10)
+    finally:
+        zendesk.stop()
