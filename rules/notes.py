@@ -2,13 +2,15 @@
 
 A template is a Python format string over a fixed set of plain placeholders
 (`{direction:+.2f}`, `{indicators}`); attribute and index access, nested fields and
-unknown names are refused when the config loads, so a typo is a config error and not
+unknown names are refused when the config loads (and so are widths and precisions that
+would render a huge string), so a typo is a config error and not
 a broken note at 3 a.m.  Rendering never re-reads what it substitutes, so customer text
 inside `{indicators}` or `{subject}` stays text.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from typing import Any
@@ -56,8 +58,32 @@ def template_fields(template: str) -> set[str]:
                              f"{', '.join(sorted(NOTE_FIELDS))})")
         if format_spec and "{" in format_spec:
             raise ValueError(f"placeholder {{{field_name}}}: nested fields are not allowed")
+        if format_spec:
+            _check_spec(field_name, format_spec)
         names.add(field_name)
     return names
+
+
+#: Width and precision above this are refused: `{direction:.2147483647f}` costs gigabytes
+#: and seconds to render, and no note needs a field wider than a line.
+MAX_SPEC_NUMBER = 200
+
+# Python's format-spec mini-language: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
+_SPEC = re.compile(r"^(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d+)?[,_]?"
+                   r"(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?$", re.DOTALL)
+
+
+def _check_spec(name: str, spec: str) -> None:
+    """Refuse a spec the mini-language would expand to a huge string (checked before any
+    rendering, so refusing is instant)."""
+    match = _SPEC.match(spec) if len(spec) <= 40 else None
+    if match is None:
+        raise ValueError(f"placeholder {{{name}}}: format spec {spec[:20]!r} is not valid")
+    for part in ("width", "precision"):
+        value = match.group(part)
+        if value is not None and int(value) > MAX_SPEC_NUMBER:
+            raise ValueError(f"placeholder {{{name}}}: {part} {int(value)} is over the limit "
+                             f"of {MAX_SPEC_NUMBER}")
 
 
 def validate_template(template: str) -> None:
