@@ -228,3 +228,31 @@ def test_deeply_nested_yaml_and_huge_durations_are_config_errors(tmp_path: Path)
         f"{tmp_path}/config.yaml:8: sources[0].start_from: expected an ISO time or a "
         "relative time such as -24h",
         f"{tmp_path}/config.yaml:16: rules[0].repeat_after: duration is too long"]
+
+
+CLEARTEXT = """\
+scorer: {kind: anthropic, api_key: k, base_url: "URL/v1"}
+sources:
+  - {name: zd, kind: zendesk, base_url: "URL", email: a@b.c, api_token: t}
+  - {name: fd, kind: freshdesk, base_url: "URL", api_key: k}
+  - {name: hs, kind: helpscout, base_url: "URL", client_id: i, client_secret: s}
+  - {name: hs2, kind: helpscout, token_url: "URL/token", client_id: i, client_secret: s}
+"""
+
+
+def test_cleartext_urls_only_to_loopback(tmp_path: Path) -> None:
+    """Item 5: credentials never travel over http to a host that is not this machine."""
+    path = tmp_path / "config.yaml"
+    path.write_text(CLEARTEXT.replace("URL", "http://helpdesk.example.com"))
+    message = ("must be an https URL (http only to a loopback address such as 127.0.0.1, "
+               "for a local test server)")
+    assert _errors(path) == [
+        f"{path}:1: scorer.base_url: {message}",
+        f"{path}:3: sources[0].base_url: {message}",
+        f"{path}:4: sources[1].base_url: {message}",
+        f"{path}:5: sources[2].base_url: {message}",
+        f"{path}:6: sources[3].token_url: {message}"]
+    for url in ("https://helpdesk.example.com", "http://127.0.0.1:8080", "http://[::1]:9",
+                "http://localhost:9", "http://127.0.0.2"):
+        path.write_text(CLEARTEXT.replace("URL", url))
+        load_config(path, env={})
