@@ -54,6 +54,7 @@ from connectors.base import (
     priority_rank,
 )
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
+from connectors.notetext import note_body
 from connectors.settings import Seconds, SourceSettings, secure_url
 
 log = structlog.get_logger(__name__)
@@ -286,7 +287,8 @@ class HelpScoutConnector:
         if tags != current_tags:
             self._write("PUT", f"{path}/tags", {"tags": tags})
         if change.note:
-            self._write("POST", f"{path}/notes", {"text": change.note})
+            self._write("POST", f"{path}/notes",
+                        {"text": note_body(change.note, html_vendor=True)})
 
     # -- reading --------------------------------------------------------------------
 
