@@ -46,6 +46,7 @@ from connectors.base import (
     priority_rank,
 )
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
+from connectors.notetext import note_body
 from connectors.settings import SourceSettings
 from vocab import Duration
 
@@ -233,7 +234,7 @@ class FreshdeskConnector:
             self._write("PUT", f"/api/v2/tickets/{int(ticket_id)}", update)
         if change.note:
             self._write("POST", f"/api/v2/tickets/{int(ticket_id)}/notes",
-                        {"body": change.note, "private": True})
+                        {"body": note_body(change.note, html_vendor=True), "private": True})
 
     # -- reading --------------------------------------------------------------------
 

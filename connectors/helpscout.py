@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import requests
 import structlog
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import (
     PRIORITIES,
@@ -54,7 +54,8 @@ from connectors.base import (
     priority_rank,
 )
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
-from connectors.settings import SourceSettings
+from connectors.notetext import note_body
+from connectors.settings import SourceSettings, secure_url
 from vocab import Duration
 
 log = structlog.get_logger(__name__)
@@ -88,6 +89,11 @@ class HelpScoutSettings(SourceSettings):
     #: List conversations with their threads (`embed=threads`): one request a page
     #: instead of one more per conversation.
     embed_threads: bool = True
+
+    @field_validator("token_url")
+    @classmethod
+    def _secure_token_url(cls, value: str | None) -> str | None:
+        return None if value is None else secure_url(value)
 
     @model_validator(mode="after")
     def _priority_field_complete(self) -> HelpScoutSettings:
@@ -282,7 +288,8 @@ class HelpScoutConnector:
         if tags != current_tags:
             self._write("PUT", f"{path}/tags", {"tags": tags})
         if change.note:
-            self._write("POST", f"{path}/notes", {"text": change.note})
+            self._write("POST", f"{path}/notes",
+                        {"text": note_body(change.note, html_vendor=True)})
 
     # -- reading --------------------------------------------------------------------
 

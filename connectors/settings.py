@@ -9,15 +9,44 @@ Secrets are `SecretStr`: they never show in a repr, a log line or an error.
 from __future__ import annotations
 
 import importlib
+import ipaddress
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vocab import Duration
 
 if TYPE_CHECKING:
     from connectors.base import Connector, Notifier
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: traffic that never leaves the machine."""
+    if host is None:
+        return False
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_url(value: str) -> str:
+    """An https URL, or http to a loopback host (a sandbox or a local test server).
+
+    Credentials ride on every request: cleartext http to any other host would hand them
+    (and the customers' messages) to whoever is on the path.
+    """
+    parts = urlsplit(value.strip())
+    if not parts.hostname:
+        raise ValueError("must be an absolute https:// URL")
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+        return value
+    raise ValueError("must be an https URL (http only to a loopback address such as "
+                     "127.0.0.1, for a local test server)")
 
 
 class SourceSettings(BaseModel):
@@ -31,6 +60,11 @@ class SourceSettings(BaseModel):
     base_url: str | None = None  # overrides the vendor URL (a proxy or a test server)
     page_budget: int = Field(20, ge=1, le=1000)  # pages per poll before yielding
     timeout: float = Field(30.0, gt=0, le=300)  # read timeout per request, seconds
+
+    @field_validator("base_url")
+    @classmethod
+    def _secure_base_url(cls, value: str | None) -> str | None:
+        return None if value is None else secure_url(value)
 
     def create(self) -> Connector:  # pragma: no cover - every kind overrides
         raise NotImplementedError

@@ -46,6 +46,7 @@ from connectors.base import (
     priority_rank,
 )
 from connectors.http import HttpClient, RateBudget, RetryPolicy
+from connectors.notetext import note_body
 from connectors.settings import SourceSettings
 
 log = structlog.get_logger(__name__)
@@ -437,7 +438,9 @@ class ZendeskConnector:
                 ticket.get("priority")):
             update["priority"] = change.priority
         if change.note:
-            update["comment"] = {"body": change.note, "public": False}
+            # `body` is plain text in Zendesk (html_body would be HTML).
+            update["comment"] = {"body": note_body(change.note, html_vendor=False),
+                                 "public": False}
         if not update:
             return
         try:

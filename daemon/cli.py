@@ -22,6 +22,7 @@ from typing import Any
 
 from daemon.config import Config, ConfigError, load_config
 from daemon.scoring.base import Scorer
+from daemon.terminal import safe_terminal
 
 DEFAULT_CONFIG = "/etc/helpdesk-sentinel/config.yaml"
 
@@ -41,8 +42,9 @@ def _configure_logs(config: Config | None) -> None:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    print(f"{args.config}: OK — {len(config.sources)} source(s), {len(config.notifiers)} "
-          f"notifier(s), {len(config.rules.rules)} rule(s), scorer {config.scorer.kind}")
+    print(f"{safe_terminal(args.config)}: OK — {len(config.sources)} source(s), "
+          f"{len(config.notifiers)} notifier(s), {len(config.rules.rules)} rule(s), "
+          f"scorer {config.scorer.kind}")
     return 0
 
 
@@ -67,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         daemon = Daemon(config).build()
     except DatabaseUnavailable as exc:
-        print(f"database unavailable: {exc} (is it running? see database.url and "
+        print(f"database unavailable: {safe_terminal(exc)} (is it running? see database.url and "
               "database.startup_wait)", file=sys.stderr)
         return 1
     except SchemaTooNew as exc:
@@ -133,7 +135,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True, default=str))
     else:
-        print(render_report(report))
+        print(safe_terminal(render_report(report), multiline=True))
     return 0
 
 
@@ -196,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: Any = args.func(args)
     except ConfigError as exc:
         for message in exc.messages:
-            print(message, file=sys.stderr)
+            print(safe_terminal(message), file=sys.stderr)
         return 2 if args.command != "check-config" else 1
     except KeyboardInterrupt:
         return 130

@@ -5,14 +5,14 @@ naming a notifier) are checked at load, and every error is reported as
 `FILE:LINE: key.path: message` so `helpdesk-sentinel check-config` can point at the typo.
 Secrets come from `${ENV_VAR}` (or `${ENV_VAR:-default}`), `file:/path`, or
 `credential:NAME` (systemd's `$CREDENTIALS_DIRECTORY/NAME`, from `LoadCredential=`); they
-are resolved before validation and held as pydantic `SecretStr` afterwards.
+are resolved before validation, only in secret and URL fields (daemon/references.py; a
+reference anywhere else is an error), and held as pydantic `SecretStr` afterwards.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,8 +27,14 @@ from connectors.settings import (
     SourceSettings,
     settings_class,
 )
-from daemon.scoring.settings import ScorerSettings, parse_scorer_settings
-from daemon.yamlsafe import YamlDocument, YamlError, format_key, load_yaml, validation_errors
+from daemon.references import resolve_references
+from daemon.scoring.settings import (
+    AnthropicScorerSettings,
+    LocalScorerSettings,
+    ScorerSettings,
+    parse_scorer_settings,
+)
+from daemon.yamlsafe import YamlError, format_key, load_yaml, validation_errors
 from rules.model import RuleSet
 from vocab import Duration, parse_duration
 
@@ -131,69 +137,21 @@ def sandbox_placeholder(kind: str) -> str:
     return f"http://127.0.0.1:{SANDBOX_PORTS.get(kind, 6)}"
 
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_REF = re.compile(r"^(file|credential):(\S+)$")
+def _kind_class(registry: dict[str, str]) -> Callable[[Any], type[BaseModel] | None]:
+    def pick(raw: Any) -> type[BaseModel] | None:
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        try:
+            return settings_class(registry, kind) if isinstance(kind, str) else None
+        except KeyError:
+            return None  # reported as an unknown kind
+    return pick
 
 
-def _resolve_string(value: str, key: tuple[str | int, ...], doc: YamlDocument,
-                    errors: list[str], env: Mapping[str, str]) -> str:
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: "
-                      f"environment variable {name} is not set")
-        return ""
-
-    value = _ENV.sub(substitute, value)
-    if value.startswith("sandbox://"):
-        kind, _, rest = value[len("sandbox://"):].partition("/")
-        sandboxes = doc.data.get("sandbox") if isinstance(doc.data, dict) else None
-        if not isinstance(sandboxes, dict) or kind not in sandboxes:
-            errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: sandbox "
-                          f"{kind!r} is not in the `sandbox:` section")
-        # A syntactically valid loopback URL until the daemon starts the sandbox and swaps
-        # in its real address; the reserved low port tells which sandbox was meant.
-        return sandbox_placeholder(kind) + (f"/{rest}" if rest else "")
-    ref = _REF.match(value)
-    if ref is None:
-        return value
-    scheme, target = ref.groups()
-    if scheme == "credential":
-        directory = env.get("CREDENTIALS_DIRECTORY")
-        if not directory:
-            errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: credential "
-                          f"{target!r} requested but $CREDENTIALS_DIRECTORY is not set "
-                          "(use LoadCredential= in the unit)")
-            return ""
-        if "/" in target or target in (".", ".."):
-            errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: "
-                          "a credential name cannot contain '/'")
-            return ""
-        file = Path(directory) / target
-    else:
-        file = Path(target)
-        if not file.is_absolute():
-            file = Path(doc.path).parent / file
-    try:
-        return file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: cannot read "
-                      f"{scheme} {target!r}: {exc.strerror or type(exc).__name__}")
-        return ""
-
-
-def _resolve(node: Any, key: tuple[str | int, ...], doc: YamlDocument, errors: list[str],
-             env: Mapping[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _resolve(v, (*key, k), doc, errors, env) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve(v, (*key, i), doc, errors, env) for i, v in enumerate(node)]
-    if isinstance(node, str):
-        return _resolve_string(node, key, doc, errors, env)
-    return node
+def _scorer_class(raw: Any) -> type[BaseModel] | None:
+    kind = raw.get("kind", "local") if isinstance(raw, dict) else None
+    classes: dict[str, type[BaseModel]] = {"local": LocalScorerSettings,
+                                           "anthropic": AnthropicScorerSettings}
+    return classes.get(kind) if isinstance(kind, str) else None
 
 
 def parse_start_from(value: str, now: datetime) -> datetime:
@@ -219,7 +177,11 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     if not isinstance(doc.data, dict):
         raise ConfigError([f"{doc.path}:1: (top level): expected a mapping of sections"])
     errors: list[str] = []
-    data = _resolve(doc.data, (), doc, errors, env)
+    # Secrets and URLs only: a reference in a note or a tag is an error (daemon/references).
+    data = resolve_references(doc, TopLevel, errors, env, sections={"scorer": _scorer_class},
+                              listed={"sources": _kind_class(SOURCE_KINDS)},
+                              named={"notifiers": _kind_class(NOTIFIER_KINDS)},
+                              sandbox_placeholder=sandbox_placeholder)
     try:
         top = TopLevel.model_validate(data)
     except ValidationError as exc:
@@ -267,7 +229,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
             error((*where, "name"), f"duplicate source name {source.name!r}")
         try:
             parse_start_from(source.start_from, datetime.now(UTC))
-        except ValueError:
+        except (ValueError, OverflowError):
             error((*where, "start_from"), "expected an ISO time or a relative time such as -24h")
         sources.append(source)
 

@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from daemon.store import T_ESCALATION, T_MESSAGE, T_OUTBOX, T_SOURCE, T_TICKET, Store
+from daemon.terminal import safe_terminal
 from vocab import aware
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -153,7 +154,8 @@ def build_report(store: Store, *, days: int = 7, source: str | None = None,
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str("" if v is None else v) for v in row] for row in rows]
+    # Subjects, agents and vendor errors are hostile text: one safe line per cell.
+    cells = [[safe_terminal("" if v is None else v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
               for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),

@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal, TextIO
+from typing import Annotated, Literal, TextIO, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from daemon.scoring.base import Scorer
+from daemon.terminal import TerminalSafe
 from daemon.text import normalise
 from daemon.yamlsafe import YamlDocument, YamlError, load_yaml, validation_errors
 from rules.engine import (
@@ -286,6 +287,7 @@ def run_file(path: Path, rules: RuleSet, scorer: Scorer, stdout: TextIO) -> int:
 def run_rules_test(rules: RuleSet, scorer: Scorer, files: Sequence[Path], stdout: TextIO) -> int:
     """Run every test file; 0 all pass, 1 a test failed, 2 a file is invalid."""
     status = 0
+    stdout = cast(TextIO, TerminalSafe(stdout))  # names and traces are hostile text
     for path in files:
         status = max(status, run_file(Path(path), rules, scorer, stdout))
     return status

@@ -548,6 +548,13 @@ class Daemon:
             log.error("reload_failed", errors=exc.messages, kept_rules=len(self.rules.rules))
             sdnotify.ready("reload failed; running rules kept")
             return False
+        except Exception as exc:  # a bug must not kill the reload thread or the old rules
+            # The type only: an exception's text could carry a resolved secret.
+            log.error("reload_failed", errors=[f"unexpected {type(exc).__name__} while "
+                                               "loading; run check-config"],
+                      kept_rules=len(self.rules.rules))
+            sdnotify.ready("reload failed; running rules kept")
+            return False
         self.rules = new.rules
         for health in self.health.values():
             health.paused_reason = None  # credentials may have been fixed: try again

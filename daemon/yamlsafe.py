@@ -8,6 +8,9 @@ pydantic `ValidationError` can be reported as `FILE:LINE: key.path: message`.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +20,10 @@ import yaml
 from pydantic import ValidationError
 
 MAX_BYTES = 1024 * 1024
+#: Nesting deeper than this is refused while parsing: PyYAML's composer and our own
+#: constructor recurse, and a few thousand `[` would raise RecursionError.  The deepest
+#: real config is about six levels.
+MAX_DEPTH = 64
 
 PathKey = tuple[str | int, ...]
 
@@ -65,8 +72,15 @@ def parse_yaml(text: str, path: str = "<string>") -> YamlDocument:
     if size > MAX_BYTES:
         raise YamlError([f"{path}:1: file is {size} bytes; the limit is {MAX_BYTES}"])
     try:
+        depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             line = event.start_mark.line + 1 if event.start_mark else 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise YamlError([f"{path}:{line}: nested deeper than {MAX_DEPTH} levels"])
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise YamlError([f"{path}:{line}: YAML anchors and aliases are not allowed"])
             tag = getattr(event, "tag", None)
@@ -79,6 +93,8 @@ def parse_yaml(text: str, path: str = "<string>") -> YamlDocument:
         raise YamlError([f"{path}:{line}: invalid YAML: {exc.problem or exc.context}"]) from None
     except yaml.YAMLError as exc:
         raise YamlError([f"{path}:1: invalid YAML: {type(exc).__name__}"]) from None
+    except RecursionError:  # a safety net behind MAX_DEPTH
+        raise YamlError([f"{path}:1: nested too deeply"]) from None
     doc = YamlDocument(data=None, path=path)
     if node is None:
         return doc
@@ -90,13 +106,50 @@ def parse_yaml(text: str, path: str = "<string>") -> YamlDocument:
     return doc
 
 
+class FileTooLarge(OSError):
+    """A file over the caller's size limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"file is {size} bytes; the limit is {limit}")
+        self.size = size
+        self.limit = limit
+
+
+def read_regular_file(path: str | Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`; OSError otherwise.
+
+    Opened non-blocking, so a FIFO in its place cannot hang the caller (check-config, or
+    a reload thread per SIGHUP), and checked on the open descriptor (a device such as
+    /dev/zero is refused, not read until memory runs out).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > max_bytes:
+            raise FileTooLarge(info.st_size, max_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= max_bytes:  # bounded even if the file grows while it is read
+            chunk = os.read(fd, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:
+            raise FileTooLarge(size, max_bytes)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def load_yaml(path: str | Path, max_bytes: int = MAX_BYTES) -> YamlDocument:
     file = Path(path)
     try:
-        size = file.stat().st_size
-        if size > max_bytes:
-            raise YamlError([f"{file}:1: file is {size} bytes; the limit is {max_bytes}"])
-        raw = file.read_bytes()
+        raw = read_regular_file(file, max_bytes)
+    except FileTooLarge as exc:
+        raise YamlError([f"{file}:1: {exc.args[0]}"]) from None
     except OSError as exc:
         raise YamlError([f"{file}:1: cannot read: {exc.strerror or type(exc).__name__}"]) from None
     text = raw.decode("utf-8", "replace")

@@ -4,7 +4,8 @@ Support-ops people can write `expr: "current_avg < -0.4 and 'vip' in tags"` when
 named conditions are not enough.  It is never `eval`: the text is parsed with `ast`
 in expression mode, checked against a small allow-list of syntax (comparisons,
 arithmetic, `and`/`or`/`not`, `in`, literals, a few pure functions; no attributes, no
-comprehensions, no powers) and known feature names when the config loads, then run by
+comprehensions, no powers, `%` on numbers only: string formatting can build gigabytes)
+and known feature names when the config loads, then run by
 `simpleeval` (a well-kept sandboxed evaluator with its own limits) over plain values.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from simpleeval import EvalWithCompoundTypes
+from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
 
 #: Names an expression can read, with a sample of the runtime type (used for the
 #: load-time dry run).  Scores are raw; direction and current_avg are rounded to 2
@@ -86,6 +87,9 @@ def validate_expr(expression: str) -> ast.expr:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) \
                 and len(node.value) > 200:
             raise ExprError("expr: string literals are limited to 200 characters")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) \
+                and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+            raise ExprError(f"expr: {_MOD_MESSAGE}")
     try:
         run_expr(tree.body, FEATURES)
     except TypeError as exc:
@@ -97,7 +101,21 @@ def validate_expr(expression: str) -> ast.expr:
     return tree.body
 
 
+_MOD_MESSAGE = "% takes numbers only (string formatting is not allowed)"
+
+
+def _number_mod(left: Any, right: Any) -> Any:
+    # `'%999999999s' % x` builds a gigabyte string: `%` is a remainder of numbers here.
+    if not isinstance(left, int | float) or not isinstance(right, int | float):
+        raise TypeError(_MOD_MESSAGE)
+    return left % right
+
+
+_OPERATORS: Mapping[type[ast.AST], Any] = {**DEFAULT_OPERATORS, ast.Mod: _number_mod}
+
+
 def run_expr(tree: ast.expr, features: Mapping[str, Any]) -> bool:
     """Evaluate a validated expression over features; exceptions propagate to the caller."""
-    evaluator = EvalWithCompoundTypes(names=dict(features), functions=dict(FUNCTIONS))
+    evaluator = EvalWithCompoundTypes(operators=dict(_OPERATORS), names=dict(features),
+                                      functions=dict(FUNCTIONS))
     return bool(evaluator.eval("", previously_parsed=tree))

@@ -48,11 +48,17 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=float(value))
+        try:
+            return timedelta(seconds=float(value))
+        except (OverflowError, ValueError):  # huge, inf or NaN
+            raise ValueError("expected a duration such as 15m, 24h or 7d") from None
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+            try:
+                return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+            except OverflowError:  # pydantic reports ValueError; anything else escapes
+                raise ValueError("duration is too long") from None
     raise ValueError("expected a duration such as 15m, 24h or 7d")
 
 

@@ -12,8 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
 
+from connectors.settings import secure_url
 from daemon.scoring.base import Scorer
 from daemon.scoring.redact import DEFAULT_KINDS
 from vocab import Duration
@@ -79,6 +80,11 @@ class AnthropicScorerSettings(_Strict):
     redaction: RedactionSettings = RedactionSettings()
     breaker: BreakerSettings = BreakerSettings()
     cache: CacheSettings = CacheSettings()
+
+    @field_validator("base_url")
+    @classmethod
+    def _secure_base_url(cls, value: str | None) -> str | None:
+        return None if value is None else secure_url(value)
 
 
 ScorerSettings = Annotated[LocalScorerSettings | AnthropicScorerSettings,

@@ -160,7 +160,8 @@ def test_fm8_write_back_merges_tags_raises_priority_and_notes(
         ("PUT", f"/api/v2/tickets/{ticket_id}"),
         ("POST", f"/api/v2/tickets/{ticket_id}/notes")]
     assert sent[1].body == {"tags": ["vip", "billing", "sentiment-declining"], "priority": 4}
-    assert sent[2].body == {"body": "<b>Declining</b>", "private": True}
+    # A note is text: Freshdesk renders `body` as HTML, so it goes escaped (issue 11).
+    assert sent[2].body == {"body": "&lt;b&gt;Declining&lt;/b&gt;", "private": True}
     state = freshdesk.ticket_state(ticket_id)
     assert state.tags == ("vip", "billing", "sentiment-declining")
     assert state.priority == "urgent"

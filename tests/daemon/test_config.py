@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,103 @@ def test_check_config_command(tmp_path: Path) -> None:
                         timeout=60, cwd=REPO, env={"PATH": "/usr/bin:/bin"})
     assert ok.returncode == 0, ok.stderr
     assert "OK" in ok.stdout
+
+
+# -- hostile configs (issue 11, part A) -------------------------------------------------------
+
+LEAKY_RULE = """\
+  - name: leaky
+    when: {last_score_below: -0.5}
+    actions:
+      add_tags: [file:/etc/passwd]
+      note: "token=${ZD_TOKEN} user=${USER:-nobody}"
+      notify: [escalations]
+"""
+
+
+def test_references_resolve_only_in_secret_and_url_fields(tmp_path: Path) -> None:
+    """Item 1: a rule author cannot pull a secret or a file into a note or a tag."""
+    path = _write(tmp_path, GOOD + LEAKY_RULE)
+    errors = _errors(path)
+    hint = ("references are only resolved in secret and URL fields (api_token, api_key, "
+            "base_url, ...); write this value literally")
+    assert errors[:2] == [f"{path}:19: rules[1].actions.add_tags[0]: file: {hint}",
+                          f"{path}:20: rules[1].actions.note: ${{ZD_TOKEN}} {hint}"]
+    # Left unresolved, `${ZD_TOKEN}` also reads as an unknown note placeholder.
+    assert errors[2].startswith(f"{path}:20: rules[1].actions.note: unknown placeholder")
+    assert not any("t0ken" in error for error in errors)
+    # The same references in secret and URL fields still resolve.
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "db").write_text("postgresql+psycopg://u:pw@db.example.com/sentinel\n")
+    text = GOOD.replace("state_dir: ./state\n", "state_dir: ./state\ndatabase:\n"
+                        "  url: credential:db\n").replace("subdomain: acme", "base_url: "
+                                                          "https://${ZD_HOST}")
+    config = load_config(_write(tmp_path, text), env={"ZD_TOKEN": "t0ken", "ZD_HOST": "z.example",
+                                                      "CREDENTIALS_DIRECTORY": str(creds)})
+    assert config.database_url.endswith("@db.example.com/sentinel")
+    assert config.source("zd").base_url == "https://z.example"
+
+
+def test_secret_files_must_be_small_regular_files(tmp_path: Path) -> None:
+    """Item 4: a FIFO does not hang the loader, a device or a huge file is an error."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "huge").write_bytes(b"x" * (1024 * 1024))
+    outcome: list[list[str]] = []
+    for target in (fifo, Path("/dev/zero"), tmp_path / "huge", tmp_path / "nope"):
+        path = _write(tmp_path, GOOD.replace("file:webhook.txt", f"file:{target}"))
+        worker = threading.Thread(target=lambda p=path: outcome.append(_errors(p)),
+                                  daemon=True)
+        worker.start()
+        worker.join(timeout=20)
+        assert not worker.is_alive(), f"loading a config naming {target} hangs"
+    prefix = f"{tmp_path}/config.yaml:11: notifiers.escalations.webhook_url: cannot read file"
+    assert [errors[0] for errors in outcome] == [
+        f"{prefix} '{fifo}': not a regular file",
+        f"{prefix} '/dev/zero': not a regular file",
+        f"{prefix} '{tmp_path}/huge': file is 1048576 bytes; the limit is 65536",
+        f"{prefix} '{tmp_path}/nope': No such file or directory"]
+
+
+def test_deeply_nested_yaml_and_huge_durations_are_config_errors(tmp_path: Path) -> None:
+    """Item 4: no RecursionError or OverflowError escapes the loader."""
+    deep = "rules: " + "[" * 5000 + "]" * 5000 + "\n"
+    assert _errors(_write(tmp_path, deep)) == [
+        f"{tmp_path}/config.yaml:1: nested deeper than 64 levels"]
+    text = GOOD.replace("    api_token: ${ZD_TOKEN}\n", "    api_token: ${ZD_TOKEN}\n"
+                        "    start_from: -99999999w\n").replace(
+        "    when: {last_score_below: -0.7}\n",
+        "    when: {last_score_below: -0.7}\n    repeat_after: 99999999999w\n")
+    assert _errors(_write(tmp_path, text)) == [
+        f"{tmp_path}/config.yaml:8: sources[0].start_from: expected an ISO time or a "
+        "relative time such as -24h",
+        f"{tmp_path}/config.yaml:16: rules[0].repeat_after: duration is too long"]
+
+
+CLEARTEXT = """\
+scorer: {kind: anthropic, api_key: k, base_url: "URL/v1"}
+sources:
+  - {name: zd, kind: zendesk, base_url: "URL", email: a@b.c, api_token: t}
+  - {name: fd, kind: freshdesk, base_url: "URL", api_key: k}
+  - {name: hs, kind: helpscout, base_url: "URL", client_id: i, client_secret: s}
+  - {name: hs2, kind: helpscout, token_url: "URL/token", client_id: i, client_secret: s}
+"""
+
+
+def test_cleartext_urls_only_to_loopback(tmp_path: Path) -> None:
+    """Item 5: credentials never travel over http to a host that is not this machine."""
+    path = tmp_path / "config.yaml"
+    path.write_text(CLEARTEXT.replace("URL", "http://helpdesk.example.com"))
+    message = ("must be an https URL (http only to a loopback address such as 127.0.0.1, "
+               "for a local test server)")
+    assert _errors(path) == [
+        f"{path}:1: scorer.base_url: {message}",
+        f"{path}:3: sources[0].base_url: {message}",
+        f"{path}:4: sources[1].base_url: {message}",
+        f"{path}:5: sources[2].base_url: {message}",
+        f"{path}:6: sources[3].token_url: {message}"]
+    for url in ("https://helpdesk.example.com", "http://127.0.0.1:8080", "http://[::1]:9",
+                "http://localhost:9", "http://127.0.0.2"):
+        path.write_text(CLEARTEXT.replace("URL", url))
+        load_config(path, env={})
