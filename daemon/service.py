@@ -30,6 +30,7 @@ from pydantic import BaseModel, SecretStr
 from connectors.base import AuthError, Connector, FatalError, Notifier, RetriableError
 from connectors.settings import SourceSettings
 from daemon import sdnotify
+from daemon.alerting import excerpt_redactor
 from daemon.config import (
     SANDBOX_PORTS,
     Config,
@@ -187,9 +188,13 @@ class Daemon:
         for name, settings in notifier_settings.items():
             self.notifiers[name] = settings.create(name)
         self._sources = {s.name: s for s in sources}
+        # Alert excerpts go to chat: redact at least what the scorer redacts for a model.
+        redaction = getattr(scorer_settings, "redaction", None)
         self.pipeline = Pipeline(self.store, self.scorer, lambda: self.rules,
                                  max_chars=config.top.scoring.max_chars,
-                                 score_agent_messages=config.top.scoring.score_agent_messages)
+                                 score_agent_messages=config.top.scoring.score_agent_messages,
+                                 redactor=excerpt_redactor(redaction.kinds if redaction
+                                                           and redaction.enabled else ()))
         policy = OutboxPolicy(max_attempts=config.top.outbox.max_attempts,
                               backoff_base=config.top.outbox.backoff_base,
                               backoff_cap=config.top.outbox.backoff_cap,
