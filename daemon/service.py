@@ -154,6 +154,7 @@ class Daemon:
     _sources: dict[str, SourceSettings] = field(init=False, default_factory=dict)
     _tokens: dict[str, int] = field(init=False, default_factory=dict)  # leases we hold
     _polling: set[str] = field(init=False, default_factory=set)  # sources mid-poll
+    _polled: set[str] = field(init=False, default_factory=set)  # polled once since start
     _lock_file: Any = field(init=False, default=None)
     _scheduler: Any = field(init=False, default=None)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event)
@@ -384,7 +385,13 @@ class Daemon:
                                            summary["duration_ms"] / 1000, summary["fetched"])
             health.last_summary = (f"{name}: {summary['outcome']}, {summary['new']} new, "
                                    f"{summary['escalated']} escalated")
-            log.info("poll", **{k: v for k, v in summary.items() if k != "source"})
+            # A calm console: a poll that found nothing is a debug line, except a source's
+            # first (it shows the source works); news and failures are info.
+            quiet = (summary["outcome"] == "ok" and not summary["new"]
+                     and not summary["escalated"] and name in self._polled)
+            self._polled.add(name)
+            (log.debug if quiet else log.info)(
+                "poll", **{k: v for k, v in summary.items() if k != "source"})
         return summary
 
     def _record_failure(self, name: str, error: str, now: datetime,
