@@ -89,3 +89,17 @@ def test_missing_default_config_says_what_to_do(capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().err == (
         f"{DEFAULT_CONFIG}: no config file here (the default). Pass --config FILE; the "
         "repository's config.yaml is a working example.\n")
+
+
+def test_backfill_with_refused_credentials_says_so_in_one_line(tmp_path: Path) -> None:
+    sandbox, path = _setup(tmp_path)
+    path.write_text(path.read_text().replace("api_token: parts-token-9911",
+                                             "api_token: wrong-token-4242"))
+    try:
+        done = _cli("backfill", "--config", str(path), "--source", "zd", "--since", "-7d")
+    finally:
+        sandbox.stop()
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "wrong-token-4242" not in done.stdout + done.stderr
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("backfill zd:")]
+    assert line.startswith("backfill zd: stopped after 0 fetched: ") and "401" in line
