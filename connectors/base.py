@@ -134,6 +134,19 @@ class Alert:
     indicators: Sequence[str] = ()
     scores: Sequence[float] = ()  # the conversation's customer scores, oldest first
     thread_ts: str | None = None  # reply under this earlier alert when the notifier can
+    # What an agent needs to act without opening three tools (all optional: rows queued
+    # by an older version lack them and still render).
+    excerpt: str = ""  # the latest customer message, PII-redacted and capped
+    priority: str | None = None  # the ticket's priority before this decision
+    new_priority: str | None = None  # what this decision raises it to, if it does
+    assignee: str | None = None
+    group: str | None = None
+    earlier_on_ticket: int = 0  # escalations of this ticket before this one
+    earlier_for_customer: int = 0  # escalations of the customer's other tickets
+    why: Sequence[str] = ()  # plain sentences (rules.explain), instead of raw numbers
+    show_scores: bool = True  # False for a rule on signals alone: the trend is beside the point
+    false_alarm_tag: str | None = None  # the tag an agent adds to say "not a real problem"
+    escalation_tags: Sequence[str] = ()  # the tags this escalation put on the ticket
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,6 +162,17 @@ class Alert:
             "indicators": list(self.indicators),
             "scores": list(self.scores),
             "thread_ts": self.thread_ts,
+            "excerpt": self.excerpt,
+            "priority": self.priority,
+            "new_priority": self.new_priority,
+            "assignee": self.assignee,
+            "group": self.group,
+            "earlier_on_ticket": self.earlier_on_ticket,
+            "earlier_for_customer": self.earlier_for_customer,
+            "why": list(self.why),
+            "show_scores": self.show_scores,
+            "false_alarm_tag": self.false_alarm_tag,
+            "escalation_tags": list(self.escalation_tags),
         }
 
     @classmethod
@@ -166,6 +190,17 @@ class Alert:
             indicators=tuple(data.get("indicators") or ()),
             scores=tuple(data.get("scores") or ()),
             thread_ts=data.get("thread_ts"),
+            excerpt=str(data.get("excerpt") or ""),
+            priority=data.get("priority"),
+            new_priority=data.get("new_priority"),
+            assignee=data.get("assignee"),
+            group=data.get("group"),
+            earlier_on_ticket=int(data.get("earlier_on_ticket") or 0),
+            earlier_for_customer=int(data.get("earlier_for_customer") or 0),
+            why=tuple(str(line) for line in data.get("why") or ()),
+            show_scores=bool(data.get("show_scores", True)),
+            false_alarm_tag=data.get("false_alarm_tag"),
+            escalation_tags=tuple(str(t) for t in data.get("escalation_tags") or ()),
         )
 
 

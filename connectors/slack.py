@@ -9,8 +9,8 @@ module adds what is Slack's own: at most one message per second per channel (Sla
 posting limit; continuing after a 429 risks the app being disabled), the classification
 of Web API errors that arrive as HTTP 200 with `{"ok": false}`, and the message itself.
 
-Customer text (subject, name, indicator phrases) is data: bidi and other control
-characters are stripped (they can make a quote read backwards), it is placed in
+Customer text (subject, name, indicator phrases, the latest message) is data: bidi and
+other control characters are stripped (they can make a quote read backwards), it is put in
 `plain_text` objects where Block Kit allows so nothing in it is interpreted, and where it
 must sit in mrkdwn (the notification fallback text) `&`, `<` and `>` are escaped so it
 cannot form links or `<!channel>` mentions.  Every field is capped below Slack's limits.
@@ -62,6 +62,8 @@ BLOCKS_MAX = 50
 #: Indicator phrases shown, and the length of each.
 INDICATORS_SHOWN = 5
 INDICATOR_MAX = 200
+#: Characters of the latest customer message shown (the payload is capped already).
+EXCERPT_MAX = 300
 #: Scores drawn in the sparkline (the most recent ones).
 SPARKLINE_MAX = 40
 
@@ -366,6 +368,49 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": truncate(text, limit) or " ", "emoji": False}
 
 
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def _history_line(alert: Alert) -> str:
+    if not alert.earlier_on_ticket and not alert.earlier_for_customer:
+        return "Escalated before: never"
+    parts = []
+    if alert.earlier_on_ticket:
+        parts.append(f"{_times(alert.earlier_on_ticket)} on this ticket")
+    if alert.earlier_for_customer:
+        parts.append(f"{_times(alert.earlier_for_customer)} on this customer's other tickets")
+    return "Escalated before: " + ", ".join(parts)
+
+
+def _owner_line(alert: Alert) -> str | None:
+    assignee = one_line(clean_text(alert.assignee))
+    group = one_line(clean_text(alert.group))
+    if not assignee and not group:
+        return None
+    return "Assigned to: " + " · ".join(part for part in (assignee, group and f"group {group}")
+                                        if part)
+
+
+def _priority_line(alert: Alert) -> str | None:
+    before = one_line(clean_text(alert.priority))
+    after = one_line(clean_text(alert.new_priority))
+    if after and after != before:
+        return f"Priority: {before or 'none'} → {after}"
+    return f"Priority: {before}" if before else None
+
+
+def _false_alarm_hint(alert: Alert) -> str | None:
+    tag = one_line(clean_text(alert.false_alarm_tag))
+    if alert.kind != "fire" or not tag:
+        return None
+    hint = f"Not a real problem? Add the tag `{mrkdwn_escape(tag)}` to the ticket"
+    ours = [one_line(clean_text(t)) for t in alert.escalation_tags if one_line(clean_text(t))]
+    if ours:
+        hint += " or remove " + ", ".join(f"`{mrkdwn_escape(t)}`" for t in ours[:3])
+    return hint + "."
+
+
 def render_alert(alert: Alert) -> dict[str, Any]:
     """The message body: `text` (notification fallback, mrkdwn) and `blocks`."""
     recovered = alert.kind == "resolve"
@@ -375,11 +420,13 @@ def render_alert(alert: Alert) -> dict[str, Any]:
     ticket = one_line(clean_text(alert.ticket_id))
     source = one_line(clean_text(alert.source))
     reason = one_line(clean_text(alert.reason))
+    why = [one_line(clean_text(line)) for line in alert.why if one_line(clean_text(line))]
     url = _safe_url(alert.ticket_url)
     numbers = " · ".join(_format_number(k, v) for k, v in alert.numbers.items())
     indicators = [truncate(one_line(clean_text(p)), INDICATOR_MAX)
                   for p in alert.indicators if one_line(clean_text(p))][:INDICATORS_SHOWN]
-    spark = sparkline(alert.scores)
+    spark = sparkline(alert.scores) if alert.show_scores else ""
+    excerpt = truncate(one_line(clean_text(alert.excerpt)), EXCERPT_MAX)
 
     title = (f"✅ Recovered: {rule}" if recovered else f"🚨 Escalation: {rule}")
     blocks: list[dict[str, Any]] = [
@@ -393,20 +440,32 @@ def render_alert(alert: Alert) -> dict[str, Any]:
         _plain(f"Customer: {customer}", FIELD_MAX),
         _plain(f"Subject: {subject}", FIELD_MAX),
     ]
-    if reason:
+    if reason and not why:  # an alert queued before plain-words reasons existed
         fields.append(_plain(f"Reason: {reason}", FIELD_MAX))
+    for line in (_priority_line(alert), _owner_line(alert)):
+        if line:
+            fields.append(_plain(line, FIELD_MAX))
+    if not recovered:
+        fields.append(_plain(_history_line(alert), FIELD_MAX))
     blocks.append({"type": "section", "fields": fields[:FIELDS_MAX]})
     why_lines = []
-    if numbers:
+    if why:
+        why_lines.append(f"*{'Now' if recovered else 'Why'}*")
+        why_lines.extend(f"• {mrkdwn_escape(line)}" for line in why)
+    elif numbers:
         why_lines.append(f"*{'Now' if recovered else 'Why'}:* {mrkdwn_escape(numbers)}")
     if spark:
-        why_lines.append(f"*Scores* (oldest → newest): `{spark}`  "
-                         f"{len(alert.scores)} customer message"
+        why_lines.append(f"*Scores* (oldest → newest, -1 very negative … +1 very positive): "
+                         f"`{spark}`  {len(alert.scores)} customer message"
                          f"{'' if len(alert.scores) == 1 else 's'}")
     if why_lines:
         blocks.append({"type": "section",
                        "text": {"type": "mrkdwn",
                                 "text": truncate("\n".join(why_lines), SECTION_MAX)}})
+    if excerpt and not recovered:
+        # plain_text: whatever the customer wrote is shown as written, never interpreted.
+        blocks.append({"type": "section",
+                       "text": _plain(f"Latest message: “{excerpt}”", SECTION_MAX)})
     if indicators and not recovered:
         quoted = " · ".join(f"“{phrase}”" for phrase in indicators)
         blocks.append({"type": "section", "text": _plain(quoted, SECTION_MAX)})
@@ -415,13 +474,17 @@ def render_alert(alert: Alert) -> dict[str, Any]:
             "type": "button", "text": _plain("Open ticket", BUTTON_TEXT_MAX), "url": url,
             **({} if recovered else {"style": "danger"}),
         }]})
-    blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": f"helpdesk-sentinel · {mrkdwn_escape(source)}"},
-    ][:CONTEXT_ELEMENTS_MAX]})
+    context = [{"type": "mrkdwn", "text": f"helpdesk-sentinel · {mrkdwn_escape(source)}"}]
+    hint = _false_alarm_hint(alert)
+    if hint:
+        context.insert(0, {"type": "mrkdwn", "text": truncate(hint, SECTION_MAX)})
+    blocks.append({"type": "context", "elements": context[:CONTEXT_ELEMENTS_MAX]})
 
     verb = "Recovered" if recovered else "Escalation"
     fallback = f"{verb}: {rule} on {ticket_ref} \"{subject}\" ({customer})"
-    if reason:
+    if why:
+        fallback += f": {why[0]}"
+    elif reason:
         fallback += f": {reason}"
     return {
         "text": truncate(mrkdwn_escape(fallback), FALLBACK_MAX),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TextIO
 
+from connectors.base import ConnectorError
 from daemon.config import Config, parse_start_from
 from daemon.pipeline import Pipeline
 from daemon.scoring.settings import build_scorer
@@ -46,7 +47,15 @@ def run_backfill(config: Config, source_name: str, since: str, *, alerts: bool,
     cursor: str | None = None
     try:
         for _ in range(MAX_ROUNDS):
-            result = connector.poll(cursor, start)
+            try:
+                result = connector.poll(cursor, start)
+            except ConnectorError as exc:
+                # Refused credentials or an unreachable helpdesk: say so in one line (the
+                # HTTP layer's messages name the status, never a secret) and keep what
+                # the rounds before stored.
+                print(f"backfill {source_name}: stopped after {totals['fetched']} fetched: "
+                      f"{exc}", file=out)
+                return 1
             batch = pipeline.process(source_name, result.messages, None,
                                      evaluate_rules=alerts, side_effects=alerts)
             cursor = result.next_cursor

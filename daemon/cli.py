@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from daemon.config import Config, ConfigError, load_config
+from daemon.config import Config, ConfigError, load_config, parse_start_from
 from daemon.scoring.base import Scorer
 from daemon.terminal import safe_terminal
 
@@ -28,6 +30,9 @@ DEFAULT_CONFIG = "/etc/helpdesk-sentinel/config.yaml"
 
 
 def _load(path: str) -> Config:
+    if path == DEFAULT_CONFIG and not Path(path).exists():
+        raise ConfigError([f"{path}: no config file here (the default). Pass --config FILE; "
+                           "the repository's config.yaml is a working example."])
     return load_config(path)
 
 
@@ -147,53 +152,171 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return run_backfill(config, args.source, args.since, alerts=args.alerts, out=sys.stdout)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the hand-wrapped descriptions and examples as written."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("helpdesk-sentinel")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed; run `make install`)"
+
+
+#: Options whose value may be a time ago such as -30d, which argparse would otherwise
+#: take for an option of its own ("expected one argument").
+_TIME_AGO_OPTIONS = frozenset({"--since"})
+_TIME_AGO = re.compile(r"^-\d")  # any "-<digit>...": a malformed one gets --since's own error
+
+
+def _join_time_ago_values(argv: Sequence[str]) -> list[str]:
+    """`--since -30d` becomes `--since=-30d`, the one spelling argparse accepts."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in _TIME_AGO_OPTIONS and _TIME_AGO.match(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def _start_time(value: str) -> str:
+    """argparse type for --since: checked now, so a typo fails before any work starts."""
+    try:
+        parse_start_from(value, datetime.now(UTC))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time: use an ISO date or time (2026-11-01, "
+            "2026-11-01T09:00Z) or a time ago (-30d, -12h, -90m)") from None
+    return value
+
+
+def _positive_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of days, 1-3650")
+    return days
+
+
+_MAIN_EPILOG = f"""\
+examples:
+  helpdesk-sentinel check-config --config config.yaml
+  helpdesk-sentinel run --config config.yaml
+  helpdesk-sentinel backfill --config config.yaml --source zendesk-main --since -30d
+  helpdesk-sentinel COMMAND --help        (the options and examples of one command)
+
+Every command reads its config from --config (default: {DEFAULT_CONFIG}).
+The shipped config.yaml runs against built-in sandboxes; docs/connect.md connects a
+real helpdesk.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="helpdesk-sentinel", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="helpdesk-sentinel", epilog=_MAIN_EPILOG, formatter_class=_HelpFormatter,
+        description="Catch frustrated customers before they churn: sentiment trends on "
+                    "helpdesk\nconversations, escalated by YAML rules.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print the installed version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands")
+
+    def command(name: str, summary: str, examples: str, description: str = ""
+                ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=summary, description=description or summary,
+                           epilog="examples:\n" + examples, formatter_class=_HelpFormatter)
+        return with_config(p)
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--config", default=DEFAULT_CONFIG, help="config file (YAML)")
+        p.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE",
+                       help=f"the config file (YAML); default: {DEFAULT_CONFIG}")
         return p
 
-    run = with_config(sub.add_parser("run", help="run the daemon in the foreground"))
+    run = command("run", "run the daemon in the foreground", """\
+  helpdesk-sentinel run --config config.yaml          (the sandbox demo; Ctrl-C stops)
+  helpdesk-sentinel run --config config.yaml --once   (one round, prints totals as JSON)
+""", "Run the daemon in the foreground: poll every source, score, apply the rules and\n"
+     "deliver tags, notes and alerts.  systemd runs exactly this (see README).")
     run.add_argument("--once", action="store_true",
-                     help="poll every source once, deliver the outbox, exit")
+                     help="poll every source once, deliver what is queued, print the totals "
+                          "as JSON and exit (default: run until stopped)")
     run.set_defaults(func=cmd_run)
 
-    check = with_config(sub.add_parser("check-config", help="validate a config file"))
+    check = command("check-config", "validate a config file", """\
+  helpdesk-sentinel check-config --config config.yaml
+  helpdesk-sentinel check-config --config /etc/helpdesk-sentinel/config.yaml
+""", "Validate a config file without starting anything.  Every problem is listed in\n"
+     "one run as FILE:LINE: key.path: message; exit status 1 when there is one.")
     check.set_defaults(func=cmd_check_config)
 
-    rules = sub.add_parser("rules", help="rule tools")
-    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
-    rtest = with_config(rules_sub.add_parser("test", help="replay rule test files"))
-    rtest.add_argument("files", nargs="+", help="rule test files (YAML)")
+    rules = sub.add_parser("rules", help="rule tools (rules test)",
+                           description="Rule tools.", formatter_class=_HelpFormatter,
+                           epilog="examples:\n  helpdesk-sentinel rules test --config "
+                                  "config.yaml tests/rules/shipped_rules_test.yaml\n")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="TOOL")
+    rtest = with_config(rules_sub.add_parser(
+        "test", help="replay conversations through the rules",
+        description="Replay the conversations of rule test files through the config's rules\n"
+                    "and check what fires (docs/rules.md).  Exit 0 when all pass, 1 when one\n"
+                    "fails, 2 when a file is invalid.",
+        epilog="examples:\n  helpdesk-sentinel rules test --config config.yaml "
+               "tests/rules/shipped_rules_test.yaml\n",
+        formatter_class=_HelpFormatter))
+    rtest.add_argument("files", nargs="+", metavar="FILE",
+                       help="rule test files (YAML), one or more")
     rtest.set_defaults(func=cmd_rules_test)
 
-    ev = with_config(sub.add_parser("eval", help="evaluate the scorer on a labelled CSV"))
-    ev.add_argument("--data", required=True)
-    ev.add_argument("--text-column", required=True)
-    ev.add_argument("--label-column", required=True)
-    ev.add_argument("--output")
+    ev = command("eval", "score a labelled CSV and print accuracy metrics", """\
+  helpdesk-sentinel eval --config config.yaml --data labelled.csv \\
+      --text-column text --label-column label --output scored.csv
+""", "Score every row of a labelled CSV with the configured scorer and print how well\n"
+     "the scores match the labels (docs/scoring.md).")
+    ev.add_argument("--data", required=True, metavar="CSV",
+                    help="the labelled CSV file (required)")
+    ev.add_argument("--text-column", required=True, metavar="NAME",
+                    help="the column holding the message text (required)")
+    ev.add_argument("--label-column", required=True, metavar="NAME",
+                    help="the column holding the expected label (required)")
+    ev.add_argument("--output", metavar="CSV",
+                    help="also write every row with its score here (default: not written)")
     ev.set_defaults(func=cmd_eval)
 
-    rep = with_config(sub.add_parser("report", help="the sentiment dashboard"))
-    rep.add_argument("--days", type=int, default=7)
-    rep.add_argument("--source")
-    rep.add_argument("--json", action="store_true")
+    rep = command("report", "the sentiment dashboard", """\
+  helpdesk-sentinel report --config config.yaml
+  helpdesk-sentinel report --config config.yaml --days 30 --source zendesk-main --json
+""", "Print the dashboard: sentiment, escalations, outbox, poll health, agent impact.")
+    rep.add_argument("--days", type=_positive_days, default=7, metavar="N",
+                     help="how many days back to look (default: %(default)s)")
+    rep.add_argument("--source", metavar="NAME",
+                     help="only this source (default: every source)")
+    rep.add_argument("--json", action="store_true",
+                     help="print JSON instead of text (default: text)")
     rep.set_defaults(func=cmd_report)
 
-    back = with_config(sub.add_parser("backfill", help="score history without alerts"))
-    back.add_argument("--source", required=True)
-    back.add_argument("--since", required=True, help="ISO date/time or relative (-30d)")
-    back.add_argument("--alerts", action="store_true", help="also evaluate rules and act")
+    back = command("backfill", "score a source's history without alerts", """\
+  helpdesk-sentinel backfill --config config.yaml --source zendesk-main --since -30d
+  helpdesk-sentinel backfill --config config.yaml --source zendesk-main --since 2026-11-01
+  helpdesk-sentinel backfill --config config.yaml --source zendesk-main --since -7d --alerts
+""", "Read a source's history from --since and store and score it, so trends start\n"
+     "with context.  Rules are not evaluated and nothing is sent unless --alerts.")
+    back.add_argument("--source", required=True, metavar="NAME",
+                      help="the source to read, by its `name` in the config (required)")
+    back.add_argument("--since", required=True, type=_start_time, metavar="WHEN",
+                      help="where to start: an ISO date or time (2026-11-01, "
+                           "2026-11-01T09:00Z) or a time ago (-30d, -12h) (required)")
+    back.add_argument("--alerts", action="store_true",
+                      help="also evaluate the rules and act on them: tags, notes, alerts "
+                           "(default: only store and score)")
     back.set_defaults(func=cmd_backfill)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_time_ago_values(sys.argv[1:] if argv is None else argv))
     try:
         result: Any = args.func(args)
     except ConfigError as exc:

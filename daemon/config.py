@@ -27,6 +27,7 @@ from connectors.settings import (
     SourceSettings,
     settings_class,
 )
+from daemon.config_help import cross_reference_errors, did_you_mean
 from daemon.references import resolve_references
 from daemon.scoring.settings import (
     AnthropicScorerSettings,
@@ -187,7 +188,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     except ValidationError as exc:
         # Report these, and go on checking the sections that are fine: one run should
         # list every problem, not one section's at a time.
-        errors += validation_errors(exc, doc)
+        errors += validation_errors(exc, doc, model=TopLevel)
         broken = {error["loc"][0] for error in exc.errors() if error["loc"]}
         try:
             top = TopLevel.model_validate(
@@ -199,7 +200,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     try:
         scorer = parse_scorer_settings(top.scorer)
     except ValidationError as exc:
-        errors += validation_errors(exc, doc, ("scorer",))
+        errors += validation_errors(exc, doc, ("scorer",), model=ScorerSettings)
 
     def error(key: tuple[str | int, ...], message: str) -> None:
         errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: {message}")
@@ -211,11 +212,15 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
             error(where, f"missing 'kind' (one of: {', '.join(sorted(registry))})")
             return None
         try:
-            return settings_class(registry, kind).model_validate(raw)
+            model = settings_class(registry, kind)
         except KeyError as exc:
-            error((*where, "kind"), exc.args[0])
+            guess = did_you_mean(kind, registry)
+            error((*where, "kind"), exc.args[0] + (f"; did you mean {guess}?" if guess else ""))
+            return None
+        try:
+            return model.model_validate(raw)
         except ValidationError as exc:
-            errors.extend(validation_errors(exc, doc, where))
+            errors.extend(validation_errors(exc, doc, where, model=model))
         return None
 
     sources: list[SourceSettings] = []
@@ -244,12 +249,14 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     try:
         rules = RuleSet.model_validate({"rules": top.rules})
     except ValidationError as exc:
-        errors += validation_errors(exc, doc)
-    else:
-        for key, target in rules.notify_references():
-            if target not in top.notifiers:
-                error(key, f"unknown notifier {target!r} (configured: "
-                      f"{', '.join(sorted(top.notifiers)) or 'none'})")
+        errors += validation_errors(exc, doc, model=RuleSet)
+    # References between sections are checked even when a rule is broken, so one run
+    # lists them with everything else.
+    for key, message in cross_reference_errors(top.rules, top.notifiers,
+                                               [s.get("name") for s in top.sources
+                                                if isinstance(s, dict)]):
+        error(key, message)
+    if rules.rules:
         names = [rule.name for rule in rules.rules]
         for index, name in enumerate(names):
             if names.index(name) != index:

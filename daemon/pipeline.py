@@ -24,8 +24,16 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from connectors.base import Alert, Message, TicketChange
+from daemon.alerting import (
+    DEFAULT_FALSE_ALARM_TAG,
+    AlertContext,
+    alert_context,
+    excerpt_redactor,
+    ticket_people,
+)
 from daemon.logs import get_logger
 from daemon.scoring.base import Score, Scorer
+from daemon.scoring.redact import Redactor
 from daemon.store import Store
 from daemon.text import normalise
 from rules.engine import (
@@ -80,7 +88,8 @@ class Pipeline:
     def __init__(self, store: Store, scorer: Scorer, rules: Callable[[], RuleSet], *,
                  max_chars: int = 20_000, score_agent_messages: bool = False,
                  clock: Callable[[], datetime] = utcnow,
-                 series_cache_size: int = 5_000) -> None:
+                 series_cache_size: int = 5_000, redactor: Redactor | None = None,
+                 false_alarm_tag: str | None = DEFAULT_FALSE_ALARM_TAG) -> None:
         self.store = store
         self.scorer = scorer
         self._rules = rules
@@ -94,6 +103,11 @@ class Pipeline:
         #: (source, ticket) -> the snapshot this process last wrote (skip identical writes)
         self._written: OrderedDict[tuple[str, str], tuple[Any, ...]] = OrderedDict()
         self.series_cache_size = series_cache_size
+        #: Alert excerpts are redacted like text sent to a model: chat is a third party.
+        self.redactor = redactor or excerpt_redactor()
+        self.false_alarm_tag = false_alarm_tag
+        #: (source, ticket) -> assignee/group of the latest snapshot polled (for alerts)
+        self._people: OrderedDict[tuple[str, str], dict[str, str | None]] = OrderedDict()
 
     def process(self, source: str, messages: Sequence[Message], next_cursor: str | None, *,
                 fencing: int | None = None, evaluate_rules: bool = True,
@@ -144,6 +158,7 @@ class Pipeline:
         snapshots: dict[str, dict[str, Any]] = {}
         for message in messages:  # the last snapshot of a ticket in the batch wins
             snapshots[message.ticket_id] = _snapshot_row(source, message, now)
+        self._note_people(source, messages)
         touched = sorted({fresh[i].ticket_id for i in scores if fresh[i].author_role == "customer"})
         added: dict[str, list[ScoredMessage]] = {}
         for index, score in scores.items():
@@ -193,6 +208,18 @@ class Pipeline:
                 self._evaluate(conn, source, list(ticket_ids), self._clock(), True, result,
                                {}, {})
         return result
+
+    def _note_people(self, source: str, messages: Sequence[Message]) -> None:
+        """Remember who owns each ticket (when the connector says), for alerts."""
+        latest = {m.ticket_id: ticket_people(m.ticket) for m in messages}
+        with self._series_lock:
+            for ticket_id, people in latest.items():
+                if people:
+                    key = (source, ticket_id)
+                    self._people[key] = people
+                    self._people.move_to_end(key)
+            while len(self._people) > self.series_cache_size:
+                self._people.popitem(last=False)
 
     def _scored(self, message: Message) -> bool:
         if not message.public or message.author_role == "system":
@@ -312,6 +339,7 @@ class Pipeline:
                 sequence = getattr(new_history, "fire_count", 0)
                 key = f"{source}|{ticket_id}|{decision.rule}|{decision.kind}|{sequence}"
                 actions = decision.actions
+                before = changed_ticket  # this decision's alert shows the priority it found
                 change = TicketChange(add_tags=tuple(actions.add_tags),
                                       remove_tags=tuple(actions.remove_tags),
                                       priority=actions.priority, note=actions.note)
@@ -323,7 +351,15 @@ class Pipeline:
                     expected = apply_actions(_ticket_view(source, changed_ticket), actions)
                     changed_ticket = {**changed_ticket, "tags": sorted(expected.tags),
                                       "priority": expected.priority}
+                context: AlertContext | None = None
+                if actions.notify:
+                    with self._series_lock:
+                        people = dict(self._people.get((source, ticket_id), {}))
+                    context = alert_context(self.store, conn, source, ticket_id, before,
+                                            people, scored, decision, self.redactor,
+                                            self.false_alarm_tag)
                 for notifier in actions.notify:
+                    assert context is not None
                     alert = Alert(
                         source=source, ticket_id=ticket_id,
                         ticket_url=ticket_row.get("url") or "",
@@ -331,7 +367,7 @@ class Pipeline:
                         customer=ticket_row.get("requester"), rule=decision.rule,
                         kind=decision.kind, reason=decision.reason,
                         numbers=_jsonable(decision.numbers), indicators=decision.indicators,
-                        scores=[round(m.score, 3) for m in scored][-30:])
+                        scores=[round(m.score, 3) for m in scored][-30:], **context.fields())
                     outbox_rows.append(self._outbox_row(f"{key}|notify:{notifier}", source,
                                                         ticket_id, "alert", notifier,
                                                         alert.to_json(), now))

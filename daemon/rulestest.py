@@ -254,7 +254,7 @@ def run_file(path: Path, rules: RuleSet, scorer: Scorer, stdout: TextIO) -> int:
         stdout.write("\n".join(exc.messages) + "\n")
         return 2
     except ValidationError as exc:
-        stdout.write("\n".join(validation_errors(exc, doc)) + "\n")
+        stdout.write("\n".join(validation_errors(exc, doc, model=TestFile)) + "\n")
         return 2
     errors = _unknown_rules(test_file, rules, doc)
     if errors:

@@ -36,6 +36,7 @@ from pydantic import BaseModel, SecretStr
 from connectors.base import AuthError, Connector, FatalError, Notifier, RetriableError
 from connectors.settings import SourceSettings
 from daemon import sdnotify
+from daemon.alerting import excerpt_redactor
 from daemon.config import (
     SANDBOX_PORTS,
     Config,
@@ -164,6 +165,7 @@ class Daemon:
     _sources: dict[str, SourceSettings] = field(init=False, default_factory=dict)
     _tokens: dict[str, int] = field(init=False, default_factory=dict)  # leases we hold
     _polling: set[str] = field(init=False, default_factory=set)  # sources mid-poll
+    _polled: set[str] = field(init=False, default_factory=set)  # polled once since start
     _lock_file: Any = field(init=False, default=None)
     _scheduler: Any = field(init=False, default=None)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event)
@@ -203,9 +205,13 @@ class Daemon:
         for name, settings in notifier_settings.items():
             self.notifiers[name] = settings.create(name)
         self._sources = {s.name: s for s in sources}
+        # Alert excerpts go to chat: redact at least what the scorer redacts for a model.
+        redaction = getattr(scorer_settings, "redaction", None)
         self.pipeline = Pipeline(self.store, self.scorer, lambda: self.rules,
                                  max_chars=config.top.scoring.max_chars,
-                                 score_agent_messages=config.top.scoring.score_agent_messages)
+                                 score_agent_messages=config.top.scoring.score_agent_messages,
+                                 redactor=excerpt_redactor(redaction.kinds if redaction
+                                                           and redaction.enabled else ()))
         policy = OutboxPolicy(max_attempts=config.top.outbox.max_attempts,
                               backoff_base=config.top.outbox.backoff_base,
                               backoff_cap=config.top.outbox.backoff_cap,
@@ -408,7 +414,13 @@ class Daemon:
                                            summary["duration_ms"] / 1000, summary["fetched"])
             health.last_summary = (f"{name}: {summary['outcome']}, {summary['new']} new, "
                                    f"{summary['escalated']} escalated")
-            log.info("poll", **{k: v for k, v in summary.items() if k != "source"})
+            # A calm console: a poll that found nothing is a debug line, except a source's
+            # first (it shows the source works); news and failures are info.
+            quiet = (summary["outcome"] == "ok" and not summary["new"]
+                     and not summary["escalated"] and name in self._polled)
+            self._polled.add(name)
+            (log.debug if quiet else log.info)(
+                "poll", **{k: v for k, v in summary.items() if k != "source"})
         return summary
 
     def _record_failure(self, name: str, error: str, now: datetime,

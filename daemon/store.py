@@ -549,6 +549,34 @@ class Store:
     def log_escalations(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._bulk(conn, "log_escalations", T_ESCALATION, rows, T_ESCALATION.insert)
 
+    # -- what an alert tells the agent (daemon.alerting); read only when an alert is queued
+
+    def escalations_before(self, conn: Connection, source: str, ticket_id: str,
+                           requester: str | None) -> tuple[int, int]:
+        """Live escalations (not backfill) of this ticket, and of the requester's other
+        tickets on the same source, logged so far."""
+        fired = ((T_ESCALATION.c.source == source) & (T_ESCALATION.c.kind == "fire")
+                 & T_ESCALATION.c.backfill.is_(False))
+        count = sa.select(sa.func.count()).select_from(T_ESCALATION)
+        on_ticket = conn.execute(count.where(fired & (T_ESCALATION.c.ticket_id == ticket_id))
+                                 ).scalar_one()
+        for_customer = 0
+        if requester:
+            joined = T_ESCALATION.join(T_TICKET, (T_TICKET.c.source == T_ESCALATION.c.source)
+                                       & (T_TICKET.c.ticket_id == T_ESCALATION.c.ticket_id))
+            for_customer = conn.execute(
+                sa.select(sa.func.count()).select_from(joined).where(
+                    fired & (T_ESCALATION.c.ticket_id != ticket_id)
+                    & (T_TICKET.c.requester == requester))).scalar_one()
+        return int(on_ticket), int(for_customer)
+
+    def message_body(self, conn: Connection, source: str, message_id: str) -> str | None:
+        """A stored message's normalised text (None once retention removed it)."""
+        body = conn.execute(sa.select(T_MESSAGE.c.body).where(
+            (T_MESSAGE.c.source == source) & (T_MESSAGE.c.message_id == message_id))
+        ).scalar_one_or_none()
+        return body if isinstance(body, str) else None
+
     # -- outbox ----------------------------------------------------------------------
 
     def enqueue(self, conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from daemon.config_help import pattern_message, plain_yaml_problem, unknown_key_message
+
 MAX_BYTES = 1024 * 1024
 #: Nesting deeper than this is refused while parsing: PyYAML's composer and our own
 #: constructor recurse, and a few thousand `[` would raise RecursionError.  The deepest
@@ -88,9 +90,17 @@ def parse_yaml(text: str, path: str = "<string>") -> YamlDocument:
                 raise YamlError([f"{path}:{line}: YAML tag {tag!r} is not allowed"])
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # "while scanning ..." (or a file that ended too soon) marks where an unfinished
+        # construct (a quote, a key, a bracket) began: that is the line to fix.
+        # Otherwise the problem's own position is.
+        problem = exc.problem or ""
+        started = exc.context is not None and (exc.context.startswith("while scanning")
+                                               or "stream end" in problem
+                                               or "end of stream" in problem)
+        mark = (exc.context_mark if started else None) or exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlError([f"{path}:{line}: invalid YAML: {exc.problem or exc.context}"]) from None
+        raise YamlError([f"{path}:{line}: the YAML is not valid here: "
+                         f"{plain_yaml_problem(exc.problem, exc.context)}"]) from None
     except yaml.YAMLError as exc:
         raise YamlError([f"{path}:1: invalid YAML: {type(exc).__name__}"]) from None
     except RecursionError:  # a safety net behind MAX_DEPTH
@@ -198,12 +208,20 @@ _FRIENDLY = {
 
 
 def validation_errors(exc: ValidationError, doc: YamlDocument,
-                      prefix: Sequence[str | int] = ()) -> list[str]:
-    """Map a pydantic error onto the document: one `FILE:LINE: key.path: message` each."""
+                      prefix: Sequence[str | int] = (), model: Any = None) -> list[str]:
+    """Map a pydantic error onto the document: one `FILE:LINE: key.path: message` each.
+
+    `model` is what was validated (a model class or a union of them): with it an unknown
+    key gets the closest known key at its path as a suggestion.
+    """
     messages: list[str] = []
     for error in exc.errors(include_url=False):
         key = _real_key(doc.data, tuple(prefix), tuple(error["loc"]))
         message = _FRIENDLY.get(error["type"], error["msg"])
+        if error["type"] == "extra_forbidden":
+            message = unknown_key_message(model, tuple(error["loc"]))
+        elif error["type"] == "string_pattern_mismatch":
+            message = pattern_message(key) or "the value does not have the expected form"
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]
         if message.startswith("Assertion failed, "):

@@ -400,6 +400,11 @@ def format_for_console(message: SlackMessage, *, colour: bool = False, width: in
                 lines.extend(_pair_up([p for p in parts if p], width - 2))
             if isinstance(block.get("text"), dict):
                 lines.extend(_text_for_console(block["text"]).splitlines())
+        elif kind == "context":
+            for element in block.get("elements", []):
+                text = _text_for_console(element) if isinstance(element, dict) else ""
+                if text and not text.startswith("helpdesk-sentinel"):  # not the footer
+                    lines.append(text)
         elif kind == "actions":
             for element in block.get("elements", []):
                 if isinstance(element, dict) and isinstance(element.get("url"), str):

@@ -67,7 +67,7 @@ def test_good_config_resolves_env_and_file_secrets(tmp_path: Path) -> None:
 def test_typo_names_file_line_and_key(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD.replace("    email: ops", "    emial: ops"))
     errors = _errors(path)
-    assert f"{path}:6: sources[0].emial: unknown key" in errors
+    assert f"{path}:6: sources[0].emial: unknown key; did you mean email?" in errors
 
 
 def test_wrong_type_and_bad_subdomain(tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_unknown_notifier_and_duplicate_key(tmp_path: Path) -> None:
     text = GOOD.replace("notify: [escalations]", "notify: [escalatoins]")
     assert _errors(_write(tmp_path, text)) == [
         f"{tmp_path}/config.yaml:15: rules[0].actions.notify[0]: unknown notifier "
-        "'escalatoins' (configured: escalations)"]
+        "'escalatoins' (configured: escalations); did you mean escalations?"]
     text = GOOD.replace("state_dir: ./state\n", "state_dir: ./state\nstate_dir: ./other\n")
     assert _errors(_write(tmp_path, text)) == [
         f"{tmp_path}/config.yaml:2: state_dir: duplicate key"]
@@ -122,10 +122,11 @@ def test_unknown_kind_and_invalid_yaml(tmp_path: Path) -> None:
     text = GOOD.replace("kind: zendesk", "kind: zendex")
     assert _errors(_write(tmp_path, text)) == [
         f"{tmp_path}/config.yaml:4: sources[0].kind: unknown kind 'zendex'; "
-        "known: freshdesk, helpscout, zendesk"]
-    errors = _errors(_write(tmp_path, "rules: [\n  {name: x\n"))
-    assert len(errors) == 1 and errors[0].startswith(f"{tmp_path}/config.yaml:")
-    assert "invalid YAML" in errors[0]
+        "known: freshdesk, helpscout, zendesk; did you mean zendesk?"]
+    # The bracket that is never closed is on line 2, not where the file ends.
+    assert _errors(_write(tmp_path, "rules: [\n  {name: x\n")) == [
+        f"{tmp_path}/config.yaml:2: the YAML is not valid here: a {{mapping}} that is not "
+        "closed with '}' or lacks a ','"]
 
 
 def test_a_broken_section_does_not_hide_the_errors_of_the_others(tmp_path: Path) -> None:
@@ -151,7 +152,7 @@ def test_check_config_command(tmp_path: Path) -> None:
     done = subprocess.run([*cli, str(bad)], capture_output=True, text=True, timeout=60,
                           env={"ZD_TOKEN": "x", "PATH": "/usr/bin:/bin"}, cwd=REPO)
     assert done.returncode == 1
-    assert f"{bad}:6: sources[0].emial: unknown key" in done.stderr
+    assert f"{bad}:6: sources[0].emial: unknown key; did you mean email?" in done.stderr
     ok = subprocess.run([*cli, str(REPO / "config.yaml")], capture_output=True, text=True,
                         timeout=60, cwd=REPO, env={"PATH": "/usr/bin:/bin"})
     assert ok.returncode == 0, ok.stderr
@@ -256,3 +257,103 @@ def test_cleartext_urls_only_to_loopback(tmp_path: Path) -> None:
                 "http://localhost:9", "http://127.0.0.2"):
         path.write_text(CLEARTEXT.replace("URL", url))
         load_config(path, env={})
+# -- errors a newcomer can fix ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typo", "expected"), [
+    # The closest key of the model at that very path.
+    ("    when: {last_score_below: -0.7}",
+     "rules[0].when.decline_treshold: unknown key; did you mean decline_threshold?"),
+    ("log: {levle: info}", "log.levle: unknown key; did you mean level?"),
+    ("scorer: {kind: anthropic, api_key: k, modle: m}",
+     "scorer.modle: unknown key; did you mean model?"),
+    ("    webhook_url: file:webhook.txt", "notifiers.escalations.min_intervall: unknown key; "
+                                          "did you mean min_interval?"),
+    # Nothing close: the keys that are allowed there.
+    ("log: {colour: yes}", "log.colour: unknown key (known keys here: format, level)"),
+])
+def test_unknown_key_suggests_the_closest_known_key(tmp_path: Path, typo: str,
+                                                    expected: str) -> None:
+    replacements = {
+        "    when: {last_score_below: -0.7}":
+            "    when: {last_score_below: -0.7, decline_treshold: 0.3}",
+        "    webhook_url: file:webhook.txt":
+            "    webhook_url: file:webhook.txt\n    min_intervall: 2",
+    }
+    text = (GOOD.replace(typo, replacements[typo]) if typo in replacements
+            else GOOD + typo + "\n")
+    errors = _errors(_write(tmp_path, text))
+    assert [e.split(": ", 1)[1] for e in errors] == [expected]
+
+
+@pytest.mark.parametrize(("text", "line", "plain"), [
+    ("sources:\n  - name: zd\n\tkind: zendesk\n", 3,
+     "a tab character; YAML indents with spaces only"),
+    ("log:\n  level: \"info\nstate_dir: x\n", 2,
+     "a quote or bracket opened here is never closed"),
+    ("log:\n  level: info\n format: json\n", 3,
+     "this line is not lined up with the lines above it; check its indentation"),
+    ("rules:\n  - name: a\n    when: {last_score_below: -0.7}\n    actions:\n"
+     "      note: Score: {last_score}\n", 5,
+     "a ':' where none can be; put a value that contains ': ' in quotes, or check the "
+     "indentation of this line"),
+    ("log:\n  level: info\n  format json\n  x: 1\n", 3,
+     "a line that is not `key: value`; a ':' is missing, or a quote opened on an earlier "
+     "line is not closed"),
+    ('a: "x\\y"\n', 1,
+     "a backslash in a \"double-quoted\" value; use 'single quotes' or write \\\\"),
+])
+def test_yaml_syntax_errors_in_plain_words(tmp_path: Path, text: str, line: int,
+                                           plain: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    assert _errors(path) == [f"{path}:{line}: the YAML is not valid here: {plain}"]
+
+
+def test_cross_references_are_checked_with_the_other_errors(tmp_path: Path) -> None:
+    """A broken rule does not hide an unknown notifier or source elsewhere."""
+    text = GOOD.replace(
+        "    actions: {add_tags: [sentiment-very-negative], notify: [escalations]}",
+        "    actions: {add_tags: [sentiment-very-negative], notify: [escalatons]}\n"
+        "  - name: Bad Name\n"
+        "    when: {last_score_below: -0.7, sources: [zd, zendesk-main]}\n"
+        "    actions: {notify: pager}")
+    messages = [e.split(": ", 1)[1] for e in _errors(_write(tmp_path, text))]
+    assert messages == [
+        "rules[1].name: a rule name uses lowercase letters, digits, '-', '_' and '.' (up to "
+        "63, starting with a letter or digit), e.g. `sentiment-declining`",
+        "rules[0].actions.notify[0]: unknown notifier 'escalatons' (configured: "
+        "escalations); did you mean escalations?",
+        "rules[1].when.sources[1]: unknown source 'zendesk-main' (configured: zd)",
+        "rules[1].actions.notify: unknown notifier 'pager' (configured: escalations)",
+    ]
+
+
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    ("subdomain: acme", "subdomain: acme.zendesk.com",
+     "sources[0].subdomain: use just the first part of your Zendesk address: `mycompany` "
+     "for https://mycompany.zendesk.com (lowercase letters, digits and '-')"),
+    ("    webhook_url: file:webhook.txt", "    bot_token: x\n    channel: Escalations Team",
+     "notifiers.escalations.channel: use a channel name such as `#escalations` (lowercase, "
+     "no spaces) or a channel ID such as `C0123ABCDE`"),
+    ("add_tags: [sentiment-very-negative]", "add_tags: [very negative]",
+     "rules[0].actions.add_tags[0]: a tag is one word of up to 80 characters, no spaces or "
+     "commas, e.g. `sentiment-declining`"),
+    ("  - name: zd", "  - name: my zendesk",
+     "sources[0].name: a source name uses letters, digits, '-', '_' and '.' (up to 63, "
+     "starting with a letter or digit), e.g. `zendesk-main`"),
+])
+def test_pattern_errors_say_what_a_valid_value_looks_like(tmp_path: Path, before: str,
+                                                          after: str, expected: str) -> None:
+    errors = _errors(_write(tmp_path, GOOD.replace(before, after)))
+    assert expected in [e.split(": ", 1)[1] for e in errors]
+
+
+def test_freshdesk_domain_pattern_is_explained(tmp_path: Path) -> None:
+    text = GOOD.replace("    kind: zendesk\n    subdomain: acme\n    email: ops@example.com\n"
+                        "    api_token: ${ZD_TOKEN}",
+                        "    kind: freshdesk\n    domain: acme.freshdesk.com\n"
+                        "    api_key: ${ZD_TOKEN}")
+    assert [e.split(": ", 1)[1] for e in _errors(_write(tmp_path, text))] == [
+        "sources[0].domain: use just the first part of your Freshdesk address: `mycompany` "
+        "for https://mycompany.freshdesk.com (lowercase letters, digits and '-')"]

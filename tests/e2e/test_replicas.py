@@ -188,7 +188,7 @@ class Cluster:
         config.write_text(f"""
 state_dir: {self.tmp / f'state-{index}'}
 database: {{url: "{self.pg_url}"}}
-log: {{level: info, format: json}}
+log: {{level: debug, format: json}}  # every poll: the lease spans are checked
 lease: {{duration: {LEASE_S}s}}
 outbox: {{interval: 0.5s}}
 sources:{sources}

@@ -175,7 +175,7 @@ tests:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("tests:\n  - name: x\n    messages: [{score: 0.1}]\n    expect: {fird: []}\n",
-     "t.yaml:4: tests[0].expect.fird: unknown key"),
+     "t.yaml:4: tests[0].expect.fird: unknown key; did you mean fired?"),
     ("tests:\n  - name: x\n    messages:\n      - {score: 0.1, text: hi}\n    expect: {}\n",
      "t.yaml:4: tests[0].messages[0]: a customer message needs exactly one of score or text"),
     ("tests:\n  - name: x\n    messages:\n      - {author: agent, score: 0.1}\n    expect: {}\n",
