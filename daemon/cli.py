@@ -5,6 +5,7 @@
   rules test    replay conversations through the rules, promtool style
   eval          score a labelled CSV with the configured scorer and print metrics
   report        the dashboard: sentiment, escalations, outbox, poll health, agent impact
+  dashboard     the same, as a read-only web page (the daemon serves it too when enabled)
   backfill      score a source's history without firing alerts (unless --alerts)
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -112,7 +114,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
                         Path(args.output) if args.output else None, sys.stdout)
 
 
+def _positive_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {value!r}") from None
+    if days <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of days, not {days}")
+    return days
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    from daemon.insights import Insights, TrendSettings, UnknownSource
     from daemon.report import build_report, render_report
     from daemon.store import Store
 
@@ -120,15 +133,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     store = Store(config.database_url)
     try:
         store.create_schema()
+        try:
+            Insights(store).check_source(args.source, (s.name for s in config.sources))
+        except UnknownSource as exc:
+            print(f"report: {exc}", file=sys.stderr)
+            return 2
         report = build_report(store, days=args.days, source=args.source,
-                              now=datetime.now(UTC))
+                              now=datetime.now(UTC), trend=TrendSettings.from_rules(config.rules))
     finally:
         store.close()
-    if args.json:
-        print(json.dumps(report, indent=2, sort_keys=True, default=str))
-    else:
-        print(render_report(report))
+    text = (json.dumps(report, indent=2, sort_keys=True, default=str) if args.json
+            else render_report(report))
+    return _print_to_pipe(text)
+
+
+def _print_to_pipe(text: str) -> int:
+    """Print; a reader that went away (`report | head`) ends the command quietly."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again at exit while flushing the dead pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from daemon.dashboard import serve_dashboard
+
+    config = _load(args.config)
+    _configure_logs(config)
+    return serve_dashboard(config)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -170,10 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     rep = with_config(sub.add_parser("report", help="the sentiment dashboard"))
-    rep.add_argument("--days", type=int, default=7)
+    rep.add_argument("--days", type=_positive_days, default=7)
     rep.add_argument("--source")
     rep.add_argument("--json", action="store_true")
     rep.set_defaults(func=cmd_report)
+
+    dash = with_config(sub.add_parser("dashboard", help="serve the read-only web dashboard"))
+    dash.set_defaults(func=cmd_dashboard)
 
     back = with_config(sub.add_parser("backfill", help="score history without alerts"))
     back.add_argument("--source", required=True)

@@ -159,6 +159,7 @@ class Daemon:
     _heartbeat: float = field(init=False, default=0.0)
     _config_mtime: float = field(init=False, default=0.0)
     _metrics_server: Any = field(init=False, default=None)
+    _dashboard: Any = field(init=False, default=None)
 
     # -- building -------------------------------------------------------------------
 
@@ -197,6 +198,11 @@ class Daemon:
         self.outbox = OutboxDispatcher(self.store, self.connectors, self.notifiers, self.owner,
                                        policy, on_result=self._on_delivery)
         self._setup_metrics()
+        if config.top.dashboard.enabled:
+            from daemon.dashboard import start_dashboard
+
+            self._dashboard = start_dashboard(self.store, config.top.dashboard,
+                                              lambda: self.rules, list(self.connectors))
         self._config_mtime = self._mtime()
         return self
 
@@ -260,6 +266,8 @@ class Daemon:
             server.stop()
         if self._metrics_server is not None:
             self._metrics_server.close()
+        if self._dashboard is not None:
+            self._dashboard.close()
         try:  # hand the sources over now rather than when the leases run out
             for name in list(self._tokens):
                 self.store.release_source(name, self.owner)
