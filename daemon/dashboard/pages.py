@@ -85,6 +85,8 @@ class Pages:
             "static", name).read_bytes() for name in ("dashboard.css", "favicon.svg")}
 
     def render(self, path: str, query: Mapping[str, str]) -> Page:
+        if path == "/favicon.ico":  # browsers ask for it whatever the page says
+            path = "/static/favicon.svg"
         if path.startswith("/static/"):
             name = path[len("/static/"):]
             if name not in self._static:
