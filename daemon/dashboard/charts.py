@@ -178,13 +178,14 @@ def ticket_chart(messages: Sequence[Mapping[str, Any]], events: Sequence[Mapping
     return Markup("".join(parts))
 
 
-def interval_bar(low: float | None, mean: float, high: float | None, width: int = 140,
-                 height: int = 16) -> Markup:
-    """A mean change with its 95% interval on a [-1, 1] scale, zero in the middle."""
+def interval_bar(low: float | None, mean: float, high: float | None, width: int = 160,
+                 height: int = 16, reach: float = 0.6) -> Markup:
+    """A mean change with its 95% interval on a [-reach, reach] scale, zero in the middle
+    (changes after one reply are small; wider intervals run off the ends)."""
     pad = 4.0
 
     def x_of(value: float) -> float:
-        return pad + (max(-1.0, min(1.0, value)) + 1) / 2 * (width - 2 * pad)
+        return pad + (max(-reach, min(reach, value)) + reach) / (2 * reach) * (width - 2 * pad)
 
     mid = height / 2
     parts = [f'<svg class="interval" width="{width}" height="{height}" '

@@ -140,8 +140,8 @@ class _Metrics(HTMLParser):
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(f"sqlite:///{tmp_path / 'dash.db'}")
+def store(db_url: str) -> Iterator[Store]:
+    db = Store(db_url)
     fill(db, datetime.now(UTC))
     yield db
     db.close()
