@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config.yaml
 
-.PHONY: run test lint bench clean install
+.PHONY: run test lint bench clean install screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/replicas.py
 	$(BIN)/python bench/memory.py
+
+# The dashboard's overview as a person sees it (headless Chromium on a daemon over the
+# sandboxes), saved into docs/ for the README.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.e2e.dashboard_support docs/dashboard.png
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

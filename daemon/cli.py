@@ -5,6 +5,7 @@
   rules test    replay conversations through the rules, promtool style
   eval          score a labelled CSV with the configured scorer and print metrics
   report        the dashboard: sentiment, escalations, outbox, poll health, agent impact
+  dashboard     the same, as a read-only web page (the daemon serves it too when enabled)
   backfill      score a source's history without firing alerts (unless --alerts)
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -125,7 +127,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
                         Path(args.output) if args.output else None, sys.stdout)
 
 
+def _positive_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {value!r}") from None
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"must be a positive number of days (1-3650), not {days}")
+    return days
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    from daemon.insights import Insights, TrendSettings, UnknownSource
     from daemon.report import build_report, render_report
     from daemon.store import Store
 
@@ -133,15 +146,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     store = Store(config.database_url)
     try:
         store.create_schema()
+        try:
+            Insights(store).check_source(args.source, (s.name for s in config.sources))
+        except UnknownSource as exc:
+            print(f"report: {exc}", file=sys.stderr)
+            return 2
         report = build_report(store, days=args.days, source=args.source,
-                              now=datetime.now(UTC))
+                              now=datetime.now(UTC), trend=TrendSettings.from_rules(config.rules))
     finally:
         store.close()
-    if args.json:
-        print(json.dumps(report, indent=2, sort_keys=True, default=str))
-    else:
-        print(safe_terminal(render_report(report), multiline=True))
+    text = (json.dumps(report, indent=2, sort_keys=True, default=str) if args.json
+            else safe_terminal(render_report(report), multiline=True))
+    return _print_to_pipe(text)
+
+
+def _print_to_pipe(text: str) -> int:
+    """Print; a reader that went away (`report | head`) ends the command quietly."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again at exit while flushing the dead pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from daemon.dashboard import serve_dashboard
+
+    config = _load(args.config)
+    _configure_logs(config)
+    return serve_dashboard(config)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -189,16 +224,6 @@ def _start_time(value: str) -> str:
             f"{value!r} is not a time: use an ISO date or time (2026-11-01, "
             "2026-11-01T09:00Z) or a time ago (-30d, -12h, -90m)") from None
     return value
-
-
-def _positive_days(value: str) -> int:
-    try:
-        days = int(value)
-    except ValueError:
-        days = 0
-    if not 1 <= days <= 3650:
-        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of days, 1-3650")
-    return days
 
 
 _MAIN_EPILOG = f"""\
@@ -295,6 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--json", action="store_true",
                      help="print JSON instead of text (default: text)")
     rep.set_defaults(func=cmd_report)
+
+    dash = command("dashboard", "serve the read-only web dashboard", """\
+  helpdesk-sentinel dashboard --config config.yaml
+""", "Serve the dashboard of the config's `dashboard:` section (addr, port, token) until\n"
+     "Ctrl-C, reading the same database as the daemon.  `run` serves it too when\n"
+     "`dashboard.enabled` is true.")
+    dash.set_defaults(func=cmd_dashboard)
 
     back = command("backfill", "score a source's history without alerts", """\
   helpdesk-sentinel backfill --config config.yaml --source zendesk-main --since -30d

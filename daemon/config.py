@@ -11,6 +11,7 @@ reference anywhere else is an error), and held as pydantic `SecretStr` afterward
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from connectors.settings import (
     NOTIFIER_KINDS,
@@ -71,6 +72,16 @@ class MetricsSettings(_Strict):
     port: int = Field(9464, ge=0, le=65535)
 
 
+class DashboardSettings(_Strict):
+    """The read-only web dashboard (daemon/dashboard); off unless enabled."""
+
+    enabled: bool = False
+    addr: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    #: Required to bind anything but loopback: `Authorization: Bearer` or `?token=` once.
+    token: SecretStr | None = None
+
+
 class RetentionSettings(_Strict):
     #: Message text is deleted after this; scores and decisions stay.
     message_text: Duration = timedelta(days=90)
@@ -100,6 +111,7 @@ class TopLevel(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     retention: RetentionSettings = RetentionSettings()
     outbox: OutboxSettings = OutboxSettings()
     scoring: ScoringSettings = ScoringSettings()
@@ -164,6 +176,28 @@ def parse_start_from(value: str, now: datetime) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def is_loopback(addr: str) -> bool:
+    if addr == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(addr.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def dashboard_problems(settings: DashboardSettings) -> list[tuple[tuple[str, ...], str]]:
+    """A dashboard reachable from other machines must ask for a token (pages show
+    customer text); a token short enough to guess is no token."""
+    token = settings.token.get_secret_value() if settings.token is not None else ""
+    if settings.token is not None and len(token) < 16:
+        return [(("dashboard", "token"), "the token must be at least 16 characters")]
+    if not is_loopback(settings.addr) and not token:
+        return [(("dashboard", "addr"), f"binding {settings.addr} (not loopback) needs "
+                 "dashboard.token (for example ${SENTINEL_DASHBOARD_TOKEN} or "
+                 "credential:dashboard-token)")]
+    return []
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
@@ -244,6 +278,9 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         if notifier is not None:
             assert isinstance(notifier, NotifierSettings)
             notifiers[name] = notifier
+
+    errors += [f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: {message}"
+               for key, message in dashboard_problems(top.dashboard)]
 
     rules = RuleSet()
     try:

@@ -177,6 +177,7 @@ class Daemon:
     _stop_signal: int | None = field(init=False, default=None)
     _reload_requested: bool = field(init=False, default=False)
     _wake_fd: int | None = field(init=False, default=None)  # the pipe the main loop waits on
+    _dashboard: Any = field(init=False, default=None)
 
     # -- building -------------------------------------------------------------------
 
@@ -219,6 +220,11 @@ class Daemon:
         self.outbox = OutboxDispatcher(self.store, self.connectors, self.notifiers, self.owner,
                                        policy, on_result=self._on_delivery)
         self._setup_metrics()
+        if config.top.dashboard.enabled:
+            from daemon.dashboard import start_dashboard
+
+            self._dashboard = start_dashboard(self.store, config.top.dashboard,
+                                              lambda: self.rules, list(self.connectors))
         self._config_mtime = self._mtime()
         return self
 
@@ -282,6 +288,8 @@ class Daemon:
             server.stop()
         if self._metrics_server is not None:
             self._metrics_server.close()
+        if self._dashboard is not None:
+            self._dashboard.close()
         try:  # hand the sources over now rather than when the leases run out
             for name in list(self._tokens):
                 self.store.release_source(name, self.owner)

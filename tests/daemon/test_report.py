@@ -1,15 +1,26 @@
-"""The dashboard matches the original article's SQL on the same data, plus ops sections."""
+"""The report: the article's numbers on the same data, declining as the rules define it,
+agent impact with intervals, and the command's edges (bad --days, unknown --source, a
+closed pipe)."""
 
 from __future__ import annotations
 
+import json
+import math
 import random
 import sqlite3
-from datetime import timedelta
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from statistics import mean, stdev
 
+from daemon.insights import t_quantile_975
 from daemon.pipeline import Pipeline
-from daemon.report import build_report, render_report, sparkline
+from daemon.report import build_report, render_report, sparkline, terminal_safe
 from daemon.store import Store
+from rules.trend import article_trend
 from tests.daemon.helpers import ARTICLE_RULES, T0, ScriptedScorer, message
+from tests.e2e.support import REPO
 
 
 def _article_dashboard(rows: list[tuple[str, int, float, str]], start: str) -> dict[str, object]:
@@ -28,7 +39,7 @@ def _article_dashboard(rows: list[tuple[str, int, float, str]], start: str) -> d
             AVG(CASE WHEN message_number <= 2 THEN score END) - 0.3
         """, (start,)).fetchall()
     return {"avg_sentiment": round(avg or 0, 2), "negative_tickets": negative,
-            "declining_conversations": len(declining)}
+            "article_declining": len(declining)}
 
 
 def test_article_numbers_match_the_article_sql(db_url: str) -> None:
@@ -56,36 +67,132 @@ def test_article_numbers_match_the_article_sql(db_url: str) -> None:
     pipeline.process("zd", batch, "c")
     start = now - timedelta(days=7)
     report = build_report(store, days=7, now=now)
+    article_rows = [row for row in article_rows if row[3] <= now.isoformat()]  # no future
     expected = _article_dashboard(article_rows, start.isoformat())
-    assert {k: report[k] for k in expected} == expected
-    assert report["declining_conversations"] > 0 and report["negative_tickets"] > 0
+    assert {k: report[k] for k in ("avg_sentiment", "negative_tickets")} == {
+        k: expected[k] for k in ("avg_sentiment", "negative_tickets")}
+    # Declining is what the rules call declining: the trend over each active ticket's
+    # whole customer series, not the article's rougher SQL.
+    series: dict[str, list[tuple[int, float, str]]] = {}
+    for ticket, n, score, created in article_rows:
+        series.setdefault(ticket, []).append((n, score, created))
+    rules_declining = sum(
+        1 for rows in series.values()
+        if any(created > start.isoformat() for _, _, created in rows)
+        and article_trend([score for _, score, _ in sorted(rows)]).trend == "declining")
+    assert report["declining_conversations"] == rules_declining > 0
+    assert report["negative_tickets"] > 0
     store.close()
 
 
 def test_report_sections_and_agent_impact(sqlite_url: str) -> None:
-    now = T0 + timedelta(hours=3)
+    now = T0 + timedelta(hours=30)
     store = Store(sqlite_url)
     store.create_schema()
     store.ensure_sources(["zd"])
     pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
-    batch = [message("1", "1", "score=-0.2 hmm", minutes=0),
-             message("2", "1", "Let me fix that", role="agent", minutes=5),
-             message("3", "1", "score=0.4 thanks", minutes=10),
-             message("4", "2", "score=-0.9 furious", minutes=0),
-             message("5", "2", "Per policy no", role="agent", minutes=5),
-             message("6", "2", "score=-0.95 worse", minutes=10)]
-    for m in batch[3:]:
-        object.__setattr__(m, "author_name", "Sam" if m.author_role == "agent" else None)
-    for m in batch[:3]:
-        object.__setattr__(m, "author_name", "Alex" if m.author_role == "agent" else None)
+    batch = []
+    # Alex: six tickets where the customer is happier after the reply (+0.4 .. +0.9).
+    for n in range(6):
+        before, after = -0.3, 0.1 + n / 10
+        batch += [message(f"a{n}c1", f"a{n}", f"score={before} hmm", minutes=n),
+                  message(f"a{n}r", f"a{n}", "Let me fix that", role="agent", minutes=n + 5),
+                  message(f"a{n}r2", f"a{n}", "Also this", role="agent", minutes=n + 6),
+                  message(f"a{n}c2", f"a{n}", f"score={after} thanks", minutes=n + 10)]
+    # Sam: one reply, too few to rank.
+    batch += [message("s1", "s", "score=-0.9 furious", minutes=0),
+              message("s2", "s", "Per policy no", role="agent", minutes=5),
+              message("s3", "s", "score=-0.95 worse", minutes=10)]
+    for m in batch:
+        if m.author_role == "agent":
+            name = "Sam" if m.ticket_id == "s" else "Alex"
+            object.__setattr__(m, "author_name", name)
+            object.__setattr__(m, "author_id", name.lower())
     pipeline.process("zd", batch, "c")
     report = build_report(store, days=7, now=now)
-    agents = report["agent_impact"]["agents"]
-    assert agents["Alex"]["delta_avg"] == 0.6 and agents["Alex"]["improved"] == 1
-    assert agents["Sam"]["delta_avg"] == -0.05 and agents["Sam"]["worsened"] == 0
-    assert report["at_risk"][0]["ticket_id"] == "2"
+    impact = report["agent_impact"]
+    assert [a["agent"] for a in impact["agents"]] == ["Alex"]
+    alex = impact["agents"][0]
+    deltas = [0.1 + n / 10 + 0.3 for n in range(6)]  # two replies in a row count once
+    assert alex["replies"] == 6 and alex["delta_avg"] == round(mean(deltas), 2)
+    half = 2.571 * stdev(deltas) / math.sqrt(6)  # t(0.975, 5 df)
+    assert alex["delta_low"] == round(mean(deltas) - half, 2)
+    assert alex["delta_high"] == round(mean(deltas) + half, 2)
+    assert impact["hidden_agents"] == 1 and impact["hidden_replies"] == 1
+    assert impact["overall"]["replies"] == 7
+    assert report["at_risk"][0]["ticket_id"] == "s"
+    assert "very negative" in " ".join(report["at_risk"][0]["reasons"])
     assert report["escalations_by_rule"] == {"very-negative-message": 1}
+    assert report["escalation_outcomes"] == [
+        {"rule": "very-negative-message", "fired": 1, "tickets": 1, "active": 1,
+         "resolved": 0, "false_alarm": 0}]
     text = render_report(report)
     assert "Agent impact" in text and "very-negative-message" in text
+    assert "https://example.test/agent/tickets/s" in text  # ticket links
+    assert "1 agent(s) with fewer than 5 replies" in text
     assert sparkline([-1.0, 0.0, 1.0]) == "▁▅█"
     store.close()
+
+
+def test_t_quantiles_match_the_table_and_the_normal_limit() -> None:
+    assert t_quantile_975(5) == 2.571
+    assert abs(t_quantile_975(40) - 2.0211) < 1e-3
+    assert abs(t_quantile_975(120) - 1.9799) < 1e-3
+    assert abs(t_quantile_975(100_000) - 1.95996) < 1e-3
+    assert t_quantile_975(31) < t_quantile_975(30)
+
+
+def test_terminal_output_neutralises_control_characters() -> None:
+    hostile = "Refund\x1b[2J\x1b]0;pwned\x07 now\u202e\nnext"
+    cell = terminal_safe(hostile)
+    assert "\x1b" not in cell and "\x07" not in cell and "\u202e" not in cell
+    assert "\n" not in cell and cell.startswith("Refund")
+
+
+def _config_for(db: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "report.yaml"
+    path.write_text(f"database: {{url: 'sqlite:///{db}'}}\nstate_dir: {tmp_path / 'state'}\n"
+                    "sources:\n  - {name: zd, kind: zendesk, base_url: 'http://127.0.0.1:9',"
+                    " email: a@example.com, api_token: t}\n")
+    return path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "daemon.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_report_command_refuses_bad_days_and_unknown_sources(tmp_path: Path) -> None:
+    config = _config_for(tmp_path / "r.db", tmp_path)
+    bad_days = _cli("report", "--config", str(config), "--days", "0")
+    assert bad_days.returncode == 2 and "must be a positive number of days" in bad_days.stderr
+    unknown = _cli("report", "--config", str(config), "--source", "nope")
+    assert unknown.returncode == 2
+    assert "unknown source 'nope' (known: zd)" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    known = _cli("report", "--config", str(config), "--source", "zd", "--json")
+    assert known.returncode == 0 and json.loads(known.stdout)["source"] == "zd"
+
+
+def test_report_into_a_closed_pipe_prints_no_traceback(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    store = Store(f"sqlite:///{db}")
+    store.create_schema()
+    store.ensure_sources(["zd"])
+    now = datetime.now(UTC)
+    pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
+    pipeline.process("zd", [message(str(n), str(n), f"score=-0.{n % 9 + 1} bad",
+                                    minutes=int((now - T0).total_seconds() // 60) - n)
+                            for n in range(300)], "c")
+    store.close()
+    config = _config_for(db, tmp_path)
+    for args in (["report"], ["report", "--json"]):
+        # The reader is gone before the report is written: the write fails with EPIPE.
+        process = subprocess.Popen([sys.executable, "-m", "daemon.cli", *args, "--config",
+                                    str(config)], cwd=REPO, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        errors = process.stderr.read().decode()
+        assert process.wait(timeout=120) == 0, errors
+        assert "Traceback" not in errors and "BrokenPipe" not in errors, errors

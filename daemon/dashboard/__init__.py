@@ -1,0 +1,63 @@
+"""The read-only web dashboard: what a support lead looks at, from the same queries as `report`.
+
+Pages (daemon/dashboard/pages.py): the overview (sentiment and volume per day over 7 and
+30 days, negative and declining conversations, escalations by rule with their outcomes,
+by source and by language), the tickets at risk, one ticket's scores with its rule
+firings, and agent impact.  Server-rendered HTML with inline SVG charts; no script and
+nothing loaded from the network.  The daemon serves it when `dashboard.enabled` is set;
+`helpdesk-sentinel dashboard` serves it alone (daemon/dashboard/server.py: access).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from daemon.dashboard.pages import Pages
+from daemon.dashboard.server import DashboardServer, start_server
+from daemon.insights import TrendSettings
+from daemon.logs import get_logger, register_secrets
+from daemon.store import Store
+from rules.model import RuleSet
+
+if TYPE_CHECKING:
+    from daemon.config import Config, DashboardSettings
+
+log = get_logger("sentinel.dashboard")
+
+__all__ = ["DashboardServer", "Pages", "serve_dashboard", "start_dashboard"]
+
+
+def start_dashboard(store: Store, settings: DashboardSettings, rules: Callable[[], RuleSet],
+                    sources: list[str]) -> DashboardServer:
+    """Start serving in a background thread; the caller closes the returned server."""
+    token = settings.token.get_secret_value() if settings.token is not None else None
+    if token:
+        register_secrets([token])
+    pages = Pages(store, lambda: TrendSettings.from_rules(rules()), lambda: list(sources))
+    server = start_server(pages, settings.addr, settings.port, token or None)
+    log.info("dashboard_listening", url=server.url, token_required=bool(token))
+    return server
+
+
+def serve_dashboard(config: Config) -> int:
+    """`helpdesk-sentinel dashboard`: serve until SIGINT or SIGTERM, without the daemon."""
+    store = Store(config.database_url)
+    stop = threading.Event()
+    try:
+        store.create_schema()
+        server = start_dashboard(store, config.top.dashboard, lambda: config.rules,
+                                 [s.name for s in config.sources])
+        print(f"dashboard: {server.url}", flush=True)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        try:
+            while not stop.wait(3600):
+                continue
+        finally:
+            server.close()
+    finally:
+        store.close()
+    return 0
