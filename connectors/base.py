@@ -140,6 +140,9 @@ class Alert:
     indicators: Sequence[str] = ()
     scores: Sequence[float] = ()  # the conversation's customer scores, oldest first
     thread_ts: str | None = None  # reply under this earlier alert when the notifier can
+    #: An incident's member tickets (`source`, `ticket_id`, `url`, `subject` each); empty
+    #: for a one-ticket escalation.
+    members: Sequence[Mapping[str, str]] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -155,6 +158,7 @@ class Alert:
             "indicators": list(self.indicators),
             "scores": list(self.scores),
             "thread_ts": self.thread_ts,
+            **({"members": [dict(m) for m in self.members]} if self.members else {}),
         }
 
     @classmethod
@@ -172,6 +176,8 @@ class Alert:
             indicators=tuple(data.get("indicators") or ()),
             scores=tuple(data.get("scores") or ()),
             thread_ts=data.get("thread_ts"),
+            members=tuple(dict(m) for m in data.get("members") or ()
+                          if isinstance(m, Mapping)),
         )
 
 

@@ -29,6 +29,7 @@ from connectors.settings import (
 )
 from daemon.scoring.settings import ScorerSettings, parse_scorer_settings
 from daemon.yamlsafe import YamlDocument, YamlError, format_key, load_yaml, validation_errors
+from rules.incidents import IncidentSettings
 from rules.model import Duration, RuleSet, parse_duration
 
 
@@ -102,6 +103,7 @@ class TopLevel(_Strict):
     sources: list[dict[str, Any]] = Field(default_factory=list)
     notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rules: list[Any] = Field(default_factory=list)
+    incidents: IncidentSettings = IncidentSettings()  # rules/incidents.py
 
 
 @dataclass(slots=True)
@@ -291,6 +293,12 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         for index, name in enumerate(names):
             if names.index(name) != index:
                 error(("rules", index, "name"), f"duplicate rule name {name!r}")
+
+    for position, target in enumerate(top.incidents.notify):
+        if target not in top.notifiers:
+            error(("incidents", "notify", position),
+                  f"unknown notifier {target!r} (configured: "
+                  f"{', '.join(sorted(top.notifiers)) or 'none'})")
 
     if errors:
         raise ConfigError(errors)
