@@ -366,15 +366,34 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": truncate(text, limit) or " ", "emoji": False}
 
 
-#: Member ticket links per section block, and sections of links per message.
-LINKS_PER_SECTION = 25
-LINK_SECTIONS_MAX = 8
+#: Sections of member ticket links per message; subjects are shown up to this many members.
+LINK_SECTIONS_MAX = 10
+SUBJECTS_UP_TO = 20
 
 
-def _member_link(member: Mapping[str, str]) -> str:
+def _link_sections(lines: Sequence[str]) -> tuple[list[str], int]:
+    """Lines packed into at most LINK_SECTIONS_MAX section texts; and how many did not fit."""
+    sections: list[str] = []
+    current: list[str] = []
+    size = 0
+    for shown, line in enumerate(lines):
+        if current and size + len(line) + 1 > SECTION_MAX:
+            sections.append("\n".join(current))
+            current, size = [], 0
+            if len(sections) == LINK_SECTIONS_MAX:
+                return sections, len(lines) - shown
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        sections.append("\n".join(current))
+    return sections, 0
+
+
+def _member_link(member: Mapping[str, str], with_subject: bool) -> str:
     ref = f"#{one_line(clean_text(member.get('ticket_id', '')))}"
     source = one_line(clean_text(member.get("source", "")))
-    subject = truncate(one_line(clean_text(member.get("subject", ""))), 80)
+    subject = truncate(one_line(clean_text(member.get("subject", ""))), 80) \
+        if with_subject else ""
     url = _safe_url(member.get("url") or "")
     link = f"<{url}|{mrkdwn_escape(ref)}>" if url else mrkdwn_escape(ref)
     tail = f" {mrkdwn_escape(subject)}" if subject else ""
@@ -409,14 +428,15 @@ def render_incident(alert: Alert) -> dict[str, Any]:
     if phrases and reason != "incident_resolved":
         blocks.append({"type": "section", "text": _plain(
             "Customers wrote: " + " · ".join(f"“{p}”" for p in phrases), SECTION_MAX)})
-    links = [_member_link(m) for m in alert.members]
-    shown = links[:LINKS_PER_SECTION * LINK_SECTIONS_MAX]
-    for start in range(0, len(shown), LINKS_PER_SECTION):
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(
-            "\n".join(shown[start:start + LINKS_PER_SECTION]), SECTION_MAX)}})
-    if len(links) > len(shown):
+    with_subjects = len(alert.members) <= SUBJECTS_UP_TO
+    sections, left_out = _link_sections([_member_link(m, with_subjects)
+                                         for m in alert.members])
+    for text in sections:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": truncate(text, SECTION_MAX)}})
+    if left_out:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-            f"and {len(links) - len(shown)} more tickets (see `helpdesk-sentinel report`)")}]})
+            f"and {left_out} more tickets (see `helpdesk-sentinel report`)")}]})
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"helpdesk-sentinel · incident "
                                    f"{mrkdwn_escape(one_line(clean_text(alert.ticket_id)))}"}]})
