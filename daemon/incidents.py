@@ -35,7 +35,7 @@ from rules.incidents import (
     IncidentWindow,
     Member,
     evaluate_incidents,
-    is_candidate,
+    is_weak_candidate,
     next_incident_due,
 )
 
@@ -57,7 +57,8 @@ class IncidentStep:
 def candidate_for(source: str, message: Message, text: str, score: Score,
                   below: float) -> Candidate | None:
     """The candidate a scored customer message makes, or None if it is not negative."""
-    if message.author_role != "customer" or not is_candidate(score.score, score.signals, below):
+    if message.author_role != "customer" \
+            or not is_weak_candidate(score.score, score.signals, below):
         return None
     label = (score.topic or "").strip()[:80]
     topic = topic_of_label(label) if label else extract_topic(text)

@@ -60,33 +60,40 @@ _GENERIC: dict[str, str] = {
         tell told need needs needed want wanted company guys folks sir madam hope
         unacceptable ridiculous terrible horrible awful worst useless broken fail failed
         fails failing failure error errors wrong happen happened happening going gone
-        refund money cancel cancelled canceled cancellation account order orders""",
+        refund money cancel cancelled canceled cancellation account order orders
+        patience losing lost honestly second third fourth come came look looking
+        disappointed disappointing annoying annoyed frustrated frustrating angry upset
+        happy unhappy sorry excuse excuses chance screenshots screenshot known rush
+        letting curious wondering""",
     "de": """hallo guten tag team support service kunde kunden bitte danke dank grüße
         gruß hilfe immer noch wieder schon heute gestern morgen woche wochen tag tage
         stunde stunden minute minuten zeit jetzt seit problem probleme fehler ticket
         anfrage mail antwort antworten warte warten wartet funktioniert funktionieren
         geht ging kaputt nichts etwas alles jemand niemand sache mal leider dringend
         sofort wirklich einfach endlich unmöglich inakzeptabel schlecht schlimm katastrophe
-        frechheit unverschämt erstattung geld kündigen kündigung konto bestellung""",
+        frechheit unverschämt erstattung geld kündigen kündigung konto bestellung
+        geduld enttäuscht ärgerlich ärgerlich nervig sauer verärgert""",
     "fr": """bonjour salut équipe support service client clients merci cordialement aide
         toujours encore déjà aujourd'hui hier demain matin semaine semaines jour jours
         heure heures minute minutes temps maintenant depuis problème problèmes souci
         erreur ticket demande mail réponse attends attendre attente fonctionne marche
         rien quelque chose tout personne chose vraiment urgent immédiatement inacceptable
         nul horrible catastrophe honte remboursement argent annuler résiliation compte
-        commande svp""",
+        commande svp patience déçu déçue énervé énervée fâché agaçant""",
     "es": """hola buenos días equipo soporte servicio cliente clientes gracias saludos
         ayuda todavía sigue otra vez ya hoy ayer mañana semana semanas día días hora horas
         minuto minutos tiempo ahora desde problema problemas error ticket solicitud correo
         respuesta espero esperando esperar funciona nada algo todo nadie cosa favor
         urgente inmediatamente inaceptable horrible terrible vergüenza reembolso dinero
-        cancelar cancelación cuenta pedido""",
+        cancelar cancelación cuenta pedido paciencia decepcionado decepcionada molesto
+        enfadado""",
     "pt": """olá oi bom dia equipe suporte serviço cliente clientes obrigado obrigada
         atenciosamente ajuda ainda novamente outra vez já hoje ontem amanhã semana semanas
         dia dias hora horas minuto minutos tempo agora desde problema problemas erro
         ticket pedido solicitação email resposta esperando esperar aguardando funciona
         nada algo tudo ninguém coisa favor urgente imediatamente inaceitável horrível
-        péssimo vergonha reembolso dinheiro cancelar cancelamento conta""",
+        péssimo vergonha reembolso dinheiro cancelar cancelamento conta paciência
+        decepcionado decepcionada chateado irritado""",
 }
 
 _lock = threading.Lock()

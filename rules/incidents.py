@@ -9,7 +9,9 @@ A candidate is a customer message scored at or below `below`, or carrying a hard
 with its topic terms (normalised stems, daemon/topics.py, or the terms of Claude's topic
 label).  An incident opens when one term is shared by candidates from at least
 `min_tickets` different tickets within `window`, all in one language: that term is the
-incident's key, and the terms most of its first members share become its topic.  A
+incident's key, and the terms most of its first members share become its topic.
+Mildly negative messages on the same term (see WEAK_BELOW) are members too, but never
+count towards `min_tickets`.  A
 later candidate joins an open incident of its language when it contains the key term or
 two of the topic terms; one ticket is one member however often its customer writes.
 Members joining are announced in the incident's thread at most once per `update_every`
@@ -36,6 +38,11 @@ from rules.model import Duration, Names, Tag
 #: the text, not the customer's mood).
 HARD_SIGNALS: frozenset[str] = frozenset(
     {"churn_risk", "legal_threat", "manager_request", "repeat_contact", "abusive", "urgent"})
+#: A message at or below this score (the upper bound of the `negative` label) is "weakly"
+#: negative: it does not count towards `min_tickets`, but once enough strongly negative
+#: tickets share a term it is a member like them.  Hysteresis: a customer who says
+#: "the checkout page freezes, lost my basket twice" politely is still hit by the outage.
+WEAK_BELOW = -0.05
 #: Shared topic terms that let a candidate join without the key term.
 JOIN_SHARED_TERMS = 2
 #: A topic term must be in at least this share of the opening members' messages.
@@ -89,8 +96,14 @@ class Candidate:
 
 
 def is_candidate(score: float, signals: Iterable[str], below: float) -> bool:
-    """Negative enough to count: at or below `below`, or any hard signal."""
+    """Negative enough to count towards an incident: at or below `below`, or any hard
+    signal."""
     return score <= below or bool(HARD_SIGNALS.intersection(signals))
+
+
+def is_weak_candidate(score: float, signals: Iterable[str], below: float) -> bool:
+    """Negative enough to be a member (see WEAK_BELOW), whether or not it counts."""
+    return score <= max(below, WEAK_BELOW) or is_candidate(score, signals, below)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +227,19 @@ class _TermIndex:
                         del tickets[candidate.ticket]
 
 
-def _open(index: _TermIndex, trigger: Candidate, min_tickets: int,
+def _open(index: _TermIndex, trigger: Candidate, settings: IncidentSettings,
           now: datetime) -> tuple[Incident, tuple[Candidate, ...]] | None:
     """An incident around one of `trigger`'s terms, if enough tickets share it."""
+    min_tickets, below = settings.min_tickets, settings.below
+    if not is_candidate(trigger.score, trigger.signals, below):
+        return None  # a weak candidate never tips the count: it only tags along
     best: tuple[int, str] | None = None
     for term in dict.fromkeys(trigger.terms):
-        count = len(index.by_term.get((trigger.language, term), {}))
+        tickets = index.by_term.get((trigger.language, term), {})
+        if len(tickets) < min_tickets:
+            continue
+        count = sum(1 for held in tickets.values()
+                    if any(is_candidate(c.score, c.signals, below) for c in held))
         if count >= min_tickets and (best is None or (count, term) > best):
             best = (count, term)
     if best is None:
@@ -257,7 +277,8 @@ def evaluate_incidents(window: IncidentWindow, new: Sequence[Candidate],
     pool = [c for c in window.candidates if c.at >= horizon]
     arrivals: list[Candidate] = []
     for candidate in sorted(new, key=lambda c: (c.at, c.source, c.message_id)):
-        if candidate.message_id in known or not candidate.terms or candidate.at < horizon:
+        if candidate.message_id in known or not candidate.terms or candidate.at < horizon \
+                or not is_weak_candidate(candidate.score, candidate.signals, settings.below):
             continue
         known.add(candidate.message_id)
         arrivals.append(candidate)
@@ -281,7 +302,7 @@ def evaluate_incidents(window: IncidentWindow, new: Sequence[Candidate],
             index = _TermIndex(pool)
         else:
             index.add(candidate)
-        opened = _open(index, candidate, settings.min_tickets, now)
+        opened = _open(index, candidate, settings, now)
         if opened is not None:
             incident, used = opened
             incidents.append(incident)
