@@ -100,7 +100,8 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     with _configured_scorer(config) as scorer:
-        return run_rules_test(config.rules, scorer, [Path(f) for f in args.files], sys.stdout)
+        return run_rules_test(config.rules, scorer, [Path(f) for f in args.files], sys.stdout,
+                              config.top.incidents)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

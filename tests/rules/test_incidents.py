@@ -223,3 +223,26 @@ def test_property_every_incident_resolves_once_after_a_quiet_window(raw) -> None
     assert sorted(resolved) == sorted(opened)
     assert final.window.incidents == ()
     assert evaluate_incidents(final.window, [], SETTINGS, end).decisions == ()
+
+
+def test_inhibited_by_incident_keeps_a_rule_quiet_while_its_ticket_is_a_member() -> None:
+    from rules.engine import ConversationState, ScoredMessage, TicketView, evaluate
+    from rules.model import RuleSet
+
+    rules = RuleSet.model_validate({"rules": [
+        {"name": "very-negative", "when": {"last_score_below": -0.7},
+         "inhibited_by": ["incident"], "actions": {"add_tags": ["x"]}}]})
+    assert rules.inhibited_by_incident()
+    messages = (ScoredMessage("m1", T0, -0.9),)
+    member = ConversationState(TicketView("zd", "1", in_incident=True), messages)
+    assert evaluate(member, rules, {}, T0).decisions == ()
+    alone = ConversationState(TicketView("zd", "1"), messages)
+    assert [d.rule for d in evaluate(alone, rules, {}, T0).decisions] == ["very-negative"]
+
+
+def test_incident_is_a_reserved_rule_name() -> None:
+    from rules.model import RuleSet
+
+    with pytest.raises(ValidationError, match="the rule name 'incident' is reserved"):
+        RuleSet.model_validate({"rules": [
+            {"name": "incident", "when": {"last_score_below": -0.7}}]})
