@@ -114,6 +114,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from daemon.incident_report import incident_listing, render_incidents
     from daemon.report import build_report, render_report
     from daemon.store import Store
 
@@ -121,14 +122,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     store = Store(config.database_url)
     try:
         store.create_schema()
-        report = build_report(store, days=args.days, source=args.source,
-                              now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        report = build_report(store, days=args.days, source=args.source, now=now)
+        incidents = incident_listing(store, days=args.days, now=now)
     finally:
         store.close()
     if args.json:
-        print(json.dumps(report, indent=2, sort_keys=True, default=str))
+        print(json.dumps({**report, "incidents": incidents}, indent=2, sort_keys=True,
+                         default=str))
     else:
         print(render_report(report))
+        print()
+        print(render_incidents(incidents))
     return 0
 
 

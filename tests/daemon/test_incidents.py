@@ -3,6 +3,7 @@ inhibition, and the store query for report and dashboard (SQLite and PostgreSQL)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -143,4 +144,33 @@ def test_varied_complaints_open_nothing_and_old_candidates_are_pruned(db_url: st
         assert conn.execute(sa.select(sa.func.count()).select_from(
             T_INCIDENT_CANDIDATE)).scalar() == 1  # only the recent one is kept
     assert store.list_incidents() == []
+    store.close()
+
+
+def test_report_lists_incidents_with_members_and_strips_control_characters(
+        db_url: str) -> None:
+    from daemon.incident_report import incident_listing, render_incidents
+
+    clock = Clock(T0)
+    store, pipeline = _pipeline(db_url, clock)
+    for i in range(5):
+        clock.now = T0 + timedelta(minutes=i)
+        hostile = message(f"m{i}", f"t{i}", LOGIN[i], minutes=i)
+        if i == 0:  # a subject with a bidi override and an escape sequence
+            hostile = replace(hostile, ticket=replace(
+                hostile.ticket, subject="evil\u202e\x1b[31m subject"))
+        pipeline.process("zd", [hostile], f"c{i}")
+    listing = incident_listing(store, days=7, now=T0 + timedelta(hours=1))
+    (incident,) = listing
+    assert incident["state"] == "open" and incident["customers"] == 5
+    assert incident["topic"] == "login"
+    assert [m["ticket_id"] for m in incident["members"]] == [f"t{i}" for i in range(5)]
+    assert incident["opened_at"] == (T0 + timedelta(minutes=4)).isoformat()
+    text = render_incidents(listing)
+    assert "[open] login: 5 customers" in text
+    assert "https://example.test/agent/tickets/t3" in text
+    assert "evil subject" in text or "evil[31m subject" in text
+    assert "\x1b" not in text and "\u202e" not in text
+    assert incident_listing(store, days=7, now=T0 + timedelta(days=30)) == []
+    assert render_incidents([]) == "Incidents: none"
     store.close()
