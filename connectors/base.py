@@ -147,6 +147,9 @@ class Alert:
     show_scores: bool = True  # False for a rule on signals alone: the trend is beside the point
     false_alarm_tag: str | None = None  # the tag an agent adds to say "not a real problem"
     escalation_tags: Sequence[str] = ()  # the tags this escalation put on the ticket
+    #: An incident's member tickets (`source`, `ticket_id`, `url`, `subject` each); empty
+    #: for a one-ticket escalation.
+    members: Sequence[Mapping[str, str]] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -173,6 +176,7 @@ class Alert:
             "show_scores": self.show_scores,
             "false_alarm_tag": self.false_alarm_tag,
             "escalation_tags": list(self.escalation_tags),
+            **({"members": [dict(m) for m in self.members]} if self.members else {}),
         }
 
     @classmethod
@@ -201,6 +205,8 @@ class Alert:
             show_scores=bool(data.get("show_scores", True)),
             false_alarm_tag=data.get("false_alarm_tag"),
             escalation_tags=tuple(str(t) for t in data.get("escalation_tags") or ()),
+            members=tuple(dict(m) for m in data.get("members") or ()
+                          if isinstance(m, Mapping)),
         )
 
 

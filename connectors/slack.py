@@ -26,7 +26,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -409,10 +409,89 @@ def _false_alarm_hint(alert: Alert) -> str | None:
     if ours:
         hint += " or remove " + ", ".join(f"`{mrkdwn_escape(t)}`" for t in ours[:3])
     return hint + "."
+#: Sections of member ticket links per message; subjects are shown up to this many members.
+LINK_SECTIONS_MAX = 10
+SUBJECTS_UP_TO = 20
+
+
+def _link_sections(lines: Sequence[str]) -> tuple[list[str], int]:
+    """Lines packed into at most LINK_SECTIONS_MAX section texts; and how many did not fit."""
+    sections: list[str] = []
+    current: list[str] = []
+    size = 0
+    for shown, line in enumerate(lines):
+        if current and size + len(line) + 1 > SECTION_MAX:
+            sections.append("\n".join(current))
+            current, size = [], 0
+            if len(sections) == LINK_SECTIONS_MAX:
+                return sections, len(lines) - shown
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        sections.append("\n".join(current))
+    return sections, 0
+
+
+def _member_link(member: Mapping[str, str], with_subject: bool) -> str:
+    ref = f"#{one_line(clean_text(member.get('ticket_id', '')))}"
+    source = one_line(clean_text(member.get("source", "")))
+    subject = truncate(one_line(clean_text(member.get("subject", ""))), 80) \
+        if with_subject else ""
+    url = _safe_url(member.get("url") or "")
+    link = f"<{url}|{mrkdwn_escape(ref)}>" if url else mrkdwn_escape(ref)
+    tail = f" {mrkdwn_escape(subject)}" if subject else ""
+    return f"• {link} ({mrkdwn_escape(source)}){tail}"
+
+
+def render_incident(alert: Alert) -> dict[str, Any]:
+    """An incident: its topic, how many customers, example phrases, a link to every member
+    ticket (all of them in the opening and resolving messages; the new ones in updates)."""
+    reason = alert.reason
+    topic = one_line(clean_text(alert.subject)) or "(no topic)"
+    customers = alert.numbers.get("customers")
+    minutes = alert.numbers.get("window_minutes")
+    count = customers if isinstance(customers, int) else len(alert.members)
+    if reason == "incident_resolved":
+        title = f"✅ Incident resolved: {topic}"
+        summary = f"No new customer about this for {minutes} minutes; {count} customers in all."
+    elif reason == "incident_grew":
+        new = alert.numbers.get("new_customers", len(alert.members))
+        title = f"Incident growing: {topic}"
+        summary = f"{new} more customer{'' if new == 1 else 's'}; {count} in all."
+    else:
+        title = f"🔥 Incident: {topic}"
+        summary = (f"{count} customers wrote negatively about the same thing within "
+                   f"{minutes} minutes.")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(title, HEADER_MAX)},
+        {"type": "section", "text": _plain(summary, SECTION_MAX)},
+    ]
+    phrases = [truncate(one_line(clean_text(p)), INDICATOR_MAX)
+               for p in alert.indicators if one_line(clean_text(p))][:INDICATORS_SHOWN]
+    if phrases and reason != "incident_resolved":
+        blocks.append({"type": "section", "text": _plain(
+            "Customers wrote: " + " · ".join(f"“{p}”" for p in phrases), SECTION_MAX)})
+    with_subjects = len(alert.members) <= SUBJECTS_UP_TO
+    sections, left_out = _link_sections([_member_link(m, with_subjects)
+                                         for m in alert.members])
+    for text in sections:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": truncate(text, SECTION_MAX)}})
+    if left_out:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"and {left_out} more tickets (see `helpdesk-sentinel report`)")}]})
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"helpdesk-sentinel · incident "
+                                   f"{mrkdwn_escape(one_line(clean_text(alert.ticket_id)))}"}]})
+    fallback = f"{title} ({count} customers)"
+    return {"text": truncate(mrkdwn_escape(fallback), FALLBACK_MAX),
+            "blocks": blocks[:BLOCKS_MAX], "unfurl_links": False, "unfurl_media": False}
 
 
 def render_alert(alert: Alert) -> dict[str, Any]:
     """The message body: `text` (notification fallback, mrkdwn) and `blocks`."""
+    if alert.rule == "incident" and alert.source == "incident":
+        return render_incident(alert)
     recovered = alert.kind == "resolve"
     rule = one_line(clean_text(alert.rule))
     subject = one_line(clean_text(alert.subject)) or "(no subject)"

@@ -115,7 +115,8 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     with _configured_scorer(config) as scorer:
-        return run_rules_test(config.rules, scorer, [Path(f) for f in args.files], sys.stdout)
+        return run_rules_test(config.rules, scorer, [Path(f) for f in args.files], sys.stdout,
+                              config.top.incidents)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -138,6 +139,7 @@ def _positive_days(value: str) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from daemon.incident_report import incident_listing, render_incidents
     from daemon.insights import Insights, TrendSettings, UnknownSource
     from daemon.report import build_report, render_report
     from daemon.store import Store
@@ -151,12 +153,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         except UnknownSource as exc:
             print(f"report: {exc}", file=sys.stderr)
             return 2
+        now = datetime.now(UTC)
         report = build_report(store, days=args.days, source=args.source,
-                              now=datetime.now(UTC), trend=TrendSettings.from_rules(config.rules))
+                              now=now, trend=TrendSettings.from_rules(config.rules))
+        incidents = incident_listing(store, days=args.days, now=now)
     finally:
         store.close()
-    text = (json.dumps(report, indent=2, sort_keys=True, default=str) if args.json
-            else safe_terminal(render_report(report), multiline=True))
+    text = (json.dumps({**report, "incidents": incidents}, indent=2, sort_keys=True,
+                       default=str) if args.json
+            else safe_terminal(render_report(report) + "\n\n" + render_incidents(incidents),
+                               multiline=True))
     return _print_to_pipe(text)
 
 

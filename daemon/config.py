@@ -37,6 +37,7 @@ from daemon.scoring.settings import (
     parse_scorer_settings,
 )
 from daemon.yamlsafe import YamlError, format_key, load_yaml, validation_errors
+from rules.incidents import IncidentSettings
 from rules.model import RuleSet
 from vocab import Duration, parse_duration
 
@@ -122,6 +123,7 @@ class TopLevel(_Strict):
     sources: list[dict[str, Any]] = Field(default_factory=list)
     notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rules: list[Any] = Field(default_factory=list)
+    incidents: IncidentSettings = IncidentSettings()  # rules/incidents.py
 
 
 @dataclass(slots=True)
@@ -298,6 +300,12 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         for index, name in enumerate(names):
             if names.index(name) != index:
                 error(("rules", index, "name"), f"duplicate rule name {name!r}")
+
+    for position, target in enumerate(top.incidents.notify):
+        if target not in top.notifiers:
+            error(("incidents", "notify", position),
+                  f"unknown notifier {target!r} (configured: "
+                  f"{', '.join(sorted(top.notifiers)) or 'none'})")
 
     if errors:
         raise ConfigError(errors)

@@ -31,6 +31,7 @@ from daemon.alerting import (
     excerpt_redactor,
     ticket_people,
 )
+from daemon.incidents import IncidentTracker
 from daemon.logs import get_logger
 from daemon.scoring.base import Score, Scorer
 from daemon.scoring.redact import Redactor
@@ -46,6 +47,7 @@ from rules.engine import (
     evaluate,
     next_due_at,
 )
+from rules.incidents import IncidentDecision
 from rules.model import RuleSet
 from vocab import aware, utcnow
 
@@ -61,6 +63,7 @@ class BatchResult:
     enqueued: int = 0
     fallbacks: dict[str, int] = dataclasses.field(default_factory=dict)  # reason -> count
     decisions: list[tuple[str, Decision]] = dataclasses.field(default_factory=list)
+    incidents: list[IncidentDecision] = dataclasses.field(default_factory=list)
 
 
 def _snapshot_row(source: str, message: Message, now: datetime) -> dict[str, Any]:
@@ -75,11 +78,11 @@ def _snapshot_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
             tuple(row.get("tags") or ()), row.get("requester"))
 
 
-def _ticket_view(source: str, row: Mapping[str, Any]) -> TicketView:
+def _ticket_view(source: str, row: Mapping[str, Any], in_incident: bool = False) -> TicketView:
     return TicketView(source=source, ticket_id=row["ticket_id"], subject=row.get("subject") or "",
                       url=row.get("url") or "", status=row.get("status"),
                       priority=row.get("priority"), tags=frozenset(row.get("tags") or ()),
-                      requester=row.get("requester"))
+                      requester=row.get("requester"), in_incident=in_incident)
 
 
 class Pipeline:
@@ -89,8 +92,10 @@ class Pipeline:
                  max_chars: int = 20_000, score_agent_messages: bool = False,
                  clock: Callable[[], datetime] = utcnow,
                  series_cache_size: int = 5_000, redactor: Redactor | None = None,
-                 false_alarm_tag: str | None = DEFAULT_FALSE_ALARM_TAG) -> None:
+                 false_alarm_tag: str | None = DEFAULT_FALSE_ALARM_TAG,
+                 incidents: IncidentTracker | None = None) -> None:
         self.store = store
+        self.incidents = incidents
         self.scorer = scorer
         self._rules = rules
         self.max_chars = max_chars
@@ -169,6 +174,9 @@ class Pipeline:
                     score=score.score, label=score.label, signals=frozenset(score.signals),
                     indicators=tuple(score.indicators)))
 
+        # Topics are read outside the transaction, like scores (CPU only, no lock held).
+        candidates = (self.incidents.candidates(source, fresh, [t.text for t in texts], scores)
+                      if self.incidents is not None and side_effects else [])
         if fencing is not None and self._series_token.get(source) != fencing:
             self._forget(source)  # the lease changed hands since: another replica may have written
         pending: dict[tuple[str, str], tuple[ScoredMessage, ...]] = {}
@@ -182,6 +190,10 @@ class Pipeline:
                     changed = [row for ticket_id, row in snapshots.items()
                                if self._written.get((source, ticket_id)) != keys[ticket_id]]
                 self.store.upsert_tickets(conn, changed)
+                if candidates and self.incidents is not None:
+                    step = self.incidents.process(conn, candidates, now)
+                    result.enqueued += step.enqueued
+                    result.incidents += step.decisions
                 if evaluate_rules and touched:
                     self._evaluate(conn, source, touched, now, side_effects, result, added, pending,
                                    snapshots)
@@ -194,6 +206,16 @@ class Pipeline:
             raise
         self._remember(source, fencing, pending,  # only once committed
                        {(source, row["ticket_id"]): keys[row["ticket_id"]] for row in changed})
+        return result
+
+    def incident_timers(self) -> BatchResult:
+        """Announce pending incident updates and resolve quiet incidents (the sweep)."""
+        result = BatchResult()
+        if self.incidents is not None and self.incidents.enabled:
+            with self.store.transaction() as conn:
+                step = self.incidents.process(conn, [], self._clock())
+            result.enqueued += step.enqueued
+            result.incidents += step.decisions
         return result
 
     def reevaluate(self, source: str, ticket_ids: Sequence[str]) -> BatchResult:
@@ -300,6 +322,8 @@ class Pipeline:
         if missing:
             tickets.update(self.store.tickets(conn, source, missing))
         states = self.store.rule_states(conn, source, ticket_ids)
+        in_incident = (self.store.tickets_in_open_incidents(conn, source, ticket_ids)
+                       if rules.inhibited_by_incident() else set())
         rule_rows: list[dict[str, Any]] = []
         log_rows: list[dict[str, Any]] = []
         outbox_rows: list[dict[str, Any]] = []
@@ -307,7 +331,8 @@ class Pipeline:
         for ticket_id in ticket_ids:
             ticket_row = tickets.get(ticket_id) or {"ticket_id": ticket_id}
             scored = series.get(ticket_id, ())
-            state = ConversationState(ticket=_ticket_view(source, ticket_row),
+            state = ConversationState(ticket=_ticket_view(source, ticket_row,
+                                                          ticket_id in in_incident),
                                       customer_messages=scored)
             history = {name: RuleHistory.from_json(data)
                        for name, data in states.get(ticket_id, {}).items()}

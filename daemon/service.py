@@ -45,6 +45,7 @@ from daemon.config import (
     parse_start_from,
     sandbox_placeholder,
 )
+from daemon.incidents import IncidentTracker
 from daemon.logs import get_logger, redact_text, register_secrets
 from daemon.metrics import Metrics, start_metrics_server
 from daemon.outbox import OutboxDispatcher, OutboxPolicy
@@ -52,6 +53,7 @@ from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
 from daemon.scoring.settings import build_scorer
 from daemon.store import DatabaseUnavailable, LeaseLost, Store
+from rules.incidents import IncidentSettings
 from rules.model import RuleSet
 from vocab import utcnow
 
@@ -159,6 +161,7 @@ class Daemon:
     pipeline: Pipeline = field(init=False)
     outbox: OutboxDispatcher = field(init=False)
     rules: RuleSet = field(init=False)
+    incident_settings: IncidentSettings = field(init=False, default_factory=IncidentSettings)
     metrics: Metrics = field(init=False)
     sandboxes: list[Any] = field(init=False, default_factory=list)
     health: dict[str, SourceHealth] = field(init=False, default_factory=dict)
@@ -208,11 +211,14 @@ class Daemon:
         self._sources = {s.name: s for s in sources}
         # Alert excerpts go to chat: redact at least what the scorer redacts for a model.
         redaction = getattr(scorer_settings, "redaction", None)
+        self.incident_settings = config.top.incidents
         self.pipeline = Pipeline(self.store, self.scorer, lambda: self.rules,
                                  max_chars=config.top.scoring.max_chars,
                                  score_agent_messages=config.top.scoring.score_agent_messages,
                                  redactor=excerpt_redactor(redaction.kinds if redaction
-                                                           and redaction.enabled else ()))
+                                                           and redaction.enabled else ()),
+                                 incidents=IncidentTracker(self.store,
+                                                           lambda: self.incident_settings))
         policy = OutboxPolicy(max_attempts=config.top.outbox.max_attempts,
                               backoff_base=config.top.outbox.backoff_base,
                               backoff_cap=config.top.outbox.backoff_cap,
@@ -460,6 +466,8 @@ class Daemon:
             tickets = self.store.due_tickets(name, utcnow())
             for start in range(0, len(tickets), 200):
                 self.pipeline.reevaluate(name, tickets[start:start + 200])
+        if self.incident_settings.enabled and self.store.incidents_due(utcnow()):
+            self.pipeline.incident_timers()
 
     def rescore(self, limit: int = 100) -> int:
         """Replace fallback scores once the primary scorer is available again."""
@@ -576,6 +584,7 @@ class Daemon:
             sdnotify.ready("reload failed; running rules kept")
             return False
         self.rules = new.rules
+        self.incident_settings = new.top.incidents
         for health in self.health.values():
             health.paused_reason = None  # credentials may have been fixed: try again
         log.info("reloaded", rules=[r.name for r in new.rules.rules])

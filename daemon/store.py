@@ -149,6 +149,62 @@ class OutboxRow(SQLModel, table=True):
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
+class IncidentRow(SQLModel, table=True):
+    """An incident: many customers upset about one thing at once (rules/incidents.py)."""
+
+    __tablename__ = "incident"
+    __table_args__ = (sa.Index("ix_incident_state_due", "state", "due_at"),
+                      sa.Index("ix_incident_opened", "opened_at"))
+    incident_id: str = Field(primary_key=True, max_length=32)
+    state: str = Field(max_length=16)  # open | resolved
+    language: str = Field(max_length=8)
+    key_term: str = Field(max_length=128)
+    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    topic: str = Field(default="", sa_column=Column(Text))
+    opened_at: datetime
+    last_member_at: datetime
+    resolved_at: datetime | None = None
+    updates: int = 0
+    last_update_at: datetime | None = None
+    members: int = 0
+    due_at: datetime | None = None  # an update to announce or the resolve falls due
+
+
+class IncidentMemberRow(SQLModel, table=True):
+    """One ticket in an incident (a ticket is one member however often its customer writes)."""
+
+    __tablename__ = "incident_member"
+    __table_args__ = (sa.Index("ix_incident_member_ticket", "source", "ticket_id"),)
+    incident_id: str = Field(primary_key=True, max_length=32)
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    message_id: str = Field(max_length=128)
+    joined_at: datetime  # the member message's time
+    phrase: str = Field(default="", sa_column=Column(Text))
+    url: str = Field(default="", sa_column=Column(Text))
+    subject: str = Field(default="", sa_column=Column(Text))
+    announced: bool = False
+
+
+class IncidentCandidateRow(SQLModel, table=True):
+    """A recent negative customer message in no incident yet: the sliding window's pool."""
+
+    __tablename__ = "incident_candidate"
+    __table_args__ = (sa.Index("ix_incident_candidate_at", "at"),)
+    source: str = Field(primary_key=True, max_length=64)
+    message_id: str = Field(primary_key=True, max_length=128)
+    ticket_id: str = Field(max_length=128)
+    at: datetime
+    score: float
+    language: str = Field(max_length=8)
+    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    words: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    signals: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    label: str = Field(default="", sa_column=Column(Text))
+    url: str = Field(default="", sa_column=Column(Text))
+    subject: str = Field(default="", sa_column=Column(Text))
+
+
 T_SOURCE = SourceState.__table__  # type: ignore[attr-defined]
 T_MESSAGE = StoredMessage.__table__  # type: ignore[attr-defined]
 T_TICKET = Ticket.__table__  # type: ignore[attr-defined]
@@ -156,6 +212,9 @@ T_RULE = RuleState.__table__  # type: ignore[attr-defined]
 T_ESCALATION = EscalationEvent.__table__  # type: ignore[attr-defined]
 T_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 T_REPLICA = Replica.__table__  # type: ignore[attr-defined]
+T_INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
+T_INCIDENT_MEMBER = IncidentMemberRow.__table__  # type: ignore[attr-defined]
+T_INCIDENT_CANDIDATE = IncidentCandidateRow.__table__  # type: ignore[attr-defined]
 
 _CHUNK = 500
 
@@ -673,6 +732,101 @@ class Store:
             if status:
                 query = query.where(T_OUTBOX.c.status == status)
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    # -- incidents (daemon/incidents.py) -----------------------------------------------
+
+    def lock_incidents(self, conn: Connection) -> None:
+        """Serialise incident evaluation across replicas until this transaction ends
+        (SQLite transactions are serialised already)."""
+        if self.is_postgres:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7364022)"))
+
+    def incident_window(self, conn: Connection, since: datetime,
+                        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                   list[dict[str, Any]]]:
+        """(pooled candidates at or after `since`, open incidents, their members)."""
+        candidates = [dict(r) for r in conn.execute(
+            sa.select(T_INCIDENT_CANDIDATE).where(T_INCIDENT_CANDIDATE.c.at >= aware(since))
+            .order_by(T_INCIDENT_CANDIDATE.c.at)).mappings()]
+        incidents = [dict(r) for r in conn.execute(
+            sa.select(T_INCIDENT).where(T_INCIDENT.c.state == "open")
+            .order_by(T_INCIDENT.c.opened_at, T_INCIDENT.c.incident_id)).mappings()]
+        members: list[dict[str, Any]] = []
+        ids = [row["incident_id"] for row in incidents]
+        if ids:
+            members = [dict(r) for r in conn.execute(
+                sa.select(T_INCIDENT_MEMBER).where(T_INCIDENT_MEMBER.c.incident_id.in_(ids))
+                .order_by(T_INCIDENT_MEMBER.c.joined_at, T_INCIDENT_MEMBER.c.source,
+                          T_INCIDENT_MEMBER.c.ticket_id)).mappings()]
+        return candidates, incidents, members
+
+    def save_incident_window(self, conn: Connection, *, add_candidates: list[dict[str, Any]],
+                             drop_candidates: list[tuple[str, str]], older_than: datetime,
+                             incidents: list[dict[str, Any]],
+                             members: list[dict[str, Any]]) -> None:
+        """Persist one evaluation: the pool's changes, touched incidents and members."""
+        conn.execute(T_INCIDENT_CANDIDATE.delete().where(
+            T_INCIDENT_CANDIDATE.c.at < aware(older_than)))
+        for chunk in _chunks(drop_candidates):
+            conn.execute(T_INCIDENT_CANDIDATE.delete().where(
+                sa.tuple_(T_INCIDENT_CANDIDATE.c.source, T_INCIDENT_CANDIDATE.c.message_id)
+                .in_(list(chunk))))
+        if add_candidates:
+            conn.execute(self._insert_ignore(T_INCIDENT_CANDIDATE, ["source", "message_id"]),
+                         add_candidates)
+        self._upsert(T_INCIDENT, ["incident_id"], incidents, conn,
+                     ["state", "terms", "topic", "last_member_at", "resolved_at", "updates",
+                      "last_update_at", "members", "due_at"])
+        self._upsert(T_INCIDENT_MEMBER, ["incident_id", "source", "ticket_id"], members, conn,
+                     ["announced"])
+
+    def incidents_due(self, now: datetime) -> bool:
+        """Whether an open incident has an update to announce or a resolve due."""
+        with self.reading() as conn:
+            return conn.execute(sa.select(T_INCIDENT.c.incident_id).where(
+                (T_INCIDENT.c.state == "open") & T_INCIDENT.c.due_at.is_not(None)
+                & (T_INCIDENT.c.due_at <= aware(now))).limit(1)).first() is not None
+
+    def tickets_in_open_incidents(self, conn: Connection, source: str,
+                                  ticket_ids: Sequence[str]) -> set[str]:
+        """Which of these tickets are members of an open incident (`inhibited_by: [incident]`)."""
+        out: set[str] = set()
+        for chunk in _chunks(list(ticket_ids)):
+            out.update(conn.execute(sa.select(T_INCIDENT_MEMBER.c.ticket_id).join(
+                T_INCIDENT, T_INCIDENT.c.incident_id == T_INCIDENT_MEMBER.c.incident_id).where(
+                (T_INCIDENT.c.state == "open") & (T_INCIDENT_MEMBER.c.source == source)
+                & T_INCIDENT_MEMBER.c.ticket_id.in_(list(chunk)))).scalars())
+        return out
+
+    def list_incidents(self, since: datetime | None = None, state: str | None = None,
+                       limit: int = 100) -> list[dict[str, Any]]:
+        """Incidents, newest first, each with `member_tickets` (source, ticket_id, url,
+        subject, phrase, joined_at) oldest first: for `report` and the dashboard."""
+        with self.reading() as conn:
+            query = sa.select(T_INCIDENT).order_by(T_INCIDENT.c.opened_at.desc(),
+                                                   T_INCIDENT.c.incident_id).limit(limit)
+            if since is not None:
+                query = query.where(T_INCIDENT.c.last_member_at >= aware(since))
+            if state is not None:
+                query = query.where(T_INCIDENT.c.state == state)
+            incidents = [dict(r) for r in conn.execute(query).mappings()]
+            by_id = {row["incident_id"]: row for row in incidents}
+            for row in incidents:
+                row["member_tickets"] = []
+            for chunk in _chunks(list(by_id)):
+                for member in conn.execute(sa.select(T_INCIDENT_MEMBER).where(
+                        T_INCIDENT_MEMBER.c.incident_id.in_(list(chunk))).order_by(
+                        T_INCIDENT_MEMBER.c.joined_at, T_INCIDENT_MEMBER.c.ticket_id)).mappings():
+                    by_id[member["incident_id"]]["member_tickets"].append(
+                        {key: member[key] for key in ("source", "ticket_id", "url", "subject",
+                                                      "phrase", "joined_at")})
+        for row in incidents:
+            for key in ("opened_at", "last_member_at", "resolved_at", "last_update_at",
+                        "due_at"):
+                row[key] = aware(row[key])
+            for member in row["member_tickets"]:
+                member["joined_at"] = aware(member["joined_at"])
+        return incidents
 
 
 def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:

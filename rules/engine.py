@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from rules.expr import run_expr, validate_expr
 from rules.lifecycle import Policy, RuleHistory, Step, needs_update, resolve_due_at
-from rules.model import Actions, Rule, RuleSet, When, priority_rank
+from rules.model import INCIDENT_INHIBITOR, Actions, Rule, RuleSet, When, priority_rank
 from rules.notes import render
 from rules.trend import Trend, compute_trend
 
@@ -51,6 +51,7 @@ class TicketView:
     priority: str | None = None
     tags: frozenset[str] = frozenset()
     requester: str | None = None
+    in_incident: bool = False  # a member of an open incident (rules/incidents.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +291,8 @@ def _inhibited(rule: Rule, rules: RuleSet, view: TicketView,
                history: Mapping[str, RuleHistory], now: datetime) -> bool:
     """Whether a rule named in `inhibited_by` is active on this ticket.
 
-    Active means: one of its tags is on the ticket, or its alert is current (episode
+    `incident` is active while the ticket is a member of an open incident.  A rule is
+    active when one of its tags is on the ticket, or its alert is current (episode
     open and last fired within its repeat_after; for a rule without repeat_after, while
     the episode is open).  `history` already holds this evaluation's firings, so an
     inhibitor firing now counts.  The alert being current covers the minutes between a
@@ -299,6 +301,10 @@ def _inhibited(rule: Rule, rules: RuleSet, view: TicketView,
     for the same problem.
     """
     for name in rule.inhibited_by:
+        if name == INCIDENT_INHIBITOR:
+            if view.in_incident:
+                return True
+            continue
         inhibitor = rules.by_name(name)
         if inhibitor is None:  # validation makes this unreachable; stay quiet if not
             continue

@@ -5,7 +5,8 @@ its lifecycle knobs (`repeat_after`, `escalate_if_worse_by`, `resolve_after` wit
 `on_resolve`, `inhibited_by`).  Everything is validated here with pydantic
 (`extra="forbid"`: an unknown key is an error), including what crosses fields: note
 templates may only use known placeholders, `expr` must parse and use known features,
-`inhibited_by` must name a rule listed above.  Each error carries its location so the
+`inhibited_by` must name a rule listed above (or `incident`: quiet while the
+ticket belongs to an open incident, rules/incidents.py).  Each error carries its location so the
 daemon's config loader can print `FILE:LINE: key.path: message`.  The defaults are the
 original article's semantics (docs/rules.md).
 """
@@ -34,6 +35,10 @@ from vocab import SIGNALS as KNOWN_SIGNALS
 
 __all__ = ["KNOWN_SIGNALS", "PRIORITIES", "Duration", "Priority", "parse_duration",
            "priority_rank"]
+
+#: `inhibited_by: [incident]` keeps a rule quiet while its ticket is in an open incident;
+#: no rule may take the name.
+INCIDENT_INHIBITOR = "incident"
 
 TrendMethod = Literal["article", "ewma"]
 
@@ -173,6 +178,9 @@ class Rule(Strict):
                                  "ever raised)")
         if self.name in self.inhibited_by:
             raise ValueError("a rule cannot inhibit itself")
+        if self.name == INCIDENT_INHIBITOR:
+            raise ValueError(f"the rule name {INCIDENT_INHIBITOR!r} is reserved (it stands "
+                             "for incidents in inhibited_by)")
         return self
 
 
@@ -191,7 +199,7 @@ class RuleSet(Strict):
                                          f"rule name {rule.name!r} is already used by rule "
                                          f"#{seen[rule.name] + 1}"))
             for position, target in enumerate(rule.inhibited_by):
-                if target not in seen and target != rule.name:
+                if target not in seen and target not in (rule.name, INCIDENT_INHIBITOR):
                     later = any(other.name == target for other in self.rules)
                     message = (f"rule {target!r} must be listed above this rule" if later
                                else f"unknown rule {target!r}")
@@ -216,6 +224,11 @@ class RuleSet(Strict):
             for section, actions in sections:
                 for position, name in enumerate(actions.notify):
                     yield ("rules", index, section, "notify", position), name
+
+    def inhibited_by_incident(self) -> bool:
+        """Whether any rule names `incident` in inhibited_by (the daemon then looks up
+        which tickets are in an open incident)."""
+        return any(INCIDENT_INHIBITOR in rule.inhibited_by for rule in self.rules)
 
     def by_name(self, name: str) -> Rule | None:
         return next((rule for rule in self.rules if rule.name == name), None)

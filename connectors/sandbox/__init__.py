@@ -34,21 +34,26 @@ def sandbox_class(kind: str) -> type[SandboxServer]:
 
 
 def start_sandbox(kind: str, *, seed: bool = False, live: bool = False,
-                  **options: Any) -> SandboxServer:
+                  outage: bool = False, **options: Any) -> SandboxServer:
     """Start the sandbox of `kind` with constructor `options`; running on return.
 
     `seed=True` seeds it with the shared conversations (some in the recent past, the
     rest arriving over time); `live=True` also keeps new rounds of conversations coming
-    every few seconds, for `make run`.  Sandboxes without a `seed` method ignore both.
+    every few seconds, for `make run`; `outage=True` adds the scripted login outage
+    (conversations.OUTAGE: six customers about one thing, an incident) right after the
+    backlog.  Sandboxes without a `seed` method ignore all three.
     """
     sandbox = sandbox_class(kind)(**options)
     sandbox.start()
     seeder = getattr(sandbox, "seed", None)
     if (seed or live) and callable(seeder):
+        from connectors.sandbox.conversations import CONVERSATIONS, with_outage
+
+        scripts = with_outage() if outage else CONVERSATIONS
         if live:
             from datetime import timedelta
 
-            seeder(repeat=True, max_gap=timedelta(seconds=8))
+            seeder(scripts, repeat=True, max_gap=timedelta(seconds=8))
         else:
-            seeder()
+            seeder(scripts)
     return sandbox

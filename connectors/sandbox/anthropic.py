@@ -108,7 +108,20 @@ def judge(text: str) -> dict[str, Any]:
     indicators = negative + positive
     signals = sorted({sig for word, sig in _SIGNAL_WORDS.items() if word in lowered})
     return {"score": round(score, 3), "label": label, "confidence": 0.7,
-            "indicators": indicators[:3], "signals": signals, "injection_attempt": False}
+            "indicators": indicators[:3], "signals": signals, "injection_attempt": False,
+            "topic": _topic(lowered)}
+
+
+def _topic(lowered: str) -> str:
+    """A short topic label as a model gives one: here, a known product area named in the
+    message (deterministic), or the empty string."""
+    return next((label for word, label in _TOPIC_WORDS if word in lowered), "")
+
+
+_TOPIC_WORDS = (("log in", "login failure"), ("login", "login failure"),
+                ("sign in", "login failure"), ("checkout", "checkout payment"),
+                ("invoice", "invoice"), ("export", "data export"), ("refund", "refund"),
+                ("password", "password reset"), ("crash", "app crash"))
 
 
 class AnthropicSandbox(SandboxServer):

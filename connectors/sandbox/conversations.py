@@ -298,6 +298,48 @@ def by_key(key: str) -> Conversation:
     raise KeyError(key)
 
 
+#: A release breaks login: six customers of one helpdesk write within a few minutes,
+#: each in their own words.  No single message is furious, so no per-ticket rule need
+#: fire; together they are an incident (rules/incidents.py).  `make run` plays them in
+#: the Freshdesk sandbox right after the backlog (`outage: true`, see `with_outage`).
+OUTAGE: tuple[Conversation, ...] = tuple(
+    Conversation(
+        key=f"login-outage-{number}", subject=subject, customer_name=name,
+        customer_email=f"{name.split()[0].lower()}@{domain}",
+        turns=(_c(text, 0), _a("Thanks for letting us know. We're seeing reports of login "
+                              "problems and our engineers are on it; I'll update you here.",
+                              6)),
+        expect=frozenset({"incident"}))
+    for number, (subject, name, domain, text) in enumerate((
+        ("Can't log in since this morning", "Hannah Weber", "weber-consulting.example",
+         "Hi, since this morning I can't log in to the dashboard at all. It says 'session "
+         "expired' and throws me straight back to the login page. I've cleared my cookies "
+         "twice. Really frustrating, we have payroll to run today."),
+        ("Whole team locked out", "Marcus Bell", "bell-logistics.example",
+         "Login is broken for our whole team. Nobody here can sign in since about 9am. Is "
+         "something down on your side? We are completely stuck."),
+        ("Login spins forever after update", "Aiko Tanaka", "tanaka-design.example",
+         "Your latest update broke the login. I enter my password, the page spins forever "
+         "and then nothing happens. Not acceptable for a product we pay for."),
+        ("URGENT cannot log in", "Daniel Osei", "osei-partners.example",
+         "Cannot log in!! Tried Chrome and Firefox, same error 'Something went wrong'. I "
+         "have a client demo in an hour, this is a disaster."),
+        ("Kicked back to sign-in screen", "Sofia Marino", "marino-studio.example",
+         "Is login down? My colleagues and I keep getting kicked back to the sign-in "
+         "screen. Very annoying, we've lost the whole morning."),
+        ("Password reset didn't help", "Tom Eriksen", "eriksen-retail.example",
+         "Still can't log in after resetting my password twice. Third time I'm writing "
+         "today. What is going on over there?"),
+    )))
+
+
+def with_outage(conversations: Sequence[Conversation] = CONVERSATIONS, *,
+                backlog: int = 4) -> tuple[Conversation, ...]:
+    """The scripts with the login outage placed right after the backlog, so its six
+    customers write in the first two minutes of a demo (20 s apart)."""
+    return (*conversations[:backlog], *OUTAGE, *conversations[backlog:])
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduledTurn:
     """A turn placed on the clock: `conversation_index` identifies its ticket."""

@@ -46,6 +46,9 @@ class Score:
     # Why a fallback score is not the primary's: "unavailable" (breaker open, errors after
     # retries), "budget", "spend_limit", "auth", "refusal", "invalid_output"; "" otherwise.
     fallback_reason: str = ""
+    # A short topic label ("login failure"), when the scorer gives one (Claude does, in
+    # the same request); incidents group negative messages by it (rules/incidents.py).
+    topic: str = ""
 
 
 @runtime_checkable

@@ -35,7 +35,7 @@ def _to_json(score: Score) -> str:
     return json.dumps({"score": score.score, "label": score.label,
                        "confidence": score.confidence, "indicators": list(score.indicators),
                        "signals": sorted(score.signals), "scorer": score.scorer,
-                       "model": score.model})
+                       "model": score.model, **({"topic": score.topic} if score.topic else {})})
 
 
 def _from_json(raw: str) -> Score | None:
@@ -48,7 +48,8 @@ def _from_json(raw: str) -> Score | None:
                      confidence=float(data["confidence"]),
                      indicators=tuple(str(i) for i in data["indicators"]),
                      signals=frozenset(str(s) for s in data["signals"]) & SIGNALS,
-                     scorer=str(data["scorer"]), model=str(data["model"]))
+                     scorer=str(data["scorer"]), model=str(data["model"]),
+                     topic=str(data.get("topic") or "")[:80])
     except (ValueError, KeyError, TypeError):
         return None  # a corrupt row is a miss, not a crash
 

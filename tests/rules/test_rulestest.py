@@ -67,7 +67,7 @@ def test_shipped_rules_pass_their_test_file() -> None:
     rules = RuleSet.model_validate({"rules": shipped_rules_data()})
     status, output = run(rules, [SHIPPED_TESTS], LocalScorer())
     assert status == 0, output
-    assert "11 passed, 0 failed" in output
+    assert "13 passed, 0 failed" in output
 
 
 def test_the_shipped_test_file_catches_a_lost_inhibition() -> None:
@@ -211,3 +211,63 @@ def test_status_is_the_worst_over_all_files(tmp_path: Path) -> None:
     assert run(rules, [passing])[0] == 0
     assert run(rules, [passing, failing])[0] == 1
     assert run(rules, [failing, broken, passing])[0] == 2
+
+
+INCIDENT_TEST = """
+tests:
+  - name: outage
+    start: 2026-01-05T09:00:00Z
+    tickets:
+{tickets}
+    expect:
+      incident: {expect}
+      fired_by_ticket: {{"t4": []}}
+"""
+
+
+def _incident_file(tmp_path: Path, count: int, expect: str) -> Path:
+    tickets = "\n".join(
+        f"      - ticket: {{ticket_id: t{n}}}\n"
+        f"        messages: [{{at: +{n * 2}m, score: -0.8, topic: login failure}}]"
+        for n in range(count))
+    return write(tmp_path, INCIDENT_TEST.format(tickets=tickets, expect=expect))
+
+
+def test_several_tickets_with_times_can_expect_an_incident_and_inhibition(
+        tmp_path: Path) -> None:
+    rules = ruleset([{"name": "very-negative", "when": {"last_score_below": -0.7},
+                      "inhibited_by": ["incident"], "actions": {"add_tags": ["x"]}}])
+    status, out = run(rules, [_incident_file(
+        tmp_path, 5, "{opened: true, members: [t0, t1, t2, t3, t4], topic: login, "
+                     "resolved: true}")])
+    assert status == 0, out
+    # Four tickets are no incident; the fifth ticket's rule is then not inhibited either.
+    status, out = run(rules, [_incident_file(tmp_path, 4, "{opened: true}")])
+    assert status == 1
+    assert "incident: expected one to open, none did" in out
+
+
+def test_a_wrong_incident_expectation_names_what_differs(tmp_path: Path) -> None:
+    rules = ruleset([{"name": "very-negative", "when": {"last_score_below": -0.7},
+                      "actions": {"add_tags": ["x"]}}])
+    status, out = run(rules, [_incident_file(
+        tmp_path, 6, "{opened: true, members: [t0, t1], topic: billing}")])
+    assert status == 1
+    assert "incident.members: expected ['t0', 't1'], got ['t0', 't1', 't2', 't3', 't4', " \
+           "'t5']" in out
+    assert "incident.topic: expected 'billing' in 'login failure'" in out
+    # Without inhibited_by: [incident], the fifth ticket's very negative message fires.
+    assert "fired_by_ticket[t4]: expected [], got ['very-negative']" in out
+
+
+def test_messages_and_tickets_do_not_mix(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+tests:
+  - name: both
+    messages: [{score: -0.9}]
+    tickets: [{ticket: {ticket_id: a}, messages: [{score: -0.9}]}]
+    expect: {fired: []}
+""")
+    status, out = run(ARTICLE_RULES, [path])
+    assert status == 2
+    assert "give either messages (one ticket) or tickets (several)" in out

@@ -341,7 +341,7 @@ class Store:
         The token increments whenever ownership changes hands, so writes made under an
         older token (a replica paused past its lease) are refused by `advance_cursor`.
         """
-        now_n = as_utc(now)
+        now_n = aware(now)
         with self.transaction() as conn:
             query = sa.select(T_SOURCE).where(T_SOURCE.c.source == source)
             if self.is_postgres:
@@ -357,19 +357,19 @@ class Store:
             if row["owner"] != owner or row["lease_until"] is None or row["lease_until"] <= now_n:
                 token += 1
             conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
-                owner=owner, lease_until=as_utc(now + duration), fencing_token=token))
+                owner=owner, lease_until=aware(now + duration), fencing_token=token))
             return token
 
     def touch_replica(self, owner: str, now: datetime, window: timedelta) -> int:
         """Record that `owner` is alive; the number of replicas seen within `window`."""
         with self.transaction() as conn:
-            self._upsert(T_REPLICA, ["owner"], [{"owner": owner, "started_at": as_utc(now),
-                                                 "last_seen": as_utc(now)}], conn,
+            self._upsert(T_REPLICA, ["owner"], [{"owner": owner, "started_at": aware(now),
+                                                 "last_seen": aware(now)}], conn,
                          ["last_seen"])
-            conn.execute(T_REPLICA.delete().where(T_REPLICA.c.last_seen < as_utc(
+            conn.execute(T_REPLICA.delete().where(T_REPLICA.c.last_seen < aware(
                 now - 10 * window)))
             live = conn.execute(sa.select(sa.func.count()).where(
-                T_REPLICA.c.last_seen >= as_utc(now - window))).scalar()
+                T_REPLICA.c.last_seen >= aware(now - window))).scalar()
             return max(1, int(live or 0))
 
     def remove_replica(self, owner: str) -> None:
@@ -383,8 +383,8 @@ class Store:
             result = conn.execute(T_SOURCE.update().where(
                 (T_SOURCE.c.source == source) & (T_SOURCE.c.owner == owner)
                 & (T_SOURCE.c.fencing_token == token)
-                & (T_SOURCE.c.lease_until > as_utc(now))
-            ).values(lease_until=as_utc(now + duration)))
+                & (T_SOURCE.c.lease_until > aware(now))
+            ).values(lease_until=aware(now + duration)))
             return bool(result.rowcount)
 
     def release_all_sources(self) -> None:
@@ -412,8 +412,8 @@ class Store:
     def advance_cursor(self, conn: Connection, source: str, cursor: str, now: datetime,
                        fetched: int) -> None:
         conn.execute(T_SOURCE.update().where(T_SOURCE.c.source == source).values(
-            cursor=cursor, cursor_updated_at=as_utc(now), last_poll_at=as_utc(now),
-            last_success_at=as_utc(now), last_error=None, consecutive_failures=0,
+            cursor=cursor, cursor_updated_at=aware(now), last_poll_at=aware(now),
+            last_success_at=aware(now), last_error=None, consecutive_failures=0,
             polls=T_SOURCE.c.polls + 1, messages=T_SOURCE.c.messages + fetched))
 
     def record_poll_failure(self, source: str, error: str, now: datetime,
@@ -424,9 +424,9 @@ class Store:
             if token is not None:
                 where = where & (T_SOURCE.c.fencing_token == token)
             conn.execute(T_SOURCE.update().where(where).values(
-                last_poll_at=as_utc(now), last_error=error[:500],
+                last_poll_at=aware(now), last_error=error[:500],
                 consecutive_failures=T_SOURCE.c.consecutive_failures + 1,
-                not_before=as_utc(not_before), polls=T_SOURCE.c.polls + 1))
+                not_before=aware(not_before), polls=T_SOURCE.c.polls + 1))
             value = conn.execute(sa.select(T_SOURCE.c.consecutive_failures).where(
                 T_SOURCE.c.source == source)).scalar()
             return int(value or 0)
@@ -542,7 +542,7 @@ class Store:
     def purge_message_text(self, older_than: datetime) -> int:
         with self.transaction() as conn:
             result = conn.execute(T_MESSAGE.update().where(
-                (T_MESSAGE.c.created_at < as_utc(older_than)) & T_MESSAGE.c.body.is_not(None)
+                (T_MESSAGE.c.created_at < aware(older_than)) & T_MESSAGE.c.body.is_not(None)
             ).values(body=None))
             return int(result.rowcount or 0)
 
@@ -566,7 +566,7 @@ class Store:
         with self.reading() as conn:
             return list(conn.execute(sa.select(T_RULE.c.ticket_id).where(
                 (T_RULE.c.source == source) & (T_RULE.c.state == "firing")
-                & T_RULE.c.due_at.is_not(None) & (T_RULE.c.due_at <= as_utc(now))
+                & T_RULE.c.due_at.is_not(None) & (T_RULE.c.due_at <= aware(now))
             ).distinct().limit(limit)).scalars())
 
     def log_escalations(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -581,7 +581,7 @@ class Store:
     def claim_outbox(self, owner: str, now: datetime, limit: int,
                      hold: timedelta) -> list[dict[str, Any]]:
         """Claim due rows for delivery (SKIP LOCKED on PostgreSQL), oldest first."""
-        now_n = as_utc(now)
+        now_n = aware(now)
         with self.transaction() as conn:
             query = sa.select(T_OUTBOX.c.id).where(
                 (T_OUTBOX.c.status == "pending") & (T_OUTBOX.c.next_attempt_at <= now_n)
@@ -593,7 +593,7 @@ class Store:
             if not ids:
                 return []
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id.in_(ids)).values(
-                claimed_by=owner, claimed_until=as_utc(now + hold)))
+                claimed_by=owner, claimed_until=aware(now + hold)))
             return [dict(r) for r in conn.execute(sa.select(T_OUTBOX).where(
                 T_OUTBOX.c.id.in_(ids)).order_by(T_OUTBOX.c.id)).mappings()]
 
@@ -614,12 +614,12 @@ class Store:
     def live_replicas(self, now: datetime, window: timedelta) -> list[str]:
         with self.reading() as conn:
             return list(conn.execute(sa.select(T_REPLICA.c.owner).where(
-                T_REPLICA.c.last_seen >= as_utc(now - window))).scalars())
+                T_REPLICA.c.last_seen >= aware(now - window))).scalars())
 
     def outbox_done(self, row_id: int, now: datetime, result: dict[str, Any]) -> None:
         with self.transaction() as conn:
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(
-                status="done", delivered_at=as_utc(now), attempts=T_OUTBOX.c.attempts + 1,
+                status="done", delivered_at=aware(now), attempts=T_OUTBOX.c.attempts + 1,
                 claimed_by=None, claimed_until=None, result=result, last_error=None))
 
     def outbox_failed(self, row_id: int, error: str, next_attempt: datetime | None,
@@ -629,7 +629,7 @@ class Store:
         if park:
             values["status"] = "parked"
         elif next_attempt is not None:
-            values["next_attempt_at"] = as_utc(next_attempt)
+            values["next_attempt_at"] = aware(next_attempt)
         with self.transaction() as conn:
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(**values))
 
@@ -637,7 +637,7 @@ class Store:
         """Give a claimed row back without counting an attempt (its target was busy)."""
         with self.transaction() as conn:
             conn.execute(T_OUTBOX.update().where(T_OUTBOX.c.id == row_id).values(
-                claimed_by=None, claimed_until=None, next_attempt_at=as_utc(next_attempt)))
+                claimed_by=None, claimed_until=None, next_attempt_at=aware(next_attempt)))
 
     def latest_thread_key(self, source: str, ticket_id: str, target: str) -> str | None:
         with self.reading() as conn:
