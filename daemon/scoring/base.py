@@ -16,7 +16,7 @@ LABELS: tuple[Label, ...] = ("very_negative", "negative", "neutral", "positive",
 
 SIGNALS: frozenset[str] = frozenset(
     {"churn_risk", "legal_threat", "manager_request", "repeat_contact", "abusive", "urgent",
-     "prompt_injection"}
+     "prompt_injection", "unsupported_language"}
 )
 
 
@@ -46,6 +46,11 @@ class Score:
     # Why a fallback score is not the primary's: "unavailable" (breaker open, errors after
     # retries), "budget", "spend_limit", "auth", "refusal", "invalid_output"; "" otherwise.
     fallback_reason: str = ""
+    # The message's language (ISO 639-1; "und" when there is nothing to tell it by; ""
+    # when no detector ran) and whether the scorer could read it.  An unsupported message
+    # has confidence 0 and the `unsupported_language` signal: its 0.0 is not "calm".
+    language: str = ""
+    language_supported: bool = True
 
 
 @runtime_checkable
