@@ -38,9 +38,11 @@ _APOSTROPHES = "'\u2019\u2018`\u00b4"
 # Conjunctions that start a new clause: a negation before them does not reach past.
 _CLAUSE_WORDS = frozenset({"but", "aber", "doch", "mais", "pero", "mas", "however",
                            "jedoch", "sino"})
+_MEMO_LIMIT = 100_000
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe"})
 
 
+@lru_cache(maxsize=65536)
 def fold(word: str) -> str:
     """Lower case, German umlauts spelled out, every other accent removed."""
     lowered = word.lower().translate(_FOLD)
@@ -116,15 +118,27 @@ class Lexicon:
         for table in (self._exact, self._prefix, self._modifier_exact, self._modifier_prefix):
             for entries in table.values():
                 entries.sort(key=lambda t: -len(t.words))
-        self._longest_prefix = max((len(k) for k in (*self._prefix, *self._modifier_prefix)),
-                                   default=0)
+        self._prefix_lengths = sorted({len(k) for k in self._prefix}, reverse=True)
+        self._modifier_prefix_lengths = sorted({len(k) for k in self._modifier_prefix},
+                                               reverse=True)
+        # Words repeat (Zipf): each word's candidates are looked up once.  Bounded.
+        self._memo: dict[tuple[str, bool], list[Term]] = {}
 
     def _candidates(self, word: str, modifiers: bool) -> list[Term]:
+        key = (word, modifiers)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
         exact = self._modifier_exact if modifiers else self._exact
         prefix = self._modifier_prefix if modifiers else self._prefix
+        lengths = self._modifier_prefix_lengths if modifiers else self._prefix_lengths
         found = list(exact.get(word, ()))
-        for length in range(min(len(word), self._longest_prefix), 2, -1):
-            found.extend(prefix.get(word[:length], ()))
+        for length in lengths:
+            if length <= len(word):
+                found.extend(prefix.get(word[:length], ()))
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = found
         return found
 
     @staticmethod

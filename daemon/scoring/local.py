@@ -64,8 +64,9 @@ MINIMISED = 0.6  # "not a big deal", "kein Drama": no anger, so the rest counts 
 HEDGED = 0.7  # a dampener in a message without anger
 REQUEST_CAP = 1.2  # units: a request describing a problem stays above -0.3
 SARCASM = 0.8  # praise read as its opposite
+SARCASM_UNITS = 2.0
 PRAISE_IN_COMPLAINT = 0.5
-VADER_WEIGHT = 0.5
+VADER_WEIGHT = 1.0
 _WINDOW = 3  # tokens before a term that a negator, dampener or booster reaches
 
 #: A score this close to zero with no cue at all is a confident neutral (for the cascade).
@@ -120,6 +121,8 @@ class _Tally:
     dampened: int = 0
     negative_spans: list[tuple[float, int, int]] = field(default_factory=list)
     positive_spans: list[tuple[float, int, int]] = field(default_factory=list)
+    praise_spans: list[tuple[float, int, int]] = field(default_factory=list)
+    gratitude_spans: list[tuple[float, int, int]] = field(default_factory=list)
 
 
 class LocalScorer:
@@ -147,7 +150,8 @@ class LocalScorer:
 
     def score_one(self, text: str) -> Score:
         detection = self._detector.detect(text)
-        hits = find_signals(text)
+        hits = find_signals(text, language=detection.language if detection.supported
+                            else None)
         signals = {hit.signal for hit in hits}
         signal_phrases = tuple(dict.fromkeys(hit.phrase for hit in hits if hit.phrase))
         if not detection.supported:
@@ -188,6 +192,7 @@ class LocalScorer:
             tally.requests += 1
         if self._sarcastic_opener(tokens, modifiers, tally):
             tally.sarcasm += 1
+        _drop_praise_beside_complaints(tokens, tally)
 
         problem = min(tally.problem, PROBLEM_CAP)
         repeat = min(tally.repeat, REPEAT_CAP)
@@ -257,6 +262,7 @@ class LocalScorer:
             else:
                 tally.praise += units
                 tally.positive_spans.append(span)
+                tally.praise_spans.append(span)
         elif category in ("resolution", "noproblem"):
             tally.resolution += units
             tally.positive_spans.append(span)
@@ -266,11 +272,13 @@ class LocalScorer:
         elif category == "gratitude":
             tally.gratitude += units
             tally.positive_spans.append(span)
+            tally.gratitude_spans.append(span)
         elif category == "thanks":
             tally.thanks = max(tally.thanks, units)
         elif category == "sarcasm":
             tally.sarcasm += 1
-            tally.negative_spans.append((2.0, match.first, match.last))
+            tally.displeasure += SARCASM_UNITS  # "thanks for nothing" is displeasure
+            tally.negative_spans.append((SARCASM_UNITS, match.first, match.last))
         elif category == "minimiser":
             tally.minimisers += 1
         elif category == "request":
@@ -292,6 +300,7 @@ class LocalScorer:
             if (valence > 0) != negated:
                 tally.praise += units
                 tally.positive_spans.append(span)
+                tally.praise_spans.append(span)
             else:
                 tally.displeasure += units if valence < 0 else NEGATED_PRAISE * units
                 tally.negative_spans.append(span)
@@ -335,6 +344,26 @@ class LocalScorer:
         if mixed:
             base -= 0.15
         return round(max(0.05, min(0.95, base)), 3)
+
+
+def _drop_praise_beside_complaints(tokens: list[Token], tally: _Tally) -> None:
+    """Praise or thanks in the same sentence as a complaint is irony or softening
+    ("thanks for the 3 hour delay", "love the app but it crashes"): it does not count."""
+    if not tally.negative_spans:
+        return
+    sentence_of: list[int] = []
+    sentence = 0
+    for token in tokens:
+        sentence_of.append(sentence)
+        if token.word in ".!?\n":
+            sentence += 1
+    complaining = {sentence_of[first] for _units, first, _last in tally.negative_spans}
+    for spans, attribute in ((tally.praise_spans, "praise"),
+                             (tally.gratitude_spans, "gratitude")):
+        for span in spans:
+            if sentence_of[span[1]] in complaining:
+                setattr(tally, attribute, getattr(tally, attribute) - span[0])
+                tally.positive_spans.remove(span)
 
 
 def _window(tokens: list[Token], first: int) -> set[int]:
