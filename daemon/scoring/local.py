@@ -218,6 +218,9 @@ class LocalScorer:
             negative = min(negative, REQUEST_CAP)  # a request that describes a problem
         if tally.anger > 0:
             praise *= 0.5  # praise in an angry message is politeness or irony
+        if (tally.requests and negative == 0 and praise < 2.0 and not tally.gratitude
+                and not tally.resolution):
+            praise = 0.0  # a question with a friendly word in it is still a question
         positive = praise + tally.resolution + tally.gratitude
         if tally.thanks and not tally.requests and negative == 0:
             positive += tally.thanks  # thanking is the point of the message
