@@ -164,9 +164,10 @@ def graded_label(raw: str) -> str | None:
 
 
 def is_graded(labels: Sequence[str]) -> bool:
-    """A graded file: every label is a grade and some grade is beyond three classes."""
+    """A graded file: some label is a grade beyond the three classes (furious, angry,
+    mild); labels that are no grade are then skipped and counted, as in 3-class mode."""
     cleaned = {label.strip().lower() for label in labels if label.strip()}
-    return bool(cleaned) and cleaned <= set(GRADES) and bool(cleaned - set(CLASSES))
+    return bool(cleaned & (set(GRADES) - set(CLASSES)))
 
 
 def _fractions(values: Sequence[float]) -> dict[str, Any]:

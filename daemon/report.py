@@ -67,6 +67,7 @@ def build_report(store: Store, *, days: int = 7, source: str | None = None,
         pending = conn.execute(sa.select(sa.func.count()).where(
             T_OUTBOX.c.status == "pending")).scalar() or 0
         sources = conn.execute(sa.select(T_SOURCE).order_by(T_SOURCE.c.source)).mappings().all()
+        by_language = _language_counts(conn, where_source & (T_MESSAGE.c.created_at > start))
         tickets = {(r["source"], r["ticket_id"]): r for r in conn.execute(sa.select(
             T_TICKET.c.source, T_TICKET.c.ticket_id, T_TICKET.c.subject, T_TICKET.c.url,
             T_TICKET.c.priority, T_TICKET.c.tags, T_TICKET.c.requester)).mappings()}
@@ -135,6 +136,7 @@ def build_report(store: Store, *, days: int = 7, source: str | None = None,
         "declining_conversations": declining,
         "scored_messages": len(window_scores),
         "escalations_by_rule": {k: int(v) for k, v in sorted(escalations.items())},
+        "messages_by_language": by_language,
         "outbox": {"pending": int(pending), "parked": len(parked),
                    "parked_items": [{**dict(r), "created_at": _iso(r["created_at"])}
                                     for r in parked]},
@@ -149,6 +151,22 @@ def build_report(store: Store, *, days: int = 7, source: str | None = None,
             "agents": {agent: impact_row(pairs) for agent, pairs in sorted(impact.items())},
         },
     }
+
+
+def _language_counts(conn: Any, where: Any) -> dict[str, dict[str, int]]:
+    """Customer messages in the window by detected language ("unknown": scored before
+    languages were detected), and how many of them the scorer could not read."""
+    rows = conn.execute(sa.select(
+        T_MESSAGE.c.language, T_MESSAGE.c.language_supported, sa.func.count()).where(
+        where & (T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
+    ).group_by(T_MESSAGE.c.language, T_MESSAGE.c.language_supported)).all()
+    out: dict[str, dict[str, int]] = {}
+    for language, supported, count in rows:
+        entry = out.setdefault(language or "unknown", {"messages": 0, "unsupported": 0})
+        entry["messages"] += int(count)
+        if supported is False:
+            entry["unsupported"] += int(count)
+    return dict(sorted(out.items(), key=lambda item: (-item[1]["messages"], item[0])))
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -173,6 +191,12 @@ def render_report(report: dict[str, Any]) -> str:
         "Escalations by rule",
         _table(["rule", "fired"], [[k, v] for k, v in report["escalations_by_rule"].items()])
         if report["escalations_by_rule"] else "  none",
+        "",
+        "Customer messages by language",
+        _table(["language", "messages", "unsupported"],
+               [[k, v["messages"], v["unsupported"]]
+                for k, v in report["messages_by_language"].items()])
+        if report["messages_by_language"] else "  none",
         "",
         f"Outbox: {report['outbox']['pending']} pending, {report['outbox']['parked']} parked",
     ]

@@ -124,6 +124,11 @@ class Lexicon:
         # Words repeat (Zipf): each word's candidates are looked up once.  Bounded.
         self._memo: dict[tuple[str, bool], list[Term]] = {}
 
+    def has_category(self, category: str) -> bool:
+        tables = (self._exact, self._prefix, self._modifier_exact, self._modifier_prefix)
+        return any(term.category == category for table in tables
+                   for terms in table.values() for term in terms)
+
     def _candidates(self, word: str, modifiers: bool) -> list[Term]:
         key = (word, modifiers)
         found = self._memo.get(key)
