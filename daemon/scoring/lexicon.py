@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 #: Categories whose terms are evidence (matched longest-first, non-overlapping).
@@ -229,7 +229,7 @@ def _parse(language: str, text: str) -> list[Term]:
     return terms
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(language: str) -> Lexicon:
     """The packaged lexicon of `language` (ISO 639-1); FileNotFoundError when none."""
     text = resources.files("daemon.scoring").joinpath("lexicons", f"{language}.txt")

@@ -26,6 +26,7 @@ Python plus the detector's small numpy model; no network, no download.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -85,7 +86,7 @@ def cap_for_signals(value: float, signals: frozenset[str] | set[str]) -> float:
 
 
 def _interpolate(units: float, anchors: tuple[tuple[float, float], ...]) -> float:
-    for (x0, y0), (x1, y1) in zip(anchors, anchors[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(anchors):
         if units <= x1:
             return y0 + (y1 - y0) * (units - x0) / (x1 - x0)
     last_x, last_y = anchors[-1]

@@ -5,6 +5,7 @@ Claude prompt and the docs carry the same scale text."""
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def test_calibration_is_monotone_and_hits_its_anchors() -> None:
     for units, expected in POSITIVE_ANCHORS:
         assert to_score(0.0, units) == pytest.approx(expected)
     values = [to_score(u / 10, 0.0) for u in range(0, 400)]
-    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(values))
     assert -1.0 < values[-1] < -0.99
 
 
