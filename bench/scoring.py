@@ -1,7 +1,13 @@
 """Scoring benchmark: prints one JSON line.
 
 - offline_msgs_per_s: the offline scorer on one core (this process, one thread) over a
-  deterministic corpus of generated support messages (no data file needed);
+  deterministic corpus of generated support messages (no data file needed), from the
+  process's CPU time, so other work on a shared machine does not count against it;
+  offline_wall_msgs_per_s is the same run by the wall clock;
+- offline_rss_mb: resident memory the offline scorer adds to the process (its lexicons,
+  VADER and the language detector's model), measured before and after building it;
+- offline_graded: the same scorer over the project's graded messages
+  (bench/data/graded_messages.csv, 5 languages), CPU-time messages per second;
 - claude: the Claude scorer over the real SDK against the Anthropic sandbox (in its own
   process, like a remote API) with a fixed latency (default 400 ms) at concurrency 1, 4
   and 16, after one warm-up wave that opens the connections: msgs_per_s, the ideal
@@ -17,6 +23,7 @@ Usage: .venv/bin/python bench/scoring.py [--latency 0.4] [--batch-size 10] [--ro
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import multiprocessing
@@ -64,12 +71,32 @@ def corpus(count: int, seed: int = 7) -> list[str]:
     return texts
 
 
-def bench_offline(texts: list[str]) -> float:
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_offline(texts: list[str]) -> dict[str, float]:
+    before = _rss_mb()
     scorer = LocalScorer()
     scorer.score(texts[:200])  # warm-up
-    started = time.perf_counter()
+    rss = _rss_mb() - before
+    started, cpu = time.perf_counter(), time.process_time()
     scorer.score(texts)
-    return len(texts) / (time.perf_counter() - started)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    graded_path = Path(__file__).resolve().parent / "data" / "graded_messages.csv"
+    with graded_path.open(encoding="utf-8", newline="") as handle:
+        graded = [row["text"] for row in csv.DictReader(handle)]
+    graded_cpu = time.process_time()
+    scorer.score(graded)
+    graded_cpu = time.process_time() - graded_cpu
+    return {"offline_msgs_per_s": round(len(texts) / cpu, 1),
+            "offline_wall_msgs_per_s": round(len(texts) / wall, 1),
+            "offline_rss_mb": round(rss, 1),
+            "offline_graded_msgs_per_s": round(len(graded) / graded_cpu, 1)}
 
 
 def _serve_sandbox(latency: float, connection: Connection) -> None:
@@ -138,7 +165,7 @@ def main() -> int:
             server.terminate()
     overhead = max(result["prompt_overhead_tokens_per_msg"] for result in claude.values())
     print(json.dumps({
-        "offline_msgs_per_s": round(offline, 1),
+        **offline,
         "claude": claude,
         "latency_s": args.latency,
         "batch_size": args.batch_size,

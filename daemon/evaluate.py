@@ -9,12 +9,21 @@ negative and non-negative labels works too (then the two-class figures are repor
 macro-F1 is over the classes present).  Predictions collapse the five score labels to
 three at the shared bands (label_for: <= -0.05 negative, >= 0.05 positive).  Metrics are
 plain Python: this runs on the daemon's own dependencies, no scikit-learn.
+
+Graded files (labels furious / angry / negative / mild / neutral / positive, the grades of
+docs/scoring.md "The scale") get the calibration report instead: per grade n, mean, and
+the fractions below -0.7 (the single-message escalation), below -0.5, below -0.3 and
+above 0; Spearman's rank correlation between grade and score; the same per language
+when the file has a `language` column (and per `split` when it has one); plus the
+three-class figures with the four negative grades collapsed.  `--output` adds the
+detected `language` (ISO 639-1) and `supported` to every row.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -22,6 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from daemon.scoring.base import Score, Scorer
+from daemon.scoring.scale import GRADES
 from daemon.text import normalise
 
 CLASSES = ("negative", "neutral", "positive")
@@ -122,6 +132,64 @@ def metrics(gold: Sequence[str], scores: Sequence[Score], seconds: float) -> dic
     }
 
 
+def _ranks(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    index = 0
+    while index < len(order):
+        end = index
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[index]]:
+            end += 1
+        for k in range(index, end + 1):
+            ranks[order[k]] = (index + end) / 2 + 1
+        index = end + 1
+    return ranks
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (Pearson on average ranks); None when undefined."""
+    if len(xs) < 2:
+        return None
+    rx, ry = _ranks(xs), _ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    vx = sum((a - mx) ** 2 for a in rx)
+    vy = sum((b - my) ** 2 for b in ry)
+    return cov / math.sqrt(vx * vy) if vx > 0 and vy > 0 else None
+
+
+def graded_label(raw: str) -> str | None:
+    key = raw.strip().lower()
+    return key if key in GRADES else None
+
+
+def is_graded(labels: Sequence[str]) -> bool:
+    """A graded file: some label is a grade beyond the three classes (furious, angry,
+    mild); labels that are no grade are then skipped and counted, as in 3-class mode."""
+    cleaned = {label.strip().lower() for label in labels if label.strip()}
+    return bool(cleaned & (set(GRADES) - set(CLASSES)))
+
+
+def _fractions(values: Sequence[float]) -> dict[str, Any]:
+    n = len(values)
+    return {"n": n,
+            "mean": round(sum(values) / n, 3) if n else None,
+            "below_-0.7": round(sum(1 for v in values if v < -0.7) / n, 3) if n else None,
+            "below_-0.5": round(sum(1 for v in values if v < -0.5) / n, 3) if n else None,
+            "below_-0.3": round(sum(1 for v in values if v < -0.3) / n, 3) if n else None,
+            "above_0": round(sum(1 for v in values if v > 0) / n, 3) if n else None}
+
+
+def graded_metrics(grades: Sequence[str], scores: Sequence[Score]) -> dict[str, Any]:
+    """Per grade: n, mean and the threshold fractions; Spearman of grade vs score."""
+    per_grade = {grade: _fractions([s.score for s, g in zip(scores, grades, strict=True)
+                                    if g == grade])
+                 for grade in GRADES if grade in grades}
+    rho = spearman([float(GRADES.index(g)) for g in grades], [s.score for s in scores])
+    return {"n": len(grades), "per_grade": per_grade,
+            "spearman": None if rho is None else round(rho, 4)}
+
+
 def _read_rows(data: Path, text_column: str, label_column: str,
                ) -> tuple[list[str], list[dict[str, str]]]:
     csv.field_size_limit(16 * 1024 * 1024)
@@ -142,11 +210,13 @@ def run_eval(config_scorer: Scorer, data: Path, text_column: str, label_column: 
     except (OSError, EvalError) as exc:
         print(json.dumps({"error": str(exc)}), file=stdout)
         return 2
+    graded = is_graded([row.get(label_column) or "" for row in rows])
     gold: list[str] = []
     kept: list[dict[str, str]] = []
     unknown: dict[str, int] = {}
     for row in rows:
-        label = gold_label(row.get(label_column) or "")
+        raw_label = row.get(label_column) or ""
+        label = graded_label(raw_label) if graded else gold_label(raw_label)
         if label is None:
             raw = (row.get(label_column) or "").strip()[:40]
             unknown[raw] = unknown.get(raw, 0) + 1
@@ -163,7 +233,12 @@ def run_eval(config_scorer: Scorer, data: Path, text_column: str, label_column: 
     for offset in range(0, len(texts), _BATCH):
         scores.extend(config_scorer.score(texts[offset:offset + _BATCH]))
     seconds = time.perf_counter() - started
-    result = metrics(gold, scores, seconds)
+    if graded:
+        result = _graded_report(gold, scores, kept, seconds)
+    else:
+        result = metrics(gold, scores, seconds)
+    result["languages"] = _count(s.language or "und" for s in scores)
+    result["unsupported"] = sum(1 for s in scores if not s.language_supported)
     result["scorer"] = config_scorer.name
     result["model"] = config_scorer.model
     result["scorers_used"] = _count(s.scorer for s in scores)
@@ -175,6 +250,24 @@ def run_eval(config_scorer: Scorer, data: Path, text_column: str, label_column: 
     return 0
 
 
+def _graded_report(grades: list[str], scores: list[Score], rows: list[dict[str, str]],
+                   seconds: float) -> dict[str, Any]:
+    result: dict[str, Any] = {"mode": "graded", **graded_metrics(grades, scores)}
+    for column in ("language", "split"):
+        if rows and column in rows[0]:
+            groups: dict[str, list[int]] = {}
+            for index, row in enumerate(rows):
+                groups.setdefault(row.get(column) or "", []).append(index)
+            result[f"per_{column}"] = {
+                key: graded_metrics([grades[i] for i in indices], [scores[i] for i in indices])
+                for key, indices in sorted(groups.items())}
+    collapsed = ["positive" if g == "positive" else "neutral" if g == "neutral" else "negative"
+                 for g in grades]
+    result["three_class"] = metrics(collapsed, scores, seconds)
+    result["msgs_per_s"] = round(len(grades) / seconds, 1) if seconds > 0 else None
+    return result
+
+
 def _count(names: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
     for name in names:
@@ -184,11 +277,13 @@ def _count(names: Any) -> dict[str, int]:
 
 def _write_output(output: Path, fieldnames: list[str], rows: list[dict[str, str]],
                   scores: Sequence[Score]) -> None:
-    extra = ["score", "predicted_label", "confidence", "signals"]
+    extra = ["score", "predicted_label", "confidence", "signals", "language", "supported"]
     with output.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*fieldnames, *extra], extrasaction="ignore")
         writer.writeheader()
         for row, score in zip(rows, scores, strict=True):
             writer.writerow({**row, "score": score.score, "predicted_label": score.label,
                              "confidence": score.confidence,
-                             "signals": ";".join(sorted(score.signals))})
+                             "signals": ";".join(sorted(score.signals)),
+                             "language": score.language or "und",
+                             "supported": "true" if score.language_supported else "false"})

@@ -159,6 +159,8 @@ class Pipeline:
                 "scorer": score.scorer if score else None,
                 "model": score.model[:64] if score else None,
                 "needs_rescore": bool(score and score.needs_rescore),
+                "language": (score.language or None) if score else None,
+                "language_supported": score.language_supported if score else None,
                 "stored_at": now})
         snapshots: dict[str, dict[str, Any]] = {}
         for message in messages:  # the last snapshot of a ticket in the batch wins
@@ -172,7 +174,8 @@ class Pipeline:
                 added.setdefault(message.ticket_id, []).append(ScoredMessage(
                     message_id=message.message_id[:128], created_at=message.created_at,
                     score=score.score, label=score.label, signals=frozenset(score.signals),
-                    indicators=tuple(score.indicators)))
+                    indicators=tuple(score.indicators), language=score.language,
+                    supported=score.language_supported))
 
         # Topics are read outside the transaction, like scores (CPU only, no lock held).
         candidates = (self.incidents.candidates(source, fresh, [t.text for t in texts], scores)
@@ -302,7 +305,9 @@ class Pipeline:
                                   or datetime.min.replace(tzinfo=UTC), score=float(m["score"]),
                                   label=m["label"] or "neutral",
                                   signals=frozenset(m["signals"] or ()),
-                                  indicators=tuple(m["indicators"] or ()))
+                                  indicators=tuple(m["indicators"] or ()),
+                                  language=m["language"] or "",
+                                  supported=m["language_supported"] is not False)
                     for m in loaded.get(ticket_id, []))
         for ticket_id, series in out.items():
             pending[(source, ticket_id)] = series

@@ -233,7 +233,8 @@ def replay(case: TestCase, rules: RuleSet, scorer: Scorer) -> Replay:
                     raise ValueError("the scorer returned fewer scores than texts")
                 customer_messages.append(ScoredMessage(
                     message_id=str(index), created_at=now, score=score.score,
-                    label=score.label, signals=score.signals, indicators=score.indicators))
+                    label=score.label, signals=score.signals, indicators=score.indicators,
+                    language=score.language, supported=score.language_supported))
             result.trace.append(f"{_offset(now, start)} customer score "
                                 f"{customer_messages[-1].score:+.3f}")
         else:

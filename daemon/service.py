@@ -481,7 +481,8 @@ class Daemon:
         updates = [{"_id": row["id"], "score": s.score, "label": s.label,
                     "confidence": s.confidence, "indicators": list(s.indicators),
                     "signals": sorted(s.signals), "scorer": s.scorer, "model": s.model[:64],
-                    "needs_rescore": s.needs_rescore}
+                    "needs_rescore": s.needs_rescore, "language": s.language or None,
+                    "language_supported": s.language_supported}
                    for row, s in zip(rows, scores, strict=True) if not s.needs_rescore]
         self.store.update_scores(updates)
         if updates:

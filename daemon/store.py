@@ -85,6 +85,10 @@ class StoredMessage(SQLModel, table=True):
     model: str | None = Field(default=None, max_length=64)
     needs_rescore: bool = False
     stored_at: datetime
+    # The message's language as the scorer detected it (ISO 639-1, "und"; None: scored
+    # before languages were detected) and whether the scorer could read it.
+    language: str | None = Field(default=None, max_length=8)
+    language_supported: bool | None = None
 
 
 class Ticket(SQLModel, table=True):
@@ -229,6 +233,7 @@ _RULE_STATES = sa.select(T_RULE.c.ticket_id, T_RULE.c.rule, T_RULE.c.history).wh
 _SERIES = sa.select(
     T_MESSAGE.c.ticket_id, T_MESSAGE.c.message_id, T_MESSAGE.c.created_at, T_MESSAGE.c.score,
     T_MESSAGE.c.label, T_MESSAGE.c.signals, T_MESSAGE.c.indicators,
+    T_MESSAGE.c.language, T_MESSAGE.c.language_supported,
 ).where((T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.ticket_id.in_(_IDS_P)
         & (T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
         ).order_by(T_MESSAGE.c.created_at, T_MESSAGE.c.id)
@@ -572,7 +577,9 @@ class Store:
                 score=sa.bindparam("score"), label=sa.bindparam("label"),
                 confidence=sa.bindparam("confidence"), indicators=sa.bindparam("indicators"),
                 signals=sa.bindparam("signals"), scorer=sa.bindparam("scorer"),
-                model=sa.bindparam("model"), needs_rescore=sa.bindparam("needs_rescore")),
+                model=sa.bindparam("model"), needs_rescore=sa.bindparam("needs_rescore"),
+                language=sa.bindparam("language"),
+                language_supported=sa.bindparam("language_supported")),
                 rows)
 
     def purge_message_text(self, older_than: datetime) -> int:

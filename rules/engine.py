@@ -24,7 +24,8 @@ from rules.trend import Trend, compute_trend
 
 __all__ = [
     "ConversationState", "Decision", "DecisionActions", "Evaluation", "RuleHistory",
-    "ScoredMessage", "TicketView", "apply_actions", "evaluate", "features", "next_due_at",
+    "ScoredMessage", "TicketView", "apply_actions", "conversation_language", "evaluate",
+    "features", "next_due_at",
 ]
 
 #: Customer messages whose indicator phrases a decision quotes (the article's window).
@@ -39,6 +40,18 @@ class ScoredMessage:
     label: str = "neutral"
     signals: frozenset[str] = frozenset()
     indicators: tuple[str, ...] = ()
+    language: str = ""  # ISO 639-1, "und" or "" (unknown)
+    # False: the scorer could not read the language.  Its score (0.0) is no verdict, so
+    # score conditions and the trend skip the message; its signals still count.
+    supported: bool = True
+
+
+def conversation_language(messages: tuple[ScoredMessage, ...]) -> str:
+    """The language of the latest customer message that has one ("" when none does)."""
+    for message in reversed(messages):
+        if message.language and message.language != "und":
+            return message.language
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +175,7 @@ def features(state: ConversationState, decline_threshold: float = 0.3,
         "priority_rank": priority_rank(ticket.priority),
         "status": ticket.status or "",
         "source": ticket.source,
+        "language": conversation_language(state.customer_messages),
     }
     return scored.trend, values
 
@@ -174,7 +188,7 @@ def _scored(state: ConversationState, decline_threshold: float, method: str, alp
         if cached is not None:
             return cached
     messages = state.customer_messages
-    scores = [m.score for m in messages]
+    scores = [m.score for m in messages if m.supported]
     scored = _Scored(compute_trend(scores, method, decline_threshold, alpha), scores,
                      frozenset(s for m in messages[-signals_window:] for s in m.signals))
     if cache is not None:
@@ -212,8 +226,9 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
         return no()
     # Ticket filters decide whether the rule applies at all; when one excludes the
     # ticket the episode is left alone (see lifecycle.needs_update, `applicable`).
-    if not _applies(when, ticket):
+    if not _applies(when, ticket, messages):
         return _Check(False, "", scored, numbers, applicable=False)
+    readable = [m for m in messages if m.supported]
     if when.priority_below is not None:
         numbers["priority_below"] = when.priority_below
     if when.min_customer_messages is not None:
@@ -231,13 +246,13 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
             return no()
         numbers["current_avg_below"] = when.current_avg_below
     if when.last_score_below is not None:
-        if not messages[-1].score < when.last_score_below:
+        if not readable or not readable[-1].score < when.last_score_below:
             return no()
         numbers["last_score_below"] = when.last_score_below
         reasons.append("very_negative_message")
     if when.consecutive_negative is not None:
         run = when.consecutive_negative
-        recent = messages[-run.count:]
+        recent = readable[-run.count:]
         if len(recent) < run.count or not all(m.score < run.below for m in recent):
             return no()
         numbers["consecutive_negative"] = run.count
@@ -268,8 +283,10 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
     return _Check(True, reasons[0] if reasons else rule.name, scored, numbers)
 
 
-def _applies(when: When, ticket: TicketView) -> bool:
+def _applies(when: When, ticket: TicketView, messages: tuple[ScoredMessage, ...]) -> bool:
     if when.sources is not None and ticket.source not in when.sources:
+        return False
+    if when.languages is not None and conversation_language(messages) not in when.languages:
         return False
     if when.status is not None and (ticket.status or "") not in when.status:
         return False

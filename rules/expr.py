@@ -37,6 +37,7 @@ FEATURES: Mapping[str, Any] = {
     "priority_rank": 1,  # low=0 normal=1 high=2 urgent=3, -1 when unknown
     "status": "open",
     "source": "zendesk",
+    "language": "de",  # the latest customer message's (ISO 639-1), "" when unknown
 }
 
 FUNCTIONS: Mapping[str, Any] = {

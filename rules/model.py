@@ -84,6 +84,8 @@ class When(Strict):
     signals_any: Names | None = None
     signals_window: int = Field(3, ge=1, le=10_000)
     sources: Names | None = None
+    # ISO 639-1 codes; the conversation's language is its latest customer message's.
+    languages: Names | None = None
     priority_below: Priority | None = None
     has_tags: Tags | None = None
     lacks_tags: Tags | None = None

@@ -39,7 +39,8 @@ from connectors.sandbox.base import Request, Response, SandboxServer
 
 CHARS_PER_TOKEN = 4
 
-_BLOCK = re.compile(r'<customer_message id="([^"]{1,64})">\n?(.*?)\n?</customer_message>', re.S)
+_BLOCK = re.compile(r'<customer_message id="([^"]{1,64})"(?: [a-z]+="[^"]{0,16}")*>\n?(.*?)\n?'
+                    r'</customer_message>', re.S)
 _NEGATIVE = ("broken", "refund", "angry", "terrible", "worst", "not working", "still",
              "waiting", "cancel", "lawyer", "unacceptable", "hate", "useless", "awful")
 _POSITIVE = ("thanks", "thank you", "great", "love", "perfect", "awesome", "happy",

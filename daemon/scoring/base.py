@@ -49,6 +49,11 @@ class Score:
     # A short topic label ("login failure"), when the scorer gives one (Claude does, in
     # the same request); incidents group negative messages by it (rules/incidents.py).
     topic: str = ""
+    # The message's language (ISO 639-1; "und" when there is nothing to tell it by; ""
+    # when no detector ran) and whether the scorer could read it.  An unsupported message
+    # has confidence 0 and the `unsupported_language` signal: its 0.0 is not "calm".
+    language: str = ""
+    language_supported: bool = True
 
 
 @runtime_checkable

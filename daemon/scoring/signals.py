@@ -17,7 +17,8 @@ _ORDINAL = r"(?:second|third|fourth|fifth|sixth|seventh|tenth|\d+(?:st|nd|rd|th)
 
 _PATTERNS: dict[str, tuple[str, ...]] = {
     "churn_risk": (
-        r"\bcancel+(?:ing|ed)? (?:my |the |our )?(?:account|subscription|membership|contract|plan|service|order|booking|renewal)",
+        r"\bcancel+(?:ing|ed)? (?:my |the |our )?(?:account|subscription|membership|contract|plan|service|renewal)",
+        r"\bcancel+(?:ing)? (?:everything|it all)\b",
         r"\bclose (?:my|our) account\b",
         r"\b(?:switch(?:ing)?|mov(?:e|ing)|go(?:ing)?) (?:over )?to (?:a |an |your )?(?:competitor|another (?:provider|company|service|vendor|bank|carrier)|someone else)",
         r"\btak(?:e|ing) (?:my|our) (?:business|money|custom) elsewhere\b",
@@ -100,16 +101,100 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Per-language patterns (German, French, Spanish, Portuguese), run with the English ones
+# on a message detected as that language.  Same rule: general support language, chosen
+# a priori, explicit enough to read why a signal fired.
+_LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "de": {
+        "churn_risk": (r"\b(?:ge)?k(?:ü|ue|u)ndig(?:e|en|t|ung)?\b",
+                       r"\bwechsle (?:zu|zur|zum) (?:konkurrenz|einem anderen anbieter)"),
+        "legal_threat": (r"\b(?:rechts)?anw(?:a|ä|ae)lt\w*",
+                         r"\bverbraucher(?:schutz|zentrale)\w*",
+                         r"\b(?:verklagen|klage einreichen|rechtliche schritte)\b"),
+        "manager_request": (r"\bvorgesetzt\w*",
+                            r"\b(?:mit|den|ihren|einen) (?:chef|teamleiter|geschäftsführer)\b"),
+        "repeat_contact": (r"\bzum (?:zweiten|dritten|vierten|f(?:ü|ue|u)nften|sechsten|\d+\.) mal\b",
+                           r"\bdas (?:dritte|vierte|f(?:ü|ue|u)nfte|sechste) mal\b",
+                           r"\b(?:zwei|drei|vier|f(?:ü|ue|u)nf|mehr)mal\b",
+                           r"\b(?:immer noch|noch immer) (?:nicht|kein|nichts)\b",
+                           r"\bschon wieder\b"),
+        "abusive": (r"\bschei(?:ß|ss)\w*",
+                    r"\b(?:idioten?|vollidiot\w*|arschl(?:o|ö|oe)ch\w*|wichser|trottel|penner)\b",
+                    r"\bverarsch\w*"),
+        "urgent": (r"\b(?:dringend|sofort|umgehend)\b",),
+    },
+    "fr": {
+        "churn_risk": (r"\br[ée]sili\w*",
+                       r"\b(?:je pars|je vais partir|je passe) (?:chez|à) (?:la concurrence|un concurrent)"),
+        "legal_threat": (r"\bavocats?\b",
+                         r"\b(?:porter plainte|porte plainte|mise en demeure|poursuites judiciaires)\b"),
+        "manager_request": (r"\b(?:un|une|votre|au|le) (?:responsable|sup[ée]rieur|manager)\b",),
+        "repeat_contact": (r"\b(?:deuxi[èe]me|troisi[èe]me|quatri[èe]me|cinqui[èe]me|sixi[èe]me) fois\b",
+                           r"\b(?:deux|trois|quatre|cinq|plusieurs) fois\b",
+                           r"\btoujours (?:pas|rien)\b",
+                           r"\bd[ée]j[àa] (?:demand|expliqu|[ée]crit|envoy|appel)\w*"),
+        "abusive": (r"\bmerd(?:e|ique)\b",
+                    r"\b(?:connards?|connasse|cr[ée]tins?|encul[ée]s?|putain|salauds?|abrutis?)\b"),
+        "urgent": (r"\b(?:imm[ée]diatement|tout de suite|au plus vite)\b",),
+    },
+    "es": {
+        "churn_risk": (r"\b(?:cancelar[ée]?|cancelo|doy de baja|dar de baja|darme de baja|di de baja) (?:mi |la |el |de )?(?:cuenta|suscripci[óo]n|contrato|servicio|abono|plan|todo)",
+                       r"\bme (?:voy|cambio) (?:a|con) (?:la competencia|otra (?:compañ[íi]a|empresa))"),
+        "legal_threat": (r"\babogad[oa]s?\b",
+                         r"\b(?:denuncia|denunciar[ée]?|acciones legales|demandar(?:les|los)?)\b",
+                         r"\b(?:hoja de reclamaciones|oficina de consumo|en consumo)\b"),
+        "manager_request": (r"\b(?:un|una|su|al|el) (?:supervisor|responsable|encargad[oa]|gerente)\b",),
+        "repeat_contact": (r"\b(?:segunda|tercera|cuarta|quinta|sexta) vez\b",
+                           r"\b(?:dos|tres|cuatro|cinco|seis|varias) veces\b",
+                           r"\botra vez\b",
+                           r"\bya (?:ped[íi]|expliqu[ée]|escrib[íi]|llam[ée]|le dije|les dije)\b",
+                           r"\bsigo sin\b"),
+        "abusive": (r"\bmierda\b",
+                    r"\b(?:gilipollas|imb[ée]ciles?|idiotas?|cabrones?|joder|pendejos?)\b"),
+        "urgent": (r"\b(?:urgente|inmediatamente|de inmediato|ahora mismo)\b",),
+    },
+    "pt": {
+        "churn_risk": (r"\b(?:vou cancelar|cancelar|cancelei|cancelo) (?:a |o |minha |meu )?(?:assinatura|conta|contrato|plano|servi[çc]o|tudo)",
+                       r"\b(?:trocar|mudar) de (?:operadora|empresa|fornecedor)"),
+        "legal_threat": (r"\badvogad[oa]s?\b",
+                         r"\b(?:procon|reclame aqui|a[çc][ãa]o judicial|processar voc[êe]s|juizado)\b"),
+        "manager_request": (r"\b(?:um|o|seu|ao|com o) (?:supervisor|gerente|respons[áa]vel|superior)\b",),
+        "repeat_contact": (r"\b(?:segunda|terceira|quarta|quinta|sexta) vez\b",
+                           r"\b(?:duas|tr[êe]s|quatro|cinco|v[áa]rias) vezes\b",
+                           r"\b(?:de novo|mais uma vez)\b",
+                           r"\bj[áa] (?:pedi|liguei|expliquei|falei|mandei|escrevi)\b"),
+        "abusive": (r"\bmerda\b",
+                    r"\b(?:idiotas?|imbecis|imbecil|babacas?|porra|caralho|fdp|ot[áa]rios?)\b"),
+        "urgent": (r"\b(?:urgente|imediatamente|agora mesmo)\b",),
+    },
+}
+
 _COMPILED: dict[str, re.Pattern[str]] = {
     signal: re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
     for signal, patterns in _PATTERNS.items()
 }
 # Case-sensitive twins run on lower-cased text: several times faster than IGNORECASE.
-_COMPILED_LOWER: dict[str, re.Pattern[str]] = {
-    signal: re.compile("|".join(f"(?:{p})" for p in patterns))
-    for signal, patterns in _PATTERNS.items()
-}
+# Per language: the English patterns plus that language's (None: every language).
+def _join(patterns: dict[str, tuple[str, ...]], flags: int) -> dict[str, re.Pattern[str]]:
+    return {signal: re.compile("|".join(f"(?:{p})" for p in alternatives), flags)
+            for signal, alternatives in patterns.items()}
 
+
+def _merged(languages: list[str]) -> dict[str, tuple[str, ...]]:
+    merged = {signal: tuple(patterns) for signal, patterns in _PATTERNS.items()}
+    for language in languages:
+        for signal, patterns in _LOCAL_PATTERNS[language].items():
+            merged[signal] = merged[signal] + patterns
+    return merged
+
+
+_BY_LANGUAGE: dict[str | None, tuple[dict[str, re.Pattern[str]], dict[str, re.Pattern[str]]]] = {
+    None: (_join(_merged(list(_LOCAL_PATTERNS)), 0),
+           _join(_merged(list(_LOCAL_PATTERNS)), re.IGNORECASE)),
+    "en": (_join(_PATTERNS, 0), _join(_PATTERNS, re.IGNORECASE)),
+    **{language: (_join(_merged([language]), 0), _join(_merged([language]), re.IGNORECASE))
+       for language in _LOCAL_PATTERNS},
+}
 
 def is_injection(sentence: str) -> bool:
     """True when the sentence is addressed to a model ("rate this positive")."""
@@ -123,15 +208,19 @@ class SignalHit:
     phrase: str  # quoted verbatim from the text
 
 
-def find_signals(text: str, *, limit_per_signal: int = 3) -> list[SignalHit]:
-    """Every hard signal in `text` with up to `limit_per_signal` triggering phrases each."""
+def find_signals(text: str, *, limit_per_signal: int = 3,
+                 language: str | None = None) -> list[SignalHit]:
+    """Every hard signal in `text` with up to `limit_per_signal` triggering phrases each.
+
+    `language` (ISO 639-1) limits the patterns to English plus that language's, which is
+    faster; None (or a language without patterns of its own) runs them all."""
     hits: list[SignalHit] = []
     # Apostrophe variants would otherwise defeat the patterns ("won’t").
     folded = text.replace("\u2019", "'").replace("\u2018", "'")
     lowered = folded.lower()
     # Offsets must map back to `text`; a few characters change length when lower-cased.
-    patterns, subject = ((_COMPILED_LOWER, lowered) if len(lowered) == len(text)
-                         else (_COMPILED, folded))
+    lower, ignoring = _BY_LANGUAGE.get(language, _BY_LANGUAGE[None])
+    patterns, subject = ((lower, lowered) if len(lowered) == len(text) else (ignoring, folded))
     for signal, pattern in patterns.items():
         for count, match in enumerate(pattern.finditer(subject)):
             if count >= limit_per_signal:

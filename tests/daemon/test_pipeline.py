@@ -158,3 +158,25 @@ def test_a_commit_whose_answer_was_lost_does_not_leave_the_trend_stale(db_url: s
     result = pipeline.process("zd", [third, fourth], "c3")
     assert [(t, d.rule) for t, d in result.decisions] == [("7", "sentiment-declining")]
     store.close()
+
+
+def test_each_message_is_stored_with_its_language(db_url: str) -> None:
+    store, pipeline = _pipeline(db_url, LocalScorer())
+    bodies = ["This is the fourth time I write. Absolutely unacceptable!",
+              "Das ist eine Katastrophe, ich kündige!",
+              "Dit is echt belachelijk, ik wacht al drie weken op mijn geld!"]
+    batch = [message(str(i), "9", body, minutes=i) for i, body in enumerate(bodies)]
+    result = pipeline.process("zd", batch, "c")
+    assert result.scored == 3
+    from daemon.store import T_MESSAGE
+    with store.reading() as conn:
+        rows = {r["message_id"]: r for r in conn.execute(sa.select(T_MESSAGE)).mappings()}
+    assert [(rows[k]["language"], rows[k]["language_supported"]) for k in "012"] == [
+        ("en", True), ("de", True), ("nl", False)]
+    assert rows["2"]["confidence"] == 0.0 and "unsupported_language" in rows["2"]["signals"]
+    # The unreadable reply does not hide the angry ones from the rules: the loaded
+    # series keeps its language and flag.
+    with store.reading() as conn:
+        series = store.customer_series(conn, "zd", ["9"])["9"]
+    assert [(m["language"], m["language_supported"]) for m in series][-1] == ("nl", False)
+    store.close()

@@ -337,3 +337,50 @@ def test_a_rules_own_actions_never_count_as_recovery() -> None:
     again = evaluate(after, rules, first.history, T0 + timedelta(hours=1))
     assert again.decisions == ()
     assert again.history == first.history
+
+
+# --- languages ----------------------------------------------------------------------
+
+def _with_languages(state: ConversationState, languages: list[tuple[str, bool]],
+                    ) -> ConversationState:
+    messages = tuple(replace(m, language=language, supported=supported)
+                     for m, (language, supported) in zip(state.customer_messages, languages,
+                                                         strict=True))
+    return replace(state, customer_messages=messages)
+
+
+def test_an_unreadable_message_is_not_read_as_calm() -> None:
+    # Angry, then a message the scorer could not read (stored as 0.0): the very
+    # negative rule still sees the angry message as the latest readable one, and the
+    # 0.0 does not pull the recent average up.
+    state = _with_languages(conversation([0.2, -0.85, 0.0], signals=[(), (),
+                                                                      ("unsupported_language",)]),
+                            [("en", True), ("en", True), ("nl", False)])
+    evaluation = evaluate(state, ARTICLE, {}, T0)
+    assert fired(evaluation) == ["very-negative-message"]
+    assert evaluation.decisions[0].numbers["last_score"] == -0.85
+    assert evaluation.decisions[0].numbers["messages"] == 2
+    same_but_read = conversation([0.2, -0.85, 0.0])
+    assert fired(evaluate(same_but_read, ARTICLE, {}, T0)) == []
+
+
+def test_a_rule_can_send_unreadable_languages_to_a_person() -> None:
+    rules = one_rule({"signals_any": ["unsupported_language"], "signals_window": 1})
+    state = _with_languages(conversation([0.0], signals=[("unsupported_language",)]),
+                            [("it", False)])
+    assert fired(evaluate(state, rules, {}, T0)) == ["r"]
+    # Only unreadable messages: no score condition can hold on them.
+    assert fired(evaluate(state, one_rule({"last_score_below": 0.5}), {}, T0)) == []
+
+
+@pytest.mark.parametrize(("languages", "applies"), [
+    ([("de", True), ("fr", True)], True),      # the latest message decides: fr
+    ([("fr", True), ("en", True)], False),
+    ([("de", True), ("und", True)], False),    # "und" is skipped: de
+    ([("", True), ("", True)], False),         # no language known
+])
+def test_languages_filter_uses_the_latest_known_language(languages: list[tuple[str, bool]],
+                                                         applies: bool) -> None:
+    rules = one_rule({"languages": ["fr", "es"], "last_score_below": -0.5})
+    state = _with_languages(conversation([-0.6, -0.8]), languages)
+    assert (fired(evaluate(state, rules, {}, T0)) == ["r"]) is applies

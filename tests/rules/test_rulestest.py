@@ -96,8 +96,10 @@ def test_the_issues_example_runs_and_reports_expected_and_actual() -> None:
     assert status == 1
     assert "FAIL  calm customer who gets angrier  (" in output
     assert "priority: expected urgent, got high" in output
-    assert "fired: expected ['very-negative-message'], got ['churn-or-legal-threat', " \
-        "'very-negative-message']" in output
+    # The text ("Third time I ask. Cancel my account.") is angry on the shared scale
+    # (docs/scoring.md), so both rules fire on it, in config order.
+    assert "fired: expected ['very-negative-message'], got ['very-negative-message', " \
+        "'churn-or-legal-threat']" in output
     assert "0 passed, 1 failed" in output
 
 

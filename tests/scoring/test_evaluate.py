@@ -71,7 +71,7 @@ def test_three_class_metrics_by_hand(tmp_path: Path) -> None:
     written = list(csv.DictReader(output.open(encoding="utf-8")))
     assert [r["id"] for r in written] == ["1", "2", "3", "4", "5"]
     assert set(written[0]) == {"id", "text", "label", "score", "predicted_label",
-                               "confidence", "signals"}
+                               "confidence", "signals", "language", "supported"}
     assert written[0]["predicted_label"] == "very_negative" and written[4]["signals"] == "urgent"
 
 
@@ -126,3 +126,56 @@ def test_metrics_with_the_real_offline_scorer(tmp_path: Path) -> None:
 def test_metrics_handles_zero_duration(seconds: float) -> None:
     score = Score(score=0.0, label="neutral", confidence=0.5)
     assert metrics(["neutral"], [score], seconds)["accuracy"] == 1.0
+
+
+def test_graded_file_reports_per_grade_fractions_and_spearman(tmp_path: Path) -> None:
+    rows = [  # grade, language, score chosen by the table
+        {"text": "f1", "grade": "furious", "language": "en"},   # -0.95
+        {"text": "a1", "grade": "Angry", "language": "en"},     # -0.6 (misses -0.7)
+        {"text": "m1", "grade": "mild", "language": "de"},      # -0.2
+        {"text": "n1", "grade": "neutral", "language": "de"},   # 0.0
+        {"text": "p1", "grade": "positive", "language": "de"},  # 0.7
+        {"text": "x", "grade": "bored", "language": "de"},      # not a grade: skipped
+    ]
+    table = {"f1": -0.95, "a1": -0.6, "m1": -0.2, "n1": 0.0, "p1": 0.7, "x": 0.0}
+    out = io.StringIO()
+    output = tmp_path / "scored.csv"
+    assert run_eval(TableScorer(table), write_csv(tmp_path / "g.csv", rows), "text", "grade",
+                    output, out) == 0
+    result = json.loads(out.getvalue())
+    assert result["mode"] == "graded" and result["n"] == 5
+    assert result["per_grade"]["furious"]["below_-0.7"] == 1.0
+    assert result["per_grade"]["angry"]["below_-0.7"] == 0.0
+    assert result["per_grade"]["angry"]["below_-0.5"] == 1.0
+    assert result["per_grade"]["positive"]["above_0"] == 1.0
+    assert result["spearman"] == 1.0  # scores rise strictly with the grade
+    assert set(result["per_language"]) == {"en", "de"}
+    assert result["per_language"]["de"]["per_grade"]["mild"]["n"] == 1
+    assert result["three_class"]["n"] == 5
+    assert result["skipped_unrecognised_labels"] == {"bored": 1}
+    written = list(csv.DictReader(output.open(encoding="utf-8")))
+    assert {r["supported"] for r in written} == {"true"}
+
+
+def test_spearman_is_the_rank_correlation() -> None:
+    from daemon.evaluate import spearman
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 1, 2, 2], [5, 6, 7, 8]) == pytest.approx(0.8944, abs=1e-4)
+    assert spearman([1], [2]) is None and spearman([1, 1], [2, 3]) is None
+
+
+def test_output_names_the_language_and_whether_it_was_read(tmp_path: Path) -> None:
+    rows = [{"text": "Das ist eine Katastrophe, ich kündige!", "label": "negative"},
+            {"text": "Dit is echt belachelijk, ik wil mijn geld terug van jullie.",
+             "label": "negative"},
+            {"text": "Where can I download my invoice?", "label": "neutral"}]
+    output = tmp_path / "o.csv"
+    out = io.StringIO()
+    assert run_eval(LocalScorer(), write_csv(tmp_path / "l.csv", rows), "text", "label",
+                    output, out) == 0
+    written = list(csv.DictReader(output.open(encoding="utf-8")))
+    assert [(r["language"], r["supported"]) for r in written] == [
+        ("de", "true"), ("nl", "false"), ("en", "true")]
+    result = json.loads(out.getvalue())
+    assert result["unsupported"] == 1 and result["languages"]["nl"] == 1
