@@ -208,3 +208,21 @@ def cross_reference_errors(raw_rules: Sequence[Any], notifiers: Iterable[str],
                     out.append((key if position is None else (*key, position),
                                 _unknown("notifier", target, notifier_names)))
     return out
+
+
+def inhibitor_errors(raw_rules: Sequence[Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """(key, message) for `inhibited_by` entries naming no rule above, worded as the rule
+    model words them: used when a broken rule keeps the model from checking them."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    names = [rule.get("name") if isinstance(rule, dict) else None for rule in raw_rules]
+    for index, rule in enumerate(raw_rules):
+        if not isinstance(rule, dict):
+            continue
+        for position, target in _names(rule.get("inhibited_by")):
+            if target in names[:index] or target == names[index]:
+                continue  # fine, or "cannot inhibit itself" (the rule's own check)
+            message = (f"rule {target!r} must be listed above this rule" if target in names
+                       else f"unknown rule {target!r}")
+            key: tuple[str | int, ...] = ("rules", index, "inhibited_by")
+            out.append((key if position is None else (*key, position), message))
+    return out
