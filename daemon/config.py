@@ -27,7 +27,7 @@ from connectors.settings import (
     SourceSettings,
     settings_class,
 )
-from daemon.config_help import cross_reference_errors, did_you_mean, inhibitor_errors
+from daemon.config_help import cross_reference_errors, did_you_mean
 from daemon.scoring.settings import ScorerSettings, parse_scorer_settings
 from daemon.yamlsafe import YamlDocument, YamlError, format_key, load_yaml, validation_errors
 from rules.model import Duration, RuleSet, parse_duration
@@ -287,10 +287,6 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         rules = RuleSet.model_validate({"rules": top.rules})
     except ValidationError as exc:
         errors += validation_errors(exc, doc, model=RuleSet)
-        for key, message in inhibitor_errors(top.rules):  # unless the model got that far
-            text = f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: {message}"
-            if text not in errors:
-                errors.append(text)
     # References between sections are checked even when a rule is broken, so one run
     # lists them with everything else.
     for key, message in cross_reference_errors(top.rules, top.notifiers,
@@ -304,7 +300,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
                 error(("rules", index, "name"), f"duplicate rule name {name!r}")
 
     if errors:
-        raise ConfigError(errors)
+        # A reference the rule model also checks is reported by both: say it once.
+        raise ConfigError(list(dict.fromkeys(errors)))
     assert scorer is not None
     base = Path(doc.path).resolve().parent
     state_dir = Path(top.state_dir or env.get("STATE_DIRECTORY") or "./var")

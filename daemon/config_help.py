@@ -180,7 +180,8 @@ def _unknown(what: str, name: str, known: Iterable[str]) -> str:
 
 def cross_reference_errors(raw_rules: Sequence[Any], notifiers: Iterable[str],
                            sources: Iterable[Any]) -> list[tuple[tuple[str | int, ...], str]]:
-    """(key, message) for every rule naming a notifier or source the config lacks.
+    """(key, message) for every rule naming a notifier, source or inhibiting rule the
+    config lacks.
 
     Works on the rules as written, not on validated models, so a rule with a typo
     elsewhere still has its references checked in the same run.
@@ -207,12 +208,13 @@ def cross_reference_errors(raw_rules: Sequence[Any], notifiers: Iterable[str],
                     key = ("rules", index, section, "notify")
                     out.append((key if position is None else (*key, position),
                                 _unknown("notifier", target, notifier_names)))
-    return out
+    return out + inhibitor_errors(raw_rules)
 
 
 def inhibitor_errors(raw_rules: Sequence[Any]) -> list[tuple[tuple[str | int, ...], str]]:
-    """(key, message) for `inhibited_by` entries naming no rule above, worded as the rule
-    model words them: used when a broken rule keeps the model from checking them."""
+    """(key, message) for `inhibited_by` entries naming no rule above, worded exactly as
+    the rule model words them (the loader says each message once): a broken rule keeps
+    the model from checking them, this does not."""
     out: list[tuple[tuple[str | int, ...], str]] = []
     names = [rule.get("name") if isinstance(rule, dict) else None for rule in raw_rules]
     for index, rule in enumerate(raw_rules):
