@@ -13,6 +13,7 @@ from typing import TextIO
 
 from connectors.base import ConnectorError
 from daemon.config import Config, parse_start_from
+from daemon.config_help import did_you_mean
 from daemon.pipeline import Pipeline
 from daemon.scoring.settings import build_scorer
 from daemon.store import Store
@@ -28,8 +29,10 @@ def run_backfill(config: Config, source_name: str, since: str, *, alerts: bool,
     try:
         config.source(source_name)
     except KeyError:
-        print(f"unknown source {source_name!r}; configured: "
-              f"{', '.join(s.name for s in config.sources)}", file=out)
+        names = [s.name for s in config.sources]
+        guess = did_you_mean(source_name, names)
+        print(f"unknown source {source_name!r}; configured: {', '.join(names)}"
+              f"{f'; did you mean {guess}?' if guess else ''}", file=out)
         return 2
     start = parse_start_from(since, datetime.now(UTC))
     store = Store(config.database_url)

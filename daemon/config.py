@@ -308,7 +308,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
                   f"{', '.join(sorted(top.notifiers)) or 'none'})")
 
     if errors:
-        raise ConfigError(errors)
+        # A reference the rule model also checks is reported by both: say it once.
+        raise ConfigError(list(dict.fromkeys(errors)))
     assert scorer is not None
     base = Path(doc.path).resolve().parent
     state_dir = Path(top.state_dir or env.get("STATE_DIRECTORY") or "./var")

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from rules.model import INCIDENT_INHIBITOR
+
 #: Known keys listed in full when no single one is close (more would be noise).
 KNOWN_KEYS_SHOWN = 16
 
@@ -180,7 +182,8 @@ def _unknown(what: str, name: str, known: Iterable[str]) -> str:
 
 def cross_reference_errors(raw_rules: Sequence[Any], notifiers: Iterable[str],
                            sources: Iterable[Any]) -> list[tuple[tuple[str | int, ...], str]]:
-    """(key, message) for every rule naming a notifier or source the config lacks.
+    """(key, message) for every rule naming a notifier, source or inhibiting rule the
+    config lacks.
 
     Works on the rules as written, not on validated models, so a rule with a typo
     elsewhere still has its references checked in the same run.
@@ -207,4 +210,23 @@ def cross_reference_errors(raw_rules: Sequence[Any], notifiers: Iterable[str],
                     key = ("rules", index, section, "notify")
                     out.append((key if position is None else (*key, position),
                                 _unknown("notifier", target, notifier_names)))
+    return out + inhibitor_errors(raw_rules)
+
+
+def inhibitor_errors(raw_rules: Sequence[Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """(key, message) for `inhibited_by` entries naming no rule above, worded exactly as
+    the rule model words them (the loader says each message once): a broken rule keeps
+    the model from checking them, this does not."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    names = [rule.get("name") if isinstance(rule, dict) else None for rule in raw_rules]
+    for index, rule in enumerate(raw_rules):
+        if not isinstance(rule, dict):
+            continue
+        for position, target in _names(rule.get("inhibited_by")):
+            if target in names[:index] or target == names[index] or target == INCIDENT_INHIBITOR:
+                continue  # fine, or "cannot inhibit itself" (the rule's own check)
+            message = (f"rule {target!r} must be listed above this rule" if target in names
+                       else f"unknown rule {target!r}")
+            key: tuple[str | int, ...] = ("rules", index, "inhibited_by")
+            out.append((key if position is None else (*key, position), message))
     return out

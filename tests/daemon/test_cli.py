@@ -103,3 +103,13 @@ def test_backfill_with_refused_credentials_says_so_in_one_line(tmp_path: Path) -
     assert "Traceback" not in done.stderr and "wrong-token-4242" not in done.stdout + done.stderr
     (line,) = [x for x in done.stdout.splitlines() if x.startswith("backfill zd:")]
     assert line.startswith("backfill zd: stopped after 0 fetched: ") and "401" in line
+
+
+def test_backfill_of_a_misspelt_source_names_the_closest(tmp_path: Path) -> None:
+    sandbox, path = _setup(tmp_path)
+    try:
+        done = _cli("backfill", "--config", str(path), "--source", "zdd", "--since", "-7d")
+    finally:
+        sandbox.stop()
+    assert done.returncode == 2
+    assert "unknown source 'zdd'; configured: zd; did you mean zd?" in done.stdout

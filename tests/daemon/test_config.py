@@ -357,3 +357,17 @@ def test_freshdesk_domain_pattern_is_explained(tmp_path: Path) -> None:
     assert [e.split(": ", 1)[1] for e in _errors(_write(tmp_path, text))] == [
         "sources[0].domain: use just the first part of your Freshdesk address: `mycompany` "
         "for https://mycompany.freshdesk.com (lowercase letters, digits and '-')"]
+
+
+def test_inhibitor_references_are_checked_even_when_another_rule_is_broken(
+        tmp_path: Path) -> None:
+    extra = ("  - name: quiet\n    when: {last_score_below: -0.9}\n"
+             "    inhibited_by: [very-negative-mesage]\n")
+    only = _errors(_write(tmp_path, GOOD + extra))
+    assert [e.split(": ", 1)[1] for e in only] == [
+        "rules[1].inhibited_by[0]: unknown rule 'very-negative-mesage'"]
+    broken = GOOD.replace("when: {last_score_below: -0.7}", "when: {last_score_below: -7}")
+    messages = [e.split(": ", 1)[1] for e in _errors(_write(tmp_path, broken + extra))]
+    assert messages == [
+        "rules[0].when.last_score_below: Input should be greater than or equal to -1",
+        "rules[1].inhibited_by[0]: unknown rule 'very-negative-mesage'"]
