@@ -17,7 +17,6 @@ lock file refuses a second daemon on the same state directory.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import select
 import signal
@@ -43,6 +42,13 @@ from daemon.config import (
     load_config,
     parse_start_from,
     sandbox_placeholder,
+)
+from daemon.localfiles import (
+    AlreadyLocked,
+    database_lock_path,
+    exclusive_lock,
+    private_dir,
+    sqlite_file,
 )
 from daemon.logs import get_logger, redact_text, register_secrets
 from daemon.metrics import Metrics, start_metrics_server
@@ -179,7 +185,7 @@ class Daemon:
 
     def build(self) -> Daemon:
         config = self.config
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(config.state_dir)  # holds customer text: 0700 whatever the umask
         self.rules = config.rules
         urls = self._start_sandboxes()
         sources = [with_sandbox_urls(s, urls) for s in config.sources]
@@ -254,16 +260,25 @@ class Daemon:
             log.info("metrics_listening", addr=settings.addr, port=self._metrics_server.port)
 
     def _take_lock(self) -> None:
-        path = self.config.state_dir / "sentinel.lock"
-        handle = path.open("a+")
+        """One daemon per SQLite database file (and per state directory: the cache)."""
+        locks: list[Any] = []
+        wanted = [(self.config.state_dir / "sentinel.lock", "state directory")]
+        database = sqlite_file(self.store.url)
+        if database is not None:
+            wanted.insert(0, (database_lock_path(database), f"database {database}"))
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            raise ConfigError([f"{path}: another helpdesk-sentinel is running on this state "
-                               "directory (SQLite supports one daemon; use PostgreSQL for "
-                               "several replicas)"]) from None
-        self._lock_file = handle
+            for path, what in wanted:
+                try:
+                    locks.append(exclusive_lock(path))
+                except AlreadyLocked:
+                    raise ConfigError([f"{path}: another helpdesk-sentinel is running on this "
+                                       f"{what} (SQLite supports one daemon; use PostgreSQL "
+                                       "for several replicas)"]) from None
+        except ConfigError:
+            for handle in locks:
+                handle.close()
+            raise
+        self._lock_file = locks
 
     def close(self) -> None:
         for connector in self.connectors.values():
@@ -282,8 +297,8 @@ class Daemon:
         except sa.exc.DBAPIError as exc:
             log.warning("database_error", job="close", error=_db_error(exc))
         self.store.close()
-        if self._lock_file is not None:
-            self._lock_file.close()
+        for handle in self._lock_file or ():
+            handle.close()
 
     # -- units of work ----------------------------------------------------------------
 

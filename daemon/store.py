@@ -20,13 +20,14 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import JSON, Column, Field, SQLModel, Text
+
+from daemon.localfiles import private_file, sqlite_file
 
 
 def utcnow() -> datetime:
@@ -224,8 +225,9 @@ class Store:
         # Parameters are customer text: never in a log line or an exception message.
         kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
         if self.is_sqlite:
-            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-                Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            database = sqlite_file(url)
+            if database is not None:  # customer text: 0600 (its -wal and -shm follow it)
+                private_file(database)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from daemon.localfiles import private_dir, private_file
 from daemon.scoring.base import LABELS, SIGNALS, Score
 
 
@@ -66,7 +67,8 @@ class ScoreCache:
         self.hits = 0
         self.misses = 0
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)  # scores of customer text: 0600 in a 0700 directory
+            private_file(path)
             self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=5.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, "
