@@ -474,11 +474,16 @@ class Daemon:
             log.info("rescored", messages=len(updates))
         return len(updates)
 
-    def retention(self) -> int:
-        cutoff = utcnow() - self.config.top.retention.message_text
-        purged = self.store.purge_message_text(cutoff)
-        if purged:
-            log.info("retention_purged", messages=purged)
+    def retention(self) -> dict[str, int]:
+        """Remove customer text older than `retention.message_text` everywhere we keep
+        it: messages, ticket snapshots, outbox payloads and the Claude score cache."""
+        keep = self.config.top.retention.message_text
+        purged = self.store.purge_customer_text(utcnow() - keep)
+        purge_cache = getattr(self.scorer, "purge_expired", None)
+        purged["score_cache"] = int(purge_cache(keep.total_seconds())) if purge_cache else 0
+        if any(purged.values()):
+            self.pipeline.forget_cached()
+            log.info("retention_purged", **purged)
         return purged
 
     def heartbeat(self) -> None:

@@ -531,11 +531,37 @@ class Store:
                 rows)
 
     def purge_message_text(self, older_than: datetime) -> int:
+        return self.purge_customer_text(older_than)["messages"]
+
+    def purge_customer_text(self, older_than: datetime) -> dict[str, int]:
+        """Retention: remove the customer's words and identity from what is older than
+        `older_than`; scores, decisions and delivery records stay.
+
+        Messages lose body, author name and indicator phrases; tickets with no message
+        since lose subject and requester; delivered or parked outbox rows lose their
+        payload (notes and alerts quote the subject, customer and phrases)."""
+        cutoff = as_utc(older_than)
         with self.transaction() as conn:
-            result = conn.execute(T_MESSAGE.update().where(
-                (T_MESSAGE.c.created_at < as_utc(older_than)) & T_MESSAGE.c.body.is_not(None)
-            ).values(body=None))
-            return int(result.rowcount or 0)
+            messages = conn.execute(T_MESSAGE.update().where(
+                (T_MESSAGE.c.created_at < cutoff)
+                & (T_MESSAGE.c.body.is_not(None) | T_MESSAGE.c.author_name.is_not(None)
+                   | _json_not_empty(T_MESSAGE.c.indicators, "[]"))
+            ).values(body=None, author_name=None, indicators=[]))
+            recent = sa.select(T_MESSAGE.c.id).where(
+                (T_MESSAGE.c.source == T_TICKET.c.source)
+                & (T_MESSAGE.c.ticket_id == T_TICKET.c.ticket_id)
+                & (T_MESSAGE.c.created_at >= cutoff))
+            tickets = conn.execute(T_TICKET.update().where(
+                (T_TICKET.c.updated_at < cutoff) & ~sa.exists(recent)
+                & ((T_TICKET.c.subject != "") | T_TICKET.c.requester.is_not(None))
+            ).values(subject="", requester=None))
+            outbox = conn.execute(T_OUTBOX.update().where(
+                (T_OUTBOX.c.created_at < cutoff) & T_OUTBOX.c.status.in_(["done", "parked"])
+                & _json_not_empty(T_OUTBOX.c.payload, "{}")
+            ).values(payload={}))
+            return {"messages": int(messages.rowcount or 0),
+                    "tickets": int(tickets.rowcount or 0),
+                    "outbox": int(outbox.rowcount or 0)}
 
     # -- rule state and escalations ----------------------------------------------------
 
@@ -659,6 +685,12 @@ class Store:
             if status:
                 query = query.where(T_OUTBOX.c.status == status)
             return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def _json_not_empty(column: Any, empty: str) -> Any:
+    """`column` holds something other than `empty` (JSON has no equality on PostgreSQL,
+    so the comparison is on its text, which both databases write without spaces)."""
+    return column.is_not(None) & sa.cast(column, sa.Text).not_in([empty, "null"])
 
 
 def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
