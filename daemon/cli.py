@@ -6,6 +6,7 @@
   eval          score a labelled CSV with the configured scorer and print metrics
   report        the dashboard: sentiment, escalations, outbox, poll health, agent impact
   backfill      score a source's history without firing alerts (unless --alerts)
+  forget        erase everything stored about one customer (an erasure request)
 """
 
 from __future__ import annotations
@@ -145,6 +146,23 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return run_backfill(config, args.source, args.since, alerts=args.alerts, out=sys.stdout)
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from daemon.forget import forget_requester, render
+    from daemon.scoring.settings import SCORE_CACHE_FILE
+    from daemon.store import Store
+
+    config = _load(args.config)
+    store = Store(config.database_url)
+    try:
+        store.create_schema()
+        erasure = forget_requester(store, args.requester, args.source,
+                                   score_cache=config.state_dir / "cache" / SCORE_CACHE_FILE)
+    finally:
+        store.close()
+    print(json.dumps(erasure.to_json()) if args.json else render(erasure))
+    return 0 if erasure.matched else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk-sentinel", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -186,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--since", required=True, help="ISO date/time or relative (-30d)")
     back.add_argument("--alerts", action="store_true", help="also evaluate rules and act")
     back.set_defaults(func=cmd_backfill)
+
+    forget = with_config(sub.add_parser(
+        "forget", help="erase everything stored about one customer"))
+    forget.add_argument("--requester", required=True,
+                        help="the helpdesk's user id, or the requester's name or email")
+    forget.add_argument("--source", help="only this source")
+    forget.add_argument("--json", action="store_true")
+    forget.set_defaults(func=cmd_forget)
     return parser
 
 

@@ -141,6 +141,16 @@ class ScoreCache:
                 self._db.commit()
             return len(removed)
 
+    def clear(self) -> int:
+        """Delete every entry; how many were stored."""
+        with self._lock:
+            removed = len(self._memory)
+            self._memory.clear()
+            if self._db is not None:
+                removed = max(removed, self._db.execute("DELETE FROM scores").rowcount)
+                self._db.commit()
+            return removed
+
     def _remember(self, key: str, score: Score, stored_at: float) -> None:
         self._memory[key] = (score, stored_at)
         self._memory.move_to_end(key)
