@@ -56,7 +56,7 @@ from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
 from daemon.scoring.settings import build_scorer
-from daemon.store import DatabaseUnavailable, LeaseLost, Store, utcnow
+from daemon.store import T_SOURCE, DatabaseUnavailable, LeaseLost, Store, utcnow
 from rules.model import RuleSet
 
 log = get_logger("sentinel.service")
@@ -200,6 +200,8 @@ class Daemon:
         if self.store.is_sqlite:
             self._take_lock()
         self._prepare_database([s.name for s in sources])
+        self._restart_sandbox_sources([s.name for s in config.sources
+                                       if referenced_sandboxes(s)])
         self.scorer = build_scorer(scorer_settings, cache_dir=config.state_dir / "cache")
         for source in sources:
             connector = source.create()
@@ -242,6 +244,19 @@ class Daemon:
                             retry_in_s=pause)
                 time.sleep(pause)
                 pause = min(5.0, pause * 2)
+
+    def _restart_sandbox_sources(self, names: list[str]) -> None:
+        """A `sandbox://` source talks to a sandbox started empty with this process, so
+        what its stored cursor and backoff describe is gone: read it from `start_from`
+        again (its ids are new, see connectors.sandbox.live_id_offset).  Stored messages,
+        escalations and the outbox stay; real sources are never touched."""
+        if not names:
+            return
+        with self.store.transaction() as conn:
+            conn.execute(T_SOURCE.update().where(T_SOURCE.c.source.in_(names)).values(
+                cursor=None, cursor_updated_at=None, not_before=None, last_error=None,
+                consecutive_failures=0))
+        log.info("sandbox_sources_restarted", sources=names)
 
     def _start_sandboxes(self) -> dict[str, str]:
         servers, urls = start_sandboxes(self.config)
