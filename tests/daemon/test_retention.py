@@ -117,3 +117,33 @@ def test_score_cache_purge_deletes_expired_rows_from_the_file(tmp_path: Path) ->
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT count(*) FROM scores").fetchone() == (0,)
     cache.close()
+
+
+def test_the_daemon_retention_job_purges_the_claude_cache(tmp_path: Path) -> None:
+    """Wiring: `Daemon.retention` reaches the Claude scorer's cache (file and memory)."""
+    from daemon.config import load_config
+    from daemon.service import Daemon
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+state_dir: {tmp_path / 'state'}
+retention: {{message_text: 1d}}
+sandbox: {{anthropic: {{}}}}
+scorer: {{kind: anthropic, api_key: sk-ant-sandbox, base_url: "sandbox://anthropic"}}
+rules: []
+""")
+    daemon = Daemon(load_config(config, env={})).build()
+    try:
+        scored = daemon.scorer.score([f"The {PHRASE}, I want a refund now."])
+        assert scored[0].scorer == "anthropic", scored
+        path = tmp_path / "state" / "cache" / "claude-scores.sqlite3"
+        with closing(sqlite3.connect(path)) as db:
+            assert db.execute("SELECT count(*) FROM scores").fetchone() == (1,)
+            db.execute("UPDATE scores SET stored_at = stored_at - 2 * 86400")  # past 1d
+            db.commit()
+        purged = daemon.retention()
+        assert purged["score_cache"] == 1
+        with closing(sqlite3.connect(path)) as db:
+            assert db.execute("SELECT count(*) FROM scores").fetchone() == (0,)
+    finally:
+        daemon.close()
