@@ -7,6 +7,7 @@
   report        the dashboard: sentiment, escalations, outbox, poll health, agent impact
   dashboard     the same, as a read-only web page (the daemon serves it too when enabled)
   backfill      score a source's history without firing alerts (unless --alerts)
+  forget        erase everything stored about one customer (an erasure request)
 """
 
 from __future__ import annotations
@@ -243,6 +244,21 @@ Every command reads its config from --config (default: {DEFAULT_CONFIG}).
 The shipped config.yaml runs against built-in sandboxes; docs/connect.md connects a
 real helpdesk.
 """
+def cmd_forget(args: argparse.Namespace) -> int:
+    from daemon.forget import forget_requester, render
+    from daemon.scoring.settings import SCORE_CACHE_FILE
+    from daemon.store import Store
+
+    config = _load(args.config)
+    store = Store(config.database_url)
+    try:
+        store.create_schema()
+        erasure = forget_requester(store, args.requester, args.source,
+                                   score_cache=config.state_dir / "cache" / SCORE_CACHE_FILE)
+    finally:
+        store.close()
+    print(json.dumps(erasure.to_json()) if args.json else render(erasure))
+    return 0 if erasure.matched else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -349,6 +365,20 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also evaluate the rules and act on them: tags, notes, alerts "
                            "(default: only store and score)")
     back.set_defaults(func=cmd_backfill)
+
+    forget = command("forget", "erase everything stored about one customer", """\
+  helpdesk-sentinel forget --config config.yaml --requester jane@example.com
+  helpdesk-sentinel forget --config config.yaml --requester 90210 --source zendesk-main --json
+""", "Erase everything stored about one customer (an erasure request under data-protection\n"
+     "law): messages, indicators, ticket snapshots, outbox payloads, score caches.  Prints\n"
+     "what it removed; exit 1 when nothing matched.")
+    forget.add_argument("--requester", required=True, metavar="ID_OR_EMAIL",
+                        help="the helpdesk's user id, or the requester's name or email (required)")
+    forget.add_argument("--source", metavar="NAME",
+                        help="only this source (default: every source)")
+    forget.add_argument("--json", action="store_true",
+                        help="print JSON instead of text (default: text)")
+    forget.set_defaults(func=cmd_forget)
     return parser
 
 

@@ -251,6 +251,13 @@ class Pipeline:
             return False
         return message.author_role == "customer" or self.score_agent_messages
 
+    def forget_cached(self) -> None:
+        """Drop every cached series and snapshot: retention or an erasure changed the
+        rows under them (the next batch reads the database again)."""
+        with self._series_lock:
+            self._series.clear()
+            self._written.clear()
+
     def _forget(self, source: str) -> None:
         with self._series_lock:
             for key in [k for k in self._series if k[0] == source]:

@@ -17,7 +17,6 @@ lock file refuses a second daemon on the same state directory.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import select
 import signal
@@ -46,13 +45,20 @@ from daemon.config import (
     sandbox_placeholder,
 )
 from daemon.incidents import IncidentTracker
+from daemon.localfiles import (
+    AlreadyLocked,
+    database_lock_path,
+    exclusive_lock,
+    private_dir,
+    sqlite_file,
+)
 from daemon.logs import get_logger, redact_text, register_secrets
 from daemon.metrics import Metrics, start_metrics_server
 from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
 from daemon.scoring.settings import build_scorer
-from daemon.store import DatabaseUnavailable, LeaseLost, Store
+from daemon.store import T_SOURCE, DatabaseUnavailable, LeaseLost, Store
 from rules.incidents import IncidentSettings
 from rules.model import RuleSet
 from vocab import utcnow
@@ -186,7 +192,7 @@ class Daemon:
 
     def build(self) -> Daemon:
         config = self.config
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(config.state_dir)  # holds customer text: 0700 whatever the umask
         self.rules = config.rules
         urls = self._start_sandboxes()
         sources = [with_sandbox_urls(s, urls) for s in config.sources]
@@ -201,6 +207,8 @@ class Daemon:
         if self.store.is_sqlite:
             self._take_lock()
         self._prepare_database([s.name for s in sources])
+        self._restart_sandbox_sources([s.name for s in config.sources
+                                       if referenced_sandboxes(s)])
         self.scorer = build_scorer(scorer_settings, cache_dir=config.state_dir / "cache")
         for source in sources:
             connector = source.create()
@@ -256,6 +264,19 @@ class Daemon:
                 time.sleep(pause)
                 pause = min(5.0, pause * 2)
 
+    def _restart_sandbox_sources(self, names: list[str]) -> None:
+        """A `sandbox://` source talks to a sandbox started empty with this process, so
+        what its stored cursor and backoff describe is gone: read it from `start_from`
+        again (its ids are new, see connectors.sandbox.live_id_offset).  Stored messages,
+        escalations and the outbox stay; real sources are never touched."""
+        if not names:
+            return
+        with self.store.transaction() as conn:
+            conn.execute(T_SOURCE.update().where(T_SOURCE.c.source.in_(names)).values(
+                cursor=None, cursor_updated_at=None, not_before=None, last_error=None,
+                consecutive_failures=0))
+        log.info("sandbox_sources_restarted", sources=names)
+
     def _start_sandboxes(self) -> dict[str, str]:
         servers, urls = start_sandboxes(self.config)
         self.sandboxes += servers
@@ -273,16 +294,25 @@ class Daemon:
             log.info("metrics_listening", addr=settings.addr, port=self._metrics_server.port)
 
     def _take_lock(self) -> None:
-        path = self.config.state_dir / "sentinel.lock"
-        handle = path.open("a+")
+        """One daemon per SQLite database file (and per state directory: the cache)."""
+        locks: list[Any] = []
+        wanted = [(self.config.state_dir / "sentinel.lock", "state directory")]
+        database = sqlite_file(self.store.url)
+        if database is not None:
+            wanted.insert(0, (database_lock_path(database), f"database {database}"))
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            raise ConfigError([f"{path}: another helpdesk-sentinel is running on this state "
-                               "directory (SQLite supports one daemon; use PostgreSQL for "
-                               "several replicas)"]) from None
-        self._lock_file = handle
+            for path, what in wanted:
+                try:
+                    locks.append(exclusive_lock(path))
+                except AlreadyLocked:
+                    raise ConfigError([f"{path}: another helpdesk-sentinel is running on this "
+                                       f"{what} (SQLite supports one daemon; use PostgreSQL "
+                                       "for several replicas)"]) from None
+        except ConfigError:
+            for handle in locks:
+                handle.close()
+            raise
+        self._lock_file = locks
 
     def close(self) -> None:
         for connector in self.connectors.values():
@@ -303,8 +333,8 @@ class Daemon:
         except sa.exc.DBAPIError as exc:
             log.warning("database_error", job="close", error=_db_error(exc))
         self.store.close()
-        if self._lock_file is not None:
-            self._lock_file.close()
+        for handle in self._lock_file or ():
+            handle.close()
 
     # -- units of work ----------------------------------------------------------------
 
@@ -489,11 +519,16 @@ class Daemon:
             log.info("rescored", messages=len(updates))
         return len(updates)
 
-    def retention(self) -> int:
-        cutoff = utcnow() - self.config.top.retention.message_text
-        purged = self.store.purge_message_text(cutoff)
-        if purged:
-            log.info("retention_purged", messages=purged)
+    def retention(self) -> dict[str, int]:
+        """Remove customer text older than `retention.message_text` everywhere we keep
+        it: messages, ticket snapshots, outbox payloads and the Claude score cache."""
+        keep = self.config.top.retention.message_text
+        purged = self.store.purge_customer_text(utcnow() - keep)
+        purge_cache = getattr(self.scorer, "purge_expired", None)
+        purged["score_cache"] = int(purge_cache(keep.total_seconds())) if purge_cache else 0
+        if any(purged.values()):
+            self.pipeline.forget_cached()
+            log.info("retention_purged", **purged)
         return purged
 
     def heartbeat(self) -> None:

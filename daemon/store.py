@@ -20,7 +20,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import JSON, Column, Field, SQLModel, Text
 
+from daemon.localfiles import private_file, sqlite_file
 from vocab import aware
 
 
@@ -276,8 +276,9 @@ class Store:
         # Parameters are customer text: never in a log line or an exception message.
         kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
         if self.is_sqlite:
-            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-                Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            database = sqlite_file(url)
+            if database is not None:  # customer text: 0600 (its -wal and -shm follow it)
+                private_file(database)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
@@ -583,11 +584,37 @@ class Store:
                 rows)
 
     def purge_message_text(self, older_than: datetime) -> int:
+        return self.purge_customer_text(older_than)["messages"]
+
+    def purge_customer_text(self, older_than: datetime) -> dict[str, int]:
+        """Retention: remove the customer's words and identity from what is older than
+        `older_than`; scores, decisions and delivery records stay.
+
+        Messages lose body, author name and indicator phrases; tickets with no message
+        since lose subject and requester; delivered or parked outbox rows lose their
+        payload (notes and alerts quote the subject, customer and phrases)."""
+        cutoff = aware(older_than)
         with self.transaction() as conn:
-            result = conn.execute(T_MESSAGE.update().where(
-                (T_MESSAGE.c.created_at < aware(older_than)) & T_MESSAGE.c.body.is_not(None)
-            ).values(body=None))
-            return int(result.rowcount or 0)
+            messages = conn.execute(T_MESSAGE.update().where(
+                (T_MESSAGE.c.created_at < cutoff)
+                & (T_MESSAGE.c.body.is_not(None) | T_MESSAGE.c.author_name.is_not(None)
+                   | _json_not_empty(T_MESSAGE.c.indicators, "[]"))
+            ).values(body=None, author_name=None, indicators=[]))
+            recent = sa.select(T_MESSAGE.c.id).where(
+                (T_MESSAGE.c.source == T_TICKET.c.source)
+                & (T_MESSAGE.c.ticket_id == T_TICKET.c.ticket_id)
+                & (T_MESSAGE.c.created_at >= cutoff))
+            tickets = conn.execute(T_TICKET.update().where(
+                (T_TICKET.c.updated_at < cutoff) & ~sa.exists(recent)
+                & ((T_TICKET.c.subject != "") | T_TICKET.c.requester.is_not(None))
+            ).values(subject="", requester=None))
+            outbox = conn.execute(T_OUTBOX.update().where(
+                (T_OUTBOX.c.created_at < cutoff) & T_OUTBOX.c.status.in_(["done", "parked"])
+                & _json_not_empty(T_OUTBOX.c.payload, "{}")
+            ).values(payload={}))
+            return {"messages": int(messages.rowcount or 0),
+                    "tickets": int(tickets.rowcount or 0),
+                    "outbox": int(outbox.rowcount or 0)}
 
     # -- rule state and escalations ----------------------------------------------------
 
@@ -834,6 +861,12 @@ class Store:
             for member in row["member_tickets"]:
                 member["joined_at"] = aware(member["joined_at"])
         return incidents
+
+
+def _json_not_empty(column: Any, empty: str) -> Any:
+    """`column` holds something other than `empty` (JSON has no equality on PostgreSQL,
+    so the comparison is on its text, which both databases write without spaces)."""
+    return column.is_not(None) & sa.cast(column, sa.Text).not_in([empty, "null"])
 
 
 def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:

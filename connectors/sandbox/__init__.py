@@ -8,6 +8,7 @@ when used (the daemon starts them for `make run`, tests start their own).
 from __future__ import annotations
 
 import importlib
+import time
 from typing import Any
 
 from connectors.sandbox.base import SandboxServer
@@ -33,6 +34,13 @@ def sandbox_class(kind: str) -> type[SandboxServer]:
     return cls
 
 
+def live_id_offset(now: float | None = None) -> int:
+    """Ids of a live sandbox start here: a thousand per second since 2023-11-14, so a
+    start never reuses the ids of an earlier one that made fewer than a thousand tickets
+    or messages a second (the live scripts make a few)."""
+    return max(0, int((time.time() if now is None else now) - 1_700_000_000)) * 1000
+
+
 def start_sandbox(kind: str, *, seed: bool = False, live: bool = False,
                   outage: bool = False, **options: Any) -> SandboxServer:
     """Start the sandbox of `kind` with constructor `options`; running on return.
@@ -42,9 +50,14 @@ def start_sandbox(kind: str, *, seed: bool = False, live: bool = False,
     every few seconds, for `make run`; `outage=True` adds the scripted login outage
     (conversations.OUTAGE: six customers about one thing, an incident) right after the
     backlog.  Sandboxes without a `seed` method ignore all three.
+    A live sandbox numbers its tickets and messages from the start time on, so a second
+    `make run` on the state of the first gets ids the daemon has not seen yet.
     """
     sandbox = sandbox_class(kind)(**options)
     sandbox.start()
+    renumber = getattr(sandbox, "renumber", None)
+    if live and callable(renumber):
+        renumber(live_id_offset())
     seeder = getattr(sandbox, "seed", None)
     if (seed or live) and callable(seeder):
         from connectors.sandbox.conversations import CONVERSATIONS, with_outage

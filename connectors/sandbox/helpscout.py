@@ -114,6 +114,13 @@ class HelpScoutSandbox(ScriptedSandbox, SandboxServer):
         self._tag_ids: dict[str, int] = {}
         self._player = ScriptPlayer(self._open_from_script, self._add_from_script)
 
+    def renumber(self, offset: int) -> None:
+        """Number new tickets and messages from `offset` up (the live demo: every start
+        takes ids no earlier start used, so a daemon that kept its state sees new ones)."""
+        with self._data_lock:
+            self._next_conversation += offset
+            self._next_thread += offset
+
     def reset(self) -> None:
         with self._lock, self._data_lock:
             self._reset_data()

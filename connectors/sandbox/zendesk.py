@@ -182,6 +182,14 @@ class ZendeskSandbox(SandboxServer):
 
     # -- data ------------------------------------------------------------------------
 
+    def renumber(self, offset: int) -> None:
+        """Number new tickets and messages from `offset` up (the live demo: every start
+        takes ids no earlier start used, so a daemon that kept its state sees new ones)."""
+        with self._lock:
+            self._next_ticket += offset
+            self._next_comment += offset
+            self._next_event += offset
+
     def reset(self) -> None:
         """Forget every ticket, user, event, fault and log (keeps credentials and port)."""
         with self._lock:

@@ -193,6 +193,10 @@ class ClaudeScorer:
                     results[index] = score
         return [r if r is not None else offline[i] for i, r in enumerate(results)]
 
+    def purge_expired(self, max_age_seconds: float | None = None) -> int:
+        """Retention: drop cached scores past their TTL or `max_age_seconds`."""
+        return self._cache.purge_expired(max_age_seconds) if self._cache is not None else 0
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()

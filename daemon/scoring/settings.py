@@ -97,6 +97,10 @@ def parse_scorer_settings(data: dict[str, Any]) -> LocalScorerSettings | Anthrop
     return _ADAPTER.validate_python(data)
 
 
+#: The Claude score cache's file in the daemon's cache directory (`<state_dir>/cache`).
+SCORE_CACHE_FILE = "claude-scores.sqlite3"
+
+
 def build_scorer(settings: LocalScorerSettings | AnthropicScorerSettings, *,
                  cache_dir: Path | None = None) -> Scorer:
     from daemon.scoring.local import LocalScorer
@@ -108,7 +112,7 @@ def build_scorer(settings: LocalScorerSettings | AnthropicScorerSettings, *,
 
     cache = None
     if settings.cache.enabled:
-        path = (cache_dir / "claude-scores.sqlite3"
+        path = (cache_dir / SCORE_CACHE_FILE
                 if settings.cache.persist and cache_dir is not None else None)
         cache = ScoreCache(max_entries=settings.cache.max_entries, path=path,
                            ttl_seconds=settings.cache.ttl.total_seconds())

@@ -62,7 +62,7 @@ def test_metrics_endpoint_counts_a_poll_and_retention_drops_old_text(tmp_path: P
         assert 'sentinel_escalations_total{rule="very-negative-message"} 3.0' in text
         assert 'sentinel_messages_scored_total{scorer="local"} 3.0' in text
         assert "ticket_id" not in text and "example.com" not in text  # no such labels
-        assert daemon.retention() == 6
+        assert daemon.retention()["messages"] == 6
         with daemon.store.reading() as conn:
             rows = conn.execute(sa.select(T_MESSAGE.c.body, T_MESSAGE.c.score)).all()
         assert all(body is None for body, _ in rows)  # text gone...

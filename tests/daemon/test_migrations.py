@@ -122,6 +122,29 @@ def test_baseline_is_the_first_release_schema(tmp_path: Path) -> None:
     baseline.dispose()
 
 
+def test_a_newer_revision_is_refused_and_left_alone(db_url: str) -> None:
+    store = Store(db_url)
+    store.create_schema()
+    _populate_one_message(store)
+    with store.transaction() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0999_later'"))
+    with pytest.raises(SchemaTooNew, match=r"0999_later.*newer than this"):
+        store.create_schema()
+    assert _revision(store.engine) == "0999_later"  # not downgraded, nothing touched
+    assert len(_rows(store.engine)["message"]) == 1
+    store.close()
+
+
+def _populate_one_message(store: Store) -> None:
+    now = utcnow()
+    with store.transaction() as conn:
+        store.insert_messages(conn, [{
+            "source": "zd", "message_id": "m1", "ticket_id": "1", "author_role": "customer",
+            "public": True, "created_at": now, "body": "hi", "body_chars": 2,
+            "truncated": False, "indicators": [], "signals": [], "needs_rescore": False,
+            "stored_at": now}])
+
+
 def test_newer_schema_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'state' / 'sentinel.db'}"
     store = Store(url)

@@ -168,6 +168,8 @@ MDWE_SMOKE = textwrap.dedent("""
     ssl.create_default_context()
     sqlite3.connect(":memory:").execute("select 1").fetchall()
     m = daemon.metrics.Metrics("smoke"); m.escalated("r"); assert b"sentinel_" in m.render()
+    from daemon.store import Store  # start-up runs the Alembic migrations
+    store = Store("sqlite:///:memory:"); store.create_schema(); store.close()
     from connectors.base import Alert
     connectors.slack.render_alert(Alert(source="s", ticket_id="1", ticket_url="", subject="",
         customer=None, rule="r", kind="fire", reason=""))
