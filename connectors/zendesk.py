@@ -176,7 +176,7 @@ class ZendeskConnector:
         self._clock = clock
         self._http = HttpClient(
             settings.api_url, vendor="zendesk", auth=self._auth_headers,
-            policy=policy or RetryPolicy(read_timeout=settings.timeout),
+            policy=policy or RetryPolicy(read_timeout=settings.timeout, deadline=2 * settings.timeout),
             clock=clock, sleep=sleep)
         # Shared by every connector of the account unless a test hands in its own.
         self._budget = budget or incremental_budget(settings.api_url,
