@@ -17,8 +17,6 @@ from typing import Any
 
 import structlog
 
-from daemon.terminal import safe_terminal
-
 _PATTERNS = [
     re.compile(r"/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"),
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
@@ -74,24 +72,6 @@ def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
-def _terminal_value(value: Any, multiline: bool = False) -> Any:
-    if isinstance(value, str):
-        return safe_terminal(value, multiline=multiline)
-    if isinstance(value, dict):
-        return {k: _terminal_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_terminal_value(v) for v in value]
-    return value
-
-
-def terminal_safe(_logger: Any, _name: str,
-                  event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """On a terminal, no logged value can carry an escape sequence or a bidi override."""
-    for key, value in list(event.items()):
-        event[key] = _terminal_value(value, multiline=key == "exception")
-    return event
-
-
 def configure(level: str = "info", fmt: str = "auto") -> None:
     """Set up structlog and stdlib logging once per process."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
@@ -116,8 +96,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         # Records from libraries (psycopg, urllib3, APScheduler) were level-filtered by
         # stdlib already and carry no structlog logger: filter_by_level would fail on them.
         foreign_pre_chain=shared[1:],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    *([terminal_safe] if use_console else []), renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(sys.stderr if use_console else sys.stdout)
     handler.setFormatter(formatter)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +24,6 @@ from daemon.terminal import safe_terminal
 from rules.model import RuleSet
 from tests.daemon.helpers import ARTICLE_RULES, T0, ScriptedScorer, message
 
-REPO = Path(__file__).resolve().parents[2]
 ESCAPES = ("\x1b", "\x9b", "\r", "\u202e", "\u2066", "\u200b", "\x07", "\x00")
 FORGED = "Refund\x1b[2J\x1b[H\rzd  999  +0.99\nzd  1000  +0.99\u202e\x9b31m\x07"
 
@@ -86,21 +83,3 @@ def test_rules_test_output_is_printed_safely(tmp_path: Path) -> None:
     assert run_rules_test(rules, LocalScorer(), [path], out) == 1
     _clean(out.getvalue(), multiline=True)
     assert "  FAIL  calm[2JPASS all  (" in out.getvalue()
-
-
-CONSOLE_LOG = """
-from daemon.logs import configure, get_logger
-configure("info", "console")
-get_logger("sentinel.service").warning("poll_failed", source="zd",
-    subject="Refund\\x1b[2J\\x1b[H\\rforged\\u202e", tags=["a\\x9bb"])
-"""
-
-
-def test_console_logs_carry_no_escape_sequences_from_values() -> None:
-    done = subprocess.run([sys.executable, "-c", CONSOLE_LOG], cwd=REPO, capture_output=True,
-                          text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    line = done.stderr.strip()
-    assert "poll_failed" in line and "Refund[2J[Hforged" in line
-    assert "\x1b[2J" not in line and "\r" not in line and "\u202e" not in line
-    assert "\x9b" not in line
