@@ -21,7 +21,9 @@ headers, body), and the request fails with a retriable error.  The socket is fou
 through a connection pool that records, per thread, which connection the current
 request took (`_WatchedPool`).  Bodies are read in chunks and refused past
 `RetryPolicy.max_response_bytes` (after decompression), so a huge or endless body costs
-at most the cap in memory.  `close()` also cuts requests in flight, for shutdown.
+at most the cap in memory.  `close()` also cuts requests in flight, and at shutdown
+`stop_all_clients(grace)` stops every client: nothing new is sent or retried, and what
+is in flight gets `grace` seconds before it is cut.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import random
 import socket
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -207,6 +210,21 @@ class _WatchedAdapter(HTTPAdapter):
             "http": _WatchedPool, "https": _WatchedHTTPSPool}
 
 
+#: Every client alive, so that shutdown can stop them all (`stop_all_clients`).
+_CLIENTS: weakref.WeakSet[HttpClient] = weakref.WeakSet()
+_CLIENTS_LOCK = threading.Lock()
+
+
+def stop_all_clients(grace: float = 5.0) -> None:
+    """Shutdown: no request starts or is retried any more, and the ones in flight get
+    `grace` seconds to finish before their sockets are cut.  Whatever was cut fails with
+    a RetriableError: nothing it would have read is consumed, a write is retried later."""
+    with _CLIENTS_LOCK:
+        clients = list(_CLIENTS)
+    for client in clients:
+        client.stop(grace)
+
+
 class HttpClient:
     """A `requests.Session` with the project's timeout, retry and error rules.
 
@@ -243,6 +261,9 @@ class HttpClient:
         self._session.mount("https://", adapter)
         self._in_flight: set[_Watchdog] = set()
         self._in_flight_lock = threading.Lock()
+        self._stopping = threading.Event()
+        with _CLIENTS_LOCK:
+            _CLIENTS.add(self)
         self._session.headers["User-Agent"] = user_agent
         self._session.trust_env = False  # no proxy/netrc surprises carrying credentials
         self._not_before = 0.0
@@ -252,11 +273,22 @@ class HttpClient:
 
     def close(self) -> None:
         """Close the connections, cutting any request still in flight (shutdown)."""
+        self._stopping.set()
+        self._cut_in_flight()
+        self._session.close()
+
+    def stop(self, grace: float) -> None:
+        """Start no request and retry none from now on; cut those in flight after `grace`."""
+        self._stopping.set()
+        cutter = threading.Timer(grace, self._cut_in_flight)
+        cutter.daemon = True
+        cutter.start()
+
+    def _cut_in_flight(self) -> None:
         with self._in_flight_lock:
             cutting = list(self._in_flight)
         for watchdog in cutting:
             watchdog.fire()
-        self._session.close()
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -293,6 +325,8 @@ class HttpClient:
         reauthenticated = False
         last: RetriableError | None = None
         for attempt in range(self.policy.attempts):
+            if self._stopping.is_set():
+                raise RetriableError(f"{self.vendor}: {method} {where} not sent: stopping")
             self._wait_for_permission(budgets, where)
             headers = dict(self._auth()) if (self._auth and authenticated) else {}
             for budget in budgets:
@@ -340,7 +374,7 @@ class HttpClient:
                     raise FatalError(
                         f"{self.vendor}: {method} {where} answered {status}"
                         f"{self._error_code(response)}", status)
-            if attempt + 1 >= self.policy.attempts:
+            if attempt + 1 >= self.policy.attempts or self._stopping.is_set():
                 break
             wait = max(self._not_before - self._clock(), self.policy.backoff(attempt))
             if wait > self.policy.max_inline_wait:
@@ -373,8 +407,7 @@ class HttpClient:
             if response is not None:
                 response.close()
             if watchdog.fired:
-                raise RetriableError(f"{self.vendor}: {method} {where} exceeded its "
-                                     f"{self.policy.deadline:g}s deadline") from None
+                raise RetriableError(self._cut_message(method, where)) from None
             if isinstance(exc, requests.Timeout):
                 raise RetriableError(f"{self.vendor}: {method} {where} timed out") from None
             # str(exc) would include the URL (a webhook path is a secret); name the type only.
@@ -387,9 +420,13 @@ class HttpClient:
                 self._in_flight.discard(watchdog)
         if watchdog.fired:  # a body cut short can look complete (no Content-Length)
             response.close()
-            raise RetriableError(f"{self.vendor}: {method} {where} exceeded its "
-                                 f"{self.policy.deadline:g}s deadline")
+            raise RetriableError(self._cut_message(method, where))
         return response
+
+    def _cut_message(self, method: str, where: str) -> str:
+        if self._stopping.is_set():
+            return f"{self.vendor}: {method} {where} was cut short: stopping"
+        return f"{self.vendor}: {method} {where} exceeded its {self.policy.deadline:g}s deadline"
 
     def _read_body(self, response: requests.Response, method: str, where: str,
                    watchdog: _Watchdog) -> None:

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, SecretStr
 
 from connectors.base import AuthError, Connector, FatalError, Notifier, RetriableError
+from connectors.http import stop_all_clients
 from connectors.settings import SourceSettings
 from daemon import sdnotify
 from daemon.config import (
@@ -51,6 +52,8 @@ log = get_logger("sentinel.service")
 
 #: A poll keeps reading while the connector says it is not caught up, at most this often.
 MAX_ROUNDS_PER_POLL = 10
+#: Seconds an HTTP request in flight at SIGTERM may still take (systemd allows 60 in all).
+STOP_GRACE_SECONDS = 10.0
 
 
 def _version() -> str:
@@ -601,6 +604,9 @@ class Daemon:
             self._stopping.set()
             sdnotify.stopping()
             log.info("stopping", signal=signal.Signals(signum).name)
+            # A vendor dripping bytes must not hold shutdown past systemd's stop timeout:
+            # requests in flight get a grace period, nothing new is sent or retried.
+            stop_all_clients(grace=STOP_GRACE_SECONDS)
             shutdown.start()  # jobs finish their unit of work; the main loop then returns
 
         def hup(_signum: int, _frame: Any) -> None:
