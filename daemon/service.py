@@ -44,6 +44,7 @@ from daemon.metrics import Metrics, start_metrics_server
 from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
+from daemon.scoring.http_limits import stop_all_limited_clients
 from daemon.scoring.settings import build_scorer
 from daemon.store import DatabaseUnavailable, LeaseLost, Store, utcnow
 from rules.model import RuleSet
@@ -607,6 +608,7 @@ class Daemon:
             # A vendor dripping bytes must not hold shutdown past systemd's stop timeout:
             # requests in flight get a grace period, nothing new is sent or retried.
             stop_all_clients(grace=STOP_GRACE_SECONDS)
+            stop_all_limited_clients(grace=STOP_GRACE_SECONDS)  # the Claude scorer's
             shutdown.start()  # jobs finish their unit of work; the main loop then returns
 
         def hup(_signum: int, _frame: Any) -> None:

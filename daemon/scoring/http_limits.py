@@ -10,6 +10,9 @@ retried up to `max_retries`, then the scorer falls back to the offline one.  Res
 are requested uncompressed (`Accept-Encoding: identity`) so the cap counts the bytes
 that end up in memory; a server that compresses anyway is refused.
 
+At shutdown `stop_all_limited_clients(grace)` gives requests in flight `grace` seconds,
+then shuts their sockets down; later requests fail at once.
+
 The streams are wrapped by replacing the network backend of the transport's connection
 pool (httpcore's documented extension point, reached through one private attribute of
 httpx's transport); `tests/scoring/test_http_limits.py` fails if that ever stops working.
@@ -17,8 +20,11 @@ httpx's transport); `tests/scoring/test_http_limits.py` fails if that ever stops
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -28,14 +34,24 @@ import httpx2
 #: Claude's answers to a batch are a few KiB; far above that is a broken or hostile server.
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
-_current = threading.local()  # the deadline (time.monotonic) of this thread's request
+_current = threading.local()  # the `_Deadline` of this thread's request in flight
+
+
+class _Deadline:
+    def __init__(self, transport: LimitedTransport, seconds: float) -> None:
+        self.transport = transport
+        self.at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        stop_at = self.transport.stop_at
+        return (self.at if stop_at is None else min(self.at, stop_at)) - time.monotonic()
 
 
 def _remaining(timeout: float | None) -> float | None:
-    deadline: float | None = getattr(_current, "deadline", None)
+    deadline: _Deadline | None = getattr(_current, "deadline", None)
     if deadline is None:
         return timeout
-    left = deadline - time.monotonic()
+    left = deadline.left()
     if left <= 0:
         raise httpcore2.ReadTimeout("the request's overall deadline passed")
     return left if timeout is None else min(timeout, left)
@@ -66,18 +82,32 @@ class _DeadlineStream(httpcore2.NetworkStream):
 class _DeadlineBackend(httpcore2.NetworkBackend):
     def __init__(self, inner: httpcore2.NetworkBackend) -> None:
         self._inner = inner
+        self._streams: weakref.WeakSet[_DeadlineStream] = weakref.WeakSet()
+
+    def _track(self, stream: httpcore2.NetworkStream) -> _DeadlineStream:
+        wrapped = _DeadlineStream(stream)
+        self._streams.add(wrapped)
+        return wrapped
+
+    def cut_all(self) -> None:
+        """Shut down every socket this backend opened: blocked reads end at once."""
+        for stream in list(self._streams):
+            sock = stream.get_extra_info("socket")
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore2.NetworkStream:
-        return _DeadlineStream(self._inner.connect_tcp(
+        return self._track(self._inner.connect_tcp(
             host, port, _remaining(timeout), local_address, socket_options))
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None
                             ) -> httpcore2.NetworkStream:
-        return _DeadlineStream(self._inner.connect_unix_socket(path, _remaining(timeout),
-                                                               socket_options))
+        return self._track(self._inner.connect_unix_socket(path, _remaining(timeout),
+                                                           socket_options))
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
@@ -101,14 +131,46 @@ class _CappedStream(httpx2.SyncByteStream):
         self._inner.close()
 
 
-class _LimitedTransport(httpx2.BaseTransport):
-    def __init__(self, inner: httpx2.HTTPTransport, deadline: float, max_bytes: int) -> None:
+#: Every transport alive, so that shutdown can stop them all.
+_TRANSPORTS: weakref.WeakSet[LimitedTransport] = weakref.WeakSet()
+
+
+def stop_all_limited_clients(grace: float = 5.0) -> None:
+    """Shutdown: Claude requests in flight get `grace` seconds, then their sockets are cut
+    and every later request fails at once (the scorer falls back to the offline one)."""
+    for transport in list(_TRANSPORTS):
+        transport.stop(grace)
+
+
+class LimitedTransport(httpx2.BaseTransport):
+    """httpx's own transport with the deadline-bounded network backend and the body cap."""
+
+    def __init__(self, *, deadline: float,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+        inner = httpx2.HTTPTransport()
+        pool = inner._pool
+        backend = getattr(pool, "_network_backend", None)
+        if not isinstance(backend, httpcore2.NetworkBackend):
+            raise RuntimeError("httpx's transport changed: cannot bound the request deadline")
+        self._backend = _DeadlineBackend(backend)
+        pool._network_backend = self._backend
         self._inner = inner
         self._deadline = deadline
-        self._max_bytes = max_bytes
+        self._max_bytes = max_response_bytes
+        self.stop_at: float | None = None
+        _TRANSPORTS.add(self)
+
+    def stop(self, grace: float) -> None:
+        self.stop_at = time.monotonic() + grace
+        cutter = threading.Timer(grace, self._backend.cut_all)
+        cutter.daemon = True
+        cutter.start()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        _current.deadline = time.monotonic() + self._deadline
+        _current.deadline = _Deadline(self, self._deadline)
+        if self.stop_at is not None and time.monotonic() >= self.stop_at:
+            _current.deadline = None
+            raise httpx2.ConnectError("not sent: stopping", request=request)
         request.headers["Accept-Encoding"] = "identity"
         try:
             response = self._inner.handle_request(request)
@@ -137,13 +199,11 @@ class _LimitedTransport(httpx2.BaseTransport):
 
 def limited_http_client(*, timeout: float, deadline: float,
                         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-                        connect_timeout: float = 5.0) -> httpx2.Client:
+                        connect_timeout: float = 5.0,
+                        transport: LimitedTransport | None = None) -> httpx2.Client:
     """An httpx client for `anthropic.Anthropic(http_client=...)` with both limits."""
-    transport = httpx2.HTTPTransport()
-    pool = transport._pool
-    if not isinstance(getattr(pool, "_network_backend", None), httpcore2.NetworkBackend):
-        raise RuntimeError("httpx's transport changed: cannot bound the request deadline")
-    pool._network_backend = _DeadlineBackend(pool._network_backend)
-    return httpx2.Client(transport=_LimitedTransport(transport, deadline, max_response_bytes),
+    transport = transport or LimitedTransport(deadline=deadline,
+                                              max_response_bytes=max_response_bytes)
+    return httpx2.Client(transport=transport,
                          timeout=httpx2.Timeout(timeout, connect=min(connect_timeout, timeout)),
                          follow_redirects=False, trust_env=False)

@@ -7,11 +7,13 @@ Run with the real SDK against a real local socket server that misbehaves.
 
 from __future__ import annotations
 
+import threading
+
 import anthropic
 import pytest
 
 from daemon.scoring.anthropic import ClaudeScorer
-from daemon.scoring.http_limits import limited_http_client
+from daemon.scoring.http_limits import LimitedTransport, limited_http_client
 from daemon.scoring.local import LocalScorer
 from daemon.scoring.settings import AnthropicScorerSettings
 from tests.slow_server import Mode, SlowServer, outcome_of
@@ -58,3 +60,21 @@ def test_the_scorer_falls_back_offline_when_claude_drips() -> None:
         scorer.close()
     assert isinstance(scores, list) and len(scores) == 1, scores
     assert scores[0].scorer == "fallback" and scores[0].needs_rescore, scores[0]
+
+
+def test_shutdown_cuts_a_claude_request_in_flight_after_a_grace() -> None:
+    """What stop_all_limited_clients does for every transport, on one (the global would
+    also stop the clients of other tests in this process)."""
+    with SlowServer("drip_body") as server:
+        transport = LimitedTransport(deadline=600.0)
+        client = anthropic.Anthropic(
+            api_key="sk-ant-test", base_url=server.url, max_retries=2, timeout=120.0,
+            http_client=limited_http_client(timeout=120.0, deadline=600.0,
+                                            transport=transport))
+        stopper = threading.Timer(0.3, transport.stop, kwargs={"grace": 0.5})
+        stopper.start()
+        error = outcome_of(lambda: ask(client))
+        stopper.join()
+        assert isinstance(error, anthropic.APIConnectionError), repr(error)
+        assert server.connections == 1  # the SDK's retries were refused without sending
+        client.close()
