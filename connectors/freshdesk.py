@@ -158,7 +158,7 @@ class FreshdeskConnector:
         self.__authorization = f"Basic {basic}"
         self._http = HttpClient(
             base_url, vendor="freshdesk", auth=self._auth_headers,
-            policy=policy or RetryPolicy(read_timeout=settings.timeout),
+            policy=policy or RetryPolicy(read_timeout=settings.timeout, deadline=2 * settings.timeout),
             clock=clock, sleep=sleep, session=session)
         self._me: int | None = None
         self._credits_low = False

@@ -163,7 +163,7 @@ class HelpScoutConnector:
         self._settings = settings
         self._clock = clock
         base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
-        policy = policy or RetryPolicy(read_timeout=settings.timeout)
+        policy = policy or RetryPolicy(read_timeout=settings.timeout, deadline=2 * settings.timeout)
         self._token_url = settings.token_url or f"{base_url}/v2/oauth2/token"
         self.__client_id = settings.client_id
         self.__client_secret = settings.client_secret

@@ -1,6 +1,7 @@
 """The one HTTP layer every connector and notifier uses.
 
 It owns what must be right once and never again per vendor: a timeout on every call,
+an overall deadline per request and a cap on the response size (see "Deadlines" below),
 the classification of failures into `RetriableError` / `FatalError`, waits that come from
 the server (`Retry-After`, `X-RateLimit-Retry-After`, both the seconds and the HTTP-date
 form, capped), a per-client "not before" time so no request is sent before a server's
@@ -11,14 +12,29 @@ customer text (method, host, path and status only).
 Short waits (up to `RetryPolicy.max_inline_wait`) are slept here, inside the call; longer
 ones surface as `RetriableError(retry_after=...)` so the scheduler can move on and the
 source is polled again later.  The clock and the sleep are injectable for tests.
+
+Deadlines: `requests` timeouts apply per socket read, so a server that drips one byte
+every few seconds never trips them and holds a poll (and shutdown) forever.  Every
+request here has a wall-clock deadline (`RetryPolicy.deadline`): a watchdog timer shuts
+the request's socket down when it passes, whatever phase the request is in (connect,
+headers, body), and the request fails with a retriable error.  The socket is found
+through a connection pool that records, per thread, which connection the current
+request took (`_WatchedPool`).  Bodies are read in chunks and refused past
+`RetryPolicy.max_response_bytes` (after decompression), so a huge or endless body costs
+at most the cap in memory.  `close()` also cuts requests in flight, and at shutdown
+`stop_all_clients(grace)` stops every client: nothing new is sent or retried, and what
+is in flight gets `grace` seconds before it is cut.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import random
+import socket
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +42,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from connectors.base import AuthError, FatalError, RetriableError
 
@@ -44,7 +62,11 @@ class RetryPolicy:
     max_retry_after: float = 600.0  # never trust a server asking for more than this
     max_inline_wait: float = 5.0  # longer waits are handed back to the scheduler
     connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    read_timeout: float = 30.0  # per socket read
+    #: Wall-clock limit of one attempt, from sending to the last byte of the body.
+    deadline: float = 60.0
+    #: Largest body read (decompressed); a bigger one is refused without being held.
+    max_response_bytes: int = 32 * 1024 * 1024
 
     def backoff(self, attempt: int) -> float:
         base: float = min(self.backoff_cap, self.backoff_base * (2**attempt))
@@ -117,6 +139,92 @@ class RequestLog:
         self.by_status[status] = self.by_status.get(status, 0) + 1
 
 
+class ResponseTooLarge(RetriableError):
+    """A body over `RetryPolicy.max_response_bytes`; retried later, never held in memory."""
+
+
+# -- deadlines ---------------------------------------------------------------------------
+
+_current = threading.local()
+
+
+class _Watchdog:
+    """Shuts one request's socket down when its deadline passes."""
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.fired = False
+        self.done = False
+        self._lock = threading.Lock()
+
+    def attach(self, connection: Any) -> None:
+        with self._lock:
+            self.connection = connection
+            if self.fired:
+                self._cut()
+
+    def fire(self) -> None:
+        with self._lock:
+            if self.done:
+                return  # the connection may already serve another request
+            self.fired = True
+            self._cut()
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = True
+
+    def _cut(self) -> None:
+        sock = getattr(self.connection, "sock", None)
+        if sock is None:
+            return  # still connecting: the connect timeout bounds that
+        # The plain socket's shutdown, also for TLS: it wakes the reading thread without
+        # touching the SSL object that thread is using.  OSError: already closed.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _attach(connection: Any) -> Any:
+    watchdog: _Watchdog | None = getattr(_current, "watchdog", None)
+    if watchdog is not None:
+        watchdog.attach(connection)
+    return connection
+
+
+class _WatchedPool(HTTPConnectionPool):
+    """Tells the current request's watchdog which connection it is using."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _attach(super()._get_conn(timeout))
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _attach(super()._get_conn(timeout))
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedPool, "https": _WatchedHTTPSPool}
+
+
+#: Every client alive, so that shutdown can stop them all (`stop_all_clients`).
+_CLIENTS: weakref.WeakSet[HttpClient] = weakref.WeakSet()
+_CLIENTS_LOCK = threading.Lock()
+
+
+def stop_all_clients(grace: float = 5.0) -> None:
+    """Shutdown: no request starts or is retried any more, and the ones in flight get
+    `grace` seconds to finish before their sockets are cut.  Whatever was cut fails with
+    a RetriableError: nothing it would have read is consumed, a write is retried later."""
+    with _CLIENTS_LOCK:
+        clients = list(_CLIENTS)
+    for client in clients:
+        client.stop(grace)
+
+
 class HttpClient:
     """A `requests.Session` with the project's timeout, retry and error rules.
 
@@ -148,6 +256,14 @@ class HttpClient:
         self._clock = clock
         self._sleep = sleep
         self._session = session or requests.Session()
+        adapter = _WatchedAdapter()
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._in_flight: set[_Watchdog] = set()
+        self._in_flight_lock = threading.Lock()
+        self._stopping = threading.Event()
+        with _CLIENTS_LOCK:
+            _CLIENTS.add(self)
         self._session.headers["User-Agent"] = user_agent
         self._session.trust_env = False  # no proxy/netrc surprises carrying credentials
         self._not_before = 0.0
@@ -156,7 +272,23 @@ class HttpClient:
     # -- public -------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the connections, cutting any request still in flight (shutdown)."""
+        self._stopping.set()
+        self._cut_in_flight()
         self._session.close()
+
+    def stop(self, grace: float) -> None:
+        """Start no request and retry none from now on; cut those in flight after `grace`."""
+        self._stopping.set()
+        cutter = threading.Timer(grace, self._cut_in_flight)
+        cutter.daemon = True
+        cutter.start()
+
+    def _cut_in_flight(self) -> None:
+        with self._in_flight_lock:
+            cutting = list(self._in_flight)
+        for watchdog in cutting:
+            watchdog.fire()
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -193,23 +325,19 @@ class HttpClient:
         reauthenticated = False
         last: RetriableError | None = None
         for attempt in range(self.policy.attempts):
+            if self._stopping.is_set():
+                raise RetriableError(f"{self.vendor}: {method} {where} not sent: stopping")
             self._wait_for_permission(budgets, where)
             headers = dict(self._auth()) if (self._auth and authenticated) else {}
             for budget in budgets:
                 budget.spend()
             try:
-                response = self._session.request(
-                    method, url, params=params, json=json, data=data, headers=headers,
-                    timeout=(self.policy.connect_timeout, self.policy.read_timeout),
-                    allow_redirects=False,
-                )
-            except requests.Timeout:
-                last = RetriableError(f"{self.vendor}: {method} {where} timed out")
-            except requests.RequestException as exc:
-                # str(exc) would include the URL (a webhook path is a secret); name the type only.
-                last = RetriableError(
-                    f"{self.vendor}: {method} {where} failed ({type(exc).__name__})"
-                )
+                response = self._send(method, url, where, params=params, json=json, data=data,
+                                      headers=headers)
+            except ResponseTooLarge:
+                raise
+            except RetriableError as exc:
+                last = exc
             else:
                 self.log.record(response.status_code)
                 status = response.status_code
@@ -246,7 +374,7 @@ class HttpClient:
                     raise FatalError(
                         f"{self.vendor}: {method} {where} answered {status}"
                         f"{self._error_code(response)}", status)
-            if attempt + 1 >= self.policy.attempts:
+            if attempt + 1 >= self.policy.attempts or self._stopping.is_set():
                 break
             wait = max(self._not_before - self._clock(), self.policy.backoff(attempt))
             if wait > self.policy.max_inline_wait:
@@ -256,6 +384,73 @@ class HttpClient:
         raise last
 
     # -- internals ----------------------------------------------------------------
+
+    def _send(self, method: str, url: str, where: str, **kwargs: Any) -> requests.Response:
+        """One attempt under the deadline, its body read and capped; RetriableError else."""
+        watchdog = _Watchdog()
+        timer = threading.Timer(self.policy.deadline, watchdog.fire)
+        timer.daemon = True
+        with self._in_flight_lock:
+            self._in_flight.add(watchdog)
+        _current.watchdog = watchdog
+        timer.start()
+        response: requests.Response | None = None
+        try:
+            response = self._session.request(
+                method, url, timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                allow_redirects=False, stream=True, **kwargs)
+            _current.watchdog = None  # the connection is known; later requests are not ours
+            self._read_body(response, method, where, watchdog)
+        except ResponseTooLarge:
+            raise
+        except (requests.RequestException, OSError) as exc:
+            if response is not None:
+                response.close()
+            if watchdog.fired:
+                raise RetriableError(self._cut_message(method, where)) from None
+            if isinstance(exc, requests.Timeout):
+                raise RetriableError(f"{self.vendor}: {method} {where} timed out") from None
+            # str(exc) would include the URL (a webhook path is a secret); name the type only.
+            raise RetriableError(
+                f"{self.vendor}: {method} {where} failed ({type(exc).__name__})") from None
+        finally:
+            _current.watchdog = None
+            timer.cancel()
+            with self._in_flight_lock:
+                self._in_flight.discard(watchdog)
+        if watchdog.fired:  # a body cut short can look complete (no Content-Length)
+            response.close()
+            raise RetriableError(self._cut_message(method, where))
+        return response
+
+    def _cut_message(self, method: str, where: str) -> str:
+        if self._stopping.is_set():
+            return f"{self.vendor}: {method} {where} was cut short: stopping"
+        return f"{self.vendor}: {method} {where} exceeded its {self.policy.deadline:g}s deadline"
+
+    def _read_body(self, response: requests.Response, method: str, where: str,
+                   watchdog: _Watchdog) -> None:
+        """Read the streamed body into the response, refusing it past the size cap."""
+        cap = self.policy.max_response_bytes
+        too_large = ResponseTooLarge(
+            f"{self.vendor}: {method} {where} answered a body over {cap} bytes; refused")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            response.close()
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > cap:
+                response.close()
+                raise too_large
+            chunks.append(chunk)
+        watchdog.finish()
+        # What `response.content` would have read, without reading past the cap.
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response.close()  # the body is complete: the connection goes back to the pool
 
     def _wait_for_permission(self, budgets: tuple[RateBudget, ...], where: str) -> None:
         """Honour the server's not-before time and our own budgets, or hand back."""

@@ -59,7 +59,8 @@ class SourceSettings(BaseModel):
     start_from: str = "-15m"
     base_url: str | None = None  # overrides the vendor URL (a proxy or a test server)
     page_budget: int = Field(20, ge=1, le=1000)  # pages per poll before yielding
-    timeout: float = Field(30.0, gt=0, le=300)  # read timeout per request, seconds
+    # Read timeout per socket read, seconds; one whole request may take twice this.
+    timeout: float = Field(30.0, gt=0, le=300)
 
     @field_validator("base_url")
     @classmethod

@@ -218,7 +218,8 @@ class SlackNotifier:
         self._sleep = sleep
         self._webhook = ""
         policy = RetryPolicy(attempts=3, connect_timeout=min(5.0, settings.timeout),
-                             read_timeout=settings.timeout,
+                             read_timeout=settings.timeout, deadline=2 * settings.timeout,
+                             max_response_bytes=1024 * 1024,  # Slack answers are small
                              max_inline_wait=settings.max_inline_wait)
         if settings.webhook_url is not None:
             self.mode: Literal["webhook", "api"] = "webhook"

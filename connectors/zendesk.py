@@ -80,6 +80,9 @@ class ZendeskSettings(SourceSettings):
     own_tag_prefix: str = Field("sentiment-", min_length=1)
     #: Events whose comments must be resolved through slower calls in one poll.
     stall_ticket_limit: int = Field(2000, ge=1, le=100_000)
+    #: Requests one same-second stall recovery may send (ticket export pages and comment
+    #: lists); past it the source stops loudly instead of flooding the account's API.
+    stall_request_budget: int = Field(300, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _check_account_and_auth(self) -> ZendeskSettings:
@@ -176,7 +179,8 @@ class ZendeskConnector:
         self._clock = clock
         self._http = HttpClient(
             settings.api_url, vendor="zendesk", auth=self._auth_headers,
-            policy=policy or RetryPolicy(read_timeout=settings.timeout),
+            policy=policy or RetryPolicy(read_timeout=settings.timeout,
+                                         deadline=2 * settings.timeout),
             clock=clock, sleep=sleep)
         # Shared by every connector of the account unless a test hands in its own.
         self._budget = budget or incremental_budget(settings.api_url,
@@ -233,7 +237,21 @@ class ZendeskConnector:
                     pages += 1
                     page_messages = self._messages([c for c in comments
                                                     if c.comment_id not in seen])
-                    if end_time == start and not end_of_stream:
+                    ceiling = max(start, int(self._clock()) - self.settings.min_age_seconds)
+                    if end_time > ceiling:
+                        # The vendor cannot have served anything newer than now minus its
+                        # floor: a later end_time (a broken proxy, a clock gone wrong)
+                        # would stop this source for as long.  Stay at the ceiling and
+                        # read again from there next time (repeats are dropped as known).
+                        # A few seconds are clock skew; minutes are a broken answer.
+                        report = log.warning if end_time - ceiling > 300 else log.debug
+                        report("zendesk.end_time_in_future", source=self.name,
+                               end_time=end_time, ceiling=ceiling)
+                        later = {c.comment_id for c in comments if c.event_second >= ceiling}
+                        kept = seen if ceiling == start else set()
+                        next_cursor = Cursor(ceiling, frozenset(kept | later))
+                        end_of_stream = True  # nothing more to ask for in this poll
+                    elif end_time == start and not end_of_stream:
                         # A full page of one second: Zendesk would serve it again forever.
                         log.warning("zendesk.same_second_stall", source=self.name,
                                     second=start, page_items=len(comments))
@@ -296,9 +314,23 @@ class ZendeskConnector:
         ticket_ids: list[int] = []
         params: dict[str, Any] = {"start_time": second,
                                   "support_type_scope": self.settings.support_type_scope}
+        spent = 0
+
+        def spend(requests: int = 1) -> None:
+            nonlocal spent
+            if spent + requests > self.settings.stall_request_budget:
+                log.error("zendesk.stall_budget_spent", source=self.name, second=second,
+                          budget=self.settings.stall_request_budget)
+                raise FatalError(
+                    f"zendesk: reading the comments of stalled second {second} needs more "
+                    f"than stall_request_budget ({self.settings.stall_request_budget}) "
+                    "requests; raise it to read them (nothing was skipped)")
+            spent += requests
+
         for _ in range(self.settings.page_budget):
             if self._budget.wait_needed() > 0:
                 raise _PollStop
+            spend()
             body = self._http.get_json(TICKET_EXPORT_PATH, params=params,
                                        budgets=(self._budget,))
             if not isinstance(body, dict):
@@ -313,12 +345,16 @@ class ZendeskConnector:
         if len(ticket_ids) > self.settings.stall_ticket_limit:
             raise FatalError("zendesk: too many tickets changed since a stalled second; "
                              "raise stall_ticket_limit")
+        unique = list(dict.fromkeys(ticket_ids))
+        if spent + len(unique) > self.settings.stall_request_budget:
+            spend(len(unique))  # at least one request a ticket: refuse before sending any
         found: list[_RawComment] = []
-        for ticket_id in dict.fromkeys(ticket_ids):
+        for ticket_id in unique:
             path: str | None = f"/api/v2/tickets/{ticket_id}/comments.json"
             for _ in range(60):  # 100 a page: 6,000 > the 5,000-comment cap
                 if path is None:
                     break
+                spend()
                 try:
                     body = self._http.get_json(path)
                 except FatalError as exc:

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, SecretStr
 
 from connectors.base import AuthError, Connector, FatalError, Notifier, RetriableError
+from connectors.http import stop_all_clients
 from connectors.settings import SourceSettings
 from daemon import sdnotify
 from daemon.alerting import excerpt_redactor
@@ -57,6 +58,7 @@ from daemon.metrics import Metrics, start_metrics_server
 from daemon.outbox import OutboxDispatcher, OutboxPolicy
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
+from daemon.scoring.http_limits import stop_all_limited_clients
 from daemon.scoring.settings import build_scorer
 from daemon.store import T_SOURCE, DatabaseUnavailable, LeaseLost, Store
 from rules.incidents import IncidentSettings
@@ -70,6 +72,8 @@ MAX_ROUNDS_PER_POLL = 10
 #: Poll outcomes that mean the source was not read (`run --once` exits 1 naming them).
 #: Not among them: `leased_elsewhere` and `lease_lost` (another replica reads it).
 FAILED_OUTCOMES = frozenset({"paused", "retriable", "auth", "fatal", "backing_off"})
+#: Seconds an HTTP request in flight at SIGTERM may still take (systemd allows 60 in all).
+STOP_GRACE_SECONDS = 10.0
 
 
 def _version() -> str:
@@ -791,6 +795,10 @@ class Daemon:
             sdnotify.stopping()
             log.info("stopping", signal=signal.Signals(self._stop_signal or
                                                         signal.SIGTERM).name)
+            # A vendor dripping bytes must not hold shutdown past systemd's stop timeout:
+            # requests in flight get a grace period, nothing new is sent or retried.
+            stop_all_clients(grace=STOP_GRACE_SECONDS)
+            stop_all_limited_clients(grace=STOP_GRACE_SECONDS)  # the Claude scorer's
             scheduler.shutdown(wait=True)  # jobs finish their unit of work
         finally:
             self._wake_fd = None
@@ -800,8 +808,10 @@ class Daemon:
             os.close(wake_write)
         log.info("stopped")
         # Stopped: what is left is close() and the interpreter's exit, which puts the
-        # default handlers back; a late signal of a burst would then turn this clean
-        # exit into death by SIGTERM or SIGHUP.  Held pending, they die with the process.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+        # default handlers back in place of Python ones; a late signal of a burst would then
+        # turn this clean exit into death by SIGTERM or SIGHUP.  Ignoring them is
+        # process-wide (a mask would hold only in this thread) and survives the exit.
+        for stop_signal in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(stop_signal, signal.SIG_IGN)
         return 0
 

@@ -38,6 +38,7 @@ import structlog
 from daemon.scoring.base import LABELS, SIGNALS, Score, label_for
 from daemon.scoring.cache import ScoreCache, cache_key
 from daemon.scoring.guards import CircuitBreaker, DailyBudget
+from daemon.scoring.http_limits import limited_http_client
 from daemon.scoring.local import CONFIDENT_LABELS, LocalScorer, cap_for_signals
 from daemon.scoring.redact import Redactor
 from daemon.scoring.scale import SCALE_TEXT
@@ -137,9 +138,13 @@ class ClaudeScorer:
         self.budget = DailyBudget(requests_per_day=settings.budget.requests_per_day,
                                   input_tokens_per_day=settings.budget.input_tokens_per_day,
                                   now=now or (lambda: datetime.now(UTC)))
+        # Per-read timeouts alone let a server that drips bytes hold a worker forever:
+        # the client also bounds each request's wall-clock time and response size.
         self._client = anthropic.Anthropic(
             api_key=settings.api_key.get_secret_value(), base_url=settings.base_url,
-            timeout=settings.timeout, max_retries=settings.max_retries)
+            timeout=settings.timeout, max_retries=settings.max_retries,
+            http_client=limited_http_client(timeout=settings.timeout,
+                                            deadline=2 * settings.timeout))
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency,
                                         thread_name_prefix="claude-scorer")
         self._identity = f"{settings.model}|{PROMPT_VERSION}"
