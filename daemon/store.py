@@ -81,8 +81,14 @@ class StoredMessage(SQLModel, table=True):
     __tablename__ = "message"
     __table_args__ = (
         sa.UniqueConstraint("source", "message_id", name="uq_message_source_id"),
-        sa.Index("ix_message_ticket", "source", "ticket_id", "created_at"),
-        sa.Index("ix_message_created", "created_at"),
+        # Both cover the dashboard's and report's hot reads (daemon/insights.py): a
+        # ticket's customer scores in order, and who wrote in a window, without touching
+        # the table rows.  They replace ix_message_ticket (source, ticket_id, created_at)
+        # and ix_message_created (created_at), whose columns they start with.
+        sa.Index("ix_message_series", "source", "ticket_id", "created_at", "author_role",
+                 "score"),
+        sa.Index("ix_message_recent", "created_at", "author_role", "source", "ticket_id",
+                 "score"),
     )
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=64)
