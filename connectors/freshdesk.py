@@ -372,7 +372,10 @@ class FreshdeskConnector:
             status=STATUS_NAMES.get(status, str(status)) if status is not None else None,
             priority=PRIORITY_NAMES.get(priority) if isinstance(priority, int) else None,
             tags=tuple(str(tag) for tag in ticket.get("tags") or ()),
-            requester=_requester(ticket.get("requester")))
+            requester=_requester(ticket.get("requester")),
+            # The ticket names ids only; names would cost an agents/groups lookup.
+            assignee=_id_label("agent", ticket.get("responder_id")),
+            group=_id_label("group", ticket.get("group_id")))
 
     def _agent_me(self) -> int | None:
         """The API user's agent id, to recognise our own notes.  Read once."""
@@ -436,6 +439,10 @@ def _classify(conversation: Mapping[str, Any], requester_id: Any) -> tuple[Autho
     if requester_id is not None and conversation.get("user_id") == requester_id:
         return "customer", True  # e.g. a public note the requester added in the portal
     return "agent", True
+
+
+def _id_label(kind: str, value: Any) -> str | None:
+    return f"{kind} #{value}" if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _requester(requester: Any) -> str | None:

@@ -123,6 +123,8 @@ class Ticket(SQLModel, table=True):
     priority: str | None = Field(default=None, max_length=16)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     requester: str | None = Field(default=None, max_length=256)
+    assignee: str | None = Field(default=None, max_length=256)
+    assignee_group: str | None = Field(default=None, max_length=256)
     updated_at: datetime
 
 
@@ -507,7 +509,8 @@ class Store:
 
     def upsert_tickets(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._upsert(T_TICKET, ["source", "ticket_id"], rows, conn,
-                     ["subject", "url", "status", "priority", "tags", "requester", "updated_at"])
+                     ["subject", "url", "status", "priority", "tags", "requester", "assignee",
+                      "assignee_group", "updated_at"])
 
     def tickets(self, conn: Connection, source: str,
                 ticket_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
