@@ -22,7 +22,7 @@ import pytest
 
 from connectors.base import Message, TicketSnapshot
 from daemon.cli import main
-from daemon.config import DashboardSettings, load_config
+from daemon.config import ConfigError, DashboardSettings, load_config
 from daemon.dashboard import start_dashboard
 from daemon.dashboard.server import DashboardServer
 from daemon.pipeline import Pipeline
@@ -315,3 +315,11 @@ def test_dashboard_command_serves_until_asked_to_stop(store: Store, tmp_path: Pa
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+
+
+def test_a_taken_port_is_a_clear_error(store: Store) -> None:
+    with serving(store) as first:
+        settings = DashboardSettings(enabled=True, addr="127.0.0.1", port=first.port)
+        with pytest.raises(ConfigError, match=rf"dashboard: cannot listen on 127\.0\.0\.1:"
+                                              rf"{first.port}: .*dashboard\.port"):
+            start_dashboard(store, settings, lambda: ARTICLE_RULES, ["zd"])
