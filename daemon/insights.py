@@ -243,7 +243,8 @@ class Insights:
         ).order_by(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
                    T_MESSAGE.c.id)
         series: dict[tuple[str, str], tuple[list[float], int]] = {}
-        for source, ticket_id, row_id, score in conn.execute(query):
+        # fetchall: one driver call; iterating the result fetches row by row (slower).
+        for source, ticket_id, row_id, score in conn.execute(query).all():
             known = series.get((source, ticket_id))
             scores = known[0] if known is not None else []
             scores.append(float(score))
@@ -604,7 +605,7 @@ class Insights:
             T_MESSAGE.c.public & (T_MESSAGE.c.created_at <= scope.now)
             & T_MESSAGE.c.author_role.in_(("customer", "agent"))
         ).order_by(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
-                   T_MESSAGE.c.id))
+                   T_MESSAGE.c.id)).all()
         pairs: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
         ticket: tuple[str, str] | None = None
         last_customer: float | None = None
