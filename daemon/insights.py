@@ -146,7 +146,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(float(value), digits)
+    # + 0.0 turns a rounded -0.0 into 0.0, which prints as +0.00, not -0.00.
+    return None if value is None else round(float(value), digits) + 0.0
 
 
 def t_quantile_975(df: int) -> float:
@@ -677,9 +678,9 @@ def _impact_row(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
     low = high = None
     if len(deltas) >= 2:
         _, low, high = mean_interval(deltas)
-    return {"replies": len(pairs), "before_avg": round(mean(b for b, _ in pairs), 2),
-            "after_avg": round(mean(a for _, a in pairs), 2),
-            "delta_avg": round(mean(deltas), 2),
+    return {"replies": len(pairs), "before_avg": _round(mean(b for b, _ in pairs)),
+            "after_avg": _round(mean(a for _, a in pairs)),
+            "delta_avg": _round(mean(deltas)),
             "delta_low": _round(low), "delta_high": _round(high),
             "improved": sum(1 for d in deltas if d > 0.05),
             "worsened": sum(1 for d in deltas if d < -0.05)}
