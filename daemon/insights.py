@@ -52,7 +52,7 @@ from rules.trend import Trend, compute_trend
 #: The article's thresholds, used for the "negative" count and the plain-words reasons.
 NEGATIVE_BELOW = -0.5
 VERY_NEGATIVE_BELOW = -0.7
-#: Fewer replies than this say nothing about an agent (the interval spans most of [-2, 2]).
+#: Fewer replies than this cannot tell an agent's effect from noise: counted, not ranked.
 MIN_AGENT_SAMPLES = 5
 #: Signals worth a sentence on the at-risk page, in words a lead reads.
 SIGNAL_WORDS = {"churn_risk": "talks about cancelling", "legal_threat": "mentions legal steps",
