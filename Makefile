@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/replicas.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/dashboard.py
 
 # The dashboard's overview as a person sees it (headless Chromium on a daemon over the
 # sandboxes), saved into docs/ for the README.

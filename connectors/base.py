@@ -51,6 +51,10 @@ class TicketSnapshot:
     priority: str | None = None  # one of PRIORITIES or None
     tags: tuple[str, ...] = ()
     requester: str | None = None  # display name or email of the customer, for alerts
+    # Who works the ticket, where the vendor's ticket payload says (a name, or
+    # "agent #ID" / "group #ID" when it gives only an id); None when unassigned.
+    assignee: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,6 +161,7 @@ class FreshdeskConnector:
             policy=policy or RetryPolicy(read_timeout=settings.timeout, deadline=2 * settings.timeout),
             clock=clock, sleep=sleep, session=session)
         self._me: int | None = None
+        self._agent_names: dict[int, str | None] = {}
         self._credits_low = False
         self._tickets_read = 0
 
@@ -335,7 +336,8 @@ class FreshdeskConnector:
                 author_role=role, public=public, created_at=created,
                 body=body if isinstance(body, str) else "", ticket=snapshot,
                 author_id=None if user_id is None else str(user_id),
-                author_name=None, body_is_html=is_html,
+                author_name=self._agent_name(user_id) if role == "agent" else None,
+                body_is_html=is_html,
                 own_note=(not public and me is not None and user_id == me))
 
     def _conversations(self, ticket_id: str) -> Iterator[dict[str, Any]]:
@@ -374,7 +376,12 @@ class FreshdeskConnector:
             status=STATUS_NAMES.get(status, str(status)) if status is not None else None,
             priority=PRIORITY_NAMES.get(priority) if isinstance(priority, int) else None,
             tags=tuple(str(tag) for tag in ticket.get("tags") or ()),
-            requester=_requester(ticket.get("requester")))
+            requester=_requester(ticket.get("requester")),
+            # The ticket names ids only: the agent's name is one cached lookup per agent;
+            # groups stay ids (a lead knows them, and they are not worth a request).
+            assignee=self._agent_name(ticket.get("responder_id"))
+            or _id_label("agent", ticket.get("responder_id")),
+            group=_id_label("group", ticket.get("group_id")))
 
     def _agent_me(self) -> int | None:
         """The API user's agent id, to recognise our own notes.  Read once."""
@@ -383,6 +390,26 @@ class FreshdeskConnector:
             if isinstance(body, dict) and isinstance(body.get("id"), int):
                 self._me = int(body["id"])
         return self._me
+
+    def _agent_name(self, agent_id: Any) -> str | None:
+        """An agent's name, read once per agent (`GET /api/v2/agents/{id}`) and kept:
+        conversations name their author by id only.  None for a contact who is not an
+        agent (404) or a payload without a name."""
+        if not isinstance(agent_id, int) or isinstance(agent_id, bool):
+            return None
+        if agent_id not in self._agent_names:
+            try:
+                body, _ = self._get(f"/api/v2/agents/{agent_id}", None)
+            except FatalError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                body = None  # not an agent, or not visible to this key: keep the id
+            contact = body.get("contact") if isinstance(body, dict) else None
+            name = contact.get("name") if isinstance(contact, dict) else None
+            if len(self._agent_names) >= 10_000:  # bounded: agents, not customers
+                self._agent_names.clear()
+            self._agent_names[agent_id] = str(name)[:256] if name else None
+        return self._agent_names[agent_id]
 
     def _get_ticket(self, ticket_id: str) -> dict[str, Any]:
         try:
@@ -438,6 +465,10 @@ def _classify(conversation: Mapping[str, Any], requester_id: Any) -> tuple[Autho
     if requester_id is not None and conversation.get("user_id") == requester_id:
         return "customer", True  # e.g. a public note the requester added in the portal
     return "agent", True
+
+
+def _id_label(kind: str, value: Any) -> str | None:
+    return f"{kind} #{value}" if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _requester(requester: Any) -> str | None:

@@ -401,11 +401,16 @@ class HelpScoutConnector:
         if isinstance(customer, dict):
             name = " ".join(str(customer[k]) for k in ("first", "last") if customer.get(k))
             requester = name or customer.get("email")
+        assignee = conversation.get("assignee")
+        assigned = None
+        if isinstance(assignee, dict):
+            assigned = " ".join(str(assignee[k]) for k in ("first", "last")
+                                if assignee.get(k)) or assignee.get("email")
         return TicketSnapshot(
             ticket_id=conversation_id, subject=str(conversation.get("subject") or ""),
             url=self.ticket_url(conversation_id), status=conversation.get("status"),
             priority=self._priority_of(conversation), tags=tuple(_tag_names(conversation)),
-            requester=requester)
+            requester=requester, assignee=str(assigned) if assigned else None)
 
     def _priority_of(self, conversation: Mapping[str, Any]) -> str:
         """The conversation's priority; without a priority tag or field value, "normal"."""

@@ -424,13 +424,19 @@ class ZendeskConnector:
         for ticket in tickets:
             ticket_id = int(ticket["id"])
             requester = self._users.get(_int_or_none(ticket.get("requester_id")) or 0)
+            assignee_id = _int_or_none(ticket.get("assignee_id"))
+            assignee = self._users.get(assignee_id or 0)  # sideloaded with the ticket
+            group_id = _int_or_none(ticket.get("group_id"))
             priority = ticket.get("priority")
             snapshots[ticket_id] = TicketSnapshot(
                 ticket_id=str(ticket_id), subject=str(ticket.get("subject") or ""),
                 url=self.ticket_url(str(ticket_id)), status=ticket.get("status"),
                 priority=priority if priority_rank(priority) >= 0 else None,
                 tags=tuple(ticket.get("tags") or ()),
-                requester=requester.name if requester else None)
+                requester=requester.name if requester else None,
+                assignee=(assignee.name if assignee and assignee.name else
+                          f"agent #{assignee_id}" if assignee_id else None),
+                group=f"group #{group_id}" if group_id else None)
         return snapshots
 
     def _load_users(self, user_ids: Iterable[int]) -> None:

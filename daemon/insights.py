@@ -23,6 +23,8 @@ Definitions, in one place:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,7 +52,7 @@ from vocab import aware
 #: The article's thresholds, used for the "negative" count and the plain-words reasons.
 NEGATIVE_BELOW = -0.5
 VERY_NEGATIVE_BELOW = -0.7
-#: Fewer replies than this say nothing about an agent (the interval spans most of [-2, 2]).
+#: Fewer replies than this cannot tell an agent's effect from noise: counted, not ranked.
 MIN_AGENT_SAMPLES = 5
 #: Signals worth a sentence on the at-risk page, in words a lead reads.
 SIGNAL_WORDS = {"churn_risk": "talks about cancelling", "legal_threat": "mentions legal steps",
@@ -105,14 +107,37 @@ class Scope:
 
 @dataclass(slots=True)
 class _Conversation:
-    """One ticket's scored customer messages up to `now`, oldest first."""
+    """One active ticket's scored customer messages up to `now`, oldest first."""
 
     source: str
     ticket_id: str
-    ids: list[int] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    times: list[datetime] = field(default_factory=list)
-    signals: list[Sequence[str]] = field(default_factory=list)
+    count: int
+    scores: list[float]
+    last_id: int
+    last_signals: tuple[str, ...]
+    trend: Trend = field(init=False)
+
+
+def _signals(raw: str | None) -> tuple[str, ...]:
+    """A stored JSON list of signals, read as text (most are empty: no parsing then)."""
+    if not raw or raw == "[]":
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _with_history(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A rule_state row whose history was read as text, with the history parsed only when
+    it may hold a false-alarm mark (thousands of rows, almost none marked)."""
+    marked = {str(key): value for key, value in row.items()}
+    text = marked.pop("history", None) or ""
+    if "false_alarm" in text or "verdict" in text or "feedback" in text:
+        with contextlib.suppress(ValueError):  # unreadable: no mark can be read from it
+            marked["history"] = json.loads(text)
+    return marked
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -121,7 +146,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(float(value), digits)
+    # + 0.0 turns a rounded -0.0 into 0.0, which prints as +0.00, not -0.00.
+    return None if value is None else round(float(value), digits) + 0.0
 
 
 def t_quantile_975(df: int) -> float:
@@ -195,31 +221,73 @@ class Insights:
 
     # -- conversations ---------------------------------------------------------------------
 
-    def _conversations(self, conn: Connection, scope: Scope) -> list[_Conversation]:
-        """Every ticket with a scored customer message in the window, with its whole
-        scored customer series up to `now` (what the rules saw last)."""
-        active = sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
+    def _active(self, scope: Scope) -> Any:
+        """(source, ticket_id) of tickets with a scored customer message in the window."""
+        return sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
             _CUSTOMER_SCORED & (T_MESSAGE.c.created_at > scope.start)
             & (T_MESSAGE.c.created_at <= scope.now) & self._where_source(T_MESSAGE, scope)
         ).distinct().subquery()
+
+    def _conversations(self, conn: Connection, scope: Scope) -> list[_Conversation]:
+        """Every ticket with a scored customer message in the window, with its whole
+        scored customer series up to `now` (what the rules saw last) and its trend.
+
+        Reads (source, ticket, id, score) only, in index order (ix_message_series covers
+        it), and the signals of each ticket's latest message apart: this is the hot
+        path of the overview with 100,000 stored messages."""
+        active = self._active(scope)
         query = sa.select(
             T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.id, T_MESSAGE.c.score,
-            T_MESSAGE.c.created_at, T_MESSAGE.c.signals,
         ).join(active, (T_MESSAGE.c.source == active.c.source)
                & (T_MESSAGE.c.ticket_id == active.c.ticket_id)).where(
             _CUSTOMER_SCORED & (T_MESSAGE.c.created_at <= scope.now)
         ).order_by(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
                    T_MESSAGE.c.id)
-        out: list[_Conversation] = []
-        current: _Conversation | None = None
-        for source, ticket_id, row_id, score, created_at, signals in conn.execute(query):
-            if current is None or current.ticket_id != ticket_id or current.source != source:
-                current = _Conversation(source, ticket_id)
-                out.append(current)
-            current.ids.append(row_id)
-            current.scores.append(float(score))
-            current.times.append(created_at)
-            current.signals.append(signals or ())
+        series: dict[tuple[str, str], tuple[list[float], int]] = {}
+        # fetchall: one driver call; iterating the result fetches row by row (slower).
+        for source, ticket_id, row_id, score in conn.execute(query).all():
+            known = series.get((source, ticket_id))
+            scores = known[0] if known is not None else []
+            scores.append(float(score))
+            series[(source, ticket_id)] = (scores, row_id)
+        signals = self._signals_of(conn, [last_id for _, last_id in series.values()])
+        out = []
+        for (source, ticket_id), (scores, last_id) in series.items():
+            conversation = _Conversation(source, ticket_id, len(scores), scores, last_id,
+                                         signals.get(last_id, ()))
+            conversation.trend = self.trend.trend(scores)
+            out.append(conversation)
+        return out
+
+    def _signals_of(self, conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The signals of these messages, where they have any."""
+        out: dict[int, tuple[str, ...]] = {}
+        for start in range(0, len(ids), 900):
+            for row_id, raw in conn.execute(sa.select(
+                    T_MESSAGE.c.id, sa.cast(T_MESSAGE.c.signals, sa.Text)).where(
+                    T_MESSAGE.c.id.in_(list(ids[start:start + 900])))):
+                found = _signals(raw)
+                if found:
+                    out[row_id] = found
+        return out
+
+    def _series(self, conn: Connection, keys: Sequence[tuple[str, str]], now: datetime
+                ) -> dict[tuple[str, str], list[tuple[float, datetime]]]:
+        """Whole scored customer series (score, time) of a few tickets, oldest first."""
+        out: dict[tuple[str, str], list[tuple[float, datetime]]] = {k: [] for k in keys}
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for source, ticket_id in keys:
+            by_source[source].append(ticket_id)
+        for source, ids in by_source.items():
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(sa.select(
+                    T_MESSAGE.c.ticket_id, T_MESSAGE.c.score, T_MESSAGE.c.created_at).where(
+                    (T_MESSAGE.c.source == source)
+                    & T_MESSAGE.c.ticket_id.in_(ids[start:start + 500])
+                    & _CUSTOMER_SCORED & (T_MESSAGE.c.created_at <= now)
+                ).order_by(T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at, T_MESSAGE.c.id))
+                for ticket_id, score, created_at in rows:
+                    out[(source, ticket_id)].append((float(score), created_at))
         return out
 
     # -- the overview --------------------------------------------------------------------
@@ -244,7 +312,7 @@ class Insights:
             in_window & (T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public)).scalar()
         if conversations is None:
             conversations = self._conversations(conn, scope)
-        declining = sum(1 for c in conversations if self.trend.trend(c.scores).trend == "declining")
+        declining = sum(1 for c in conversations if c.trend.trend == "declining")
         return {"avg_sentiment": _round(avg) if scored else 0,
                 "scored_messages": int(scored or 0),
                 "negative_tickets": int(negative_tickets or 0),
@@ -255,22 +323,22 @@ class Insights:
                 "decline_threshold": self.trend.decline_threshold}
 
     def daily(self, scope: Scope, conn: Connection | None = None) -> list[dict[str, Any]]:
-        """Per UTC day of the window: customer messages, their mean score, agent replies."""
+        """Per UTC day of the window: customer messages and their mean score (read from
+        ix_message_recent alone, without touching the rows)."""
         if conn is None:
             with self.store.reading() as reader:
                 return self.daily(scope, reader)
         first_day = (scope.now - timedelta(days=scope.days - 1)).date()
         since = datetime.combine(first_day, datetime.min.time(), tzinfo=scope.now.tzinfo)
-        day = sa.func.date(T_MESSAGE.c.created_at).label("day")
-        is_customer = sa.case((T_MESSAGE.c.author_role == "customer", 1), else_=0)
-        is_agent = sa.case(((T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public, 1),
-                           else_=0)
-        customer_score = sa.case((T_MESSAGE.c.author_role == "customer", T_MESSAGE.c.score),
-                                 else_=None)
+        # SQLite keeps times as 'YYYY-MM-DD HH:MM:SS...' text: its prefix is the UTC day,
+        # much cheaper than date() on every row.
+        day = (sa.func.substr(T_MESSAGE.c.created_at, 1, 10) if self.store.is_sqlite
+               else sa.func.date(T_MESSAGE.c.created_at)).label("day")
         rows = conn.execute(sa.select(
-            day, sa.func.sum(is_customer), sa.func.avg(customer_score),
-            sa.func.count(customer_score), sa.func.sum(is_agent),
+            day, sa.func.count(), sa.func.avg(T_MESSAGE.c.score),
+            sa.func.count(T_MESSAGE.c.score),
         ).where((T_MESSAGE.c.created_at >= since) & (T_MESSAGE.c.created_at <= scope.now)
+                & (T_MESSAGE.c.author_role == "customer")
                 & self._where_source(T_MESSAGE, scope)).group_by(day)).all()
         by_day = {str(r[0]): r for r in rows}
         out = []
@@ -281,8 +349,7 @@ class Insights:
             out.append({"day": current.isoformat(),
                         "customer_messages": int(row[1] or 0) if row else 0,
                         "scored_messages": scored,
-                        "avg_sentiment": _round(row[2]) if row and scored else None,
-                        "agent_replies": int(row[4] or 0) if row else 0})
+                        "avg_sentiment": _round(row[2]) if row and scored else None})
         return out
 
     def escalations(self, scope: Scope, conn: Connection | None = None) -> list[dict[str, Any]]:
@@ -298,7 +365,8 @@ class Insights:
                 & self._where_source(T_ESCALATION, scope)
                 ).group_by(T_ESCALATION.c.rule, T_ESCALATION.c.source,
                            T_ESCALATION.c.ticket_id).subquery()
-        query = sa.select(fired.c.rule, fired.c.fires, T_RULE.c.state, T_RULE.c.history,
+        query = sa.select(fired.c.rule, fired.c.fires, T_RULE.c.state,
+                          sa.cast(T_RULE.c.history, sa.Text).label("history"),
                           *self._false_alarm_columns).select_from(fired.outerjoin(
                               T_RULE, (T_RULE.c.source == fired.c.source)
                               & (T_RULE.c.ticket_id == fired.c.ticket_id)
@@ -310,7 +378,7 @@ class Insights:
                                                    "false_alarm": 0})
             entry["fired"] += int(row["fires"])
             entry["tickets"] += 1
-            if _false_alarm(row):
+            if _false_alarm(_with_history(row)):
                 entry["false_alarm"] += 1
             elif row["state"] == "resolved":
                 entry["resolved"] += 1
@@ -343,7 +411,7 @@ class Insights:
                 conversations = self._conversations(conn, scope)
             declining: dict[str, int] = defaultdict(int)
             for conversation in conversations:
-                if self.trend.trend(conversation.scores).trend == "declining":
+                if conversation.trend.trend == "declining":
                     declining[conversation.source] += 1
             for row in out:
                 row["declining_conversations"] = declining.get(row["source"], 0)
@@ -376,39 +444,40 @@ class Insights:
         candidates = []
         for conversation in conversations:
             key = (conversation.source, conversation.ticket_id)
-            trend = self.trend.trend(conversation.scores)
-            reasons = self._reasons(conversation, trend, active.get(key, []))
+            reasons = self._reasons(conversation, active.get(key, []))
             if reasons:
-                candidates.append((trend.current_avg, conversation.scores[-1], conversation,
-                                   trend, reasons))
-        candidates.sort(key=lambda c: (c[0], c[1], c[2].source, c[2].ticket_id))
+                candidates.append((conversation, reasons))
+        candidates.sort(key=lambda c: (c[0].trend.current_avg, c[0].scores[-1], c[0].source,
+                                       c[0].ticket_id))
         chosen = candidates[:limit]
-        tickets = self._tickets(conn, [(c[2].source, c[2].ticket_id) for c in chosen])
-        bodies = self._bodies(conn, [c[2].ids[-1] for c in chosen])
+        keys = [(c.source, c.ticket_id) for c, _ in chosen]
+        tickets = self._tickets(conn, keys)
+        series = self._series(conn, keys, scope.now)
+        bodies = self._bodies(conn, [c.last_id for c, _ in chosen])
         out = []
-        for current_avg, last, conversation, trend, reasons in chosen:
+        for conversation, reasons in chosen:
             key = (conversation.source, conversation.ticket_id)
             ticket = tickets.get(key, {})
-            body = bodies.get(conversation.ids[-1])
+            trend = conversation.trend
             out.append({
                 "source": conversation.source, "ticket_id": conversation.ticket_id,
                 "url": ticket.get("url") or "", "subject": ticket.get("subject") or "",
                 "customer": ticket.get("requester"), "priority": ticket.get("priority"),
                 "status": ticket.get("status"), "assignee": ticket.get("assignee"),
-                "group": ticket.get("group"),
-                "recent_avg": current_avg, "last_score": round(last, 2),
+                "group": ticket.get("assignee_group"),
+                "recent_avg": trend.current_avg, "last_score": round(conversation.scores[-1], 2),
                 "trend": trend.trend, "direction": trend.direction,
-                "messages": len(conversation.scores),
-                "scores": [round(s, 3) for s in conversation.scores[-30:]],
-                "last_message_at": _iso(conversation.times[-1]),
-                "last_message_excerpt": _excerpt(body),
+                "messages": conversation.count,
+                "scores": [round(score, 3) for score, _ in series[key][-30:]],
+                "last_message_at": _iso(series[key][-1][1]) if series[key] else None,
+                "last_message_excerpt": _excerpt(bodies.get(conversation.last_id)),
                 "active_rules": sorted(active.get(key, [])),
                 "reasons": reasons})
         return out
 
-    def _reasons(self, conversation: _Conversation, trend: Trend,
-                 active_rules: Sequence[str]) -> list[str]:
+    def _reasons(self, conversation: _Conversation, active_rules: Sequence[str]) -> list[str]:
         reasons = []
+        trend = conversation.trend
         if trend.trend == "declining":
             reasons.append(f"Getting worse: sentiment fell {abs(trend.direction):.2f} since "
                            f"the start of the conversation (recent average "
@@ -419,7 +488,7 @@ class Insights:
         last = conversation.scores[-1]
         if last < VERY_NEGATIVE_BELOW:
             reasons.append(f"The latest message is very negative ({last:+.2f}).")
-        said = [SIGNAL_WORDS[s] for s in sorted(conversation.signals[-1]) if s in SIGNAL_WORDS]
+        said = [SIGNAL_WORDS[s] for s in sorted(conversation.last_signals) if s in SIGNAL_WORDS]
         if said:
             reasons.append("In the latest message the customer " + ", ".join(said) + ".")
         if active_rules:
@@ -428,12 +497,15 @@ class Insights:
         return reasons
 
     def _active_rules(self, conn: Connection, scope: Scope) -> dict[tuple[str, str], list[str]]:
-        rows = conn.execute(sa.select(T_RULE.c.source, T_RULE.c.ticket_id, T_RULE.c.rule,
-                                      T_RULE.c.history, *self._false_alarm_columns).where(
-            (T_RULE.c.state == "firing") & self._where_source(T_RULE, scope))).mappings()
+        # The history is read as text and parsed only when it may hold a mark: there is
+        # one row per firing (ticket, rule), thousands on a busy helpdesk.
+        rows = conn.execute(sa.select(
+            T_RULE.c.source, T_RULE.c.ticket_id, T_RULE.c.rule,
+            sa.cast(T_RULE.c.history, sa.Text).label("history"), *self._false_alarm_columns,
+        ).where((T_RULE.c.state == "firing") & self._where_source(T_RULE, scope))).mappings()
         out: dict[tuple[str, str], list[str]] = defaultdict(list)
         for row in rows:
-            if not _false_alarm(row):
+            if not _false_alarm(_with_history(row)):
                 out[(row["source"], row["ticket_id"])].append(row["rule"])
         return out
 
@@ -490,7 +562,7 @@ class Insights:
             "source": source, "ticket_id": ticket_id, "url": info.get("url") or "",
             "subject": info.get("subject") or "", "customer": info.get("requester"),
             "priority": info.get("priority"), "status": info.get("status"),
-            "assignee": info.get("assignee"), "group": info.get("group"),
+            "assignee": info.get("assignee"), "group": info.get("assignee_group"),
             "tags": list(info.get("tags") or []),
             "trend": {"trend": trend.trend, "direction": trend.direction,
                       "current_avg": trend.current_avg, "method": trend.method},
@@ -517,42 +589,48 @@ class Insights:
         if conn is None:
             with self.store.reading() as reader:
                 return self.agent_impact(scope, min_samples, reader)
-        active = sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
-            (T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public
-            & (T_MESSAGE.c.created_at > scope.start) & (T_MESSAGE.c.created_at <= scope.now)
+        in_window = ((T_MESSAGE.c.created_at > scope.start)
+                     & (T_MESSAGE.c.created_at <= scope.now))
+        replied = sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
+            (T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public & in_window
             & self._where_source(T_MESSAGE, scope)).distinct().subquery()
+        agent_key = sa.func.coalesce(T_MESSAGE.c.author_id, T_MESSAGE.c.author_name, "unknown")
+        # Only what the walk needs, with the window test done by the database (a flag,
+        # not a timestamp to convert per row).
         rows = conn.execute(sa.select(
             T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.author_role,
-            T_MESSAGE.c.author_name, T_MESSAGE.c.author_id, T_MESSAGE.c.created_at,
-            T_MESSAGE.c.score,
-        ).join(active, (T_MESSAGE.c.source == active.c.source)
-               & (T_MESSAGE.c.ticket_id == active.c.ticket_id)).where(
+            T_MESSAGE.c.score, agent_key,
+            sa.case((T_MESSAGE.c.created_at > scope.start, 1), else_=0),
+        ).join(replied, (T_MESSAGE.c.source == replied.c.source)
+               & (T_MESSAGE.c.ticket_id == replied.c.ticket_id)).where(
             T_MESSAGE.c.public & (T_MESSAGE.c.created_at <= scope.now)
             & T_MESSAGE.c.author_role.in_(("customer", "agent"))
         ).order_by(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
-                   T_MESSAGE.c.id))
+                   T_MESSAGE.c.id)).all()
         pairs: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-        names: dict[tuple[str, str], str] = {}
         ticket: tuple[str, str] | None = None
         last_customer: float | None = None
-        waiting: list[tuple[tuple[str, str], float]] = []  # replies awaiting the next score
-        for source, ticket_id, role, name, author_id, created_at, score in rows:
+        waiting: list[tuple[str, str]] = []  # agents whose reply awaits the next score
+        before: float = 0.0
+        for source, ticket_id, role, score, agent, recent in rows:
             if (source, ticket_id) != ticket:
                 ticket, last_customer, waiting = (source, ticket_id), None, []
             if role == "customer":
                 if score is None:
                     continue
-                for agent, before in waiting:
-                    pairs[agent].append((before, float(score)))
+                for waiting_agent in waiting:
+                    pairs[waiting_agent].append((before, float(score)))
                 waiting = []
-                last_customer = float(score)
-            elif last_customer is not None and aware(created_at) > scope.start:  # type: ignore[operator]
-                # Agents are told apart by id within a source; the name is what a lead reads.
-                agent = (source, str(author_id or name or "unknown"))
-                if name:
-                    names[agent] = name
-                if all(a != agent for a, _ in waiting):  # several replies in a row: once
-                    waiting.append((agent, last_customer))
+                last_customer = before = float(score)
+            elif last_customer is not None and recent and (source, agent) not in waiting:
+                waiting.append((source, agent))  # several replies in a row count once
+        # Agents are told apart by id within a source; the name is what a lead reads.
+        names: dict[tuple[str, str], str] = {
+            (source, str(agent)): name for source, agent, name in conn.execute(sa.select(
+                T_MESSAGE.c.source, agent_key, sa.func.max(T_MESSAGE.c.author_name)).where(
+                (T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.author_name.is_not(None)
+                & in_window & self._where_source(T_MESSAGE, scope)
+            ).group_by(T_MESSAGE.c.source, agent_key))}
         ranked: list[dict[str, Any]] = []
         hidden: list[dict[str, Any]] = []
         for agent, agent_pairs in pairs.items():
@@ -600,9 +678,9 @@ def _impact_row(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
     low = high = None
     if len(deltas) >= 2:
         _, low, high = mean_interval(deltas)
-    return {"replies": len(pairs), "before_avg": round(mean(b for b, _ in pairs), 2),
-            "after_avg": round(mean(a for _, a in pairs), 2),
-            "delta_avg": round(mean(deltas), 2),
+    return {"replies": len(pairs), "before_avg": _round(mean(b for b, _ in pairs)),
+            "after_avg": _round(mean(a for _, a in pairs)),
+            "delta_avg": _round(mean(deltas)),
             "delta_low": _round(low), "delta_high": _round(high),
             "improved": sum(1 for d in deltas if d > 0.05),
             "worsened": sum(1 for d in deltas if d < -0.05)}

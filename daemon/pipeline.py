@@ -70,12 +70,14 @@ def _snapshot_row(source: str, message: Message, now: datetime) -> dict[str, Any
     ticket = message.ticket
     return {"source": source, "ticket_id": message.ticket_id, "subject": ticket.subject[:500],
             "url": ticket.url, "status": ticket.status, "priority": ticket.priority,
-            "tags": list(ticket.tags), "requester": ticket.requester, "updated_at": now}
+            "tags": list(ticket.tags), "requester": ticket.requester,
+            "assignee": ticket.assignee, "assignee_group": ticket.group, "updated_at": now}
 
 
 def _snapshot_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
     return (row.get("subject"), row.get("url"), row.get("status"), row.get("priority"),
-            tuple(row.get("tags") or ()), row.get("requester"))
+            tuple(row.get("tags") or ()), row.get("requester"), row.get("assignee"),
+            row.get("assignee_group"))
 
 
 def _ticket_view(source: str, row: Mapping[str, Any], in_incident: bool = False) -> TicketView:

@@ -61,8 +61,14 @@ class StoredMessage(SQLModel, table=True):
     __tablename__ = "message"
     __table_args__ = (
         sa.UniqueConstraint("source", "message_id", name="uq_message_source_id"),
-        sa.Index("ix_message_ticket", "source", "ticket_id", "created_at"),
-        sa.Index("ix_message_created", "created_at"),
+        # Both cover the dashboard's and report's hot reads (daemon/insights.py): a
+        # ticket's customer scores in order, and who wrote in a window, without touching
+        # the table rows.  They replace ix_message_ticket (source, ticket_id, created_at)
+        # and ix_message_created (created_at), whose columns they start with.
+        sa.Index("ix_message_series", "source", "ticket_id", "created_at", "author_role",
+                 "score"),
+        sa.Index("ix_message_recent", "created_at", "author_role", "source", "ticket_id",
+                 "score"),
     )
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=64)
@@ -101,6 +107,8 @@ class Ticket(SQLModel, table=True):
     priority: str | None = Field(default=None, max_length=16)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     requester: str | None = Field(default=None, max_length=256)
+    assignee: str | None = Field(default=None, max_length=256)
+    assignee_group: str | None = Field(default=None, max_length=256)
     updated_at: datetime
 
 
@@ -543,7 +551,8 @@ class Store:
 
     def upsert_tickets(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._upsert(T_TICKET, ["source", "ticket_id"], rows, conn,
-                     ["subject", "url", "status", "priority", "tags", "requester", "updated_at"])
+                     ["subject", "url", "status", "priority", "tags", "requester", "assignee",
+                      "assignee_group", "updated_at"])
 
     def tickets(self, conn: Connection, source: str,
                 ticket_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

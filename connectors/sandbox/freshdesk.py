@@ -81,6 +81,7 @@ class FreshdeskSandbox(ScriptedSandbox, SandboxServer):
                    self._list_conversations)
         self.route("POST", r"/api/v2/tickets/(?P<ticket_id>\d+)/notes", self._create_note)
         self.route("GET", r"/api/v2/agents/me", self._agent_me)
+        self.route("GET", r"/api/v2/agents/(?P<agent_id>\d+)", self._agent_show)
 
     def start(self) -> FreshdeskSandbox:
         super().start()
@@ -395,12 +396,23 @@ class FreshdeskSandbox(ScriptedSandbox, SandboxServer):
 
     def _agent_me(self, request: Request) -> Response:
         del request
-        return Response(200, {
-            "id": self.agent_id, "available": True, "occasional": False, "signature": None,
-            "ticket_scope": 1, "group_ids": [], "role_ids": [], "type": "support_agent",
-            "contact": {"name": "Sentinel API", "email": "sentinel-api@sandbox.example",
-                        "active": True},
-            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"})
+        return Response(200, self._agent_json(self.agent_id))
+
+    def _agent_show(self, request: Request) -> Response:
+        assert request.match is not None  # routed by a pattern with a group
+        agent_id = int(request.match["agent_id"])
+        if agent_id not in (self.agent_id, self.human_agent_id):
+            return Response(404, {"code": "access_denied", "message": "not found"})
+        return Response(200, self._agent_json(agent_id))
+
+    def _agent_json(self, agent_id: int) -> dict[str, Any]:
+        name, email = (("Sentinel API", "sentinel-api@sandbox.example")
+                       if agent_id == self.agent_id else
+                       ("Riley Chen", "riley.chen@sandbox.example"))
+        return {"id": agent_id, "available": True, "occasional": False, "signature": None,
+                "ticket_scope": 1, "group_ids": [], "role_ids": [], "type": "support_agent",
+                "contact": {"name": name, "email": email, "active": True},
+                "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
 
     # -- reading back (tests, demos) ----------------------------------------------------
 

@@ -103,6 +103,7 @@ class _Ticket:
     comments: list[_Comment] = field(default_factory=list)
     deleted: bool = False
     merged_into: int | None = None
+    assignee_id: int | None = None  # the first agent who replied (see add_comment)
 
     def to_json(self, base: str) -> dict[str, Any]:
         first = self.comments[0].body if self.comments else ""
@@ -110,7 +111,7 @@ class _Ticket:
                 "subject": self.subject, "raw_subject": self.subject, "description": first,
                 "status": self.status, "priority": self.priority, "type": None,
                 "tags": list(self.tags), "requester_id": self.requester_id,
-                "submitter_id": self.requester_id, "assignee_id": None,
+                "submitter_id": self.requester_id, "assignee_id": self.assignee_id,
                 "created_at": _iso(self.created_at), "updated_at": _iso(self.updated_at),
                 "generated_timestamp": self.updated_at, "via": {"channel": "email"},
                 "is_public": True}
@@ -264,6 +265,8 @@ class ZendeskSandbox(SandboxServer):
                                         channel="email" if role == "customer" else "web")
             if status is not None:
                 ticket.status = status
+            if role == "agent" and ticket.assignee_id is None:
+                ticket.assignee_id = author_id  # an unassigned ticket goes to who answers
             return comment.id
 
     def pile_up(self, ticket_ids: Sequence[int], at: float, per_ticket: int = 1,
@@ -595,7 +598,9 @@ class ZendeskSandbox(SandboxServer):
                        if i in self._tickets and not self._tickets[i].deleted]
             body: dict[str, Any] = {"tickets": [t.to_json(self.url) for t in tickets]}
             if "users" in (request.param("include") or "").split(","):
-                user_ids = dict.fromkeys(t.requester_id for t in tickets)
+                # Zendesk sideloads every user the tickets name: requesters, assignees.
+                user_ids = dict.fromkeys([*(t.requester_id for t in tickets),
+                                          *(t.assignee_id for t in tickets if t.assignee_id)])
                 body["users"] = [self._users[u].to_json() for u in user_ids]
             return Response(200, body)
 

@@ -13,17 +13,14 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from daemon.config import Config, ConfigError, DashboardSettings
 from daemon.dashboard.pages import Pages
 from daemon.dashboard.server import DashboardServer, start_server
 from daemon.insights import TrendSettings
 from daemon.logs import get_logger, register_secrets
 from daemon.store import Store
 from rules.model import RuleSet
-
-if TYPE_CHECKING:
-    from daemon.config import Config, DashboardSettings
 
 log = get_logger("sentinel.dashboard")
 
@@ -37,7 +34,12 @@ def start_dashboard(store: Store, settings: DashboardSettings, rules: Callable[[
     if token:
         register_secrets([token])
     pages = Pages(store, lambda: TrendSettings.from_rules(rules()), lambda: list(sources))
-    server = start_server(pages, settings.addr, settings.port, token or None)
+    try:
+        server = start_server(pages, settings.addr, settings.port, token or None)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise ConfigError([f"dashboard: cannot listen on {settings.addr}:{settings.port}: "
+                           f"{exc.strerror or exc} (change dashboard.port or dashboard.addr)"]
+                          ) from None
     log.info("dashboard_listening", url=server.url, token_required=bool(token))
     return server
 

@@ -214,7 +214,8 @@ def test_every_request_the_connector_sends_is_a_spec_operation(
     sent = _full_cycle(freshdesk)
     operations = {(r.method, re.sub(r"/\d+", "/{id}", r.path)) for r in sent}
     assert operations == {  # the whole cycle ran, so the check below covers it all
-        ("GET", "/api/v2/agents/me"), ("GET", "/api/v2/tickets"),
+        ("GET", "/api/v2/agents/me"), ("GET", "/api/v2/agents/{id}"),  # agents' names
+        ("GET", "/api/v2/tickets"),
         ("GET", "/api/v2/tickets/{id}/conversations"), ("GET", "/api/v2/tickets/{id}"),
         ("PUT", "/api/v2/tickets/{id}"), ("POST", "/api/v2/tickets/{id}/notes")}
     assert any(r.query.get("page") == ["2"] for r in sent

@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import pytest
 
 from connectors.base import Message, TicketSnapshot
 from daemon.cli import main
-from daemon.config import DashboardSettings, load_config
+from daemon.config import ConfigError, DashboardSettings, load_config
 from daemon.dashboard import start_dashboard
 from daemon.dashboard.server import DashboardServer
 from daemon.pipeline import Pipeline
@@ -284,3 +285,41 @@ def test_dashboard_numbers_equal_report_json(store: Store, tmp_path: Path,
         shown_risk = re.findall(r'<tr data-ticket="([^"]+)">', risk)
         assert shown_risk[:len(report["at_risk"])] == [
             f"{t['source']}/{t['ticket_id']}" for t in report["at_risk"]]
+
+
+def test_dashboard_command_serves_until_asked_to_stop(store: Store, tmp_path: Path) -> None:
+    config = _config(tmp_path, f"database: {{url: '{store.url}'}}\n"
+                               "log: {level: info, format: json}\n"
+                               "dashboard: {addr: 127.0.0.1, port: 0}\n")
+    process = subprocess.Popen([sys.executable, "-m", "daemon.cli", "dashboard", "--config",
+                                str(config)], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        url = ""
+        for _ in range(50):  # a few log lines come first
+            line = process.stdout.readline()
+            if line.startswith("dashboard: http://"):
+                url = line.split(" ", 1)[1].strip()
+                break
+        assert url, "the command did not say where it listens"
+        host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request("GET", "/at-risk")
+        response = conn.getresponse()
+        assert response.status == 200 and b"Tickets at risk" in response.read()
+        conn.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def test_a_taken_port_is_a_clear_error(store: Store) -> None:
+    with serving(store) as first:
+        settings = DashboardSettings(enabled=True, addr="127.0.0.1", port=first.port)
+        with pytest.raises(ConfigError, match=rf"dashboard: cannot listen on 127\.0\.0\.1:"
+                                              rf"{first.port}: .*dashboard\.port"):
+            start_dashboard(store, settings, lambda: ARTICLE_RULES, ["zd"])

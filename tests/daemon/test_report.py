@@ -196,3 +196,31 @@ def test_report_into_a_closed_pipe_prints_no_traceback(tmp_path: Path) -> None:
         errors = process.stderr.read().decode()
         assert process.wait(timeout=120) == 0, errors
         assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
+
+
+def test_escalation_outcomes_read_resolves_and_false_alarm_marks(sqlite_url: str) -> None:
+    import sqlalchemy as sa
+
+    from daemon.store import T_RULE
+
+    now = T0 + timedelta(hours=3)
+    store = Store(sqlite_url)
+    store.create_schema()
+    store.ensure_sources(["zd"])
+    pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
+    pipeline.process("zd", [message(str(n), str(n), "score=-0.9 awful", minutes=n)
+                            for n in range(3)], "c")
+    with store.transaction() as conn:  # what a resolve and a lead's mark leave behind
+        conn.execute(T_RULE.update().where(T_RULE.c.ticket_id == "1").values(
+            state="resolved"))
+        history = conn.execute(sa.select(T_RULE.c.history).where(
+            T_RULE.c.ticket_id == "2")).scalar_one()
+        conn.execute(T_RULE.update().where(T_RULE.c.ticket_id == "2").values(
+            history={**history, "false_alarm": True}))
+    report = build_report(store, days=7, now=now)
+    assert report["escalation_outcomes"] == [
+        {"rule": "very-negative-message", "fired": 3, "tickets": 3, "active": 1,
+         "resolved": 1, "false_alarm": 1}]
+    active = {t["ticket_id"]: t["active_rules"] for t in report["at_risk"]}
+    assert active == {"0": ["very-negative-message"], "1": [], "2": []}
+    store.close()

@@ -156,7 +156,8 @@ def test_bulk_writes_of_every_table_round_trip(db_url: str) -> None:
     later = NOW + timedelta(minutes=5, microseconds=7)
     ticket = {"source": "zd", "ticket_id": "1", "subject": "Réfund 😡", "url": "https://x/1",
               "status": "open", "priority": None, "tags": ["vip", "sentiment-x"],
-              "requester": "Dana", "updated_at": NOW}
+              "requester": "Dana", "assignee": "Sam Rivera", "assignee_group": None,
+              "updated_at": NOW}
     rule = {"source": "zd", "ticket_id": "1", "rule": "r", "state": "firing",
             "history": {"rule": "r", "fire_count": 1, "first_fired_at": NOW.isoformat()},
             "updated_at": NOW, "due_at": None}
@@ -168,7 +169,8 @@ def test_bulk_writes_of_every_table_round_trip(db_url: str) -> None:
         store.save_rule_states(conn, [rule])
         store.log_escalations(conn, [escalation])
         store.enqueue(conn, [_outbox_row("k1")])
-    changed_ticket = {**ticket, "priority": "high", "tags": [], "updated_at": later}
+    changed_ticket = {**ticket, "priority": "high", "tags": [], "assignee": None,
+                      "assignee_group": "group #7", "updated_at": later}
     changed_rule = {**rule, "state": "resolved", "history": {}, "due_at": later}
     with store.transaction() as conn:  # upserts over the existing rows, a duplicate key
         store.upsert_tickets(conn, [changed_ticket])

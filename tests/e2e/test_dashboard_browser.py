@@ -121,6 +121,10 @@ def test_at_risk_links_open_the_ticket_in_the_helpdesk(chromium: Any,
     assert set(live.declining_tickets) <= set(shown)
     for ticket_id in live.declining_tickets:
         assert "Getting worse" in shown[ticket_id].locator("td.reasons").inner_text()
+    # Zendesk assigns a ticket to the agent who answers it first; the page names them.
+    assignees = {row.locator("td.assignee").inner_text() for row in shown.values()}
+    assert assignees & {"Sam Rivera", "Jo Park"}
+    assert shown[live.hostile_ticket].locator("td.assignee").inner_text() == "—"
     hostile = shown[live.hostile_ticket]
     assert hostile.locator("td.subject a").inner_text() == HOSTILE_SUBJECT
     assert hostile.locator("td.subject img, td.subject script").count() == 0
