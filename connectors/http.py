@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import random
 import socket
 import threading
 import time
@@ -46,6 +45,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from connectors.base import AuthError, FatalError, RetriableError
+from vocab.backoff import Backoff
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -69,8 +69,8 @@ class RetryPolicy:
     max_response_bytes: int = 32 * 1024 * 1024
 
     def backoff(self, attempt: int) -> float:
-        base: float = min(self.backoff_cap, self.backoff_base * (2**attempt))
-        return base * (0.75 + 0.25 * random.random())
+        return Backoff(self.backoff_base, self.backoff_cap, jitter_low=0.75,
+                       jitter_high=1.0).delay(attempt)
 
 
 def parse_retry_after(value: str | None, now: float, cap: float) -> float | None:

@@ -11,7 +11,6 @@ row after restart: at-least-once, with the dedupe key keeping it to one row.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from connectors.base import (
 from daemon.logs import get_logger
 from daemon.store import Store
 from vocab import utcnow
+from vocab.backoff import Backoff
 
 log = get_logger("sentinel.outbox")
 #: Pauses between attempts to record a delivery the vendor accepted (bounded: 1.7 s).
@@ -47,9 +47,9 @@ class OutboxPolicy:
     claim_hold: timedelta = timedelta(minutes=2)
 
     def backoff(self, attempts: int) -> timedelta:
-        seconds = min(self.backoff_cap.total_seconds(),
-                      self.backoff_base.total_seconds() * 2 ** max(0, attempts - 1))
-        return timedelta(seconds=seconds * (0.8 + 0.4 * random.random()))
+        pacing = Backoff(self.backoff_base.total_seconds(), self.backoff_cap.total_seconds(),
+                         jitter_low=0.8, jitter_high=1.2)
+        return timedelta(seconds=pacing.delay(attempts - 1))
 
 
 @dataclass(slots=True)
