@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from connectors.sandbox.demo import placeholder_url
 from connectors.settings import (
     NOTIFIER_KINDS,
     SOURCE_KINDS,
@@ -145,13 +146,6 @@ class Config:
         raise KeyError(name)
 
 
-SANDBOX_PORTS = {"zendesk": 1, "freshdesk": 2, "helpscout": 3, "slack": 4, "anthropic": 5}
-
-
-def sandbox_placeholder(kind: str) -> str:
-    return f"http://127.0.0.1:{SANDBOX_PORTS.get(kind, 6)}"
-
-
 def _kind_class(registry: dict[str, str]) -> Callable[[Any], type[BaseModel] | None]:
     def pick(raw: Any) -> type[BaseModel] | None:
         kind = raw.get("kind") if isinstance(raw, dict) else None
@@ -218,7 +212,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     data = resolve_references(doc, TopLevel, errors, env, sections={"scorer": _scorer_class},
                               listed={"sources": _kind_class(SOURCE_KINDS)},
                               named={"notifiers": _kind_class(NOTIFIER_KINDS)},
-                              sandbox_placeholder=sandbox_placeholder)
+                              sandbox_placeholder=placeholder_url)
     try:
         top = TopLevel.model_validate(data)
     except ValidationError as exc:
