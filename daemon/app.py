@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, SecretStr
 
@@ -35,6 +35,8 @@ from daemon.store import Store
 from rules.incidents import IncidentSettings
 from rules.model import RuleSet
 
+Part = TypeVar("Part")
+
 #: `App.start(config, sandboxes=ALL_SANDBOXES)`: every sandbox of the `sandbox:` section.
 ALL_SANDBOXES = None
 
@@ -51,7 +53,11 @@ def secrets_of(model: BaseModel) -> list[str]:
     return out
 
 
-def _close(part: Any) -> None:
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+def _close(part: _Closable) -> None:
     part.close()
 
 
@@ -104,14 +110,15 @@ class App:
         self._built.clear()
         self._closing.close()
 
-    def _once(self, key: str, build: Callable[[], Any], close: Callable[[Any], None] | None
-              ) -> Any:
+    def _once(self, key: str, build: Callable[[], Part], close: Callable[[Part], None] | None
+              ) -> Part:
+        """Build the part called `key` unless built already; its closer is registered."""
         if key not in self._built:
             part = build()
             if close is not None:
                 self._closing.callback(close, part)
             self._built[key] = part
-        return self._built[key]
+        return cast(Part, self._built[key])
 
     # -- the parts ----------------------------------------------------------------------
 
@@ -135,10 +142,12 @@ class App:
     def connectors(self) -> dict[str, Connector]:
         return {s.name: self.connector(s.name) for s in self.config.sources}
 
+    def notifier(self, name: str) -> Notifier:
+        settings = self.config.notifiers[name]
+        return self._once(f"notifier:{name}", lambda: settings.create(name), _close)
+
     def notifiers(self) -> dict[str, Notifier]:
-        return {name: self._once(f"notifier:{name}", lambda n=name, s=settings: s.create(n),
-                                 _close)
-                for name, settings in self.config.notifiers.items()}
+        return {name: self.notifier(name) for name in self.config.notifiers}
 
     def pipeline(self, rules: Callable[[], RuleSet],
                  incidents: Callable[[], IncidentSettings] | None = None) -> Pipeline:

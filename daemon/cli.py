@@ -23,11 +23,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config, ConfigError, load_config, parse_start_from
 from daemon.scoring.base import Scorer
 from daemon.terminal import safe_terminal
+
+if TYPE_CHECKING:
+    from daemon.store import Store
 
 DEFAULT_CONFIG = "/etc/helpdesk-sentinel/config.yaml"
 
@@ -98,17 +101,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 @contextmanager
 def _configured_scorer(config: Config) -> Iterator[Scorer]:
     """The config's scorer, with any sandbox it points at (the demo's Claude) running."""
-    from daemon.scoring.settings import build_scorer
-    from daemon.service import referenced_sandboxes, start_sandboxes, with_sandbox_urls
+    from connectors.sandbox.demo import referenced_sandboxes
+    from daemon.app import App
 
-    servers, urls = start_sandboxes(config, referenced_sandboxes(config.scorer))
-    scorer = build_scorer(with_sandbox_urls(config.scorer, urls), cache_dir=None)
-    try:
-        yield scorer
-    finally:
-        scorer.close()
-        for server in servers:
-            server.stop()
+    with App.start(config, sandboxes=referenced_sandboxes(config.scorer)) as app:
+        yield app.scorer(persistent_cache=False)
+
+
+@contextmanager
+def _database(config: Config) -> Iterator[Store]:
+    """The config's database with its schema in place (the tools that only read or erase)."""
+    from daemon.app import App
+
+    with App.start(config, sandboxes=()) as app:
+        store = app.store()
+        store.create_schema()
+        yield store
 
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
@@ -143,12 +151,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from daemon.incident_report import incident_listing, render_incidents
     from daemon.insights import Insights, TrendSettings, UnknownSource
     from daemon.report import build_report, render_report
-    from daemon.store import Store
 
     config = _load(args.config)
-    store = Store(config.database_url)
-    try:
-        store.create_schema()
+    with _database(config) as store:
         try:
             Insights(store).check_source(args.source, (s.name for s in config.sources))
         except UnknownSource as exc:
@@ -158,8 +163,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = build_report(store, days=args.days, source=args.source,
                               now=now, trend=TrendSettings.from_rules(config.rules))
         incidents = incident_listing(store, days=args.days, now=now)
-    finally:
-        store.close()
     text = (json.dumps({**report, "incidents": incidents}, indent=2, sort_keys=True,
                        default=str) if args.json
             else safe_terminal(render_report(report) + "\n\n" + render_incidents(incidents),
@@ -247,16 +250,11 @@ real helpdesk.
 def cmd_forget(args: argparse.Namespace) -> int:
     from daemon.forget import forget_requester, render
     from daemon.scoring.settings import SCORE_CACHE_FILE
-    from daemon.store import Store
 
     config = _load(args.config)
-    store = Store(config.database_url)
-    try:
-        store.create_schema()
+    with _database(config) as store:
         erasure = forget_requester(store, args.requester, args.source,
                                    score_cache=config.state_dir / "cache" / SCORE_CACHE_FILE)
-    finally:
-        store.close()
     print(json.dumps(erasure.to_json()) if args.json else render(erasure))
     return 0 if erasure.matched else 1
 

@@ -46,20 +46,16 @@ def start_dashboard(store: Store, settings: DashboardSettings, rules: Callable[[
 
 def serve_dashboard(config: Config) -> int:
     """`helpdesk-sentinel dashboard`: serve until SIGINT or SIGTERM, without the daemon."""
-    store = Store(config.database_url)
+    from daemon.app import App
+
     stop = threading.Event()
-    try:
+    with App.start(config, sandboxes=()) as app:
+        store = app.store()
         store.create_schema()
-        server = start_dashboard(store, config.top.dashboard, lambda: config.rules,
-                                 [s.name for s in config.sources])
+        server = app.dashboard(lambda: config.rules)  # closed with the app
         print(f"dashboard: {server.url}", flush=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        try:
-            while not stop.wait(3600):
-                continue
-        finally:
-            server.close()
-    finally:
-        store.close()
+        while not stop.wait(3600):
+            continue
     return 0
