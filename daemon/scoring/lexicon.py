@@ -32,7 +32,9 @@ MODIFIERS = ("negator", "dampener", "booster", "opener")
 _ALL = frozenset(EVIDENCE + MODIFIERS)
 
 # Words, numbers (one placeholder token) and the punctuation that bounds a clause.
-_TOKEN = re.compile(r"[^\W\d_]+|\d+|[.!?;,:¿¡()\n]")
+_EMOTICON = r"[:;=]-?[()DPp/\\|]|<3"
+_EMOJI = "[\U0001F300-\U0001FAFF\u2600-\u27BF\u2764]"
+_TOKEN = re.compile(rf"{_EMOTICON}|{_EMOJI}|[^\W\d_]+|\d+|[.!?;,:¿¡()\n]")
 _PUNCT = frozenset(".!?;,:¿¡()\n")
 _APOSTROPHES = "'\u2019\u2018`\u00b4"
 # Conjunctions that start a new clause: a negation before them does not reach past.
@@ -68,7 +70,7 @@ def tokenize(text: str) -> list[Token]:
         if raw.isdigit():
             tokens.append(Token("#", start, end, False))
             continue
-        if raw in _PUNCT:
+        if raw in _PUNCT or not raw[0].isalpha():  # punctuation, emoji, emoticons
             tokens.append(Token(raw, start, end, False))
             continue
         word = fold(raw)
@@ -123,6 +125,12 @@ class Lexicon:
                                                reverse=True)
         # Words repeat (Zipf): each word's candidates are looked up once.  Bounded.
         self._memo: dict[tuple[str, bool], list[Term]] = {}
+
+    def coverage(self, tokens: list[Token]) -> int:
+        """How many words of the text this lexicon knows (a language vote)."""
+        return sum(1 for token in tokens if token.word not in _PUNCT and (
+            self._candidates(token.word, modifiers=False)
+            or self._candidates(token.word, modifiers=True)))
 
     def has_category(self, category: str) -> bool:
         tables = (self._exact, self._prefix, self._modifier_exact, self._modifier_prefix)

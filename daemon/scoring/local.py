@@ -32,7 +32,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from daemon.scoring.base import Score, label_for
-from daemon.scoring.language import SUPPORTED, UNDETERMINED, Detection, shared_detector
+from daemon.scoring.language import (
+    SAMPLE_CHARS,
+    SUPPORTED,
+    UNDETERMINED,
+    Detection,
+    shared_detector,
+)
 from daemon.scoring.lexicon import Lexicon, Match, Token, load, tokenize
 from daemon.scoring.signals import find_signals, is_injection
 
@@ -69,6 +75,7 @@ SARCASM_UNITS = 2.0
 PRAISE_IN_COMPLAINT = 0.5
 VADER_WEIGHT = 1.0
 _WINDOW = 3  # tokens before a term that a negator, dampener or booster reaches
+UNSURE = 0.5  # below this detector probability, the lexicons vote on the language
 
 #: A score this close to zero with no cue at all is a confident neutral (for the cascade).
 CONFIDENT_NEUTRAL_BAND = 0.05
@@ -162,6 +169,8 @@ class LocalScorer:
                          indicators=signal_phrases[:8], signals=frozenset(signals),
                          scorer=self.name, model=self.model, language=detection.language,
                          language_supported=False)
+        if detection.language in SUPPORTED and detection.probability < UNSURE:
+            detection = self._vote(text, detection)
         language = detection.language if detection.language in SUPPORTED else "en"
         negative, positive, tally, tokens = self._evidence(text, language, signals)
         value = to_score(negative, positive)
@@ -173,6 +182,18 @@ class LocalScorer:
                      indicators=tuple(dict.fromkeys(indicators))[:8],
                      signals=frozenset(signals), scorer=self.name, model=self.model,
                      language=detection.language, language_supported=True)
+
+    def _vote(self, text: str, detection: Detection) -> Detection:
+        """A short or mixed text no language clearly wins: the supported language whose
+        lexicon knows the most of its words ("danke" is German, "thanks for the delay"
+        English), the detector's choice on a tie."""
+        tokens = tokenize(text[:SAMPLE_CHARS])
+        votes = {language: lexicon.coverage(tokens) for language, lexicon in self._lexicons.items()}
+        best = max(votes.values())
+        if best == 0 or votes[detection.language] == best:
+            return detection
+        winner = next(language for language in sorted(votes) if votes[language] == best)
+        return Detection(winner, True, detection.probability)
 
     # -- evidence ------------------------------------------------------------------
 
@@ -189,6 +210,7 @@ class LocalScorer:
             self._count(match, tokens, modifiers, tally)
         if language == "en" and self._vader:
             self._count_vader(tokens, covered, modifiers, tally)
+        self._count_emoji(tokens, tally)
         if any(t.word == "?" for t in tokens):
             tally.requests += 1
         if self._sarcastic_opener(tokens, modifiers, tally):
@@ -310,6 +332,25 @@ class LocalScorer:
                 tally.negative_spans.append(span)
 
     @staticmethod
+    def _count_emoji(tokens: list[Token], tally: _Tally) -> None:
+        """Emoji and emoticons mean the same in every language."""
+        for index, token in enumerate(tokens):
+            units = _EMOJI_UNITS.get(token.word)
+            if units is None:
+                continue
+            span = (abs(units), index, index + 1)
+            if units > 0:
+                tally.praise += units
+                tally.positive_spans.append(span)
+                tally.praise_spans.append(span)
+            elif units <= -3:
+                tally.anger += -units
+                tally.negative_spans.append(span)
+            else:
+                tally.displeasure += -units
+                tally.negative_spans.append(span)
+
+    @staticmethod
     def _sarcastic_opener(tokens: list[Token], modifiers: dict[str, set[int]],
                           tally: _Tally) -> bool:
         """"Great, another outage.": praise opening a sentence, then a complaint."""
@@ -368,6 +409,20 @@ def _drop_praise_beside_complaints(tokens: list[Token], tally: _Tally) -> None:
             if sentence_of[span[1]] in complaining:
                 setattr(tally, attribute, getattr(tally, attribute) - span[0])
                 tally.positive_spans.remove(span)
+
+
+# Emoji and emoticons, in units (negative: displeasure, -3 and below: anger).
+_EMOJI_UNITS: dict[str, float] = {
+    **dict.fromkeys(("\U0001F621", "\U0001F92C", "\U0001F620", "\U0001F595"), -3.0),
+    **dict.fromkeys(("\U0001F624", "\U0001F62B", "\U0001F629", "\U0001F62D", "\U0001F44E"),
+                    -2.0),
+    **dict.fromkeys(("\U0001F61E", "\U0001F622", "\U0001F612", "\U0001F641", "\u2639",
+                     "\U0001F615", "\U0001F644", "\U0001F611", ":(", ":-(", "=("), -0.7),
+    **dict.fromkeys(("\U0001F60D", "\U0001F970", "\u2764", "\U0001F44D", "\U0001F389",
+                     "\U0001F44F", "\U0001F600", "\U0001F603", "\U0001F604", "\U0001F601",
+                     "\U0001F60A", "\U0001F642", "\U0001F929", "\U0001F4AF", "<3", ":)",
+                     ":-)", ":D", ":-D", "=)"), 1.5),
+}
 
 
 def _window(tokens: list[Token], first: int) -> set[int]:
