@@ -54,7 +54,7 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per word, and a frozen init is several times slower
 class Token:
     word: str  # folded; "#" for a number; the character itself for punctuation
     start: int  # span in the original text
@@ -94,7 +94,7 @@ class Term:
     prefix: bool  # the last word is a prefix
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Match:
     term: Term
     first: int  # token indices, end exclusive
