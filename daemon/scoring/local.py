@@ -76,6 +76,7 @@ PRAISE_IN_COMPLAINT = 0.5
 VADER_WEIGHT = 1.0
 _WINDOW = 3  # tokens before a term that a negator, dampener or booster reaches
 UNSURE = 0.5  # below this detector probability, the lexicons vote on the language
+_RECENT_LIMIT = 4096
 
 #: A score this close to zero with no cue at all is a confident neutral (for the cascade).
 CONFIDENT_NEUTRAL_BAND = 0.05
@@ -144,6 +145,7 @@ class LocalScorer:
         self._lexicons: dict[str, Lexicon] = {language: load(language)
                                               for language in sorted(SUPPORTED)}
         self._vader = _vader_lexicon()
+        self._recent: dict[str, Detection] = {}
 
     # -- public --------------------------------------------------------------------
 
@@ -154,10 +156,18 @@ class LocalScorer:
         return None
 
     def detect(self, text: str) -> Detection:
-        return self._detector.detect(text)
+        """The message's language; remembered for a while, because the Claude scorer asks
+        before sending and then scores the same texts offline."""
+        found = self._recent.get(text)
+        if found is None:
+            found = self._detector.detect(text)
+            if len(self._recent) >= _RECENT_LIMIT:
+                self._recent.clear()
+            self._recent[text] = found
+        return found
 
     def score_one(self, text: str) -> Score:
-        detection = self._detector.detect(text)
+        detection = self.detect(text)
         hits = find_signals(text, language=detection.language if detection.supported
                             else None)
         signals = {hit.signal for hit in hits}
