@@ -74,6 +74,7 @@ SARCASM = 0.8  # praise read as its opposite
 SARCASM_UNITS = 2.0
 PRAISE_IN_COMPLAINT = 0.5
 VADER_WEIGHT = 1.0
+VADER_STRONG = 2.5  # VADER valence from which a word counts as displeasure
 _WINDOW = 3  # tokens before a term that a negator, dampener or booster reaches
 UNSURE = 0.5  # below this detector probability, the lexicons vote on the language
 _RECENT_LIMIT = 4096
@@ -337,8 +338,16 @@ class LocalScorer:
                 tally.praise += units
                 tally.positive_spans.append(span)
                 tally.praise_spans.append(span)
+            elif valence > 0:
+                tally.displeasure += NEGATED_PRAISE * units
+                tally.negative_spans.append(span)
             else:
-                tally.displeasure += units if valence < 0 else NEGATED_PRAISE * units
+                # An uncurated word: a weak one ("mistake", "damage") only describes a
+                # problem; a strong one ("horrendous") is displeasure.
+                if valence > -VADER_STRONG:
+                    tally.problem += units
+                else:
+                    tally.displeasure += units
                 tally.negative_spans.append(span)
 
     @staticmethod
