@@ -162,6 +162,8 @@ class LocalScorer:
         found = self._recent.get(text)
         if found is None:
             found = self._detector.detect(text)
+            if found.language in SUPPORTED and found.probability < UNSURE:
+                found = self._vote(text, found)
             if len(self._recent) >= _RECENT_LIMIT:
                 self._recent.clear()
             self._recent[text] = found
@@ -180,8 +182,6 @@ class LocalScorer:
                          indicators=signal_phrases[:8], signals=frozenset(signals),
                          scorer=self.name, model=self.model, language=detection.language,
                          language_supported=False)
-        if detection.language in SUPPORTED and detection.probability < UNSURE:
-            detection = self._vote(text, detection)
         language = detection.language if detection.language in SUPPORTED else "en"
         negative, positive, tally, tokens = self._evidence(text, language, signals)
         value = to_score(negative, positive)
@@ -211,7 +211,7 @@ class LocalScorer:
     def _evidence(self, text: str, language: str, signals: set[str],
                   ) -> tuple[float, float, _Tally, list[Token]]:
         lexicon = self._lexicons[language]
-        tokens = [t for t in tokenize(_without_injections(text))]
+        tokens = tokenize(_without_injections(text))
         modifiers = lexicon.modifiers(tokens)
         tally = _Tally()
         matches = lexicon.evidence(tokens)
