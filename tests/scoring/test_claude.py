@@ -415,4 +415,4 @@ def test_claude_is_told_the_language_and_the_scale(sandbox: AnthropicSandbox,
     assert all(s.scorer == "anthropic" and s.language_supported for s in scores)
     assert [s.language for s in scores] == ["de", "nl"]
     assert all("unsupported_language" not in s.signals for s in scores)
-    assert SCALE_TEXT in sandbox.calls[0].system_text()
+    assert SCALE_TEXT in sandbox.calls[0].system_text
