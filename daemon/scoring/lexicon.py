@@ -208,8 +208,14 @@ class Lexicon:
         return marks
 
 
+#: Categories that carry units: a term may stand in only one of them (it would count twice).
+UNIT_CATEGORIES = frozenset({"problem", "wish", "displeasure", "anger", "positive",
+                             "resolution", "noproblem", "repeat"})
+
+
 def _parse(language: str, text: str) -> list[Term]:
     terms: list[Term] = []
+    seen: dict[tuple[tuple[str, ...], bool], str] = {}
     category = ""
     units = 0.0
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -233,6 +239,12 @@ def _parse(language: str, text: str) -> list[Term]:
             ("*",) if part == "*" else (t.word for t in tokenize(part.rstrip("*")))))
         if not words:
             raise ValueError(f"{language}.txt:{number}: empty term")
+        if category in UNIT_CATEGORIES:
+            key = (words, prefix)
+            if key in seen:
+                raise ValueError(f"{language}.txt:{number}: {phrase.strip()!r} is already "
+                                 f"under @{seen[key]}")
+            seen[key] = category
         terms.append(Term(category, weight, words, prefix))
     return terms
 
