@@ -39,6 +39,11 @@ _STRIP = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|(?<!\w)[@#]\w+|\d+")
 _LATIN_MAX = 0x024F
 
 
+def strip_for_detection(text: str) -> str:
+    """The opening of the text without URLs, addresses, @mentions, #tags and digits."""
+    return _STRIP.sub(" ", text[:SAMPLE_CHARS * 2])
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     language: str  # ISO 639-1, or "und"
@@ -62,7 +67,7 @@ class LanguageDetector:
         self._identifier = identifier
 
     def detect(self, text: str) -> Detection:
-        sample = _STRIP.sub(" ", text[:SAMPLE_CHARS * 2])[:SAMPLE_CHARS]
+        sample = strip_for_detection(text)[:SAMPLE_CHARS]
         letters = sum(map(str.isalpha, sample))
         if letters < 2:
             return Detection(UNDETERMINED, True, 0.0)

@@ -128,9 +128,8 @@ class Lexicon:
 
     def coverage(self, tokens: list[Token]) -> int:
         """How many words of the text this lexicon knows (a language vote)."""
-        return sum(1 for token in tokens if token.word not in _PUNCT and (
-            self._candidates(token.word, modifiers=False)
-            or self._candidates(token.word, modifiers=True)))
+        return sum(1 for token in tokens if len(token.word) >= 2 and token.word.isalpha()
+                   and self._candidates(token.word, modifiers=False))
 
     def has_category(self, category: str) -> bool:
         tables = (self._exact, self._prefix, self._modifier_exact, self._modifier_prefix)

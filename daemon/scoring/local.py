@@ -38,6 +38,7 @@ from daemon.scoring.language import (
     UNDETERMINED,
     Detection,
     shared_detector,
+    strip_for_detection,
 )
 from daemon.scoring.lexicon import Lexicon, Match, Token, load, tokenize
 from daemon.scoring.signals import find_signals, is_injection
@@ -198,7 +199,7 @@ class LocalScorer:
         """A short or mixed text no language clearly wins: the supported language whose
         lexicon knows the most of its words ("danke" is German, "thanks for the delay"
         English), the detector's choice on a tie."""
-        tokens = tokenize(text[:SAMPLE_CHARS])
+        tokens = tokenize(strip_for_detection(text)[:SAMPLE_CHARS])
         votes = {language: lexicon.coverage(tokens) for language, lexicon in self._lexicons.items()}
         best = max(votes.values())
         if best == 0 or votes[detection.language] == best:
