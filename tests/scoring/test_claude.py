@@ -18,6 +18,7 @@ from daemon.scoring.anthropic import OUTPUT_SCHEMA, SYSTEM_PROMPT, ClaudeScorer
 from daemon.scoring.base import LABELS, SIGNALS
 from daemon.scoring.cache import ScoreCache
 from daemon.scoring.local import LocalScorer
+from daemon.scoring.scale import SCALE_TEXT
 from daemon.scoring.settings import AnthropicScorerSettings, parse_scorer_settings
 from daemon.text import normalise
 from tests.scoring.conftest import API_KEY, FakeClock, ScorerFactory
@@ -400,3 +401,18 @@ def test_build_scorer_makes_each_kind(tmp_path: Path, sandbox: AnthropicSandbox)
         assert (tmp_path / "claude-scores.sqlite3").exists()
     finally:
         claude.close()
+
+
+def test_claude_is_told_the_language_and_the_scale(sandbox: AnthropicSandbox,
+                                                   make_scorer: ScorerFactory) -> None:
+    texts = ["Das ist jetzt das dritte Mal. Absolut inakzeptabel!",
+             "Dit is echt belachelijk, ik wacht al drie weken op mijn geld!"]
+    scores = make_scorer().score(texts)
+    user = sandbox.calls[0].user_text
+    assert 'lang="de">' in user and 'lang="nl">' in user
+    assert len(sandbox.calls[0].message_blocks()) == 2
+    # Claude read the Dutch message: it is no longer "unsupported".
+    assert all(s.scorer == "anthropic" and s.language_supported for s in scores)
+    assert [s.language for s in scores] == ["de", "nl"]
+    assert all("unsupported_language" not in s.signals for s in scores)
+    assert SCALE_TEXT in sandbox.calls[0].system_text
