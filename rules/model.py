@@ -41,7 +41,7 @@ PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
 #: Signals a scorer may report (mirrors daemon.scoring.base.SIGNALS, checked by a test).
 KNOWN_SIGNALS: frozenset[str] = frozenset(
     {"churn_risk", "legal_threat", "manager_request", "repeat_contact", "abusive", "urgent",
-     "prompt_injection"}
+     "prompt_injection", "scorer_disagreement"}
 )
 
 Priority = Literal["low", "normal", "high", "urgent"]

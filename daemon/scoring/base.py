@@ -16,8 +16,10 @@ LABELS: tuple[Label, ...] = ("very_negative", "negative", "neutral", "positive",
 
 SIGNALS: frozenset[str] = frozenset(
     {"churn_risk", "legal_threat", "manager_request", "repeat_contact", "abusive", "urgent",
-     "prompt_injection"}
+     "prompt_injection", "scorer_disagreement"}
 )
+#: Signals only the daemon sets (a model claiming one is ignored).
+DAEMON_SIGNALS: frozenset[str] = frozenset({"scorer_disagreement"})
 
 
 def label_for(score: float) -> Label:
