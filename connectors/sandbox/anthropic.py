@@ -69,7 +69,7 @@ _ORDER_VERB = (r"(?:rate|rating|score|scoring|classify|label|mark|record|log|fla
                r"marque[zr]?|califica\w*|clasifica\w*|puntúa\w*|avali\w*|classifi\w*|"
                r"pontu\w*|administrator|admin|system|developer|override|pretend|imagine|"
                r"act as|you are|du bist|tu es|eres|você é)")
-_ORDER_TARGET = (r"(?:positiv\w*|neutral\w*|neutre|neutr[oa]|happy|satisfied|delighted|"
+_ORDER_TARGET = (r"(?:positi[fv]\w*|neutral\w*|neutre|neutr[oa]|happy|satisfied|delighted|"
                  r"pleased|glücklich|zufrieden|content[e]?|satisfait\w*|heureu\w*|"
                  r"feliz|satisfech\w*|satisfeit\w*|contente|great|excellent|0\.9\d*|"
                  r"\+1|five stars|5 stars|fünf sterne|cinq étoiles|cinco estrellas|"

@@ -38,7 +38,7 @@ from daemon.scoring.local import cap_for_signals
 #: The model this much more positive than the offline reading is not trusted blindly.
 DISAGREEMENT = 0.6
 #: ... and by this much when the offline reading is itself negative (≤ NEGATIVE_EVIDENCE).
-DISAGREEMENT_ON_NEGATIVE = 0.4
+DISAGREEMENT_ON_NEGATIVE = 0.5
 NEGATIVE_EVIDENCE = -0.2
 #: A part of the message this negative offline makes a non-negative verdict suspect.
 CLEARLY_NEGATIVE_PART = -0.5
@@ -47,7 +47,8 @@ RECORDED_GAP = 0.3
 #: Parts a suspect is cut into; the requests it costs are at most 2 * MAX_PARTS.
 MAX_PARTS = 5
 
-_PART_BREAK = re.compile(r"(?<=[.!?;:\u3002\uff01\uff1f])\s+|\n+|,\s+|\s+[-\u2013\u2014]\s+")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;\u3002\uff01\uff1f])\s+|\n+|\s+[-\u2013\u2014]\s+")
+_CLAUSE_BREAK = re.compile(r",\s+")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Function words that any English text has; their absence means the offline (English)
 # scorer is reading a language it does not know.
@@ -57,10 +58,46 @@ _ENGLISH = frozenset({"the", "a", "an", "and", "or", "but", "is", "are", "was", 
                       "can", "do", "did", "at", "from", "been", "please", "thanks"})
 
 
+def _brace_groups(text: str) -> list[str]:
+    """`text` cut around its top-level {...} groups (structured data stays one part)."""
+    out: list[str] = []
+    depth, start = 0, 0
+    for index, char in enumerate(text):  # one linear pass
+        if char == "{":
+            if depth == 0 and index > start:
+                out.append(text[start:index])
+                start = index
+            depth += 1
+        elif char == "}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                out.append(text[start:index + 1])
+                start = index + 1
+    out.append(text[start:])
+    return out
+
+
 def parts(text: str, limit: int = MAX_PARTS) -> list[str]:
-    """The message cut at sentence and clause breaks, at most `limit` parts (the tail
-    joined), empty pieces dropped."""
-    pieces = [p.strip() for p in _PART_BREAK.split(text) if p and p.strip()]
+    """The message cut into parts: top-level {...} groups, sentences, and (while there
+    are fewer than `limit` parts) the clauses of the longest sentence.  At most `limit`
+    parts (the tail joined); empty pieces dropped."""
+    pieces: list[str] = []
+    for group in _brace_groups(text):
+        if group.startswith("{"):
+            pieces.append(group.strip())
+        else:
+            pieces += [p.strip() for p in _SENTENCE_BREAK.split(group) if p and p.strip()]
+    for _ in range(limit):  # bounded: each round adds at least one part or stops
+        if len(pieces) >= limit:
+            break
+        candidates = [i for i, p in enumerate(pieces)
+                      if not p.startswith("{") and _CLAUSE_BREAK.search(p)]
+        if not candidates:
+            break
+        longest = max(candidates, key=lambda i: len(pieces[i]))
+        clauses = [c.strip() for c in _CLAUSE_BREAK.split(pieces[longest]) if c.strip()]
+        pieces[longest:longest + 1] = clauses
+    pieces = [p for p in pieces if p]
     if len(pieces) > limit:
         pieces = [*pieces[:limit - 1], " ".join(pieces[limit - 1:])]
     return pieces

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox.anthropic import AnthropicSandbox
+from connectors.sandbox.anthropic import AnthropicSandbox, RecordedCall
 from connectors.sandbox.base import Fault
-from connectors.sandbox.anthropic import RecordedCall
 from daemon.scoring.anthropic import CANARY_TEXTS, OUTPUT_SCHEMA, SYSTEM_PROMPT, ClaudeScorer
 from daemon.scoring.base import LABELS, SIGNALS
 from daemon.scoring.cache import ScoreCache
@@ -47,7 +46,7 @@ def test_happy_path_batches_delimits_and_validates(sandbox: AnthropicSandbox,
     # Two requests (2 + 1 messages), each message in its own block keyed by id.
     assert len(sandbox.calls) == 2
     blocks = sorted(b for call in sandbox.calls for b in customer_blocks(call))
-    assert [text for _, text in blocks] == sorted(texts)
+    assert sorted(text for _, text in blocks) == sorted(texts)
     assert len({ident for ident, _ in blocks}) == 3
     # A request of several messages carries one canary; a lone message none.
     assert sorted(len(call.message_blocks()) for call in sandbox.calls) == [1, 3]
