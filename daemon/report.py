@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from daemon.quality import render_rule_quality, rule_quality
 from daemon.store import T_ESCALATION, T_MESSAGE, T_OUTBOX, T_SOURCE, T_TICKET, Store, aware
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -128,7 +129,9 @@ def build_report(store: Store, *, days: int = 7, source: str | None = None,
                 "worsened": sum(1 for d in deltas if d < -0.05)}
 
     all_pairs = [pair for pairs in impact.values() for pair in pairs]
+    quality = rule_quality(store, days=days, source=source, now=now)
     return {
+        **quality,
         "generated_at": now.isoformat(), "days": days, "source": source,
         "avg_sentiment": round(mean(window_scores), 2) if window_scores else 0,
         "negative_tickets": len(negative),
@@ -200,6 +203,7 @@ def render_report(report: dict[str, Any]) -> str:
                              "worse"], rows))
     else:
         parts.append("  no agent replies followed by a customer message yet")
+    parts += ["", *render_rule_quality(report)]
     return "\n".join(parts)
 
 

@@ -45,6 +45,7 @@ from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
 from daemon.scoring.settings import build_scorer
 from daemon.store import DatabaseUnavailable, LeaseLost, Store, utcnow
+from rules.feedback import FeedbackTags
 from rules.model import RuleSet
 
 log = get_logger("sentinel.service")
@@ -189,7 +190,10 @@ class Daemon:
         self._sources = {s.name: s for s in sources}
         self.pipeline = Pipeline(self.store, self.scorer, lambda: self.rules,
                                  max_chars=config.top.scoring.max_chars,
-                                 score_agent_messages=config.top.scoring.score_agent_messages)
+                                 score_agent_messages=config.top.scoring.score_agent_messages,
+                                 feedback_tags=FeedbackTags(
+                                     false_alarm=config.top.feedback.false_alarm_tag,
+                                     missed=config.top.feedback.missed_tag))
         policy = OutboxPolicy(max_attempts=config.top.outbox.max_attempts,
                               backoff_base=config.top.outbox.backoff_base,
                               backoff_cap=config.top.outbox.backoff_cap,
@@ -326,6 +330,9 @@ class Daemon:
                             self.metrics.escalated(decision.rule)
                     for reason, count in batch.fallbacks.items():
                         self.metrics.fallback(reason, count)
+                    for _ticket, mark in batch.marks:
+                        self.metrics.feedback_mark(mark.rule, mark.kind)
+                    self.metrics.scorer_disagreements(batch.disagreements)
                     if result.caught_up or self._stopping.is_set():
                         break
                 else:
