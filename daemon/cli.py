@@ -6,6 +6,7 @@
   eval          score a labelled CSV with the configured scorer and print metrics
   report        the dashboard: sentiment, escalations, outbox, poll health, agent impact
   backfill      score a source's history without firing alerts (unless --alerts)
+  train         fit the offline scorer to the team's labelled tickets and/or history
 """
 
 from __future__ import annotations
@@ -139,6 +140,21 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return run_backfill(config, args.source, args.since, alerts=args.alerts, out=sys.stdout)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from daemon.train import TrainError, run_train
+
+    config = _load(args.config)
+    try:
+        return run_train(database_url=config.database_url, output=Path(args.output),
+                         data=Path(args.data) if args.data else None,
+                         text_column=args.text_column, label_column=args.label_column,
+                         from_history=args.from_history, holdout=args.holdout,
+                         seed=args.seed, out=sys.stdout)
+    except TrainError as exc:
+        print(f"train: {exc}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk-sentinel", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -180,6 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--since", required=True, help="ISO date/time or relative (-30d)")
     back.add_argument("--alerts", action="store_true", help="also evaluate rules and act")
     back.set_defaults(func=cmd_backfill)
+
+    train = with_config(sub.add_parser("train", help="fit the offline scorer to your tickets"))
+    train.add_argument("--output", required=True, help="the model file to write (JSON)")
+    train.add_argument("--data", help="labelled tickets (CSV)")
+    train.add_argument("--text-column")
+    train.add_argument("--label-column")
+    train.add_argument("--from-history", action="store_true",
+                       help="also learn from Claude-scored messages and agents' marks")
+    train.add_argument("--holdout", type=float, default=None,
+                       help="keep this fraction aside and report macro-F1 on it")
+    train.add_argument("--seed", type=int, default=7)
+    train.set_defaults(func=cmd_train)
     return parser
 
 
