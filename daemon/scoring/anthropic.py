@@ -49,6 +49,7 @@ from daemon.scoring.local import CONFIDENT_LABELS, LocalScorer
 from daemon.scoring.redact import Redactor
 from daemon.scoring.settings import AnthropicScorerSettings
 from daemon.scoring.verdict import (
+    REREAD,
     Evidence,
     merge,
     offline_blind,
@@ -296,12 +297,13 @@ class ClaudeScorer:
             else:
                 suspects[text] = (verdict, known, reason)
         if suspects:
-            rereads = {text: variants(text) for text in suspects}
+            rereads = {text: variants(text) if reason in REREAD else []
+                       for text, (_, _, reason) in suspects.items()}
             answers = self._alone([v for vs in rereads.values() for v in vs])
             for text, (verdict, known, reason) in suspects.items():
                 checks = [answers.get(v) for v in rereads[text]]
-                usable = None if any(not isinstance(c, Score) for c in checks) else [
-                    c for c in checks if isinstance(c, Score)]
+                usable = None if not checks or any(not isinstance(c, Score) for c in checks) \
+                    else [c for c in checks if isinstance(c, Score)]
                 final = settle(verdict, known, usable, scorer=self.name, model=self.model)
                 self._count("rechecked")
                 if "scorer_disagreement" in final.signals:
@@ -328,9 +330,11 @@ class ClaudeScorer:
         again: list[str] = []
         for batch, future in futures:
             answer = future.result()  # _run_batch never raises
+            # A message that may have steered the model (flagged, or read far more
+            # positively than any evidence explains) taints its neighbours' verdicts too.
             tainted = answer.tainted or any(
                 isinstance(verdict, Score)
-                and self._suspect(item.text, verdict, evidence[item.text])[0] is not None
+                and self._suspect(item.text, verdict, evidence[item.text])[0] in REREAD
                 for item, verdict in zip(batch, answer.verdicts, strict=True))
             if tainted and len(batch) > 1:
                 self._count("tainted_requests")

@@ -13,12 +13,17 @@ attack; it bounds what any attack can achieve:
    clearly negative offline, or when the offline scorer cannot read the language at all
    and the model calls a multi-part message non-negative.  None of these needs to know
    the attacker's words.
-3. A suspect is re-read in parts, each part alone in its own request: the message with
-   one part left out (for every part) and every part on its own.  An instruction can
-   only fool the requests it is in, so the honest reading of the rest is among them.
-4. The final score of a suspect is the most severe of those readings, and never milder
-   than a negative offline reading.  When that is clearly more severe than the model's
-   first verdict the message carries `scorer_disagreement`.
+3. Where the offline side has evidence (it reads the message, or a part of it, as
+   negative) the final score is never milder than that evidence: no extra request.
+4. Where it has none (an injection was flagged, so the honest reading of the rest is
+   wanted; the model is far more positive than a non-negative offline reading; a
+   language the offline scorer cannot read), the message is re-read in parts, each part
+   alone in its own request: the message with one part left out (for every part) and
+   every part on its own.  An instruction can only fool the requests it is in, so the
+   honest reading of the rest is among them, and the most severe reading counts.
+5. When the final score is clearly more severe than the model's first verdict the
+   message carries `scorer_disagreement`.  Suspects that need a re-read also make the
+   daemon distrust the request they came in (daemon.scoring.anthropic).
 
 The cost is deliberate: a genuinely mixed message ("it was late, but you fixed it,
 thanks!") that looks suspect is scored by its most negative part.  Severity errs towards
@@ -134,12 +139,19 @@ class Evidence:
     multipart: bool
 
 
+#: Suspects whose honest reading needs the model again (the offline side has no evidence).
+REREAD = frozenset({"injection", "unexplained", "unreadable_offline"})
+
+
 def suspicion(verdict: Score, evidence: Evidence) -> str | None:
-    """Why `verdict` (the model's) must not be trusted as it is, or None."""
+    """Why `verdict` (the model's) must not be trusted as it is, or None.  Reasons in
+    REREAD need re-reads; the others are settled by the offline evidence alone."""
     local = evidence.local
     if "prompt_injection" in verdict.signals or "prompt_injection" in local.signals:
         return "injection"
     gap = verdict.score - local.score
+    if gap >= DISAGREEMENT and local.score > -0.05:
+        return "unexplained"
     if gap >= DISAGREEMENT or (local.score <= NEGATIVE_EVIDENCE
                                and gap >= DISAGREEMENT_ON_NEGATIVE):
         return "disagreement"
@@ -163,12 +175,14 @@ def merge(verdict: Score, local: Score, *, scorer: str, model: str) -> Score:
 def settle(verdict: Score, evidence: Evidence, checks: Sequence[Score] | None, *,
            scorer: str, model: str) -> Score:
     """A suspect's final score: the most severe of the model's verdict, its re-reads
-    (`checks`; None when they could not be made) and a negative offline reading."""
+    (`checks`; None when none were made or they failed) and the negative offline
+    evidence (the whole message's reading, a clearly negative part's)."""
     local = evidence.local
     readings = [verdict.score, *(c.score for c in checks or ())]
     if local.score < -0.05:
         readings.append(local.score)
-    if checks is None:  # no honest re-read available: the offline parts stand in
+    if checks is None or evidence.worst_part <= CLEARLY_NEGATIVE_PART:
+        # No re-read, or a part that reads clearly negative: the offline parts count.
         readings.append(min(evidence.worst_part, 0.0))
     value = min(readings)
     signals = set(verdict.signals | local.signals)
