@@ -308,7 +308,8 @@ class ClaudeScorer:
                 self._count("rechecked")
                 if "scorer_disagreement" in final.signals:
                     self._count("disagreements")
-                    log.warning("scorer_disagreement", reason=reason,
+                    # The pipeline logs it with the ticket (warning); here the detail.
+                    log.debug("scorer_disagreement", reason=reason,
                                 claude=round(verdict.score, 3), offline=known.local.score,
                                 final=final.score, rereads=len(rereads[text]))
                 out[text] = final
@@ -323,31 +324,41 @@ class ClaudeScorer:
         return [(batch, self._pool.submit(self._run_batch, batch)) for batch in batches]
 
     def _collect(self, futures: list[tuple[list[_Item], Future[_Answer]]],
-                 evidence: dict[str, Evidence]) -> dict[str, Score | str]:
+                 evidence: dict[str, Evidence], *, retry: bool = True
+                 ) -> dict[str, Score | str]:
         """Each text's verdict (or fallback reason), from its batch when the batch can be
-        trusted, else from a request of its own."""
+        trusted.  A message that may have steered the model (flagged, or read far more
+        positively than any evidence explains) is asked again alone and its neighbours
+        again together, in a request without it; a request that cannot be trusted as a
+        whole (an id missing, doubled or unknown; the canary misread) has every message
+        asked again alone.  A second distrusted request goes alone too (bounded)."""
         out: dict[str, Score | str] = {}
-        again: list[str] = []
+        alone: list[str] = []
+        together: list[str] = []
         for batch, future in futures:
             answer = future.result()  # _run_batch never raises
-            # A message that may have steered the model (flagged, or read far more
-            # positively than any evidence explains) taints its neighbours' verdicts too.
-            tainted = answer.tainted or any(
-                isinstance(verdict, Score)
-                and self._suspect(item.text, verdict, evidence[item.text])[0] in REREAD
-                for item, verdict in zip(batch, answer.verdicts, strict=True))
-            if tainted and len(batch) > 1:
+            steering = {item.text for item, verdict in zip(batch, answer.verdicts, strict=True)
+                        if isinstance(verdict, Score)
+                        and self._suspect(item.text, verdict, evidence[item.text])[0] in REREAD}
+            if (answer.tainted or steering) and len(batch) > 1:
                 self._count("tainted_requests")
-                again += [item.text for item in batch]
+                if answer.tainted or not retry:
+                    alone += [item.text for item in batch]
+                else:
+                    alone += [item.text for item in batch if item.text in steering]
+                    together += [item.text for item in batch if item.text not in steering]
                 continue
             for item, verdict in zip(batch, answer.verdicts, strict=True):
                 out[item.text] = verdict
-        out.update(self._alone(again))
-        for text, verdict in out.items():
-            if isinstance(verdict, Score):
-                self._count("claude_scored")
-                if self._cache is not None:
-                    self._cache.put(cache_key(self._identity, text), verdict)
+        if together:
+            out.update(self._collect(self._submit(together), evidence, retry=False))
+        out.update(self._alone(alone))
+        if retry:  # the outermost call: each text counted and cached once
+            for text, verdict in out.items():
+                if isinstance(verdict, Score):
+                    self._count("claude_scored")
+                    if self._cache is not None:
+                        self._cache.put(cache_key(self._identity, text), verdict)
         return out
 
     def _alone(self, texts: list[str]) -> dict[str, Score | str]:
