@@ -191,6 +191,9 @@ def main() -> int:
     parser.add_argument("--skip-curve", action="store_true",
                         help="leave out the cascade-savings curve (it trains a model)")
     args = parser.parse_args()
+    from daemon.logs import configure
+
+    configure("warning")  # the scorer's per-message debug lines would drown the JSON
 
     offline = bench_offline(corpus(args.offline_messages))
     # The sandbox runs in its own process, as the real API would: in this process its

@@ -51,7 +51,9 @@ CHARS_PER_TOKEN = 4
 
 _BLOCK = re.compile(r'<customer_message id="([^"]{1,64})">\n?(.*?)\n?</customer_message>', re.S)
 _NEGATIVE: tuple[str, ...] = ("broken", "refund", "angry", "terrible", "worst", "not working", "still",
-             "waiting", "cancel", "lawyer", "unacceptable", "hate", "useless", "awful")
+             "waiting", "cancel", "lawyer", "unacceptable", "hate", "useless", "awful",
+             "crash", "failing", "error", "nobody", "third time", "charged twice",
+             "not arrived", "deadline")
 _POSITIVE = ("thanks", "thank you", "great", "love", "perfect", "awesome", "happy",
              "resolved", "excellent")
 _SIGNAL_WORDS = {"lawyer": "legal_threat", "cancel": "churn_risk", "manager": "manager_request",

@@ -222,13 +222,15 @@ class ClaudeScorer:
                     ((texts[i], i) for i in (*cached, *(p[0] for p in pending.values())))}
         evidence = {text: self._evidence(text, local) for text, local in local_of.items()}
         verdicts: dict[str, Score | str] = {texts[i]: hit for i, hit in cached.items()}
-        verdicts.update(self._collect(futures, evidence))
-        for text, score in self._settle(verdicts, evidence).items():
+        prefetched: dict[str, Score | str] = {}  # re-reads asked early (see _collect)
+        verdicts.update(self._collect(futures, evidence, prefetched))
+        for text, score in self._settle(verdicts, evidence, prefetched).items():
             for index in pending.get(text, ()):
                 results[index] = score
         for index in cached:
             results[index] = self._settle({texts[index]: cached[index]},
-                                          {texts[index]: evidence[texts[index]]})[texts[index]]
+                                          {texts[index]: evidence[texts[index]]},
+                                          prefetched)[texts[index]]
         return [r if r is not None else offline[i] for i, r in enumerate(results)]
 
     def close(self) -> None:
@@ -281,8 +283,8 @@ class ClaudeScorer:
             evidence = self._worst_part(text, evidence)
         return suspicion(verdict, evidence), evidence
 
-    def _settle(self, verdicts: dict[str, Score | str],
-                evidence: dict[str, Evidence]) -> dict[str, Score]:
+    def _settle(self, verdicts: dict[str, Score | str], evidence: dict[str, Evidence],
+                prefetched: dict[str, Score | str]) -> dict[str, Score]:
         """Final scores: trusted verdicts merged, suspects re-read in parts alone."""
         out: dict[str, Score] = {}
         suspects: dict[str, tuple[Score, Evidence, str]] = {}
@@ -299,7 +301,9 @@ class ClaudeScorer:
         if suspects:
             rereads = {text: variants(text) if reason in REREAD else []
                        for text, (_, _, reason) in suspects.items()}
-            answers = self._alone([v for vs in rereads.values() for v in vs])
+            answers = dict(prefetched)
+            answers.update(self._alone([v for vs in rereads.values() for v in vs
+                                        if v not in prefetched]))
             for text, (verdict, known, reason) in suspects.items():
                 checks = [answers.get(v) for v in rereads[text]]
                 usable = None if not checks or any(not isinstance(c, Score) for c in checks) \
@@ -324,22 +328,26 @@ class ClaudeScorer:
         return [(batch, self._pool.submit(self._run_batch, batch)) for batch in batches]
 
     def _collect(self, futures: list[tuple[list[_Item], Future[_Answer]]],
-                 evidence: dict[str, Evidence], *, retry: bool = True
-                 ) -> dict[str, Score | str]:
+                 evidence: dict[str, Evidence], prefetched: dict[str, Score | str], *,
+                 retry: bool = True) -> dict[str, Score | str]:
         """Each text's verdict (or fallback reason), from its batch when the batch can be
         trusted.  A message that may have steered the model (flagged, or read far more
         positively than any evidence explains) is asked again alone and its neighbours
         again together, in a request without it; a request that cannot be trusted as a
         whole (an id missing, doubled or unknown; the canary misread) has every message
-        asked again alone.  A second distrusted request goes alone too (bounded)."""
+        asked again alone.  A second distrusted request goes alone too (bounded).  The
+        re-reads a steering message will need are asked at the same time as those
+        requests (into `prefetched`), so distrust costs one round trip, not three."""
         out: dict[str, Score | str] = {}
         alone: list[str] = []
         together: list[str] = []
+        steering_all: list[str] = []
         for batch, future in futures:
             answer = future.result()  # _run_batch never raises
             steering = {item.text for item, verdict in zip(batch, answer.verdicts, strict=True)
                         if isinstance(verdict, Score)
                         and self._suspect(item.text, verdict, evidence[item.text])[0] in REREAD}
+            steering_all += steering
             if (answer.tainted or steering) and len(batch) > 1:
                 self._count("tainted_requests")
                 if answer.tainted or not retry:
@@ -350,9 +358,15 @@ class ClaudeScorer:
                 continue
             for item, verdict in zip(batch, answer.verdicts, strict=True):
                 out[item.text] = verdict
-        if together:
-            out.update(self._collect(self._submit(together), evidence, retry=False))
-        out.update(self._alone(alone))
+        early = [v for text in dict.fromkeys(steering_all) for v in variants(text)
+                 if v not in prefetched]
+        again = self._submit(together) if together else []
+        lone = self._submit_alone([*alone, *early])
+        if again:
+            out.update(self._collect(again, evidence, prefetched, retry=False))
+        answers = {text: future.result().verdicts[0] for text, future in lone}
+        out.update({text: answers[text] for text in alone})
+        prefetched.update({text: answers[text] for text in early})
         if retry:  # the outermost call: each text counted and cached once
             for text, verdict in out.items():
                 if isinstance(verdict, Score):
@@ -361,15 +375,18 @@ class ClaudeScorer:
                         self._cache.put(cache_key(self._identity, text), verdict)
         return out
 
-    def _alone(self, texts: list[str]) -> dict[str, Score | str]:
-        """Each text in a request of its own (concurrently, on the pool)."""
-        unique = list(dict.fromkeys(texts))
+    def _submit_alone(self, texts: list[str]) -> list[tuple[str, Future[_Answer]]]:
+        """Each text in a request of its own, submitted to the pool."""
         futures = [(text, self._pool.submit(self._run_batch,
                                             [_Item(_nonce(), text, self._prepare(text))]))
-                   for text in unique]
+                   for text in dict.fromkeys(texts)]
         with self._stats_lock:
             self.stats["isolated"] += len(futures)
-        return {text: future.result().verdicts[0] for text, future in futures}
+        return futures
+
+    def _alone(self, texts: list[str]) -> dict[str, Score | str]:
+        return {text: future.result().verdicts[0]
+                for text, future in self._submit_alone(texts)}
 
     def _prepare(self, text: str) -> str:
         # Redact before cutting, so a cut cannot split a card number out of recognition.
