@@ -11,20 +11,23 @@ cannot cost a request.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from daemon.metrics import Metrics
 from daemon.outbox import OutboxDispatcher
 from daemon.pipeline import BatchResult, Pipeline
 from daemon.report import build_report, render_report
-from daemon.store import Store
+from daemon.scoring.base import Score
+from daemon.store import T_MESSAGE, Store
 from rules.model import RuleSet
 from tests.connectors.harness import KINDS, Harness, load_harness, past
-from tests.daemon.helpers import ScriptedScorer
+from tests.daemon.helpers import ScriptedScorer, message
 
 RULE = "very-negative-message"
 RULES = RuleSet.model_validate({"rules": [
@@ -146,6 +149,53 @@ def test_false_alarms_and_misses_end_to_end(harness: Harness, sqlite_url: str) -
         assert "Escalation quality" in text and RULE in text and "0.33" in text
     finally:
         desk.close()
+
+
+def test_marks_and_disagreements_on_postgresql(pg_url: str) -> None:
+    """The same feedback path and the report's counts on PostgreSQL (JSON signals)."""
+    harness = load_harness("zendesk")
+    desk = Desk(harness, pg_url)
+    try:
+        ticket = harness.add_ticket(subject="A", customer_name="Ann",
+                                    customer_email="a@x.test", body="score=-0.9 Broken.",
+                                    at=past(30))
+        assert _fired(desk.poll()) == [ticket]
+        harness.add_message(ticket, "agent", "Looking into it.", _now())
+        desk.poll()
+        step = _now()
+        harness.agent_retag(ticket, add=["sentiment-false-alarm"])
+        harness.add_message(ticket, "agent", "False alarm.", step)
+        assert _marks(desk.poll()) == {(ticket, RULE, "false_alarm", "tag")}
+        with desk.store.transaction() as conn:
+            conn.execute(T_MESSAGE.update().values(signals=["scorer_disagreement"]))
+        report = build_report(desk.store, days=7, now=datetime.now(UTC))
+        assert report["rules"][RULE] == {"fired": 1, "false_alarms": 1, "missed": 0,
+                                         "precision": 0.0}
+        assert report["scorer_disagreements"] == 1
+    finally:
+        desk.close()
+        harness.close()
+
+
+class DisagreeingScorer(ScriptedScorer):
+    """The scripted scorer, with every verdict marked as overruled by the evidence."""
+
+    def score(self, texts: Sequence[str]) -> list[Score]:
+        return [replace(s, signals=frozenset({"scorer_disagreement"}))
+                for s in super().score(texts)]
+
+
+def test_pipeline_counts_and_logs_disagreements(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    store.create_schema()
+    pipeline = Pipeline(store, DisagreeingScorer(), lambda: RULES)
+    with capture_logs() as logs:
+        batch = pipeline.process("zd", [message("m1", "t1", "score=-0.2 hello")], "c1")
+    store.close()
+    assert batch.disagreements == 1
+    (event,) = [e for e in logs if e["event"] == "scorer_disagreement"]
+    assert event["ticket_id"] == "t1" and event["message_id"] == "m1"
+    assert "hello" not in str(event)  # ids and numbers, never the customer's text
 
 
 def test_metrics_count_marks_and_disagreements() -> None:
