@@ -182,7 +182,8 @@ class ClaudeScorer:
         self.stats: dict[str, int] = {"requests": 0, "input_tokens": 0, "output_tokens": 0,
                                       "cache_hits": 0, "cascaded": 0, "claude_scored": 0,
                                       "pii_redacted": 0, "tainted_requests": 0,
-                                      "isolated": 0, "rechecked": 0, "disagreements": 0}
+                                      "isolated": 0, "reread_requests": 0,
+                                      "rechecked": 0, "disagreements": 0}
         self._random = random.SystemRandom()
         self.fallbacks: dict[str, int] = {}
 
@@ -299,11 +300,11 @@ class ClaudeScorer:
             else:
                 suspects[text] = (verdict, known, reason)
         if suspects:
-            rereads = {text: variants(text) if reason in REREAD else []
+            rereads = {text: [text, *variants(text)] if reason in REREAD else []
                        for text, (_, _, reason) in suspects.items()}
             answers = dict(prefetched)
-            answers.update(self._alone([v for vs in rereads.values() for v in vs
-                                        if v not in prefetched]))
+            answers.update(self._reread_answers(self._submit_reread(
+                [text for text, keys in rereads.items() if keys and text not in prefetched])))
             for text, (verdict, known, reason) in suspects.items():
                 checks = [answers.get(v) for v in rereads[text]]
                 usable = None if not checks or any(not isinstance(c, Score) for c in checks) \
@@ -336,8 +337,8 @@ class ClaudeScorer:
         again together, in a request without it; a request that cannot be trusted as a
         whole (an id missing, doubled or unknown; the canary misread) has every message
         asked again alone.  A second distrusted request goes alone too (bounded).  The
-        re-reads a steering message will need are asked at the same time as those
-        requests (into `prefetched`), so distrust costs one round trip, not three."""
+        re-reads a steering message needs are asked in the same round (`_submit_reread`,
+        into `prefetched`), so distrust costs one round trip, not three."""
         out: dict[str, Score | str] = {}
         alone: list[str] = []
         together: list[str] = []
@@ -358,21 +359,51 @@ class ClaudeScorer:
                 continue
             for item, verdict in zip(batch, answer.verdicts, strict=True):
                 out[item.text] = verdict
-        early = [v for text in dict.fromkeys(steering_all) for v in variants(text)
-                 if v not in prefetched]
+        rereads = self._submit_reread([t for t in dict.fromkeys(steering_all)
+                                       if t not in prefetched])
         again = self._submit(together) if together else []
-        lone = self._submit_alone([*alone, *early])
+        reread = {text for text, _, _ in rereads}
+        lone = self._submit_alone([t for t in alone if t not in reread])
         if again:
             out.update(self._collect(again, evidence, prefetched, retry=False))
+        prefetched.update(self._reread_answers(rereads))
         answers = {text: future.result().verdicts[0] for text, future in lone}
-        out.update({text: answers[text] for text in alone})
-        prefetched.update({text: answers[text] for text in early})
+        out.update({text: prefetched[text] if text in reread else answers[text]
+                    for text in alone})
         if retry:  # the outermost call: each text counted and cached once
             for text, verdict in out.items():
                 if isinstance(verdict, Score):
                     self._count("claude_scored")
                     if self._cache is not None:
                         self._cache.put(cache_key(self._identity, text), verdict)
+        return out
+
+    def _submit_reread(self, texts: list[str]
+                       ) -> list[tuple[str, list[str], Future[_Answer]]]:
+        """For each suspect one request of its own: the whole message, each part, and the
+        message without each part, in separate blocks (with a canary).  An instruction
+        fools only the blocks it is in; one that reaches across blocks trips the canary
+        and then every block is asked alone (`_reread_answers`)."""
+        out = []
+        for text in texts:
+            keys = list(dict.fromkeys([text, *variants(text)]))
+            items = [_Item(_nonce(), key, self._prepare(key)) for key in keys]
+            out.append((text, keys, self._pool.submit(self._run_batch, items)))
+        with self._stats_lock:
+            self.stats["reread_requests"] += len(out)
+        return out
+
+    def _reread_answers(self, submitted: list[tuple[str, list[str], Future[_Answer]]]
+                        ) -> dict[str, Score | str]:
+        out: dict[str, Score | str] = {}
+        alone: list[str] = []
+        for _text, keys, future in submitted:
+            answer = future.result()
+            if answer.tainted and len(keys) > 1:
+                alone += keys
+            else:
+                out.update(zip(keys, answer.verdicts, strict=True))
+        out.update(self._alone(alone))
         return out
 
     def _submit_alone(self, texts: list[str]) -> list[tuple[str, Future[_Answer]]]:
