@@ -17,10 +17,12 @@ attack; it bounds what any attack can achieve:
    negative) the final score is never milder than that evidence: no extra request.
 4. Where it has none (an injection was flagged, so the honest reading of the rest is
    wanted; the model is far more positive than a non-negative offline reading; a
-   language the offline scorer cannot read), the message is re-read in parts, each part
-   alone in its own request: the message with one part left out (for every part) and
-   every part on its own.  An instruction can only fool the requests it is in, so the
-   honest reading of the rest is among them, and the most severe reading counts.
+   language the offline scorer cannot read), the message is re-read in parts, in a
+   request of its own where every reading is a separate block: the message with one part
+   left out (for every part) and every part on its own.  An instruction fools only the
+   blocks it is in (one that reaches across blocks trips the request's canary, and then
+   each reading is asked alone), so the honest reading of the rest is among them, and
+   the most severe reading counts.
 5. When the final score is clearly more severe than the model's first verdict the
    message carries `scorer_disagreement`.  Suspects that need a re-read also make the
    daemon distrust the request they came in (daemon.scoring.anthropic).
