@@ -178,11 +178,12 @@ class Pipeline:
                     changed = [row for ticket_id, row in snapshots.items()
                                if self._written.get((source, ticket_id)) != keys[ticket_id]]
                 self.store.upsert_tickets(conn, changed)
-                feedback = (self._read_feedback(conn, source, snapshots, added, now, result)
-                            if evaluate_rules and snapshots else None)
+                feedback, histories = (
+                    self._read_feedback(conn, source, snapshots, added, now, result)
+                    if evaluate_rules and snapshots else (None, None))
                 if evaluate_rules and touched:
                     self._evaluate(conn, source, touched, now, side_effects, result, added, pending,
-                                   snapshots, feedback)
+                                   snapshots, feedback, histories)
                 if next_cursor is not None:
                     self.store.advance_cursor(conn, source, next_cursor, now, result.new)
         except BaseException:
@@ -275,10 +276,12 @@ class Pipeline:
     def _read_feedback(self, conn: Connection, source: str,
                        snapshots: dict[str, dict[str, Any]],
                        added: dict[str, list[ScoredMessage]], now: datetime,
-                       result: BatchResult) -> dict[str, dict[str, FeedbackState]]:
+                       result: BatchResult) -> tuple[dict[str, dict[str, FeedbackState]],
+                                                     dict[str, dict[str, dict[str, Any]]]]:
         """Agents' marks in this batch's ticket snapshots (no extra vendor request): logged
         against the escalation, the episode closed and the rule muted (rules.feedback).
-        Returns every snapshot ticket's feedback records, for the evaluation."""
+        Returns every snapshot ticket's feedback records and rule histories (as stored,
+        with this step's changes), so the evaluation need not read them again."""
         rules = self._rules()
         ticket_ids = list(snapshots)
         histories = self.store.rule_states(conn, source, ticket_ids)
@@ -287,14 +290,20 @@ class Pipeline:
         state_rows: list[dict[str, Any]] = []
         rule_rows: list[dict[str, Any]] = []
         log_rows: list[dict[str, Any]] = []
+        mark_tags = {self.feedback_tags.false_alarm, self.feedback_tags.missed}
         for ticket_id in ticket_ids:
+            tags = frozenset(snapshots[ticket_id].get("tags") or ())
+            raw = histories.get(ticket_id, {})
+            if not (stored.get(ticket_id) or tags & mark_tags
+                    or any(data.get("state") == "firing" for data in raw.values())):
+                out[ticket_id] = {}  # nothing fired, nothing marked: nothing to read
+                continue
             states = {rule: FeedbackState.from_row(row)
                       for rule, row in stored.get(ticket_id, {}).items()}
-            history = {name: _History.from_json(data)
-                       for name, data in histories.get(ticket_id, {}).items()}
+            history = {name: _History.from_json(data) for name, data in raw.items()}
             new = added.get(ticket_id)
             reading = read_marks(
-                tags=frozenset(snapshots[ticket_id].get("tags") or ()), rules=rules,
+                tags=tags, rules=rules,
                 history=history, states=states, marks=self.feedback_tags,
                 latest_message_id=max(new, key=lambda m: m.created_at).message_id
                 if new else None, now=now)
@@ -304,6 +313,7 @@ class Pipeline:
                 state_rows.append({"source": source, "ticket_id": ticket_id, "rule": rule,
                                    **state.to_row(), "updated_at": now})
             for name, record in reading.history.items():
+                histories.setdefault(ticket_id, {})[name] = record.to_json()
                 rule_rows.append({"source": source, "ticket_id": ticket_id, "rule": name,
                                   "state": record.state, "history": record.to_json(),
                                   "updated_at": now, "due_at": None})
@@ -320,14 +330,15 @@ class Pipeline:
         self.store.save_feedback_states(conn, state_rows)
         self.store.save_rule_states(conn, rule_rows)
         self.store.log_escalations(conn, log_rows)
-        return out
+        return out, histories
 
     def _evaluate(self, conn: Connection, source: str, ticket_ids: list[str], now: datetime,
                   side_effects: bool, result: BatchResult,
                   added: dict[str, list[ScoredMessage]],
                   pending: dict[tuple[str, str], tuple[ScoredMessage, ...]],
                   snapshots: dict[str, dict[str, Any]] | None = None,
-                  feedback: dict[str, dict[str, FeedbackState]] | None = None) -> None:
+                  feedback: dict[str, dict[str, FeedbackState]] | None = None,
+                  histories: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
         rules = self._rules()
         if feedback is None:
             feedback = {ticket: {rule: FeedbackState.from_row(row) for rule, row in rows.items()}
@@ -340,7 +351,9 @@ class Pipeline:
         missing = [t for t in ticket_ids if t not in tickets]
         if missing:
             tickets.update(self.store.tickets(conn, source, missing))
-        states = self.store.rule_states(conn, source, ticket_ids)
+        states = ({t: histories.get(t, {}) for t in ticket_ids} if histories is not None
+                  and all(t in (feedback or {}) for t in ticket_ids)
+                  else self.store.rule_states(conn, source, ticket_ids))
         rule_rows: list[dict[str, Any]] = []
         log_rows: list[dict[str, Any]] = []
         outbox_rows: list[dict[str, Any]] = []
