@@ -61,6 +61,7 @@ from daemon.scoring.base import Scorer
 from daemon.scoring.http_limits import stop_all_limited_clients
 from daemon.scoring.settings import build_scorer
 from daemon.store import T_SOURCE, DatabaseUnavailable, LeaseLost, Store
+from rules.feedback import FeedbackTags
 from rules.incidents import IncidentSettings
 from rules.model import RuleSet
 from vocab import utcnow
@@ -230,7 +231,10 @@ class Daemon:
                                  redactor=excerpt_redactor(redaction.kinds if redaction
                                                            and redaction.enabled else ()),
                                  incidents=IncidentTracker(self.store,
-                                                           lambda: self.incident_settings))
+                                                           lambda: self.incident_settings),
+                                 feedback_tags=FeedbackTags(
+                                     false_alarm=config.top.feedback.false_alarm_tag,
+                                     missed=config.top.feedback.missed_tag))
         policy = OutboxPolicy(max_attempts=config.top.outbox.max_attempts,
                               backoff_base=config.top.outbox.backoff_base,
                               backoff_cap=config.top.outbox.backoff_cap,
@@ -403,6 +407,9 @@ class Daemon:
                             self.metrics.escalated(decision.rule)
                     for reason, count in batch.fallbacks.items():
                         self.metrics.fallback(reason, count)
+                    for _ticket, mark in batch.marks:
+                        self.metrics.feedback_mark(mark.rule, mark.kind)
+                    self.metrics.scorer_disagreements(batch.disagreements)
                     if result.caught_up or self._stop_requested():
                         break
                 else:
