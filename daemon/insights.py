@@ -420,7 +420,7 @@ class Insights:
                 "avg_sentiment": _round(avg), "tickets": int(tickets),
                 "negative_tickets": int(neg)} for value, n, avg, tickets, neg in rows]
         if column == "language":
-            unread = dict(conn.execute(sa.select(key, sa.func.count()).where(
+            unread: dict[Any, int] = dict(conn.execute(sa.select(key, sa.func.count()).where(
                 (T_MESSAGE.c.created_at > scope.start) & (T_MESSAGE.c.created_at <= scope.now)
                 & self._where_source(T_MESSAGE, scope) & (T_MESSAGE.c.author_role == "customer")
                 & T_MESSAGE.c.language_supported.is_(False)).group_by(key)).all())
