@@ -16,8 +16,17 @@
   them (4 characters per token over system prompt, user turn and JSON schema, the
   Anthropic rule of thumb for English) and report in `usage.input_tokens`; overhead =
   total minus the messages' own tokens at the same rate.
+- cascade_curve: what a model trained on Claude-scored history saves.  A corpus is scored
+  by the sandbox Claude (the "history"); `train`'s fit distils those verdicts into the
+  offline scorer on one part; on the other part the Claude scorer runs with the cascade on
+  at several `min_confidence` values, once with the plain offline scorer and once with
+  the trained one: requests sent against requests without the cascade (saved), and the
+  share of messages whose final class (negative/neutral/positive) is Claude's own.  The
+  corpus is generated from templates, so the trained model is tested in distribution: on
+  a real team's history the gain is smaller; measure it there.
 
 Usage: .venv/bin/python bench/scoring.py [--latency 0.4] [--batch-size 10] [--rounds 3]
+       [--skip-curve]
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import sys
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -136,13 +146,81 @@ def bench_claude(url: str, concurrency: int, batch_size: int, rounds: int,
             "prompt_overhead_tokens_per_msg": round((tokens - message_tokens) / len(texts), 1)}
 
 
+CURVE_THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+
+
+def _three(score: float) -> str:
+    return "negative" if score <= -0.05 else "positive" if score >= 0.05 else "neutral"
+
+
+def bench_cascade_curve(batch_size: int, history: int = 1600, test: int = 800) -> dict[str, Any]:
+    from daemon.scoring.learned import LearnedScorer
+    from daemon.train import Example, fit
+
+    def claude(url: str, offline: LocalScorer, cascade: float | None) -> ClaudeScorer:
+        data: dict[str, Any] = {
+            "kind": "anthropic", "api_key": API_KEY, "base_url": url, "max_retries": 0,
+            "batch_size": batch_size, "concurrency": 4,
+            "budget": {"requests_per_day": None, "input_tokens_per_day": None}}
+        if cascade is not None:
+            data["cascade"] = {"enabled": True, "min_confidence": cascade}
+        settings = parse_scorer_settings(data)
+        assert isinstance(settings, AnthropicScorerSettings)
+        return ClaudeScorer(settings, offline=offline, cache=None)
+
+    past = corpus(history, seed=1234)
+    fresh = corpus(test, seed=5678)
+    plain = LocalScorer()
+    with AnthropicSandbox(api_key=API_KEY) as sandbox:
+        reference = claude(sandbox.url, plain, None)
+        try:
+            labels = [_three(s.score) for s in reference.score(past)]
+            truth = [_three(s.score) for s in reference.score(fresh)]
+            baseline_requests = reference.stats["requests"]
+            reference.score(fresh)  # once more: the requests of the test part alone
+            baseline_requests = reference.stats["requests"] - baseline_requests
+        finally:
+            reference.close()
+        started = time.perf_counter()
+        model = fit([Example(text, label, 1.0, "claude") for text, label in
+                     zip(past, labels, strict=True)], offline=plain, seed=7)
+        train_seconds = time.perf_counter() - started
+        trained = LearnedScorer(model)
+        curves: dict[str, list[dict[str, float]]] = {}
+        for name, offline in (("untrained", plain), ("trained", trained)):
+            curve = []
+            for threshold in CURVE_THRESHOLDS:
+                scorer = claude(sandbox.url, offline, threshold)
+                try:
+                    final = scorer.score(fresh)
+                    requests = scorer.stats["requests"]
+                    kept = scorer.stats["cascaded"]
+                finally:
+                    scorer.close()
+                agree = sum(1 for s, t in zip(final, truth, strict=True) if _three(s.score) == t)
+                curve.append({"min_confidence": threshold,
+                              "requests": requests,
+                              "requests_saved": round(1 - requests / baseline_requests, 3),
+                              "messages_kept_offline": round(kept / len(fresh), 3),
+                              "agreement_with_claude": round(agree / len(fresh), 3)})
+            curves[name] = curve
+    return {"history_messages": history, "test_messages": test, "batch_size": batch_size,
+            "requests_without_cascade": baseline_requests,
+            "train_seconds": round(train_seconds, 1), "curves": curves}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.4)
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--offline-messages", type=int, default=5000)
+    parser.add_argument("--skip-curve", action="store_true",
+                        help="leave out the cascade-savings curve (it trains a model)")
     args = parser.parse_args()
+    from daemon.logs import configure
+
+    configure("warning")  # the scorer's per-message debug lines would drown the JSON
 
     offline = bench_offline(corpus(args.offline_messages))
     # The sandbox runs in its own process, as the real API would: in this process its
@@ -164,6 +242,7 @@ def main() -> int:
         if server.is_alive():
             server.terminate()
     overhead = max(result["prompt_overhead_tokens_per_msg"] for result in claude.values())
+    curve = None if args.skip_curve else bench_cascade_curve(args.batch_size)
     print(json.dumps({
         **offline,
         "claude": claude,
@@ -173,6 +252,7 @@ def main() -> int:
         "input_tokens_per_msg": max(r["input_tokens_per_msg"] for r in claude.values()),
         "token_method": f"sandbox estimate: {CHARS_PER_TOKEN} chars/token over system prompt, "
                         "user turn and JSON schema",
+        "cascade_curve": curve,
     }))
     return 0
 

@@ -26,10 +26,6 @@ from rules.explain import explain, score_based
 
 #: Characters of the latest customer message an alert quotes.
 EXCERPT_MAX = 300
-#: Tag an agent adds to a ticket to mark an escalation as a false alarm (the default of
-#: the false-alarm feedback; the daemon reads its configured value).
-DEFAULT_FALSE_ALARM_TAG = "sentiment-false-alarm"
-
 _WHITESPACE = re.compile(r"\s+")
 
 

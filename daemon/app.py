@@ -32,6 +32,7 @@ from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
 from daemon.scoring.settings import build_scorer
 from daemon.store import Store
+from rules.feedback import FeedbackTags
 from rules.incidents import IncidentSettings
 from rules.model import RuleSet
 
@@ -151,8 +152,8 @@ class App:
 
     def pipeline(self, rules: Callable[[], RuleSet],
                  incidents: Callable[[], IncidentSettings] | None = None) -> Pipeline:
-        """The one pipeline: scoring settings, alert redaction and incident tracking
-        wired the same for the daemon and for backfill."""
+        """The one pipeline: scoring settings, alert redaction, incident tracking and the
+        agents' feedback tags wired the same for the daemon and for backfill."""
         top = self.config.top
         # Alert excerpts go to chat: redact at least what the scorer redacts for a model.
         redaction = getattr(self.config.scorer, "redaction", None)
@@ -164,7 +165,9 @@ class App:
                             max_chars=top.scoring.max_chars,
                             score_agent_messages=top.scoring.score_agent_messages,
                             redactor=excerpt_redactor(kinds),
-                            incidents=IncidentTracker(self.store(), incident_settings))
+                            incidents=IncidentTracker(self.store(), incident_settings),
+                            feedback_tags=FeedbackTags(false_alarm=top.feedback.false_alarm_tag,
+                                                       missed=top.feedback.missed_tag))
         return self._once("pipeline", build, None)
 
     def outbox(self, owner: str,

@@ -8,6 +8,7 @@
   dashboard     the same, as a read-only web page (the daemon serves it too when enabled)
   backfill      score a source's history without firing alerts (unless --alerts)
   forget        erase everything stored about one customer (an erasure request)
+  train         fit the offline scorer to the team's labelled tickets and/or history
 """
 
 from __future__ import annotations
@@ -259,6 +260,23 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0 if erasure.matched else 1
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from daemon.app import App
+    from daemon.train import TrainError, run_train
+
+    config = _load(args.config)
+    try:
+        with App.start(config, sandboxes=()) as app:  # the database only if asked for
+            return run_train(history_store=app.store, output=Path(args.output),
+                             data=Path(args.data) if args.data else None,
+                             text_column=args.text_column, label_column=args.label_column,
+                             from_history=args.from_history, holdout=args.holdout,
+                             seed=args.seed, out=sys.stdout)
+    except TrainError as exc:
+        print(f"train: {exc}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helpdesk-sentinel", epilog=_MAIN_EPILOG, formatter_class=_HelpFormatter,
@@ -377,6 +395,33 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("--json", action="store_true",
                         help="print JSON instead of text (default: text)")
     forget.set_defaults(func=cmd_forget)
+
+    train = command("train", "fit the offline scorer to the team's own tickets", """\
+  helpdesk-sentinel train --config config.yaml --output /var/lib/helpdesk-sentinel/team.json \\
+      --data tickets.csv --text-column body --label-column sentiment
+  helpdesk-sentinel train --config config.yaml --output team.json --from-history
+  helpdesk-sentinel train --config config.yaml --output team.json --data tickets.csv \\
+      --text-column body --label-column sentiment --holdout 0.2 --seed 42
+""", "Fit a calibration of the offline scorer to labelled tickets (CSV) and/or the daemon's\n"
+     "history (messages Claude scored, agents' false-alarm and missed marks).  Load the\n"
+     "model with `scorer: {kind: local, model: PATH}`.  Refuses, with the numbers, when\n"
+     "there is too little data.")
+    train.add_argument("--output", required=True, metavar="MODEL",
+                       help="the model file to write (JSON) (required)")
+    train.add_argument("--data", metavar="F.csv",
+                       help="labelled tickets, a CSV file (default: none)")
+    train.add_argument("--text-column", metavar="C",
+                       help="the CSV column with the message text (with --data)")
+    train.add_argument("--label-column", metavar="L",
+                       help="the CSV column with the label: negative/neutral/positive (with --data)")
+    train.add_argument("--from-history", action="store_true",
+                       help="also learn from Claude-scored messages and agents' marks "
+                            "in the config's database (default: off)")
+    train.add_argument("--holdout", type=float, default=None, metavar="FRACTION",
+                       help="keep this fraction aside and report macro-F1 on it (default: none)")
+    train.add_argument("--seed", type=int, default=7, metavar="N",
+                       help="seed of the hold-out split and the fit (default: %(default)s)")
+    train.set_defaults(func=cmd_train)
     return parser
 
 

@@ -102,6 +102,13 @@ class ScoringSettings(_Strict):
     score_agent_messages: bool = False
 
 
+class FeedbackSettings(_Strict):
+    """Tags agents use to tell the daemon it was wrong (docs/rules.md, "Feedback")."""
+
+    false_alarm_tag: str = Field("sentiment-false-alarm", pattern=r"^[^\s,]{1,80}$")
+    missed_tag: str = Field("sentiment-missed", pattern=r"^[^\s,]{1,80}$")
+
+
 class LeaseSettings(_Strict):
     duration: Duration = timedelta(seconds=30)
 
@@ -118,6 +125,7 @@ class TopLevel(_Strict):
     outbox: OutboxSettings = OutboxSettings()
     scoring: ScoringSettings = ScoringSettings()
     lease: LeaseSettings = LeaseSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     watch: bool = False  # reload the rules when the file changes (SIGHUP always does)
     sandbox: dict[str, dict[str, Any]] | None = None
     scorer: dict[str, Any] = Field(default_factory=lambda: {"kind": "local"})

@@ -189,6 +189,9 @@ class SourceCoordinator:
                     self.metrics.escalated(decision.rule)
             for reason, count in batch.fallbacks.items():
                 self.metrics.fallback(reason, count)
+            for _ticket, mark in batch.marks:
+                self.metrics.feedback_mark(mark.rule, mark.kind)
+            self.metrics.scorer_disagreements(batch.disagreements)
             if result.caught_up or self.stop_requested():
                 return
         summary["outcome"] = "partial"

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 
 from daemon.store import (
     T_ESCALATION,
+    T_FEEDBACK,
     T_MESSAGE,
     T_OUTBOX,
     T_RULE,
@@ -60,7 +61,10 @@ SIGNAL_WORDS = {"churn_risk": "talks about cancelling", "legal_threat": "mention
                 "urgent": "says it is urgent", "repeat_contact": "says they have written before"}
 EXCERPT_CHARS = 240
 
-_CUSTOMER_SCORED = (T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
+# A message in a language the scorer cannot read has a score of 0.0 that means "not read",
+# not "calm": like the rules (rules/engine.py), every number here leaves it out.
+_CUSTOMER_SCORED = ((T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
+                    & T_MESSAGE.c.language_supported.is_not(False))
 
 
 class UnknownSource(ValueError):
@@ -175,6 +179,12 @@ def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
     return centre, centre - half, centre + half
 
 
+def _feedback_of(columns: Any) -> Any:
+    """The join condition from a (source, ticket_id, rule) relation to its agents' marks."""
+    return ((T_FEEDBACK.c.source == columns.source)
+            & (T_FEEDBACK.c.ticket_id == columns.ticket_id) & (T_FEEDBACK.c.rule == columns.rule))
+
+
 def _false_alarm(row: Mapping[Any, Any]) -> bool:
     """Whether a (ticket, rule) state is marked a false alarm, read from whatever the
     schema holds: a `false_alarm*` column of rule_state, or a mark in its history."""
@@ -197,7 +207,9 @@ class Insights:
         self.store = store
         self.trend = trend or TrendSettings()
         self.has_language = "language" in T_MESSAGE.c
-        self._false_alarm_columns = [c for c in T_RULE.c if c.name.startswith("false_alarm")]
+        # An agent's false-alarm mark on a (ticket, rule): rules.feedback, kept in
+        # escalation_feedback and joined to the rule state wherever an outcome is shown.
+        self._false_alarm_columns = [T_FEEDBACK.c.false_alarm_at]
 
     # -- scope -------------------------------------------------------------------------
 
@@ -370,7 +382,8 @@ class Insights:
                           *self._false_alarm_columns).select_from(fired.outerjoin(
                               T_RULE, (T_RULE.c.source == fired.c.source)
                               & (T_RULE.c.ticket_id == fired.c.ticket_id)
-                              & (T_RULE.c.rule == fired.c.rule)))
+                              & (T_RULE.c.rule == fired.c.rule)).outerjoin(
+                              T_FEEDBACK, _feedback_of(fired.c)))
         rules: dict[str, dict[str, Any]] = {}
         for row in conn.execute(query).mappings():
             entry = rules.setdefault(row["rule"], {"rule": row["rule"], "fired": 0,
@@ -406,6 +419,16 @@ class Insights:
         out: list[dict[str, Any]] = [{column: value if value is not None else "unknown", "scored_messages": int(n),
                 "avg_sentiment": _round(avg), "tickets": int(tickets),
                 "negative_tickets": int(neg)} for value, n, avg, tickets, neg in rows]
+        if column == "language":
+            unread: dict[Any, int] = dict(conn.execute(sa.select(key, sa.func.count()).where(
+                (T_MESSAGE.c.created_at > scope.start) & (T_MESSAGE.c.created_at <= scope.now)
+                & self._where_source(T_MESSAGE, scope) & (T_MESSAGE.c.author_role == "customer")
+                & T_MESSAGE.c.language_supported.is_(False)).group_by(key)).all())
+            for row in out:
+                row["unsupported"] = int(unread.pop(row["language"], 0))
+            out += [{"language": value or "unknown", "scored_messages": 0, "avg_sentiment": None,
+                     "tickets": 0, "negative_tickets": 0, "unsupported": int(n)}
+                    for value, n in unread.items()]
         if column == "source":
             if conversations is None:
                 conversations = self._conversations(conn, scope)
@@ -502,7 +525,8 @@ class Insights:
         rows = conn.execute(sa.select(
             T_RULE.c.source, T_RULE.c.ticket_id, T_RULE.c.rule,
             sa.cast(T_RULE.c.history, sa.Text).label("history"), *self._false_alarm_columns,
-        ).where((T_RULE.c.state == "firing") & self._where_source(T_RULE, scope))).mappings()
+        ).select_from(T_RULE.outerjoin(T_FEEDBACK, _feedback_of(T_RULE.c))).where(
+            (T_RULE.c.state == "firing") & self._where_source(T_RULE, scope))).mappings()
         out: dict[tuple[str, str], list[str]] = defaultdict(list)
         for row in rows:
             if not _false_alarm(_with_history(row)):
@@ -549,7 +573,8 @@ class Insights:
             ).where((T_ESCALATION.c.source == source) & (T_ESCALATION.c.ticket_id == ticket_id)
                     ).order_by(T_ESCALATION.c.at, T_ESCALATION.c.id).limit(1000)).mappings().all()
             states = conn.execute(sa.select(T_RULE.c.rule, T_RULE.c.state, T_RULE.c.history,
-                                            *self._false_alarm_columns).where(
+                                            *self._false_alarm_columns).select_from(
+                T_RULE.outerjoin(T_FEEDBACK, _feedback_of(T_RULE.c))).where(
                 (T_RULE.c.source == source) & (T_RULE.c.ticket_id == ticket_id)
             )).mappings().all()
         if ticket is None and not messages:

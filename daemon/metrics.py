@@ -43,6 +43,8 @@ FALLBACK_REASONS: tuple[str, ...] = ("unavailable", "budget", "auth", "spend_lim
                                      "refusal", "invalid_output")
 #: Why APScheduler skipped a run (EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED).
 SKIP_REASONS: tuple[str, ...] = ("max_instances", "misfire")
+#: Agents' marks on escalations (rules.feedback).
+FEEDBACK_KINDS: tuple[str, ...] = ("false_alarm", "missed")
 
 OTHER = "other"
 
@@ -84,6 +86,14 @@ class Metrics:
                                   "configured one failed.", ["reason"], registry=r)
         self._escalations = Counter("sentinel_escalations", "Rule firings.", ["rule"],
                                     registry=r)
+        self._feedback = Counter("sentinel_rule_feedback",
+                                 "Agents' marks: false alarms of a rule's escalations, and "
+                                 "tickets a rule did not escalate that an agent marked "
+                                 "missed. Precision = 1 - false_alarm / sentinel_escalations.",
+                                 ["rule", "kind"], registry=r)
+        self._disagreements = Counter("sentinel_scorer_disagreements",
+                                      "Messages whose model verdict was overruled by more "
+                                      "severe evidence (scorer_disagreement).", registry=r)
         self._notifications = Counter("sentinel_notifications",
                                       "Alert delivery attempts, by how they ended.",
                                       ["notifier", "outcome"], registry=r)
@@ -121,6 +131,8 @@ class Metrics:
             self._scored.labels(scorer=scorer)
         for rule in rules:
             self._escalations.labels(rule=rule)
+            for kind in FEEDBACK_KINDS:
+                self._feedback.labels(rule=rule, kind=kind)
         for notifier in notifiers:
             for outcome in NOTIFY_OUTCOMES:
                 self._notifications.labels(notifier=notifier, outcome=outcome)
@@ -147,6 +159,13 @@ class Metrics:
 
     def escalated(self, rule: str) -> None:
         self._escalations.labels(rule=rule).inc()
+
+    def feedback_mark(self, rule: str, kind: str) -> None:
+        self._feedback.labels(rule=rule, kind=_bounded(kind, FEEDBACK_KINDS)).inc()
+
+    def scorer_disagreements(self, n: int = 1) -> None:
+        if n > 0:
+            self._disagreements.inc(n)
 
     def notified(self, notifier: str, outcome: str) -> None:
         self._notifications.labels(notifier=notifier,

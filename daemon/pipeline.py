@@ -25,7 +25,6 @@ from sqlalchemy.engine import Connection
 
 from connectors.base import Alert, Message, TicketChange
 from daemon.alerting import (
-    DEFAULT_FALSE_ALARM_TAG,
     AlertContext,
     alert_context,
     excerpt_redactor,
@@ -47,7 +46,9 @@ from rules.engine import (
     evaluate,
     next_due_at,
 )
+from rules.feedback import FeedbackState, FeedbackTags, Mark, muted_rules, read_marks
 from rules.incidents import IncidentDecision
+from rules.lifecycle import RuleHistory as _History
 from rules.model import RuleSet
 from vocab import aware, utcnow
 
@@ -64,6 +65,8 @@ class BatchResult:
     fallbacks: dict[str, int] = dataclasses.field(default_factory=dict)  # reason -> count
     decisions: list[tuple[str, Decision]] = dataclasses.field(default_factory=list)
     incidents: list[IncidentDecision] = dataclasses.field(default_factory=list)
+    marks: list[tuple[str, Mark]] = dataclasses.field(default_factory=list)  # agents' marks
+    disagreements: int = 0  # messages whose model verdict the evidence overruled
 
 
 def _snapshot_row(source: str, message: Message, now: datetime) -> dict[str, Any]:
@@ -94,8 +97,8 @@ class Pipeline:
                  max_chars: int = 20_000, score_agent_messages: bool = False,
                  clock: Callable[[], datetime] = utcnow,
                  series_cache_size: int = 5_000, redactor: Redactor | None = None,
-                 false_alarm_tag: str | None = DEFAULT_FALSE_ALARM_TAG,
-                 incidents: IncidentTracker | None = None) -> None:
+                 incidents: IncidentTracker | None = None,
+                 feedback_tags: FeedbackTags | None = None) -> None:
         self.store = store
         self.incidents = incidents
         self.scorer = scorer
@@ -112,9 +115,9 @@ class Pipeline:
         self.series_cache_size = series_cache_size
         #: Alert excerpts are redacted like text sent to a model: chat is a third party.
         self.redactor = redactor or excerpt_redactor()
-        self.false_alarm_tag = false_alarm_tag
         #: (source, ticket) -> assignee/group of the latest snapshot polled (for alerts)
         self._people: OrderedDict[tuple[str, str], dict[str, str | None]] = OrderedDict()
+        self.feedback_tags = feedback_tags or FeedbackTags()
 
     def process(self, source: str, messages: Sequence[Message], next_cursor: str | None, *,
                 fencing: int | None = None, evaluate_rules: bool = True,
@@ -139,7 +142,13 @@ class Pipeline:
             produced = self.scorer.score([texts[i].text for i in to_score])
             scores = dict(zip(to_score, produced, strict=True))
         result.scored = len(scores)
-        for produced_score in scores.values():
+        for index, produced_score in scores.items():
+            if "scorer_disagreement" in produced_score.signals:
+                result.disagreements += 1
+                # Ids and numbers only: the text is the customer's.
+                log.warning("scorer_disagreement", source=source,
+                            ticket_id=fresh[index].ticket_id,
+                            message_id=fresh[index].message_id, score=produced_score.score)
             if produced_score.scorer == "fallback":
                 reason = produced_score.fallback_reason or "unavailable"
                 result.fallbacks[reason] = result.fallbacks.get(reason, 0) + 1
@@ -199,9 +208,12 @@ class Pipeline:
                     step = self.incidents.process(conn, candidates, now)
                     result.enqueued += step.enqueued
                     result.incidents += step.decisions
+                feedback, histories = (
+                    self._read_feedback(conn, source, snapshots, added, now, result)
+                    if evaluate_rules and snapshots else (None, None))
                 if evaluate_rules and touched:
                     self._evaluate(conn, source, touched, now, side_effects, result, added, pending,
-                                   snapshots)
+                                   snapshots, feedback, histories)
                 if next_cursor is not None:
                     self.store.advance_cursor(conn, source, next_cursor, now, result.new)
         except BaseException:
@@ -322,12 +334,77 @@ class Pipeline:
             pending[(source, ticket_id)] = series
         return out
 
+    def _read_feedback(self, conn: Connection, source: str,
+                       snapshots: dict[str, dict[str, Any]],
+                       added: dict[str, list[ScoredMessage]], now: datetime,
+                       result: BatchResult) -> tuple[dict[str, dict[str, FeedbackState]],
+                                                     dict[str, dict[str, dict[str, Any]]]]:
+        """Agents' marks in this batch's ticket snapshots (no extra vendor request): logged
+        against the escalation, the episode closed and the rule muted (rules.feedback).
+        Returns every snapshot ticket's feedback records and rule histories (as stored,
+        with this step's changes), so the evaluation need not read them again."""
+        rules = self._rules()
+        ticket_ids = list(snapshots)
+        histories = self.store.rule_states(conn, source, ticket_ids)
+        stored = self.store.feedback_states(conn, source, ticket_ids)
+        out: dict[str, dict[str, FeedbackState]] = {}
+        state_rows: list[dict[str, Any]] = []
+        rule_rows: list[dict[str, Any]] = []
+        log_rows: list[dict[str, Any]] = []
+        mark_tags = {self.feedback_tags.false_alarm, self.feedback_tags.missed}
+        for ticket_id in ticket_ids:
+            tags = frozenset(snapshots[ticket_id].get("tags") or ())
+            raw = histories.get(ticket_id, {})
+            if not (stored.get(ticket_id) or tags & mark_tags
+                    or any(data.get("state") == "firing" for data in raw.values())):
+                out[ticket_id] = {}  # nothing fired, nothing marked: nothing to read
+                continue
+            states = {rule: FeedbackState.from_row(row)
+                      for rule, row in stored.get(ticket_id, {}).items()}
+            history = {name: _History.from_json(data) for name, data in raw.items()}
+            new = added.get(ticket_id)
+            reading = read_marks(
+                tags=tags, rules=rules,
+                history=history, states=states, marks=self.feedback_tags,
+                latest_message_id=max(new, key=lambda m: m.created_at).message_id
+                if new else None, now=now)
+            states.update(reading.states)
+            out[ticket_id] = states
+            for rule, state in reading.states.items():
+                state_rows.append({"source": source, "ticket_id": ticket_id, "rule": rule,
+                                   **state.to_row(), "updated_at": now})
+            for name, record in reading.history.items():
+                histories.setdefault(ticket_id, {})[name] = record.to_json()
+                rule_rows.append({"source": source, "ticket_id": ticket_id, "rule": name,
+                                  "state": record.state, "history": record.to_json(),
+                                  "updated_at": now, "due_at": None})
+            for mark in reading.marks:
+                result.marks.append((ticket_id, mark))
+                log.info("feedback_mark", source=source, ticket_id=ticket_id, rule=mark.rule,
+                         kind=mark.kind, via=mark.via, fire_count=mark.fire_count)
+                log_rows.append({"source": source, "ticket_id": ticket_id, "rule": mark.rule,
+                                 "kind": mark.kind, "reason": f"agent_{mark.via}",
+                                 "numbers": {"fire_count": mark.fire_count,
+                                             "escalated_at": mark.escalated_at.isoformat()
+                                             if mark.escalated_at else None},
+                                 "at": now, "backfill": False})
+        self.store.save_feedback_states(conn, state_rows)
+        self.store.save_rule_states(conn, rule_rows)
+        self.store.log_escalations(conn, log_rows)
+        return out, histories
+
     def _evaluate(self, conn: Connection, source: str, ticket_ids: list[str], now: datetime,
                   side_effects: bool, result: BatchResult,
                   added: dict[str, list[ScoredMessage]],
                   pending: dict[tuple[str, str], tuple[ScoredMessage, ...]],
-                  snapshots: dict[str, dict[str, Any]] | None = None) -> None:
+                  snapshots: dict[str, dict[str, Any]] | None = None,
+                  feedback: dict[str, dict[str, FeedbackState]] | None = None,
+                  histories: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
         rules = self._rules()
+        if feedback is None:
+            feedback = {ticket: {rule: FeedbackState.from_row(row) for rule, row in rows.items()}
+                        for ticket, rows in self.store.feedback_states(
+                            conn, source, ticket_ids).items()}
         debug = logging.getLogger("sentinel.pipeline").isEnabledFor(logging.DEBUG)
         series = self._series_for(conn, source, ticket_ids, added, pending)
         # This batch's snapshots are what was just written; read only the others.
@@ -335,7 +412,9 @@ class Pipeline:
         missing = [t for t in ticket_ids if t not in tickets]
         if missing:
             tickets.update(self.store.tickets(conn, source, missing))
-        states = self.store.rule_states(conn, source, ticket_ids)
+        states = ({t: histories.get(t, {}) for t in ticket_ids} if histories is not None
+                  and all(t in (feedback or {}) for t in ticket_ids)
+                  else self.store.rule_states(conn, source, ticket_ids))
         in_incident = (self.store.tickets_in_open_incidents(conn, source, ticket_ids)
                        if rules.inhibited_by_incident() else set())
         rule_rows: list[dict[str, Any]] = []
@@ -350,7 +429,9 @@ class Pipeline:
                                       customer_messages=scored)
             history = {name: RuleHistory.from_json(data)
                        for name, data in states.get(ticket_id, {}).items()}
-            evaluation = evaluate(state, rules, history, now)
+            latest = scored[-1].message_id if scored else None
+            evaluation = evaluate(state, rules, history, now,
+                                  muted_rules(feedback.get(ticket_id, {}), latest))
             if debug:
                 log.debug("ticket_scored", source=source, ticket_id=ticket_id,
                           scores=[round(m.score, 2) for m in scored[-8:]],
@@ -396,7 +477,7 @@ class Pipeline:
                         people = dict(self._people.get((source, ticket_id), {}))
                     context = alert_context(self.store, conn, source, ticket_id, before,
                                             people, scored, decision, self.redactor,
-                                            self.false_alarm_tag)
+                                            self.feedback_tags.false_alarm)
                 for notifier in actions.notify:
                     assert context is not None
                     alert = Alert(

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from daemon.insights import Insights, Scope, TrendSettings
+from daemon.quality import render_rule_quality, rule_quality
 from daemon.store import Store
 from daemon.terminal import safe_terminal
 
@@ -39,6 +40,7 @@ def build_report(store: Store, *, days: int = 7, source: str | None = None,
         row["sparkline"] = sparkline(row["scores"][-20:])
     escalations = overview["escalations"]
     return {
+        **rule_quality(store, days=days, source=source, now=now),
         "generated_at": scope.now.isoformat(), "days": days, "source": source,
         **overview["summary"],
         "escalations_by_rule": {e["rule"]: e["fired"] for e in escalations},
@@ -96,9 +98,10 @@ def render_report(report: dict[str, Any]) -> str:
     ]
     if report["by_language"] is not None:
         parts += ["", "By language",
-                  _table(["language", "scored", "average", "negative tickets"],
+                  _table(["language", "scored", "average", "negative tickets", "not readable"],
                          [[s["language"], s["scored_messages"], _signed(s["avg_sentiment"]),
-                           s["negative_tickets"]] for s in report["by_language"]])
+                           s["negative_tickets"], s.get("unsupported", 0)]
+                          for s in report["by_language"]])
                   if report["by_language"] else "  none"]
     parts += ["", f"Outbox: {report['outbox']['pending']} pending, "
                   f"{report['outbox']['parked']} parked"]
@@ -137,6 +140,7 @@ def render_report(report: dict[str, Any]) -> str:
                          "tell anything.")
     else:
         parts.append("  no agent replies followed by a customer message yet")
+    parts += ["", *render_rule_quality(report)]
     return "\n".join(parts)
 
 

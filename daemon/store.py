@@ -137,6 +137,28 @@ class EscalationEvent(SQLModel, table=True):
     backfill: bool = False
 
 
+class EscalationFeedback(SQLModel, table=True):
+    """Agents' marks on one (ticket, rule), read from the ticket's tags (rules.feedback).
+
+    `rule` "*" is the ticket-level record (a miss, whether the false-alarm tag was there
+    at the last look).  The marks themselves are also logged in `escalation`, with kind
+    `false_alarm` or `missed`, for reports.
+    """
+
+    __tablename__ = "escalation_feedback"
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    rule: str = Field(primary_key=True, max_length=64)
+    fire_count: int = 0  # the firing the record is about
+    tag_seen: bool = False
+    false_alarm_at: datetime | None = None
+    false_alarm_via: str | None = Field(default=None, max_length=16)
+    muted_message_id: str | None = Field(default=None, max_length=128)
+    missed_at: datetime | None = None
+    flag_present: bool = False
+    updated_at: datetime
+
+
 class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
@@ -227,6 +249,7 @@ T_REPLICA = Replica.__table__  # type: ignore[attr-defined]
 T_INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
 T_INCIDENT_MEMBER = IncidentMemberRow.__table__  # type: ignore[attr-defined]
 T_INCIDENT_CANDIDATE = IncidentCandidateRow.__table__  # type: ignore[attr-defined]
+T_FEEDBACK = EscalationFeedback.__table__  # type: ignore[attr-defined]
 
 _CHUNK = 500
 
@@ -245,6 +268,8 @@ _SERIES = sa.select(
 ).where((T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.ticket_id.in_(_IDS_P)
         & (T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
         ).order_by(T_MESSAGE.c.created_at, T_MESSAGE.c.id)
+_FEEDBACK = sa.select(T_FEEDBACK).where(
+    (T_FEEDBACK.c.source == _SOURCE_P) & T_FEEDBACK.c.ticket_id.in_(_IDS_P))
 _TICKETS = sa.select(T_TICKET).where(
     (T_TICKET.c.source == _SOURCE_P) & T_TICKET.c.ticket_id.in_(_IDS_P))
 #: Columns whose values repeat within a batch (worth memoising their conversion: the
@@ -647,6 +672,23 @@ class Store:
                 (T_RULE.c.source == source) & (T_RULE.c.state == "firing")
                 & T_RULE.c.due_at.is_not(None) & (T_RULE.c.due_at <= aware(now))
             ).distinct().limit(limit)).scalars())
+
+    def feedback_states(self, conn: Connection, source: str,
+                        ticket_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """ticket -> rule -> the agents'-marks record (rules.feedback.FeedbackState)."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for chunk in _chunks(list(ticket_ids)):
+            for row in conn.execute(_FEEDBACK, {"source": source, "ids": chunk}).mappings():
+                record = dict(row)
+                for key in ("false_alarm_at", "missed_at"):
+                    record[key] = aware(record[key])
+                out.setdefault(row["ticket_id"], {})[row["rule"]] = record
+        return out
+
+    def save_feedback_states(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        self._upsert(T_FEEDBACK, ["source", "ticket_id", "rule"], rows, conn,
+                     ["fire_count", "tag_seen", "false_alarm_at", "false_alarm_via",
+                      "muted_message_id", "missed_at", "flag_present", "updated_at"])
 
     def log_escalations(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._bulk(conn, "log_escalations", T_ESCALATION, rows, T_ESCALATION.insert)

@@ -305,7 +305,8 @@ def _policy(rule: Rule) -> Policy:
 
 
 def _inhibited(rule: Rule, rules: RuleSet, view: TicketView,
-               history: Mapping[str, RuleHistory], now: datetime) -> bool:
+               history: Mapping[str, RuleHistory], now: datetime,
+               muted: frozenset[str] = frozenset()) -> bool:
     """Whether a rule named in `inhibited_by` is active on this ticket.
 
     `incident` is active while the ticket is a member of an open incident.  A rule is
@@ -322,6 +323,8 @@ def _inhibited(rule: Rule, rules: RuleSet, view: TicketView,
             if view.in_incident:
                 return True
             continue
+        if name in muted:  # an escalation an agent called a false alarm still covers it
+            return True
         inhibitor = rules.by_name(name)
         if inhibitor is None:  # validation makes this unreachable; stay quiet if not
             continue
@@ -373,11 +376,13 @@ def apply_actions(ticket: TicketView, actions: DecisionActions | Actions) -> Tic
 
 
 def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, RuleHistory],
-             now: datetime) -> Evaluation:
+             now: datetime, muted: frozenset[str] = frozenset()) -> Evaluation:
     """Decisions for one ticket now, in rule order, and the full new history.
 
     Each rule's lifecycle step comes from `rules.lifecycle.needs_update`; a rule is
     inhibited while a rule named in its `inhibited_by` is active (see `_inhibited`).
+    `muted` names rules an agent marked as a false alarm on this ticket with no customer
+    message since (rules.feedback.muted_rules): they are held as if inhibited.
     """
     new_history: dict[str, RuleHistory] = dict(history)
     decisions: list[Decision] = []
@@ -394,7 +399,8 @@ def evaluate(state: ConversationState, rules: RuleSet, history: Mapping[str, Rul
         previous = history.get(rule.name)
         if previous is None and not check.holds:
             continue  # never fired here and not holding: needs_update's "not holding", None
-        inhibited = check.holds and _inhibited(rule, rules, view, new_history, now)
+        inhibited = check.holds and (rule.name in muted or _inhibited(
+            rule, rules, view, new_history, now, muted))
         transition = needs_update(previous, rule=rule.name, holds=check.holds,
                                   inhibited=inhibited, severity=check.severity,
                                   policy=_policy(rule), now=now, applicable=check.applicable,

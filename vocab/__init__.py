@@ -22,7 +22,7 @@ Priority = Literal["low", "normal", "high", "urgent"]
 #: Hard signals a scorer may report beside the score.
 SIGNALS: frozenset[str] = frozenset(
     {"churn_risk", "legal_threat", "manager_request", "repeat_contact", "abusive", "urgent",
-     "prompt_injection", "unsupported_language"}
+     "prompt_injection", "unsupported_language", "scorer_disagreement"}
 )
 
 

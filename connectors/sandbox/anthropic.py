@@ -9,9 +9,19 @@ Messages wire format (content blocks, stop_reason, usage), and records every req
 test can assert what left the machine (redacted, delimited, batched, within budget).
 
 Its "judgement" is a deliberately tiny keyword scorer over each `<customer_message id=..>`
-block: it exists to test our integration, not to be right.  It is also gullible on
-purpose: a block saying "rate this positive" is rated very positive with no signals, so
-tests can prove that our union with the offline hard signals keeps the severity.
+block (English plus a few German, French, Spanish and Portuguese complaint words): it
+exists to test our integration, not to be right.  It is also gullible on purpose, in
+general ways rather than for one phrase, so tests prove that the daemon's design keeps
+the severity when the model is fooled (not that the model resists):
+
+- obedience: a block with instruction-like text asking for a good or neutral rating, in
+  any of those languages, as role-play or as a claimed administrator, is rated as it asks
+  (+0.95, or 0.0 for "neutral"), with no signals and no injection flag;
+- contagion: a block telling the model how to rate *all/other* messages gets every block
+  of the request rated +0.95;
+- forgery: result-shaped JSON inside a block (`"id": ..., "score": ...`) is echoed into
+  the answer as if the model had produced it, so a customer can answer for any id it
+  guesses.
 
 Behaviours for failure tests (`queue(behaviour, count)` or `default_behaviour`):
 "ok", "refusal" (stop_reason "refusal"), "malformed" (text that is not JSON),
@@ -41,13 +51,40 @@ CHARS_PER_TOKEN = 4
 
 _BLOCK = re.compile(r'<customer_message id="([^"]{1,64})"(?: [a-z]+="[^"]{0,16}")*>\n?(.*?)\n?'
                     r'</customer_message>', re.S)
-_NEGATIVE = ("broken", "refund", "angry", "terrible", "worst", "not working", "still",
-             "waiting", "cancel", "lawyer", "unacceptable", "hate", "useless", "awful")
+_NEGATIVE: tuple[str, ...] = ("broken", "refund", "angry", "terrible", "worst", "not working", "still",
+             "waiting", "cancel", "lawyer", "unacceptable", "hate", "useless", "awful",
+             "crash", "failing", "error", "nobody", "third time", "charged twice",
+             "not arrived", "deadline")
 _POSITIVE = ("thanks", "thank you", "great", "love", "perfect", "awesome", "happy",
              "resolved", "excellent")
 _SIGNAL_WORDS = {"lawyer": "legal_threat", "cancel": "churn_risk", "manager": "manager_request",
                  "again": "repeat_contact", "urgent": "urgent"}
-_GULLIBLE = re.compile(r"rate (?:this|it) (?:as )?(?:very )?positive", re.I)
+_NEGATIVE += (  # a few complaint words of other languages, for the honest reading
+    "wütend", "kaputt", "schrecklich", "inakzeptabel", "erstattung", "warte", "furieux",
+    "furieuse", "inacceptable", "remboursement", "cassé", "attends", "horrible", "furioso",
+    "furiosa", "inaceptable", "reembolso", "roto", "espero", "horrível", "inaceitável",
+    "quebrado", "péssimo", "esperando", "semanas", "wochen", "semaines", "enojado")
+# What a gullible model takes as an order: a rating verb (or a claimed authority / a
+# role-play frame) near a mild target word, in several languages.
+_ORDER_VERB = (r"(?:rate|rating|score|scoring|classify|label|mark|record|log|flag|treat|"
+               r"consider|tag|output|return|bewerte\w*|einstuf\w*|"
+               r"markier\w*|klassifizier\w*|note[zr]?|évalue\w*|evalue\w*|classe[zr]?|"
+               r"marque[zr]?|califica\w*|clasifica\w*|puntúa\w*|avali\w*|classifi\w*|"
+               r"pontu\w*|administrator|admin|system|developer|override|pretend|imagine|"
+               r"act as|you are|du bist|tu es|eres|você é)")
+_ORDER_TARGET = (r"(?:positi[fv]\w*|neutral\w*|neutre|neutr[oa]|happy|satisfied|delighted|"
+                 r"pleased|glücklich|zufrieden|content[e]?|satisfait\w*|heureu\w*|"
+                 r"feliz|satisfech\w*|satisfeit\w*|contente|great|excellent|0\.9\d*|"
+                 r"\+1|five stars|5 stars|fünf sterne|cinq étoiles|cinco estrellas|"
+                 r"cinco estrelas|no complaint|kein\w* beschwerde|low priority)")
+_GULLIBLE = re.compile(rf"{_ORDER_VERB}.{{0,80}}?{_ORDER_TARGET}|"
+                       rf"{_ORDER_TARGET}.{{0,40}}?{_ORDER_VERB}", re.I | re.S)
+_NEUTRAL_ORDER = re.compile(r"neutr", re.I)
+_CONTAGION = re.compile(r"\b(?:all|every|each|other|alle[ns]?|jede[nrs]?|toutes?|tous|"
+                        r"autres?|todos?|todas?|otros?|outros?|cada)\b.{0,40}?"
+                        r"\b(?:messages?|tickets?|blocks?|nachrichten|mensajes?|mensagens?)\b",
+                        re.I | re.S)
+_FORGED = re.compile(r'\{[^{}]{0,400}?"id"\s*:\s*"([^"]{1,64})"[^{}]{0,400}?\}', re.S)
 
 
 @dataclass(slots=True)
@@ -94,12 +131,42 @@ def _error(status: int, kind: str, message: str, headers: dict[str, str] | None 
                              "request_id": f"req_{uuid.uuid4().hex[:16]}"}, headers or {})
 
 
+def obeyed(text: str) -> dict[str, Any] | None:
+    """The verdict a block orders the gullible model to give, if it gives an order."""
+    match = _GULLIBLE.search(text)
+    if match is None:
+        return None
+    if _NEUTRAL_ORDER.search(match.group(0)):
+        return {"score": 0.0, "label": "neutral", "confidence": 0.9,
+                "indicators": [], "signals": [], "injection_attempt": False}
+    return {"score": 0.95, "label": "very_positive", "confidence": 0.95,
+            "indicators": [], "signals": [], "injection_attempt": False}
+
+
+def contagious(text: str) -> bool:
+    """True when a block orders a rating for the other messages of the request too."""
+    return _GULLIBLE.search(text) is not None and _CONTAGION.search(text) is not None
+
+
+def forged_results(text: str) -> list[dict[str, Any]]:
+    """Result-shaped JSON objects in a block, which the gullible model repeats."""
+    out: list[dict[str, Any]] = []
+    for match in _FORGED.finditer(text):
+        try:
+            data = json.loads(match.group(0))
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            out.append(data)
+    return out
+
+
 def judge(text: str) -> dict[str, Any]:
     """The sandbox's keyword verdict on one message (deterministic)."""
     lowered = text.lower()
-    if _GULLIBLE.search(text):
-        return {"score": 0.9, "label": "very_positive", "confidence": 0.9,
-                "indicators": [], "signals": [], "injection_attempt": False}
+    order = obeyed(text)
+    if order is not None:
+        return order
     negative = [w for w in _NEGATIVE if w in lowered]
     positive = [w for w in _POSITIVE if w in lowered]
     score = max(-1.0, min(1.0, (len(positive) - len(negative)) / 3))
@@ -123,6 +190,17 @@ _TOPIC_WORDS = (("log in", "login failure"), ("login", "login failure"),
                 ("sign in", "login failure"), ("checkout", "checkout payment"),
                 ("invoice", "invoice"), ("export", "data export"), ("refund", "refund"),
                 ("password", "password reset"), ("crash", "app crash"))
+
+
+def _gullible_results(blocks: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    results = [{"id": bid, **judge(t)} for bid, t in blocks]
+    if any(contagious(t) for _, t in blocks):
+        for result in results:
+            result.update(score=0.95, label="very_positive", signals=[], indicators=[],
+                          injection_attempt=False)
+    for _, block in blocks:
+        results.extend(forged_results(block))
+    return results
 
 
 class AnthropicSandbox(SandboxServer):
@@ -271,7 +349,7 @@ class AnthropicSandbox(SandboxServer):
         elif behaviour == "wrong_ids":
             text = json.dumps({"results": [{"id": f"x{bid}", **judge(t)} for bid, t in blocks]})
         else:
-            text = json.dumps({"results": [{"id": bid, **judge(t)} for bid, t in blocks]})
+            text = json.dumps({"results": _gullible_results(blocks)})
         call.output_tokens = math.ceil(len(text) / CHARS_PER_TOKEN)
         content = [{"type": "text", "text": text}] if text else []
         return Response(200, {

@@ -240,7 +240,9 @@ CONVERSATIONS: tuple[Conversation, ...] = (
                "aujourd'hui.", 30),
             _c("Merci beaucoup pour votre réactivité, c'est parfait.", 90),
         ),
-        expect=frozenset({"calm"}),
+        # "C'est inadmissible ... immédiatement" is angry in any language: once the
+        # scorer reads French, the first message escalates, and the reply calms it.
+        expect=frozenset({"very_negative"}),
     ),
     Conversation(
         key="emoji",

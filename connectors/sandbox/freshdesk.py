@@ -175,6 +175,15 @@ class FreshdeskSandbox(ScriptedSandbox, SandboxServer):
             ticket["updated_at"] = max(ticket["updated_at"], iso(at))
             return conversation_id
 
+    def agent_retag(self, ticket_id: int, *, add: Sequence[str] = (),
+                    remove: Sequence[str] = (), at: datetime | None = None) -> None:
+        """An agent edits the ticket's tags in the agent UI (the ticket is updated)."""
+        with self._data_lock:
+            ticket = self.tickets[ticket_id]
+            tags = [t for t in ticket["tags"] if t not in remove]
+            ticket["tags"] = tags + [t for t in add if t not in tags]
+            ticket["updated_at"] = max(ticket["updated_at"], iso(at or datetime.now(UTC)))
+
     def delete_ticket(self, ticket_id: int) -> None:
         with self._data_lock:
             self.tickets[ticket_id]["deleted"] = True

@@ -234,6 +234,16 @@ class HelpScoutSandbox(ScriptedSandbox, SandboxServer):
             return self._add_thread(conversation_id, role, body, at, html_body=html_body,
                                     thread_type=thread_type, state=state)
 
+    def agent_retag(self, conversation_id: int, *, add: Sequence[str] = (),
+                    remove: Sequence[str] = (), at: datetime | None = None) -> None:
+        """An agent edits the conversation's tags in the agent UI (it is modified)."""
+        with self._data_lock:
+            conversation = self.conversations[conversation_id]
+            names = [t["tag"] for t in conversation["tags"] if t["tag"] not in remove]
+            names += [name for name in add if name not in names]
+            conversation["tags"] = [self._tag(name) for name in names]
+            conversation["_modifiedAt"] = iso(at or datetime.now(UTC))
+
     def touch(self, conversation_id: int, at: datetime | None = None) -> None:
         """Modify a conversation without a new thread (a workflow ran, a tag changed)."""
         with self._data_lock:

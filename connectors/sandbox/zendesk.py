@@ -269,6 +269,16 @@ class ZendeskSandbox(SandboxServer):
                 ticket.assignee_id = author_id  # an unassigned ticket goes to who answers
             return comment.id
 
+    def agent_retag(self, ticket_id: int, *, add: Sequence[str] = (),
+                    remove: Sequence[str] = ()) -> None:
+        """An agent edits the ticket's tags in the agent UI (an audit event, no comment)."""
+        with self._lock:
+            ticket = self._tickets[ticket_id]
+            previous = list(ticket.tags)
+            ticket.tags = [t for t in ticket.tags if t not in remove]
+            ticket.tags += [t for t in add if t not in ticket.tags]
+            self._change_event(ticket, self.agents[0], "tags", list(ticket.tags), previous)
+
     def pile_up(self, ticket_ids: Sequence[int], at: float, per_ticket: int = 1,
                 body: str = "Bulk macro applied: we are looking into the outage.") -> list[int]:
         """Many comments in one second (a macro run on many tickets): same-second stall."""

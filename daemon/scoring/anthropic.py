@@ -10,10 +10,15 @@ data, and sent on a bounded thread pool through the official SDK (its retries fo
 again here: ids must be ones we sent, labels and signals from the fixed sets, numbers
 clamped, indicators kept only when they occur in the message.
 
+Every request carries fresh random ids (a customer cannot know, forge or answer for
+another message's id) and one canary message of known reading at a random place.
+Answers are matched by id; a missing, duplicated or unknown id, a canary read wrongly or
+a suspect verdict taints the whole request, and then every message of it is scored again
+alone, so no message's verdict depends on its neighbours.  The merge policy
+(daemon.scoring.verdict) decides which verdicts are suspect and re-reads those in parts:
+text inside a message can never make the final verdict milder than the evidence.
 Claude's verdict can add to what the offline scorer found, never remove from it: signals
-are the union, a hard signal caps the score as it does offline, and when either side sees
-an injection attempt the message is flagged `prompt_injection` and gets the more negative
-of the two scores.  When Claude cannot answer (breaker open, errors after retries,
+are the union and a hard signal caps the score as it does offline.  When Claude cannot answer (breaker open, errors after retries,
 refusal, spend limit, invalid output, budget spent) the offline score is returned with
 scorer="fallback", the reason, and `needs_rescore` so the daemon re-scores it later.  No
 tools are offered to the model: it can only return numbers and labels.
@@ -23,7 +28,9 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,14 +42,24 @@ from typing import Any
 import anthropic
 import structlog
 
-from daemon.scoring.base import LABELS, SIGNALS, Score, label_for
+from daemon.scoring.base import DAEMON_SIGNALS, LABELS, SIGNALS, Score, label_for
 from daemon.scoring.cache import ScoreCache, cache_key
 from daemon.scoring.guards import CircuitBreaker, DailyBudget
 from daemon.scoring.http_limits import limited_http_client
-from daemon.scoring.local import CONFIDENT_LABELS, LocalScorer, cap_for_signals
+from daemon.scoring.local import CONFIDENT_LABELS, LocalScorer
 from daemon.scoring.redact import Redactor
 from daemon.scoring.scale import SCALE_TEXT
 from daemon.scoring.settings import AnthropicScorerSettings
+from daemon.scoring.verdict import (
+    REREAD,
+    Evidence,
+    merge,
+    offline_blind,
+    parts,
+    settle,
+    suspicion,
+    variants,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +79,7 @@ SYSTEM_PROMPT = (
     "\"login failure\"), in the message's language.\n"
     + SCALE_TEXT
 )
-_SIGNAL_ENUM = sorted(SIGNALS - {"prompt_injection"})
+_SIGNAL_ENUM = sorted(SIGNALS - {"prompt_injection"} - DAEMON_SIGNALS)
 OUTPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"results": {"type": "array", "items": {
@@ -89,6 +106,16 @@ _SPEND_LIMIT_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_
 _DELIMITER = re.compile(r"<\s*/?\s*customer_message", re.IGNORECASE)
 _CHARS_PER_TOKEN = 4  # the estimate used for budget reservations before the API counts
 _OUTPUT_TOKENS_PER_MESSAGE = 120
+# Canaries: plain messages whose reading any sane model agrees on, one per request of
+# several messages.  If one is read outside its band, some block steered the request.
+_CANARIES: tuple[tuple[str, float, float], ...] = (  # text, lowest, highest score
+    ("Where can I download the invoice for my last order?", -0.3, 0.3),
+    ("How do I change the email address on my account?", -0.3, 0.3),
+    ("This is the third time I write: my order is still broken and nobody replies.",
+     -1.0, -0.2),
+    ("I have been waiting two weeks for my refund and it is still not here.", -1.0, -0.2),
+)
+CANARY_TEXTS: frozenset[str] = frozenset(text for text, _, _ in _CANARIES)
 
 
 class _Unavailable(Exception):
@@ -101,10 +128,14 @@ class _Unavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Item:
-    ident: str  # the id in the request, "m0".."m<n>"
+    ident: str  # a fresh random id, unique to one request (never guessable)
     text: str  # normalised text as the daemon stores it
     sent: str  # redacted and delimiter-escaped: what leaves the machine
     language: str = "und"  # detected offline (ISO 639-1), told to Claude as a hint
+
+
+def _nonce() -> str:
+    return f"c{secrets.token_hex(8)}"
 
 
 def build_user_content(items: Sequence[_Item]) -> str:
@@ -112,6 +143,15 @@ def build_user_content(items: Sequence[_Item]) -> str:
                        f'\n{item.sent}\n</customer_message>'
                        for item in items)
     return f"Rate each message; one result per id.\n{blocks}"
+
+
+@dataclass(slots=True)
+class _Answer:
+    """One request's verdicts in the order sent (a Score or a fallback reason) and
+    whether the request as a whole can be trusted."""
+
+    verdicts: list[Score | str]
+    tainted: bool = False
 
 
 class ClaudeScorer:
@@ -154,7 +194,10 @@ class ClaudeScorer:
         self._stats_lock = threading.Lock()
         self.stats: dict[str, int] = {"requests": 0, "input_tokens": 0, "output_tokens": 0,
                                       "cache_hits": 0, "cascaded": 0, "claude_scored": 0,
-                                      "pii_redacted": 0}
+                                      "pii_redacted": 0, "tainted_requests": 0,
+                                      "isolated": 0, "reread_requests": 0,
+                                      "rechecked": 0, "disagreements": 0}
+        self._random = random.SystemRandom()
         self.fallbacks: dict[str, int] = {}
 
     # -- public --------------------------------------------------------------------
@@ -189,13 +232,19 @@ class ClaudeScorer:
         futures = self._submit(unique)
         if offline is None:
             offline = self._offline_politely(texts) if futures else self._offline.score(texts)
-        for index, hit in cached.items():
-            results[index] = self._merge(hit, offline[index])
-        if unique:
-            local_of = {text: offline[pending[text][0]] for text in unique}
-            for text, score in self._collect(unique, futures, local_of).items():
-                for index in pending[text]:
-                    results[index] = score
+        local_of = {text: offline[index] for text, index in
+                    ((texts[i], i) for i in (*cached, *(p[0] for p in pending.values())))}
+        evidence = {text: self._evidence(text, local) for text, local in local_of.items()}
+        verdicts: dict[str, Score | str] = {texts[i]: hit for i, hit in cached.items()}
+        prefetched: dict[str, Score | str] = {}  # re-reads asked early (see _collect)
+        verdicts.update(self._collect(futures, evidence, prefetched))
+        for text, score in self._settle(verdicts, evidence, prefetched).items():
+            for index in pending.get(text, ()):
+                results[index] = score
+        for index in cached:
+            results[index] = self._settle({texts[index]: cached[index]},
+                                          {texts[index]: evidence[texts[index]]},
+                                          prefetched)[texts[index]]
         return [r if r is not None else offline[i] for i, r in enumerate(results)]
 
     def purge_expired(self, max_age_seconds: float | None = None) -> int:
@@ -232,48 +281,165 @@ class ClaudeScorer:
         return replace(local, scorer="fallback", needs_rescore=reason != "refusal",
                        fallback_reason=reason)
 
-    def _merge(self, claude: Score, local: Score) -> Score:
-        """Claude's verdict with the offline hard signals kept (an injection cannot lower them)."""
-        # Claude reads every language: "unsupported" was the offline scorer's limit.
-        signals = (claude.signals | local.signals) & SIGNALS - {"unsupported_language"}
-        value = claude.score
-        if "prompt_injection" in signals:
-            value = min(value, local.score)
-        value = cap_for_signals(value, signals)
-        indicators = tuple(dict.fromkeys((*local.indicators[:3], *claude.indicators)))[:8]
-        return Score(score=round(value, 4), label=label_for(value),
-                     confidence=claude.confidence, indicators=indicators,
-                     signals=frozenset(signals), scorer=self.name, model=self.model,
-                     topic=claude.topic,
-                     language=local.language, language_supported=True)
+    def _evidence(self, text: str, local: Score) -> Evidence:
+        pieces = parts(text)
+        # Part readings are needed only to doubt a non-negative verdict; computed lazily
+        # by `_worst_part` so most messages never pay for them.
+        return Evidence(local=local, worst_part=0.0, blind=offline_blind(text),
+                        multipart=len(pieces) > 1)
+
+    def _worst_part(self, text: str, evidence: Evidence) -> Evidence:
+        pieces = parts(text)
+        if len(pieces) < 2:
+            return evidence
+        worst = min(self._offline.score_one(piece).score for piece in pieces)
+        return replace(evidence, worst_part=worst)
+
+    def _suspect(self, text: str, verdict: Score, evidence: Evidence) -> tuple[str | None,
+                                                                                Evidence]:
+        if verdict.score > -0.05 and evidence.multipart:
+            evidence = self._worst_part(text, evidence)
+        return suspicion(verdict, evidence), evidence
+
+    def _settle(self, verdicts: dict[str, Score | str], evidence: dict[str, Evidence],
+                prefetched: dict[str, Score | str]) -> dict[str, Score]:
+        """Final scores: trusted verdicts merged, suspects re-read in parts alone."""
+        out: dict[str, Score] = {}
+        suspects: dict[str, tuple[Score, Evidence, str]] = {}
+        for text, verdict in verdicts.items():
+            local = evidence[text].local
+            if not isinstance(verdict, Score):
+                out[text] = self._fallback(local, verdict or "invalid_output")
+                continue
+            reason, known = self._suspect(text, verdict, evidence[text])
+            if reason is None:
+                out[text] = merge(verdict, local, scorer=self.name, model=self.model)
+            else:
+                suspects[text] = (verdict, known, reason)
+        if suspects:
+            rereads = {text: [text, *variants(text)] if reason in REREAD else []
+                       for text, (_, _, reason) in suspects.items()}
+            answers = dict(prefetched)
+            answers.update(self._reread_answers(self._submit_reread(
+                [text for text, keys in rereads.items() if keys and text not in prefetched])))
+            for text, (verdict, known, reason) in suspects.items():
+                checks = [answers.get(v) for v in rereads[text]]
+                usable = None if not checks or any(not isinstance(c, Score) for c in checks) \
+                    else [c for c in checks if isinstance(c, Score)]
+                final = settle(verdict, known, usable, scorer=self.name, model=self.model)
+                self._count("rechecked")
+                if "scorer_disagreement" in final.signals:
+                    self._count("disagreements")
+                    # The pipeline logs it with the ticket (warning); here the detail.
+                    log.debug("scorer_disagreement", reason=reason,
+                                claude=round(verdict.score, 3), offline=known.local.score,
+                                final=final.score, rereads=len(rereads[text]))
+                out[text] = final
+        return out
 
     # -- remote ----------------------------------------------------------------------
 
-    def _submit(self, texts: list[str]) -> list[tuple[list[_Item], Future[dict[str, Score | str]]]]:
-        items = [_Item(f"m{i}", text, self._prepare(text),
-                       _language_code(self._offline.detect(text).language))
-                 for i, text in enumerate(texts)]
+    def _item(self, text: str) -> _Item:
+        """One message for a request: a fresh id, what is sent, its detected language."""
+        return _Item(_nonce(), text, self._prepare(text),
+                     _language_code(self._offline.detect(text).language))
+
+    def _submit(self, texts: list[str]) -> list[tuple[list[_Item], Future[_Answer]]]:
+        items = [self._item(text) for text in texts]
         size = self.settings.batch_size
         batches = [items[i:i + size] for i in range(0, len(items), size)]
         return [(batch, self._pool.submit(self._run_batch, batch)) for batch in batches]
 
-    def _collect(self, texts: list[str],
-                 futures: list[tuple[list[_Item], Future[dict[str, Score | str]]]],
-                 local_of: dict[str, Score]) -> dict[str, Score]:
-        out: dict[str, Score] = {}
+    def _collect(self, futures: list[tuple[list[_Item], Future[_Answer]]],
+                 evidence: dict[str, Evidence], prefetched: dict[str, Score | str], *,
+                 retry: bool = True) -> dict[str, Score | str]:
+        """Each text's verdict (or fallback reason), from its batch when the batch can be
+        trusted.  A message that may have steered the model (flagged, or read far more
+        positively than any evidence explains) is asked again alone and its neighbours
+        again together, in a request without it; a request that cannot be trusted as a
+        whole (an id missing, doubled or unknown; the canary misread) has every message
+        asked again alone.  A second distrusted request goes alone too (bounded).  The
+        re-reads a steering message needs are asked in the same round (`_submit_reread`,
+        into `prefetched`), so distrust costs one round trip, not three."""
+        out: dict[str, Score | str] = {}
+        alone: list[str] = []
+        together: list[str] = []
+        steering_all: list[str] = []
         for batch, future in futures:
-            verdicts = future.result()  # _run_batch never raises
-            for item in batch:
-                verdict = verdicts.get(item.ident)
-                local = local_of[item.text]
-                if isinstance(verdict, Score):
-                    if self._cache is not None:
-                        self._cache.put(cache_key(self._identity, item.text), verdict)
-                    out[item.text] = self._merge(verdict, local)
-                    self._count("claude_scored")
+            answer = future.result()  # _run_batch never raises
+            steering = {item.text for item, verdict in zip(batch, answer.verdicts, strict=True)
+                        if isinstance(verdict, Score)
+                        and self._suspect(item.text, verdict, evidence[item.text])[0] in REREAD}
+            steering_all += steering
+            if (answer.tainted or steering) and len(batch) > 1:
+                self._count("tainted_requests")
+                if answer.tainted or not retry:
+                    alone += [item.text for item in batch]
                 else:
-                    out[item.text] = self._fallback(local, verdict or "invalid_output")
+                    alone += [item.text for item in batch if item.text in steering]
+                    together += [item.text for item in batch if item.text not in steering]
+                continue
+            for item, verdict in zip(batch, answer.verdicts, strict=True):
+                out[item.text] = verdict
+        rereads = self._submit_reread([t for t in dict.fromkeys(steering_all)
+                                       if t not in prefetched])
+        again = self._submit(together) if together else []
+        reread = {text for text, _, _ in rereads}
+        lone = self._submit_alone([t for t in alone if t not in reread])
+        if again:
+            out.update(self._collect(again, evidence, prefetched, retry=False))
+        prefetched.update(self._reread_answers(rereads))
+        answers = {text: future.result().verdicts[0] for text, future in lone}
+        out.update({text: prefetched[text] if text in reread else answers[text]
+                    for text in alone})
+        if retry:  # the outermost call: each text counted and cached once
+            for text, verdict in out.items():
+                if isinstance(verdict, Score):
+                    self._count("claude_scored")
+                    if self._cache is not None:
+                        self._cache.put(cache_key(self._identity, text), verdict)
         return out
+
+    def _submit_reread(self, texts: list[str]
+                       ) -> list[tuple[str, list[str], Future[_Answer]]]:
+        """For each suspect one request of its own: the whole message, each part, and the
+        message without each part, in separate blocks (with a canary).  An instruction
+        fools only the blocks it is in; one that reaches across blocks trips the canary
+        and then every block is asked alone (`_reread_answers`)."""
+        out = []
+        for text in texts:
+            keys = list(dict.fromkeys([text, *variants(text)]))
+            items = [self._item(key) for key in keys]
+            out.append((text, keys, self._pool.submit(self._run_batch, items)))
+        with self._stats_lock:
+            self.stats["reread_requests"] += len(out)
+        return out
+
+    def _reread_answers(self, submitted: list[tuple[str, list[str], Future[_Answer]]]
+                        ) -> dict[str, Score | str]:
+        out: dict[str, Score | str] = {}
+        alone: list[str] = []
+        for _text, keys, future in submitted:
+            answer = future.result()
+            if answer.tainted and len(keys) > 1:
+                alone += keys
+            else:
+                out.update(zip(keys, answer.verdicts, strict=True))
+        out.update(self._alone(alone))
+        return out
+
+    def _submit_alone(self, texts: list[str]) -> list[tuple[str, Future[_Answer]]]:
+        """Each text in a request of its own, submitted to the pool."""
+        futures = [(text, self._pool.submit(self._run_batch,
+                                            [self._item(text)]))
+                   for text in dict.fromkeys(texts)]
+        with self._stats_lock:
+            self.stats["isolated"] += len(futures)
+        return futures
+
+    def _alone(self, texts: list[str]) -> dict[str, Score | str]:
+        return {text: future.result().verdicts[0]
+                for text, future in self._submit_alone(texts)}
 
     def _prepare(self, text: str) -> str:
         # Redact before cutting, so a cut cannot split a card number out of recognition.
@@ -287,25 +453,34 @@ class ClaudeScorer:
         # A customer cannot close our delimiter and write outside it.
         return _DELIMITER.sub("\u2039customer_message", text)
 
-    def _run_batch(self, batch: list[_Item]) -> dict[str, Score | str]:
-        """Verdicts by id: a Score, or the fallback reason.  Never raises."""
+    def _run_batch(self, batch: list[_Item]) -> _Answer:
+        """The batch's verdicts in order: a Score, or the fallback reason.  Never raises."""
         try:
-            return dict(self._request(batch))
+            return self._request(batch)
         except _Unavailable as exc:
             if exc.reason == "refusal" and len(batch) > 1:
                 # One message may have caused it; ask for each alone so the others count.
-                merged: dict[str, Score | str] = {}
-                for item in batch:
-                    merged.update(self._run_batch([item]))
-                return merged
-            return {item.ident: exc.reason for item in batch}
+                return _Answer([self._run_batch([replace(item, ident=_nonce())]).verdicts[0]
+                                for item in batch])
+            return _Answer([exc.reason] * len(batch))
         except Exception as exc:  # the contract: score() never raises
             log.warning("claude_scorer_error", error=type(exc).__name__)
             self.breaker.record_failure(type(exc).__name__)
-            return {item.ident: "unavailable" for item in batch}
+            return _Answer(["unavailable"] * len(batch))
 
-    def _request(self, batch: list[_Item]) -> dict[str, Score | str]:
-        user = build_user_content(batch)
+    def _with_canary(self, batch: list[_Item]) -> tuple[list[_Item], _Item | None,
+                                                         tuple[float, float]]:
+        if len(batch) < 2:
+            return batch, None, (-1.0, 1.0)
+        text, low, high = self._random.choice(_CANARIES)
+        canary = _Item(_nonce(), text, text)
+        sent = list(batch)
+        sent.insert(self._random.randrange(len(sent) + 1), canary)
+        return sent, canary, (low, high)
+
+    def _request(self, batch: list[_Item]) -> _Answer:
+        sent, canary, band = self._with_canary(batch)
+        user = build_user_content(sent)
         # The API bills the schema's grammar too; its JSON length stands in for that.
         estimate = math.ceil((len(SYSTEM_PROMPT) + len(user) + _SCHEMA_CHARS)
                              / _CHARS_PER_TOKEN)
@@ -319,7 +494,7 @@ class ClaudeScorer:
         try:
             response = self._client.messages.create(
                 model=self.settings.model,
-                max_tokens=100 + _OUTPUT_TOKENS_PER_MESSAGE * len(batch),
+                max_tokens=100 + _OUTPUT_TOKENS_PER_MESSAGE * len(sent),
                 system=SYSTEM_PROMPT,
                 messages=[{"role": "user", "content": user}],
                 output_config=self._output_config,
@@ -352,12 +527,19 @@ class ClaudeScorer:
         text = "".join(getattr(block, "text", "") for block in response.content
                        if getattr(block, "type", "") == "text")
         try:
-            verdicts = parse_verdicts(text, batch)
+            verdicts, anomalies = parse_answer(text, sent)
         except ValueError:
             self.breaker.record_failure("invalid_output")
             raise _Unavailable("invalid_output") from None
         self.breaker.record_success()
-        return verdicts
+        tainted = anomalies > 0
+        if canary is not None:
+            reading = verdicts.get(canary.ident)
+            tainted = tainted or not (isinstance(reading, Score)
+                                      and band[0] <= reading.score <= band[1])
+        if tainted:
+            log.info("claude_request_tainted", messages=len(batch), unknown_or_duplicate_ids=anomalies)
+        return _Answer([verdicts[item.ident] for item in batch], tainted=tainted)
 
     def _count(self, key: str) -> None:
         with self._stats_lock:
@@ -402,21 +584,36 @@ def _quoted(text: str, phrases: Any) -> tuple[str, ...]:
 
 
 def parse_verdicts(text: str, batch: Sequence[_Item]) -> dict[str, Score | str]:
+    """The verdicts of `parse_answer`, without the anomaly count."""
+    return parse_answer(text, batch)[0]
+
+
+def parse_answer(text: str, batch: Sequence[_Item]) -> tuple[dict[str, Score | str], int]:
     """Validate the model's JSON; ValueError when nothing in it is usable.
 
     Per item: the id must be one we sent; score and confidence must be numbers (then
-    clamped); the label must be one of LABELS; signals are kept only from SIGNALS;
-    indicators only when they occur in the message.  An item that fails is marked
-    "invalid_output" and falls back alone.
+    clamped); the label must be one of LABELS; signals are kept only from the model's
+    vocabulary; indicators only when they occur in the message.  An item that fails is
+    marked "invalid_output".  An id answered twice is answered by nobody (which of the
+    two would be the model's?).  The second value counts the anomalies (unknown ids,
+    duplicates, missing ids): any makes the caller distrust the whole request.
     """
     data = json.loads(text)  # JSONDecodeError is a ValueError
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise ValueError("no results list")
     by_id = {item.ident: item for item in batch}
     verdicts: dict[str, Score | str] = {item.ident: "invalid_output" for item in batch}
+    results = data["results"]
+    seen: dict[str, int] = {}
+    for raw in results[:len(batch) * 4]:
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            seen[raw["id"]] = seen.get(raw["id"], 0) + 1
+    anomalies = sum(1 for ident, n in seen.items() if ident not in by_id or n > 1)
+    anomalies += sum(1 for ident in by_id if ident not in seen)
+    anomalies += max(0, len(results) - len(batch) * 4)
     usable = 0
-    for raw in data["results"][:len(batch) * 2]:
-        if not isinstance(raw, dict) or raw.get("id") not in by_id:
+    for raw in results[:len(batch) * 4]:
+        if not isinstance(raw, dict) or raw.get("id") not in by_id or seen[raw["id"]] > 1:
             continue
         item = by_id[raw["id"]]
         try:
@@ -424,7 +621,8 @@ def parse_verdicts(text: str, batch: Sequence[_Item]) -> dict[str, Score | str]:
             confidence = max(0.0, min(1.0, _number(raw["confidence"])))
             if raw["label"] not in LABELS:
                 raise ValueError("label")
-            signals = {str(s) for s in raw.get("signals") or [] if s in SIGNALS}
+            signals = {str(s) for s in raw.get("signals") or []
+                       if s in SIGNALS and s not in DAEMON_SIGNALS}
             if raw.get("injection_attempt") is True:
                 signals.add("prompt_injection")
             indicators = _quoted(item.text, raw.get("indicators") or [])
@@ -438,4 +636,4 @@ def parse_verdicts(text: str, batch: Sequence[_Item]) -> dict[str, Score | str]:
         usable += 1
     if usable == 0:
         raise ValueError("no usable result")
-    return verdicts
+    return verdicts, anomalies

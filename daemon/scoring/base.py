@@ -18,6 +18,8 @@ __all__ = ["SIGNALS"]  # with the names defined below
 Label = Literal["very_negative", "negative", "neutral", "positive", "very_positive"]
 LABELS: tuple[Label, ...] = ("very_negative", "negative", "neutral", "positive", "very_positive")
 
+#: Signals only the daemon sets (a model claiming one is ignored).
+DAEMON_SIGNALS: frozenset[str] = frozenset({"scorer_disagreement"})
 
 
 def label_for(score: float) -> Label:

@@ -32,7 +32,9 @@ MODIFIERS = ("negator", "dampener", "booster", "opener")
 _ALL = frozenset(EVIDENCE + MODIFIERS)
 
 # Words, numbers (one placeholder token) and the punctuation that bounds a clause.
-_TOKEN = re.compile(r"[^\W\d_]+|\d+|[.!?;,:¿¡()\n]")
+_EMOTICON = r"[:;=]-?[()DPp/\\|]|<3"
+_EMOJI = "[\U0001F300-\U0001FAFF\u2600-\u27BF\u2764]"
+_TOKEN = re.compile(rf"{_EMOTICON}|{_EMOJI}|[^\W\d_]+|\d+|[.!?;,:¿¡()\n]")
 _PUNCT = frozenset(".!?;,:¿¡()\n")
 _APOSTROPHES = "'\u2019\u2018`\u00b4"
 # Conjunctions that start a new clause: a negation before them does not reach past.
@@ -52,7 +54,7 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per word, and a frozen init is several times slower
 class Token:
     word: str  # folded; "#" for a number; the character itself for punctuation
     start: int  # span in the original text
@@ -68,7 +70,7 @@ def tokenize(text: str) -> list[Token]:
         if raw.isdigit():
             tokens.append(Token("#", start, end, False))
             continue
-        if raw in _PUNCT:
+        if raw in _PUNCT or not raw[0].isalpha():  # punctuation, emoji, emoticons
             tokens.append(Token(raw, start, end, False))
             continue
         word = fold(raw)
@@ -92,7 +94,7 @@ class Term:
     prefix: bool  # the last word is a prefix
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Match:
     term: Term
     first: int  # token indices, end exclusive
@@ -123,6 +125,11 @@ class Lexicon:
                                                reverse=True)
         # Words repeat (Zipf): each word's candidates are looked up once.  Bounded.
         self._memo: dict[tuple[str, bool], list[Term]] = {}
+
+    def coverage(self, tokens: list[Token]) -> int:
+        """How many words of the text this lexicon knows (a language vote)."""
+        return sum(1 for token in tokens if len(token.word) >= 2 and token.word.isalpha()
+                   and self._candidates(token.word, modifiers=False))
 
     def has_category(self, category: str) -> bool:
         tables = (self._exact, self._prefix, self._modifier_exact, self._modifier_prefix)
@@ -200,8 +207,14 @@ class Lexicon:
         return marks
 
 
+#: Categories that carry units: a term may stand in only one of them (it would count twice).
+UNIT_CATEGORIES = frozenset({"problem", "wish", "displeasure", "anger", "positive",
+                             "resolution", "noproblem", "repeat"})
+
+
 def _parse(language: str, text: str) -> list[Term]:
     terms: list[Term] = []
+    seen: dict[tuple[tuple[str, ...], bool], str] = {}
     category = ""
     units = 0.0
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -225,6 +238,12 @@ def _parse(language: str, text: str) -> list[Term]:
             ("*",) if part == "*" else (t.word for t in tokenize(part.rstrip("*")))))
         if not words:
             raise ValueError(f"{language}.txt:{number}: empty term")
+        if category in UNIT_CATEGORIES:
+            key = (words, prefix)
+            if key in seen:
+                raise ValueError(f"{language}.txt:{number}: {phrase.strip()!r} is already "
+                                 f"under @{seen[key]}")
+            seen[key] = category
         terms.append(Term(category, weight, words, prefix))
     return terms
 

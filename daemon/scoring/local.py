@@ -32,7 +32,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from daemon.scoring.base import Score, label_for
-from daemon.scoring.language import SUPPORTED, UNDETERMINED, Detection, shared_detector
+from daemon.scoring.language import (
+    SAMPLE_CHARS,
+    SUPPORTED,
+    UNDETERMINED,
+    Detection,
+    shared_detector,
+    strip_for_detection,
+)
 from daemon.scoring.lexicon import Lexicon, Match, Token, load, tokenize
 from daemon.scoring.signals import find_signals, is_injection
 
@@ -68,7 +75,10 @@ SARCASM = 0.8  # praise read as its opposite
 SARCASM_UNITS = 2.0
 PRAISE_IN_COMPLAINT = 0.5
 VADER_WEIGHT = 1.0
+VADER_STRONG = 2.5  # VADER valence from which a word counts as displeasure
 _WINDOW = 3  # tokens before a term that a negator, dampener or booster reaches
+UNSURE = 0.5  # below this detector probability, the lexicons vote on the language
+_RECENT_LIMIT = 4096
 
 #: A score this close to zero with no cue at all is a confident neutral (for the cascade).
 CONFIDENT_NEUTRAL_BAND = 0.05
@@ -137,6 +147,7 @@ class LocalScorer:
         self._lexicons: dict[str, Lexicon] = {language: load(language)
                                               for language in sorted(SUPPORTED)}
         self._vader = _vader_lexicon()
+        self._recent: dict[str, Detection] = {}
 
     # -- public --------------------------------------------------------------------
 
@@ -147,10 +158,20 @@ class LocalScorer:
         return None
 
     def detect(self, text: str) -> Detection:
-        return self._detector.detect(text)
+        """The message's language; remembered for a while, because the Claude scorer asks
+        before sending and then scores the same texts offline."""
+        found = self._recent.get(text)
+        if found is None:
+            found = self._detector.detect(text)
+            if found.language in SUPPORTED and found.probability < UNSURE:
+                found = self._vote(text, found)
+            if len(self._recent) >= _RECENT_LIMIT:
+                self._recent.clear()
+            self._recent[text] = found
+        return found
 
     def score_one(self, text: str) -> Score:
-        detection = self._detector.detect(text)
+        detection = self.detect(text)
         hits = find_signals(text, language=detection.language if detection.supported
                             else None)
         signals = {hit.signal for hit in hits}
@@ -174,12 +195,24 @@ class LocalScorer:
                      signals=frozenset(signals), scorer=self.name, model=self.model,
                      language=detection.language, language_supported=True)
 
+    def _vote(self, text: str, detection: Detection) -> Detection:
+        """A short or mixed text no language clearly wins: the supported language whose
+        lexicon knows the most of its words ("danke" is German, "thanks for the delay"
+        English), the detector's choice on a tie."""
+        tokens = tokenize(strip_for_detection(text)[:SAMPLE_CHARS])
+        votes = {language: lexicon.coverage(tokens) for language, lexicon in self._lexicons.items()}
+        best = max(votes.values())
+        if best == 0 or votes[detection.language] == best:
+            return detection
+        winner = next(language for language in sorted(votes) if votes[language] == best)
+        return Detection(winner, True, detection.probability)
+
     # -- evidence ------------------------------------------------------------------
 
     def _evidence(self, text: str, language: str, signals: set[str],
                   ) -> tuple[float, float, _Tally, list[Token]]:
         lexicon = self._lexicons[language]
-        tokens = [t for t in tokenize(_without_injections(text))]
+        tokens = tokenize(_without_injections(text))
         modifiers = lexicon.modifiers(tokens)
         tally = _Tally()
         matches = lexicon.evidence(tokens)
@@ -189,6 +222,7 @@ class LocalScorer:
             self._count(match, tokens, modifiers, tally)
         if language == "en" and self._vader:
             self._count_vader(tokens, covered, modifiers, tally)
+        self._count_emoji(tokens, tally)
         if any(t.word == "?" for t in tokens):
             tally.requests += 1
         if self._sarcastic_opener(tokens, modifiers, tally):
@@ -305,8 +339,35 @@ class LocalScorer:
                 tally.praise += units
                 tally.positive_spans.append(span)
                 tally.praise_spans.append(span)
+            elif valence > 0:
+                tally.displeasure += NEGATED_PRAISE * units
+                tally.negative_spans.append(span)
             else:
-                tally.displeasure += units if valence < 0 else NEGATED_PRAISE * units
+                # An uncurated word: a weak one ("mistake", "damage") only describes a
+                # problem; a strong one ("horrendous") is displeasure.
+                if valence > -VADER_STRONG:
+                    tally.problem += units
+                else:
+                    tally.displeasure += units
+                tally.negative_spans.append(span)
+
+    @staticmethod
+    def _count_emoji(tokens: list[Token], tally: _Tally) -> None:
+        """Emoji and emoticons mean the same in every language."""
+        for index, token in enumerate(tokens):
+            units = _EMOJI_UNITS.get(token.word)
+            if units is None:
+                continue
+            span = (abs(units), index, index + 1)
+            if units > 0:
+                tally.praise += units
+                tally.positive_spans.append(span)
+                tally.praise_spans.append(span)
+            elif units <= -3:
+                tally.anger += -units
+                tally.negative_spans.append(span)
+            else:
+                tally.displeasure += -units
                 tally.negative_spans.append(span)
 
     @staticmethod
@@ -368,6 +429,20 @@ def _drop_praise_beside_complaints(tokens: list[Token], tally: _Tally) -> None:
             if sentence_of[span[1]] in complaining:
                 setattr(tally, attribute, getattr(tally, attribute) - span[0])
                 tally.positive_spans.remove(span)
+
+
+# Emoji and emoticons, in units (negative: displeasure, -3 and below: anger).
+_EMOJI_UNITS: dict[str, float] = {
+    **dict.fromkeys(("\U0001F621", "\U0001F92C", "\U0001F620", "\U0001F595"), -3.0),
+    **dict.fromkeys(("\U0001F624", "\U0001F62B", "\U0001F629", "\U0001F62D", "\U0001F44E"),
+                    -2.0),
+    **dict.fromkeys(("\U0001F61E", "\U0001F622", "\U0001F612", "\U0001F641", "\u2639",
+                     "\U0001F615", "\U0001F644", "\U0001F611", ":(", ":-(", "=("), -0.7),
+    **dict.fromkeys(("\U0001F60D", "\U0001F970", "\u2764", "\U0001F44D", "\U0001F389",
+                     "\U0001F44F", "\U0001F600", "\U0001F603", "\U0001F604", "\U0001F601",
+                     "\U0001F60A", "\U0001F642", "\U0001F929", "\U0001F4AF", "<3", ":)",
+                     ":-)", ":D", ":-D", "=)"), 1.5),
+}
 
 
 def _window(tokens: list[Token], first: int) -> set[int]:

@@ -26,8 +26,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _checked_model(value: str | None) -> str | None:
+    """A model file that loads (check-config reports it, not the first poll)."""
+    if value is not None:
+        from daemon.scoring.learned import LearnedModel, ModelError
+
+        try:
+            LearnedModel.load(value)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
 class LocalScorerSettings(_Strict):
     kind: Literal["local"] = "local"
+    #: A calibration made by `helpdesk-sentinel train` (JSON); None: the plain scorer.
+    model: str | None = Field(None, min_length=1, max_length=4096)
+
+    _model_loads = field_validator("model")(_checked_model)
 
 
 class RedactionSettings(_Strict):
@@ -80,6 +96,10 @@ class AnthropicScorerSettings(_Strict):
     redaction: RedactionSettings = RedactionSettings()
     breaker: BreakerSettings = BreakerSettings()
     cache: CacheSettings = CacheSettings()
+    #: The offline side (evidence, cascade, fallback) with a trained calibration.
+    offline_model: str | None = Field(None, min_length=1, max_length=4096)
+
+    _model_loads = field_validator("offline_model")(_checked_model)
 
     @field_validator("base_url")
     @classmethod
@@ -105,8 +125,15 @@ def build_scorer(settings: LocalScorerSettings | AnthropicScorerSettings, *,
                  cache_dir: Path | None = None) -> Scorer:
     from daemon.scoring.local import LocalScorer
 
+    def offline(model: str | None) -> LocalScorer:
+        if model is None:
+            return LocalScorer()
+        from daemon.scoring.learned import LearnedModel, LearnedScorer
+
+        return LearnedScorer(LearnedModel.load(model))
+
     if isinstance(settings, LocalScorerSettings):
-        return LocalScorer()
+        return offline(settings.model)
     from daemon.scoring.anthropic import ClaudeScorer
     from daemon.scoring.cache import ScoreCache
 
@@ -116,4 +143,4 @@ def build_scorer(settings: LocalScorerSettings | AnthropicScorerSettings, *,
                 if settings.cache.persist and cache_dir is not None else None)
         cache = ScoreCache(max_entries=settings.cache.max_entries, path=path,
                            ttl_seconds=settings.cache.ttl.total_seconds())
-    return ClaudeScorer(settings, offline=LocalScorer(), cache=cache)
+    return ClaudeScorer(settings, offline=offline(settings.offline_model), cache=cache)

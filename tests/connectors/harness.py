@@ -78,6 +78,11 @@ class Harness(Protocol):
 
     def ticket_state(self, ticket_id: str) -> TicketState: ...
 
+    def agent_retag(self, ticket_id: str, *, add: Sequence[str] = (),
+                    remove: Sequence[str] = ()) -> None:
+        """An agent adds or removes tags in the helpdesk's UI (no message)."""
+        ...
+
     def delete_ticket(self, ticket_id: str) -> None:
         """Make the ticket gone (deleted or merged) as the vendor would report it."""
         ...

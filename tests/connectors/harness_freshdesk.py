@@ -87,6 +87,10 @@ class FreshdeskHarness:
                                                              by=self.sandbox.agent_id)),
                            status=str(ticket["status"]))
 
+    def agent_retag(self, ticket_id: str, *, add: Sequence[str] = (),
+                    remove: Sequence[str] = ()) -> None:
+        self.sandbox.agent_retag(int(ticket_id), add=add, remove=remove)
+
     def delete_ticket(self, ticket_id: str) -> None:
         self.sandbox.delete_ticket(int(ticket_id))
 

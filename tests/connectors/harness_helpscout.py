@@ -93,6 +93,10 @@ class HelpScoutHarness:
                                                              by=self.sandbox.user_id)),
                            status=str(conversation["status"]))
 
+    def agent_retag(self, ticket_id: str, *, add: Sequence[str] = (),
+                    remove: Sequence[str] = ()) -> None:
+        self.sandbox.agent_retag(int(ticket_id), add=add, remove=remove)
+
     def delete_ticket(self, ticket_id: str) -> None:
         self.sandbox.merge(int(ticket_id))
 

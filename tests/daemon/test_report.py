@@ -224,3 +224,29 @@ def test_escalation_outcomes_read_resolves_and_false_alarm_marks(sqlite_url: str
     active = {t["ticket_id"]: t["active_rules"] for t in report["at_risk"]}
     assert active == {"0": ["very-negative-message"], "1": [], "2": []}
     store.close()
+
+
+def test_report_counts_customer_messages_by_language(sqlite_url: str) -> None:
+    from daemon.scoring.local import LocalScorer
+
+    now = T0 + timedelta(hours=3)
+    store = Store(sqlite_url)
+    store.create_schema()
+    store.ensure_sources(["zd"])
+    pipeline = Pipeline(store, LocalScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
+    batch = [message("1", "1", "Where can I download my invoice?", minutes=0),
+             message("2", "1", "Thanks, found it!", minutes=10),
+             message("3", "2", "Das ist eine Katastrophe, ich kündige!", minutes=0),
+             message("4", "3", "Dit is echt belachelijk, ik wacht al drie weken!", minutes=0),
+             message("5", "3", "Sorry to hear that, looking into it", role="agent",
+                     minutes=5)]
+    pipeline.process("zd", batch, "c")
+    report = build_report(store, days=7, now=now)
+    by_language = {row["language"]: (row["scored_messages"], row["unsupported"])
+                   for row in report["by_language"]}
+    # Read messages count as scored; an unreadable one is counted apart, never as calm.
+    assert by_language == {"en": (2, 0), "de": (1, 0), "nl": (0, 1)}
+    assert report["scored_messages"] == 3
+    text = render_report(report)
+    assert "By language" in text and "nl" in text
+    store.close()

@@ -204,7 +204,7 @@ def test_bulk_insert_round_trips_every_column(db_url: str) -> None:
            "body": "héllo 😡", "body_chars": 7, "truncated": False, "score": -0.5,
            "label": "negative", "confidence": 0.7, "indicators": ["héllo"],
            "signals": ["churn_risk"], "scorer": "local", "model": "m", "needs_rescore": True,
-           "stored_at": NOW}
+           "stored_at": NOW, "language": "pt", "language_supported": False}
     with store.transaction() as conn:
         store.insert_messages(conn, [row])
     with store.reading() as conn:

@@ -26,10 +26,19 @@ def test_the_rules_test_example_passes_against_the_shipped_rules(tmp_path: Path)
 
 
 def test_the_rule_examples_validate() -> None:
-    snippets = [block for block in YAML_BLOCKS if not block.startswith("tests:")]
+    snippets = [block for block in YAML_BLOCKS
+                if not block.startswith(("tests:", "feedback:"))]
     assert len(snippets) == 3
     first = parse_yaml(snippets[0]).data
     RuleSet.model_validate(first)
     RuleSet.model_validate({"rules": parse_yaml(snippets[1]).data})
     expr_when = parse_yaml(snippets[2]).data["when"]
     RuleSet.model_validate({"rules": [{"name": "x", "when": expr_when}]})
+
+
+def test_the_feedback_example_is_the_defaults() -> None:
+    from daemon.config import FeedbackSettings
+
+    [block] = [block for block in YAML_BLOCKS if block.startswith("feedback:")]
+    assert FeedbackSettings.model_validate(parse_yaml(block).data["feedback"]) \
+        == FeedbackSettings()

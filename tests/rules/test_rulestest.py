@@ -67,7 +67,7 @@ def test_shipped_rules_pass_their_test_file() -> None:
     rules = RuleSet.model_validate({"rules": shipped_rules_data()})
     status, output = run(rules, [SHIPPED_TESTS], LocalScorer())
     assert status == 0, output
-    assert "13 passed, 0 failed" in output
+    assert "18 passed, 0 failed" in output
 
 
 def test_the_shipped_test_file_catches_a_lost_inhibition() -> None:

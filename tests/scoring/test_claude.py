@@ -12,18 +12,24 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox.anthropic import AnthropicSandbox
+from connectors.sandbox.anthropic import AnthropicSandbox, RecordedCall
 from connectors.sandbox.base import Fault
-from daemon.scoring.anthropic import OUTPUT_SCHEMA, SYSTEM_PROMPT, ClaudeScorer
+from daemon.scoring.anthropic import CANARY_TEXTS, OUTPUT_SCHEMA, SYSTEM_PROMPT, ClaudeScorer
 from daemon.scoring.base import LABELS, SIGNALS
 from daemon.scoring.cache import ScoreCache
 from daemon.scoring.local import LocalScorer
+from daemon.scoring.scale import SCALE_TEXT
 from daemon.scoring.settings import AnthropicScorerSettings, parse_scorer_settings
 from daemon.text import normalise
 from tests.scoring.conftest import API_KEY, FakeClock, ScorerFactory
 
 COMPLAINT = "My order is still broken and I am waiting for a refund."
 PRAISE = "Thanks, that was great, problem resolved!"
+
+
+def customer_blocks(call: RecordedCall) -> list[tuple[str, str]]:
+    """The blocks of a request that carry customer text (not the scorer's canary)."""
+    return [(ident, text) for ident, text in call.message_blocks() if text not in CANARY_TEXTS]
 
 
 def test_happy_path_batches_delimits_and_validates(sandbox: AnthropicSandbox,
@@ -40,9 +46,11 @@ def test_happy_path_batches_delimits_and_validates(sandbox: AnthropicSandbox,
         assert all(ind.lower() in text.lower() for ind in score.indicators)
     # Two requests (2 + 1 messages), each message in its own block keyed by id.
     assert len(sandbox.calls) == 2
-    blocks = sorted(b for call in sandbox.calls for b in call.message_blocks())
-    assert [text for _, text in blocks] == sorted(texts)
+    blocks = sorted(b for call in sandbox.calls for b in customer_blocks(call))
+    assert sorted(text for _, text in blocks) == sorted(texts)
     assert len({ident for ident, _ in blocks}) == 3
+    # A request of several messages carries one canary; a lone message none.
+    assert sorted(len(call.message_blocks()) for call in sandbox.calls) == [1, 3]
     call = sandbox.calls[0]
     assert call.api_key_ok and call.anthropic_version
     assert call.system_text == SYSTEM_PROMPT and "data" in SYSTEM_PROMPT
@@ -285,7 +293,7 @@ def test_cache_answers_repeats_without_a_request(sandbox: AnthropicSandbox,
     scorer = make_scorer(score_cache=ScoreCache(path=path))
     first = scorer.score([COMPLAINT, COMPLAINT, PRAISE])
     assert len(sandbox.calls) == 1
-    assert sum(len(c.message_blocks()) for c in sandbox.calls) == 2  # duplicates sent once
+    assert sum(len(customer_blocks(c)) for c in sandbox.calls) == 2  # duplicates sent once
     second = scorer.score([COMPLAINT])
     assert len(sandbox.calls) == 1 and second[0] == first[0]
     # A new process (new scorer, same file) still hits.
@@ -312,7 +320,7 @@ def test_cascade_keeps_confident_offline_verdicts(sandbox: AnthropicSandbox,
     scores = scorer.score(texts)
     assert scores[0].scorer == "local" and not scores[0].needs_rescore
     assert [s.scorer for s in scores[1:]] == ["anthropic", "anthropic"]
-    sent = [text for call in sandbox.calls for _, text in call.message_blocks()]
+    sent = [text for call in sandbox.calls for _, text in customer_blocks(call)]
     assert sorted(sent) == sorted(texts[1:])
     assert scorer.stats["cascaded"] == 1
 
@@ -400,3 +408,19 @@ def test_build_scorer_makes_each_kind(tmp_path: Path, sandbox: AnthropicSandbox)
         assert (tmp_path / "claude-scores.sqlite3").exists()
     finally:
         claude.close()
+
+
+def test_claude_is_told_the_language_and_the_scale(sandbox: AnthropicSandbox,
+                                                   make_scorer: ScorerFactory) -> None:
+    texts = ["Das ist jetzt das dritte Mal. Absolut inakzeptabel!",
+             "Dit is echt belachelijk, ik wacht al drie weken op mijn geld!"]
+    scores = make_scorer().score(texts)
+    user = sandbox.calls[0].user_text
+    assert 'lang="de">' in user and 'lang="nl">' in user
+    # The two messages and the canary (a block with a known reading, see verdict.py).
+    assert {text for _, text in sandbox.calls[0].message_blocks()} >= set(texts)
+    # Claude read the Dutch message: it is no longer "unsupported".
+    assert all(s.scorer == "anthropic" and s.language_supported for s in scores)
+    assert [s.language for s in scores] == ["de", "nl"]
+    assert all("unsupported_language" not in s.signals for s in scores)
+    assert SCALE_TEXT in sandbox.calls[0].system_text

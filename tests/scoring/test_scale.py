@@ -164,3 +164,11 @@ def test_held_out_graded_messages_keep_their_order(offline: LocalScorer, split: 
     calm = by_grade["mild"] + by_grade["neutral"]
     assert sum(v < -0.7 for v in calm) / len(calm) <= 0.1
     assert sum(v > 0 for v in by_grade["positive"]) / len(by_grade["positive"]) >= 0.7
+
+
+def test_a_lexicon_term_counts_in_one_category_only() -> None:
+    from daemon.scoring.lexicon import _parse
+    with pytest.raises(ValueError, match="already under @anger"):
+        _parse("xx", "@anger 3\nunacceptable\n@displeasure 2\nunacceptable\n")
+    with pytest.raises(ValueError, match="unknown category"):
+        _parse("xx", "@furor 3\nbad\n")
