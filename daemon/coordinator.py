@@ -24,6 +24,7 @@ import structlog
 from connectors.base import AuthError, Connector, FatalError, RetriableError
 from connectors.settings import SourceSettings
 from daemon.config import parse_start_from
+from daemon.leases import LeaseBalancer
 from daemon.logs import get_logger
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
@@ -100,14 +101,14 @@ class SourceCoordinator:
     """Polls one source under its lease; `health` is what the heartbeat reports."""
 
     def __init__(self, settings: SourceSettings, connector: Connector, *, store: Store,
-                 pipeline: Pipeline, leases: Any, metrics: Metrics, scorer_name: str,
+                 pipeline: Pipeline, leases: LeaseBalancer, metrics: Metrics, scorer_name: str,
                  stop_requested: Callable[[], bool]) -> None:
         self.name = settings.name
         self.settings = settings
         self.connector = connector
         self.store = store
         self.pipeline = pipeline
-        self.leases = leases  # daemon.leases.LeaseBalancer
+        self.leases = leases
         self.metrics = metrics
         self.scorer_name = scorer_name
         self.stop_requested = stop_requested

@@ -66,6 +66,9 @@ STOP_GRACE_SECONDS = 10.0
 
 @dataclass(slots=True)
 class Daemon:
+    """One replica: `Daemon(config).build()` takes the parts from `App`, then `run()`
+    (until SIGTERM) or `run_once()`; `close()` hands the leases over and closes them."""
+
     config: Config
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:"
                                                 f"{uuid.uuid4().hex[:6]}")
