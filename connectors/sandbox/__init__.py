@@ -2,7 +2,7 @@
 
 `start_sandbox(kind, **options)` starts the sandbox of one vendor on 127.0.0.1 and
 returns it running; modules are imported lazily so each vendor's sandbox is only loaded
-when used (the daemon starts them for `make run`, tests start their own).
+when used (`demo.start_demo` starts a config's for `make run`, tests start their own).
 """
 
 from __future__ import annotations
