@@ -114,11 +114,20 @@ class IncidentTracker:
 
         before = {(c.source, c.message_id) for c in window.candidates}
         after = {(c.source, c.message_id): c for c in evaluation.window.candidates}
+        # Only what a decision changed is written: an incident without one is as stored.
         touched: dict[str, Incident] = {}
+        changed_members: dict[tuple[str, str, str], Member] = {}
         for decision in evaluation.decisions:
-            touched[decision.incident.incident_id] = decision.incident
-        for incident in evaluation.window.incidents:  # an open one may have only aged
-            touched.setdefault(incident.incident_id, incident)
+            incident = decision.incident
+            touched[incident.incident_id] = incident
+            # A join adds its members; open, update and resolve (re)announce them all.
+            members = decision.members if decision.kind == "join" else incident.members
+            for member in members:
+                changed_members[(incident.incident_id, member.source, member.ticket_id)] = \
+                    next(m for m in incident.members if m.ticket == member.ticket)
+        for incident in evaluation.window.incidents:  # the latest state of each touched one
+            if incident.incident_id in touched:
+                touched[incident.incident_id] = incident
         due = {i.incident_id: next_incident_due(IncidentWindow((), (i,)), settings)
                for i in evaluation.window.incidents}
         self.store.save_incident_window(
@@ -126,8 +135,7 @@ class IncidentTracker:
             add_candidates=[_candidate_row(c) for key, c in after.items() if key not in before],
             drop_candidates=[key for key in before if key not in after], older_than=horizon,
             incidents=[_incident_row(i, due.get(i.incident_id)) for i in touched.values()],
-            members=[_member_row(i.incident_id, m) for i in touched.values()
-                     for m in i.members])
+            members=[_member_row(key[0], m) for key, m in changed_members.items()])
         rows: list[dict[str, Any]] = []
         for decision in evaluation.decisions:
             rows += self._outbox_rows(decision, settings, now)
