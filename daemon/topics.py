@@ -72,28 +72,31 @@ _GENERIC: dict[str, str] = {
         geht ging kaputt nichts etwas alles jemand niemand sache mal leider dringend
         sofort wirklich einfach endlich unmöglich inakzeptabel schlecht schlimm katastrophe
         frechheit unverschämt erstattung geld kündigen kündigung konto bestellung
-        geduld enttäuscht ärgerlich ärgerlich nervig sauer verärgert""",
+        geduld enttäuscht ärgerlich nervig sauer verärgert mehr kommt kommen ganz ganze
+        klappt möglich""",
     "fr": """bonjour salut équipe support service client clients merci cordialement aide
         toujours encore déjà aujourd'hui hier demain matin semaine semaines jour jours
         heure heures minute minutes temps maintenant depuis problème problèmes souci
         erreur ticket demande mail réponse attends attendre attente fonctionne marche
         rien quelque chose tout personne chose vraiment urgent immédiatement inacceptable
         nul horrible catastrophe honte remboursement argent annuler résiliation compte
-        commande svp patience déçu déçue énervé énervée fâché agaçant""",
+        commande svp patience déçu déçue énervé énervée fâché agaçant arrive arriver
+        possible impossible inadmissible""",
     "es": """hola buenos días equipo soporte servicio cliente clientes gracias saludos
         ayuda todavía sigue otra vez ya hoy ayer mañana semana semanas día días hora horas
         minuto minutos tiempo ahora desde problema problemas error ticket solicitud correo
         respuesta espero esperando esperar funciona nada algo todo nadie cosa favor
         urgente inmediatamente inaceptable horrible terrible vergüenza reembolso dinero
         cancelar cancelación cuenta pedido paciencia decepcionado decepcionada molesto
-        enfadado""",
+        enfadado consigo puedo poder desastre imposible""",
     "pt": """olá oi bom dia equipe suporte serviço cliente clientes obrigado obrigada
         atenciosamente ajuda ainda novamente outra vez já hoje ontem amanhã semana semanas
         dia dias hora horas minuto minutos tempo agora desde problema problemas erro
         ticket pedido solicitação email resposta esperando esperar aguardando funciona
         nada algo tudo ninguém coisa favor urgente imediatamente inaceitável horrível
         péssimo vergonha reembolso dinheiro cancelar cancelamento conta paciência
-        decepcionado decepcionada chateado irritado""",
+        decepcionado decepcionada chateado irritado consigo consegue conseguir fazer
+        absurdo impossível""",
 }
 
 _lock = threading.Lock()
@@ -164,24 +167,42 @@ def _join(match: re.Match[str]) -> str:
 
 
 @lru_cache(maxsize=1)
-def _stop_index() -> dict[str, tuple[int, ...]]:
-    """Stop word -> the languages (indices into _languages()) that list it."""
+def _stop_index() -> dict[str, tuple[tuple[int, float], ...]]:
+    """Stop word -> (language index, weight) for the languages that list it; a word
+    several languages list ("a", "de", "com") weighs less in each."""
     index: dict[str, list[int]] = {}
     for position, language in enumerate(_languages()):
         for word in language.stop:
             index.setdefault(word, []).append(position)
-    return {word: tuple(positions) for word, positions in index.items()}
+    return {word: tuple((p, 1.0 / len(positions)) for p in positions)
+            for word, positions in index.items()}
 
 
-def detect_language(tokens: Iterable[str]) -> str:
-    """The language whose stop words the tokens use most (English on a tie or none)."""
+#: Letters only one of the five languages uses: each present one counts like a stop word.
+_LETTER_HINTS: tuple[tuple[str, str], ...] = (
+    ("ã", "pt"), ("õ", "pt"), ("ñ", "es"), ("¿", "es"), ("¡", "es"), ("ß", "de"),
+    ("ä", "de"), ("ö", "de"), ("ü", "de"), ("è", "fr"), ("ê", "fr"), ("œ", "fr"),
+    ("ù", "fr"), ("î", "fr"), ("û", "fr"))
+
+
+def detect_language(tokens: Iterable[str], text: str = "") -> str:
+    """The language whose stop words the tokens use most; English when there are none.
+    On a tie another language wins over English: the English list also holds "o",
+    "com" and "um", which are Portuguese function words."""
     languages = _languages()
     stop_index = _stop_index()
-    counts = [0] * len(languages)
+    counts = [0.0] * len(languages)
     for token in tokens:
-        for position in stop_index.get(token, ()):
-            counts[position] += 1
-    best = max(range(len(languages)), key=lambda i: (counts[i], i == 0))
+        for position, weight in stop_index.get(token, ()):
+            counts[position] += weight
+    if text and not text.isascii():
+        codes = [language.code for language in languages]
+        for letter, code in _LETTER_HINTS:
+            if letter in text:
+                counts[codes.index(code)] += 1.0
+    if not any(counts):
+        return languages[0].code
+    best = max(range(len(languages)), key=lambda i: (round(counts[i], 6), i != 0, -i))
     return languages[best].code
 
 
@@ -192,7 +213,7 @@ def extract_topic(text: str, *, max_terms: int = MAX_TERMS, max_chars: int = MAX
         head = head.replace("’", "'")
     head = _JOINED.sub(_join, head)
     tokens = _WORD.findall(head)[:MAX_TOKENS]
-    code = detect_language(tokens[:LANGUAGE_TOKENS])
+    code = detect_language(tokens[:LANGUAGE_TOKENS], head[:LANGUAGE_TOKENS * 8])
     language = next(lang for lang in _languages() if lang.code == code)
     decisions = language.decisions
     terms: list[str] = []
