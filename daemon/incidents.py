@@ -26,7 +26,7 @@ from connectors.base import Alert, Message, TicketChange
 from daemon.logs import get_logger
 from daemon.scoring.base import Score
 from daemon.store import Store, as_utc, aware
-from daemon.topics import extract_topic, topic_of_label
+from daemon.topics import extract_topic, surface_forms, topic_of_label
 from rules.incidents import (
     Candidate,
     Incident,
@@ -44,8 +44,9 @@ log = get_logger("sentinel.incidents")
 #: The outbox `source` of incident alerts: with the incident id as `ticket_id`, thread
 #: updates find the opening alert's thread like a ticket's later alerts do.
 INCIDENT_SOURCE = "incident"
-#: Example phrases quoted in an alert.
+#: Example phrases quoted in an alert, and the length of each.
 EXAMPLES = 5
+EXCERPT_CHARS = 140
 
 
 @dataclass(slots=True)
@@ -68,7 +69,28 @@ def candidate_for(source: str, message: Message, text: str, score: Score,
                      message_id=message.message_id[:128], at=message.created_at,
                      score=score.score, language=topic.language, terms=topic.terms,
                      words=topic.words, signals=frozenset(score.signals), label=label,
-                     url=message.ticket.url, subject=message.ticket.subject[:300])
+                     excerpt=excerpt(text, topic.words[:1]), url=message.ticket.url,
+                     subject=message.ticket.subject[:300])
+
+
+def excerpt(text: str, words: Sequence[str], limit: int = EXCERPT_CHARS) -> str:
+    """The first sentence of `text` that contains one of `words` (the message's topic),
+    on one line and capped; it is quoted to the on-call person as customer text."""
+    lowered = text.lower()
+    for word in words:
+        at = min((found for form in surface_forms(word)
+                  if (found := lowered.find(form)) >= 0), default=-1)
+        if at < 0:
+            continue
+        start = max((lowered.rfind(stop, 0, at) for stop in ".!?\n"), default=-1) + 1
+        ends = [end for stop in ".!?\n" if (end := lowered.find(stop, at)) >= 0]
+        end = min(ends) + 1 if ends else len(text)
+        # A long sentence is cut around the word, not after its first `limit` characters.
+        start = max(start, at - limit // 2)
+        end = min(end, start + limit)
+        sentence = " ".join(text[start:end].split())
+        return sentence if len(sentence) < limit else sentence[:limit - 1] + "…"
+    return ""
 
 
 class IncidentTracker:
@@ -207,7 +229,8 @@ def _window(candidate_rows: list[dict[str, Any]], incident_rows: list[dict[str, 
         at=_at(row["at"]), score=float(row["score"]), language=row["language"],
         terms=tuple(row["terms"] or ()), words=tuple(row["words"] or ()),
         signals=frozenset(row["signals"] or ()), label=row["label"] or "",
-        url=row["url"] or "", subject=row["subject"] or "") for row in candidate_rows)
+        excerpt=row["excerpt"] or "", url=row["url"] or "",
+        subject=row["subject"] or "") for row in candidate_rows)
     return IncidentWindow(candidates, incidents)
 
 
@@ -221,7 +244,7 @@ def _candidate_row(c: Candidate) -> dict[str, Any]:
     return {"source": c.source, "message_id": c.message_id, "ticket_id": c.ticket_id,
             "at": as_utc(c.at), "score": c.score, "language": c.language,
             "terms": list(c.terms), "words": list(c.words), "signals": sorted(c.signals),
-            "label": c.label, "url": c.url, "subject": c.subject}
+            "label": c.label, "excerpt": c.excerpt, "url": c.url, "subject": c.subject}
 
 
 def _incident_row(i: Incident, due_at: datetime | None) -> dict[str, Any]:

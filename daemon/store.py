@@ -221,6 +221,7 @@ class IncidentCandidateRow(SQLModel, table=True):
     words: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     signals: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     label: str = Field(default="", sa_column=Column(Text))
+    excerpt: str = Field(default="", sa_column=Column(Text))
     url: str = Field(default="", sa_column=Column(Text))
     subject: str = Field(default="", sa_column=Column(Text))
 

@@ -232,6 +232,15 @@ def extract_topic(text: str, *, max_terms: int = MAX_TERMS, max_chars: int = MAX
     return Topic(code, tuple(terms), tuple(words))
 
 
+def surface_forms(word: str) -> tuple[str, ...]:
+    """How a joined word may appear in the text ("login": "log in", "sign-in", ...)."""
+    forms = [word]
+    for (verb, particle), joined in _JOIN_TO.items():
+        if joined == word:
+            forms += [f"{verb} {particle}", f"{verb}-{particle}"]
+    return tuple(forms)
+
+
 def topic_of_label(label: str) -> Topic:
     """Terms of a short topic label (Claude's), extracted like a message's."""
     return extract_topic(label, max_terms=4, max_chars=120)

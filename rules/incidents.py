@@ -87,6 +87,7 @@ class Candidate:
     words: tuple[str, ...] = ()  # what the customer wrote for them (same order)
     signals: frozenset[str] = frozenset()
     label: str = ""  # Claude's short topic label, when the scorer gave one
+    excerpt: str = ""  # the customer's own sentence about it, quoted in the alert
     url: str = ""
     subject: str = ""
 
@@ -112,7 +113,7 @@ class Member:
     ticket_id: str
     message_id: str
     at: datetime
-    phrase: str = ""  # what this customer called the thing (for the alert)
+    phrase: str = ""  # what this customer wrote about it (quoted in the alert)
     url: str = ""
     subject: str = ""
     announced: bool = False  # named in the opening alert or a thread update
@@ -167,7 +168,7 @@ class IncidentEvaluation:
 
 
 def _member(candidate: Candidate, key_term: str | None = None) -> Member:
-    phrase = candidate.label
+    phrase = candidate.excerpt or candidate.label
     if not phrase and key_term is not None and key_term in candidate.terms:
         phrase = candidate.words[candidate.terms.index(key_term)] \
             if len(candidate.words) == len(candidate.terms) else key_term
@@ -192,6 +193,7 @@ def _incident_id(language: str, key_term: str, first: Candidate) -> str:
 
 
 def _topic_label(members: Sequence[Candidate], key_term: str) -> str:
+    """Claude's most common label, else the word customers used most for the key term."""
     labels = Counter(c.label.strip().lower() for c in members if c.label.strip())
     if labels:
         return labels.most_common(1)[0][0][:80]
