@@ -26,7 +26,7 @@ from connectors.base import Alert, Message, TicketChange
 from daemon.logs import get_logger
 from daemon.scoring.base import Score
 from daemon.store import Store, as_utc, aware
-from daemon.topics import extract_topic, surface_forms, topic_of_label
+from daemon.topics import MAX_CHARS, extract_topic, surface_forms, topic_of_label
 from rules.incidents import (
     Candidate,
     Incident,
@@ -76,6 +76,7 @@ def candidate_for(source: str, message: Message, text: str, score: Score,
 def excerpt(text: str, words: Sequence[str], limit: int = EXCERPT_CHARS) -> str:
     """The first sentence of `text` that contains one of `words` (the message's topic),
     on one line and capped; it is quoted to the on-call person as customer text."""
+    text = text[:MAX_CHARS]  # where the topic words were read
     lowered = text.lower()
     for word in words:
         at = min((found for form in surface_forms(word)

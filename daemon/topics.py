@@ -157,6 +157,11 @@ def _languages() -> tuple[_Language, ...]:
 
 
 @lru_cache(maxsize=1)
+def _by_code() -> dict[str, _Language]:
+    return {language.code: language for language in _languages()}
+
+
+@lru_cache(maxsize=1)
 def _sentiment_words() -> frozenset[str]:
     """English words that carry a feeling (VADER's lexicon): never a topic."""
     return frozenset(SentimentIntensityAnalyzer().lexicon)
@@ -196,14 +201,21 @@ def detect_language(tokens: Iterable[str], text: str = "") -> str:
         for position, weight in stop_index.get(token, ()):
             counts[position] += weight
     if text and not text.isascii():
-        codes = [language.code for language in languages]
-        for letter, code in _LETTER_HINTS:
+        for letter, position in _letter_hints():
             if letter in text:
-                counts[codes.index(code)] += 1.0
-    if not any(counts):
-        return languages[0].code
-    best = max(range(len(languages)), key=lambda i: (round(counts[i], 6), i != 0, -i))
+                counts[position] += 1.0
+    best = 0  # English unless another language has more, or as much
+    for position in range(1, len(counts)):
+        if counts[position] > counts[best] + 1e-9 \
+                or (best == 0 and counts[position] > 0 and counts[position] >= counts[0] - 1e-9):
+            best = position
     return languages[best].code
+
+
+@lru_cache(maxsize=1)
+def _letter_hints() -> tuple[tuple[str, int], ...]:
+    codes = [language.code for language in _languages()]
+    return tuple((letter, codes.index(code)) for letter, code in _LETTER_HINTS)
 
 
 def extract_topic(text: str, *, max_terms: int = MAX_TERMS, max_chars: int = MAX_CHARS) -> Topic:
@@ -214,7 +226,7 @@ def extract_topic(text: str, *, max_terms: int = MAX_TERMS, max_chars: int = MAX
     head = _JOINED.sub(_join, head)
     tokens = _WORD.findall(head)[:MAX_TOKENS]
     code = detect_language(tokens[:LANGUAGE_TOKENS], head[:LANGUAGE_TOKENS * 8])
-    language = next(lang for lang in _languages() if lang.code == code)
+    language = _by_code()[code]
     decisions = language.decisions
     terms: list[str] = []
     words: list[str] = []
@@ -232,6 +244,7 @@ def extract_topic(text: str, *, max_terms: int = MAX_TERMS, max_chars: int = MAX
     return Topic(code, tuple(terms), tuple(words))
 
 
+@lru_cache(maxsize=4096)
 def surface_forms(word: str) -> tuple[str, ...]:
     """How a joined word may appear in the text ("login": "log in", "sign-in", ...)."""
     forms = [word]
