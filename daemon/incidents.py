@@ -15,8 +15,8 @@ incident spans sources.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from rules.incidents import (
     Candidate,
     Incident,
     IncidentDecision,
+    IncidentEvaluation,
     IncidentSettings,
     IncidentWindow,
     Member,
@@ -69,8 +70,7 @@ def candidate_for(source: str, message: Message, text: str, score: Score,
                      message_id=message.message_id[:128], at=message.created_at,
                      score=score.score, language=topic.language, terms=topic.terms,
                      words=topic.words, signals=frozenset(score.signals), label=label,
-                     excerpt=excerpt(text, topic.words[:1]), url=message.ticket.url,
-                     subject=message.ticket.subject[:300])
+                     url=message.ticket.url, subject=message.ticket.subject[:300])
 
 
 def excerpt(text: str, words: Sequence[str], limit: int = EXCERPT_CHARS) -> str:
@@ -86,6 +86,8 @@ def excerpt(text: str, words: Sequence[str], limit: int = EXCERPT_CHARS) -> str:
         start = max((lowered.rfind(stop, 0, at) for stop in ".!?\n"), default=-1) + 1
         ends = [end for stop in ".!?\n" if (end := lowered.find(stop, at)) >= 0]
         end = min(ends) + 1 if ends else len(text)
+        while end < len(text) and text[end] in ".!?":  # "broken!!!" keeps its three
+            end += 1
         # A long sentence is cut around the word, not after its first `limit` characters.
         start = max(start, at - limit // 2)
         end = min(end, start + limit)
@@ -123,7 +125,10 @@ class IncidentTracker:
                 out.append(candidate)
         return out
 
-    def process(self, conn: Connection, new: Sequence[Candidate], now: datetime) -> IncidentStep:
+    def process(self, conn: Connection, new: Sequence[Candidate], now: datetime,
+                texts: Mapping[str, str] | None = None) -> IncidentStep:
+        """Evaluate and persist; `texts` (message id -> normalised text) are this batch's
+        candidates' texts, quoted for new members (older members' come from the store)."""
         settings = self._settings()
         step = IncidentStep()
         if not settings.enabled:
@@ -132,7 +137,8 @@ class IncidentTracker:
         horizon = now - settings.window
         candidate_rows, incident_rows, member_rows = self.store.incident_window(conn, horizon)
         window = _window(candidate_rows, incident_rows, member_rows)
-        evaluation = evaluate_incidents(window, new, settings, now)
+        evaluation = self._with_excerpts(conn, evaluate_incidents(window, new, settings, now),
+                                         texts or {})
         step.decisions = list(evaluation.decisions)
 
         before = {(c.source, c.message_id) for c in window.candidates}
@@ -168,6 +174,37 @@ class IncidentTracker:
         self.store.enqueue(conn, rows)
         step.enqueued = len(rows)
         return step
+
+    def _with_excerpts(self, conn: Connection, evaluation: IncidentEvaluation,
+                       texts: Mapping[str, str]) -> IncidentEvaluation:
+        """New members quote their own sentence about the thing, not just its word.
+        Computed here, for members only, so the other negative messages cost nothing."""
+        new_members = [(incident_id, m) for d in evaluation.decisions if d.kind in ("open", "join")
+                       for incident_id, m in ((d.incident.incident_id, m) for m in d.members)]
+        if not new_members:
+            return evaluation
+        missing = [(m.source, m.message_id) for _, m in new_members if m.message_id not in texts]
+        bodies = self.store.message_bodies(conn, missing) if missing else {}
+        quotes: dict[tuple[str, str], str] = {}
+        for _, member in new_members:
+            text = texts.get(member.message_id) or bodies.get((member.source, member.message_id))
+            quote = excerpt(text, [member.phrase]) if text and member.phrase else ""
+            if quote:
+                quotes[(member.source, member.message_id)] = quote
+
+        def quoted(incident: Incident) -> Incident:
+            if not any((m.source, m.message_id) in quotes for m in incident.members):
+                return incident
+            return replace(incident, members=tuple(
+                replace(m, phrase=quotes.get((m.source, m.message_id), m.phrase))
+                for m in incident.members))
+
+        return IncidentEvaluation(
+            IncidentWindow(evaluation.window.candidates,
+                           tuple(quoted(i) for i in evaluation.window.incidents)),
+            tuple(replace(d, incident=quoted(d.incident), members=tuple(
+                replace(m, phrase=quotes.get((m.source, m.message_id), m.phrase))
+                for m in d.members)) for d in evaluation.decisions))
 
     def _outbox_rows(self, decision: IncidentDecision, settings: IncidentSettings,
                      now: datetime) -> list[dict[str, Any]]:
@@ -230,8 +267,7 @@ def _window(candidate_rows: list[dict[str, Any]], incident_rows: list[dict[str, 
         at=_at(row["at"]), score=float(row["score"]), language=row["language"],
         terms=tuple(row["terms"] or ()), words=tuple(row["words"] or ()),
         signals=frozenset(row["signals"] or ()), label=row["label"] or "",
-        excerpt=row["excerpt"] or "", url=row["url"] or "",
-        subject=row["subject"] or "") for row in candidate_rows)
+        url=row["url"] or "", subject=row["subject"] or "") for row in candidate_rows)
     return IncidentWindow(candidates, incidents)
 
 
@@ -245,7 +281,7 @@ def _candidate_row(c: Candidate) -> dict[str, Any]:
     return {"source": c.source, "message_id": c.message_id, "ticket_id": c.ticket_id,
             "at": as_utc(c.at), "score": c.score, "language": c.language,
             "terms": list(c.terms), "words": list(c.words), "signals": sorted(c.signals),
-            "label": c.label, "excerpt": c.excerpt, "url": c.url, "subject": c.subject}
+            "label": c.label, "url": c.url, "subject": c.subject}
 
 
 def _incident_row(i: Incident, due_at: datetime | None) -> dict[str, Any]:

@@ -221,7 +221,6 @@ class IncidentCandidateRow(SQLModel, table=True):
     words: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     signals: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     label: str = Field(default="", sa_column=Column(Text))
-    excerpt: str = Field(default="", sa_column=Column(Text))
     url: str = Field(default="", sa_column=Column(Text))
     subject: str = Field(default="", sa_column=Column(Text))
 
@@ -775,6 +774,18 @@ class Store:
                       "last_update_at", "members", "due_at"])
         self._upsert(T_INCIDENT_MEMBER, ["incident_id", "source", "ticket_id"], members, conn,
                      ["announced"])
+
+    def message_bodies(self, conn: Connection,
+                       keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(source, message_id) -> stored text, for those whose text is still kept."""
+        out: dict[tuple[str, str], str] = {}
+        for chunk in _chunks(list(keys)):
+            for source, message_id, body in conn.execute(sa.select(
+                    T_MESSAGE.c.source, T_MESSAGE.c.message_id, T_MESSAGE.c.body).where(
+                    sa.tuple_(T_MESSAGE.c.source, T_MESSAGE.c.message_id).in_(list(chunk)))):
+                if body is not None:
+                    out[(source, message_id)] = body
+        return out
 
     def incidents_due(self, now: datetime) -> bool:
         """Whether an open incident has an update to announce or a resolve due."""

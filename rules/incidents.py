@@ -87,7 +87,6 @@ class Candidate:
     words: tuple[str, ...] = ()  # what the customer wrote for them (same order)
     signals: frozenset[str] = frozenset()
     label: str = ""  # Claude's short topic label, when the scorer gave one
-    excerpt: str = ""  # the customer's own sentence about it, quoted in the alert
     url: str = ""
     subject: str = ""
 
@@ -168,7 +167,7 @@ class IncidentEvaluation:
 
 
 def _member(candidate: Candidate, key_term: str | None = None) -> Member:
-    phrase = candidate.excerpt or candidate.label
+    phrase = candidate.label
     if not phrase and key_term is not None and key_term in candidate.terms:
         phrase = candidate.words[candidate.terms.index(key_term)] \
             if len(candidate.words) == len(candidate.terms) else key_term

@@ -124,6 +124,10 @@ def test_a_restart_keeps_the_window(db_url: str) -> None:
     clock.now = T0 + timedelta(minutes=4)
     result = pipeline.process("zd", [message("m4", "t4", LOGIN[4], minutes=4)], "c4")
     assert [d.kind for d in result.incidents] == ["open"]
+    # Members from before the restart are quoted from the stored message text.
+    phrases = {m["ticket_id"]: m["phrase"] for m in store.list_incidents()[0]["member_tickets"]}
+    assert phrases["t1"] == "Your login is broken!!!"
+    assert phrases["t4"] == "Login completely broken for us, we are losing money, this is a disaster."
     with store.reading() as conn:  # the members left the pool
         assert conn.execute(sa.select(sa.func.count()).select_from(
             T_INCIDENT_CANDIDATE)).scalar() == 0
