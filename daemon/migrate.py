@@ -24,6 +24,7 @@ tests/daemon/test_migrations.py checks that the revisions build exactly the mode
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -33,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
+
+from daemon.logs import get_logger
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -45,6 +48,8 @@ BASELINE = "0001"
 #: Any constant shared by every process that migrates this database.
 MIGRATION_LOCK_KEY = 7364021
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"
+
+log = get_logger("sentinel.migrate")
 
 
 class SchemaError(Exception):
@@ -127,6 +132,8 @@ def upgrade_schema(engine: Engine) -> tuple[str, ...]:
     with engine.connect() as conn:
         if _recorded(conn) == (HEAD,):
             return (HEAD,)
+    # Alembic narrates every plugin and revision at INFO; one line of ours says it all.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
@@ -146,8 +153,9 @@ def upgrade_schema(engine: Engine) -> tuple[str, ...]:
         if not before:
             existing = set(sa.inspect(conn).get_table_names()) & set(SQLModel.metadata.tables)
             if not existing and not sa.inspect(conn).has_table("schema_info"):
-                SQLModel.metadata.create_all(conn)  # a fresh install: nothing to replay
+                SQLModel.metadata.create_all(conn, checkfirst=False)  # fresh: nothing to replay
                 MigrationContext.configure(conn).stamp(scripts, head)
+                log.info("schema_created", revision=head)
                 return before
             if not sa.inspect(conn).has_table("schema_info"):
                 raise SchemaUnknown(
@@ -156,4 +164,6 @@ def upgrade_schema(engine: Engine) -> tuple[str, ...]:
                     "schema_info); restore it from a backup or point database.url elsewhere")
             command.stamp(config, BASELINE)  # the first release's schema is the baseline
         command.upgrade(config, "head")
+        log.info("schema_upgraded", before=list(before) or f"{BASELINE} (first release)",
+                 revision=head)
         return before
