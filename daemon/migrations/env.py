@@ -11,10 +11,11 @@ run in batch mode there (copy the table, move the rows, swap).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
@@ -24,7 +25,7 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
-def render_item(kind: str, item: Any, _context: Any) -> str | bool:
+def render_item(kind: str, item: Any, _context: AutogenContext) -> str | Literal[False]:
     """Autogenerate writes SQLModel's column types as the plain SQLAlchemy types they
     store as, so a revision needs no sqlmodel import and reads like 0001."""
     if kind == "type" and isinstance(item, AutoString):
