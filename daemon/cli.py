@@ -66,7 +66,7 @@ def _stop_during_startup(signum: int, _frame: object) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from daemon.migrate import SchemaTooNew
+    from daemon.migrate import SchemaError
     from daemon.service import Daemon
     from daemon.store import DatabaseUnavailable
 
@@ -81,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"database unavailable: {safe_terminal(exc)} (is it running? see database.url and "
               "database.startup_wait)", file=sys.stderr)
         return 1
-    except SchemaTooNew as exc:
+    except SchemaError as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 1
     try:

@@ -11,7 +11,7 @@ main thread, which otherwise only waits on that pipe, performs the stop or the r
 handler that took a lock or started a thread could interrupt the main thread holding the
 same lock and wedge the process under a burst of signals.  Sources are claimed
 through database leases, so several replicas on one PostgreSQL share them; with SQLite a
-lock file refuses a second daemon on the same state directory.
+lock on the database file refuses a second daemon on the same database.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ statements, not one round trip per row.  Timestamps are stored in UTC (SQLModel'
 
 Several replicas on one PostgreSQL share sources through leases (claimed with
 `SELECT ... FOR UPDATE SKIP LOCKED`, renewed, with a fencing token checked by every
-cursor write) and claim outbox rows the same way.  SQLite is single-replica: a lock file
-in the state directory refuses a second daemon.
+cursor write) and claim outbox rows the same way.  SQLite is single-replica: a lock on
+the database file refuses a second daemon (daemon.localfiles).  The schema is created and
+upgraded by daemon.migrate (Alembic revisions): a new column needs a revision too.
 """
 
 from __future__ import annotations
