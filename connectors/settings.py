@@ -52,6 +52,7 @@ SOURCE_KINDS: dict[str, str] = {
     "zendesk": "connectors.zendesk:ZendeskSettings",
     "freshdesk": "connectors.freshdesk:FreshdeskSettings",
     "helpscout": "connectors.helpscout:HelpScoutSettings",
+    "rt": "connectors.rt:RTSettings",
 }
 NOTIFIER_KINDS: dict[str, str] = {
     "slack": "connectors.slack:SlackSettings",
