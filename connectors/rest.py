@@ -37,18 +37,23 @@ log = structlog.get_logger(__name__)
 
 @dataclass(slots=True)
 class OverlapCursor:
-    """Watermark, floor, a vendor keyset position, and ids emitted inside the window.
+    """Watermark, floor, a walk in progress, and the ids emitted inside the window.
 
-    `since` is the newest record time read; the next poll re-reads from `since - overlap`
-    (records can become visible out of order: a transaction committed late) and skips the
-    ids in `seen`.  `floor` is the first poll's start: nothing older is ever emitted.
-    `mark` is an opaque keyset position (a last id) a vendor may keep beside the time.
+    `since` is the newest record time read; a walk lists the records after `mark` (the
+    highest id a finished walk reached) or created since `since - overlap` (records can
+    become visible out of order: a transaction committed late), skipping the ids in
+    `seen`.  A walk keeps its query (`walk_from`) and goes on at `page` across polls, so a
+    window fuller than the page budget still makes progress; when it ends, `mark` moves
+    to `top`.  `floor` is the first poll's start: nothing older is ever emitted.
     """
 
     vendor: str
     since: datetime
     floor: datetime
     mark: int = 0
+    top: int = 0
+    page: int = 1
+    walk_from: datetime | None = None
     seen: dict[str, str] = field(default_factory=dict)  # message id -> created (ISO)
 
     @classmethod
@@ -58,15 +63,28 @@ class OverlapCursor:
             return cls(vendor=vendor, since=start, floor=start)
         try:
             data = json.loads(raw)
+            walk_from = data.get("walk_from")
             return cls(vendor=vendor, since=parse_vendor_time(data["since"]),
                        floor=parse_vendor_time(data["floor"]), mark=int(data.get("mark", 0)),
+                       top=int(data.get("top", 0)), page=int(data.get("page", 1)),
+                       walk_from=parse_vendor_time(walk_from) if walk_from else None,
                        seen={str(k): str(v) for k, v in dict(data.get("seen", {})).items()})
         except (ValueError, KeyError, TypeError):
             raise FatalError(f"{vendor}: the stored cursor is not a {vendor} cursor") from None
 
-    def window_start(self, overlap: timedelta) -> datetime:
-        """Re-read from here: the overlap before the watermark, never before the floor."""
-        return max(self.floor, self.since - overlap)
+    def begin_walk(self, overlap: timedelta) -> datetime:
+        """The window start of the walk in progress, or of a new one from page 1."""
+        if self.walk_from is None:
+            self.walk_from, self.page = max(self.floor, self.since - overlap), 1
+        return self.walk_from
+
+    def page_read(self, ids: Iterable[int], last: bool) -> None:
+        """A page of the walk is read: go on at the next one, or finish the walk."""
+        self.top = max([self.top, self.mark, *ids])
+        if last:
+            self.mark, self.page, self.walk_from = self.top, 1, None
+        else:
+            self.page += 1
 
     def is_new(self, message_id: str) -> bool:
         return message_id not in self.seen
@@ -83,6 +101,9 @@ class OverlapCursor:
                        if parse_vendor_time(created) >= horizon), reverse=True)[:max_seen]
         return json.dumps({"v": 1, "since": format_vendor_time(self.since),
                            "floor": format_vendor_time(self.floor), "mark": self.mark,
+                           "top": self.top, "page": self.page,
+                           "walk_from": format_vendor_time(self.walk_from)
+                           if self.walk_from else None,
                            "seen": {message_id: created for created, message_id in kept}},
                           separators=(",", ":"), sort_keys=True)
 

@@ -140,18 +140,18 @@ class RTConnector:
         messages: list[Message] = []
         pages_read, caught_up = 0, False
         tickets: dict[str, _Ticket] = {}
-        query = self._transaction_query(state)
         try:
             with shape_errors_retriable("rt"):
                 me = self._whoami()
-                for page in range(1, self._settings.page_budget + 1):
+                for _ in range(self._settings.page_budget):
                     items, more = self._page("/transactions", {
-                        "query": query, "orderby": "id", "order": "ASC", "page": page,
+                        "query": self._transaction_query(state), "orderby": "id",
+                        "order": "ASC", "page": state.page,
                         "fields": "Type,Created,Creator,ObjectId",
                         "fields[Creator]": "RealName,EmailAddress"})
                     new = [t for t in items if state.is_new(str(t["id"]))]
                     messages.extend(self._messages(new, tickets, me, state))
-                    state.mark = max([state.mark, *(int(t["id"]) for t in items)])
+                    state.page_read((int(t["id"]) for t in items), last=not more)
                     pages_read += 1
                     if not more:
                         caught_up = True
@@ -200,7 +200,7 @@ class RTConnector:
     # -- reading --------------------------------------------------------------------
 
     def _transaction_query(self, state: OverlapCursor) -> str:
-        window = _sql_time(state.window_start(self._settings.message_overlap))
+        window = _sql_time(state.begin_walk(self._settings.message_overlap))
         types = " OR ".join(f"Type = '{kind}'" for kind in MESSAGE_TYPES)
         query = (f"ObjectType = 'RT::Ticket' AND ({types}) AND Created >= '{_sql_time(state.floor)}'"
                  f" AND (id > {state.mark} OR Created >= '{window}')")
@@ -238,10 +238,10 @@ class RTConnector:
 
     def _bodies(self, txn_ids: list[int]) -> dict[int, tuple[str, bool]]:
         """Transaction id -> (text, is_html): its text/plain part, else its text/html."""
+        # By id list, not range: attachments of transactions we may not see (mail records)
+        # would be filtered out of a page after the fact and make it look like the last.
         query = json.dumps([
-            {"field": "TransactionId", "operator": ">=", "value": min(txn_ids)},
-            {"field": "TransactionId", "operator": "<=", "value": max(txn_ids),
-             "entry_aggregator": "AND"},
+            {"field": "TransactionId", "operator": "IN", "value": txn_ids},
             {"field": "ContentType", "operator": "LIKE", "value": "text/",
              "entry_aggregator": "AND"}])
         wanted, found = set(txn_ids), dict[int, tuple[str, bool]]()
@@ -283,12 +283,7 @@ class RTConnector:
             requester=first.get("RealName") or first.get("EmailAddress") or None)
 
     def _priority_name(self, value: Any) -> str | None:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            return None
-        reached = [p for p in PRIORITIES if self._settings.priorities[p] <= number]
-        return reached[-1] if reached else "low"
+        return priority_name(value, self._settings.priorities)
 
     def _is_privileged(self, name: str) -> bool:
         if name not in self._privileged:
@@ -337,6 +332,16 @@ class RTConnector:
                                  "ModifyTicket and ModifyCustomField", 403)
 
 
+def priority_name(value: Any, priorities: Mapping[str, int]) -> str | None:
+    """The normalised priority of RT's number: the highest whose number it reaches."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    reached = [p for p in PRIORITIES if priorities[p] <= number]
+    return reached[-1] if reached else "low"
+
+
 def _field_values(ticket: Mapping[str, Any], name: str) -> list[str] | None:
     """The values of custom field `name` on the ticket; None when it has no such field."""
     for custom in ticket.get("CustomFields") or []:
@@ -350,4 +355,4 @@ def _sql_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-__all__ = ["RTConnector", "RTSettings"]
+__all__ = ["RTConnector", "RTSettings", "priority_name"]
