@@ -13,17 +13,20 @@ decoding with messages free of bodies, and a bound on every pagination loop.
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import structlog
 
 from connectors.base import (
+    PRIORITIES,
     FatalError,
     RetriableError,
     TicketGoneError,
@@ -33,6 +36,39 @@ from connectors.base import (
 )
 
 log = structlog.get_logger(__name__)
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def require_https(url: str, vendor: str) -> None:
+    """ValueError unless `url` is https (plain http only on loopback, for test servers)."""
+    parts = urlsplit(url)
+    if not (parts.scheme == "https"
+            or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
+        raise ValueError(f"{vendor}: base_url must be https (http only for a loopback "
+                         "test server)")
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """The `Authorization` value of HTTP basic auth."""
+    return f"Basic {base64.b64encode(f'{user}:{password}'.encode()).decode()}"
+
+
+def check_priority_ladder(numbers: Mapping[str, int], vendor: str) -> None:
+    """ValueError unless every normalised priority has a number, strictly increasing."""
+    if set(numbers) != set(PRIORITIES) or \
+            [numbers[p] for p in PRIORITIES] != sorted(set(numbers.values())):
+        raise ValueError(f"{vendor}: priorities needs low < normal < high < urgent, all four")
+
+
+def priority_from_number(value: Any, numbers: Mapping[str, int]) -> str | None:
+    """The normalised priority of a vendor's number: the highest one it reaches."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    reached = [p for p in PRIORITIES if numbers[p] <= number]
+    return reached[-1] if reached else PRIORITIES[0]
 
 
 @dataclass(slots=True)

@@ -17,19 +17,17 @@ which RT never mails to requestors.  Behaviour shared with the other REST vendor
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 from pydantic import Field, SecretStr, model_validator
 
 from connectors.base import (
-    PRIORITIES,
     FatalError,
     Message,
     PollResult,
@@ -42,11 +40,15 @@ from connectors.base import (
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
 from connectors.rest import (
     OverlapCursor,
+    basic_authorization,
     bounded_pages,
+    check_priority_ladder,
     decode_json,
     gone_on_missing,
     merge_tags,
+    priority_from_number,
     raises_priority,
+    require_https,
     shape_errors_retriable,
 )
 from connectors.settings import Seconds, SourceSettings
@@ -54,7 +56,6 @@ from connectors.settings import Seconds, SourceSettings
 #: RT's own labels (`%PriorityAsString`: Low 0, Medium 50, High 100) with "high" between.
 DEFAULT_PRIORITIES: dict[str, int] = {"low": 0, "normal": 50, "high": 80, "urgent": 100}
 MESSAGE_TYPES = ("Create", "Correspond", "Comment")
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _Ticket = tuple[TicketSnapshot, frozenset[str]]  # a snapshot and its requestors' names
 
 
@@ -80,12 +81,8 @@ class RTSettings(SourceSettings):
             raise ValueError("rt needs either `token` or `username` + `password`")
         if self.password is not None and not self.username:
             raise ValueError("rt: `password` needs `username`")
-        parts = urlsplit(self.base_url)
-        if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)):
-            raise ValueError("rt: base_url must be https (http only for a loopback test server)")
-        if set(self.priorities) != set(PRIORITIES) or [self.priorities[p] for p in PRIORITIES] \
-                != sorted(set(self.priorities.values())):
-            raise ValueError("rt: priorities needs low < normal < high < urgent, all four")
+        require_https(self.base_url, "rt")
+        check_priority_ladder(self.priorities, "rt")
         for name in (*self.queues, self.tags_field):
             if "'" in name or "\\" in name:
                 raise ValueError(f"rt: quotes and backslashes are not allowed in {name!r}")
@@ -108,12 +105,11 @@ class RTConnector:
         self.name = settings.name
         self._settings = settings
         self._root = settings.base_url.rstrip("/")
-        if settings.token is not None:
-            self.__authorization = f"token {settings.token.get_secret_value()}"
-        else:
-            assert settings.password is not None
-            pair = f"{settings.username}:{settings.password.get_secret_value()}"
-            self.__authorization = f"Basic {base64.b64encode(pair.encode()).decode()}"
+        secret = settings.token or settings.password
+        assert secret is not None  # the settings validator guarantees one of them
+        self.__authorization = (f"token {secret.get_secret_value()}" if settings.token else
+                                basic_authorization(str(settings.username),
+                                                    secret.get_secret_value()))
         self._http = HttpClient(f"{self._root}/REST/2.0", vendor="rt", auth=self._auth_headers,
                                 policy=policy or RetryPolicy(read_timeout=settings.timeout),
                                 clock=clock, sleep=sleep, session=session)
@@ -261,9 +257,9 @@ class RTConnector:
         return found
 
     def _load_tickets(self, ids: set[str], tickets: dict[str, _Ticket]) -> None:
-        ordered = sorted(ids, key=int)
-        for start in range(0, len(ordered), 100):
-            query = " OR ".join(f"id = {int(i)}" for i in ordered[start:start + 100])
+        ordered, size = sorted(ids, key=int), self._settings.page_size
+        for start in range(0, len(ordered), size):  # one page each: never more ids than fit
+            query = " OR ".join(f"id = {int(i)}" for i in ordered[start:start + size])
             items, _ = self._page("/tickets", {
                 "query": query, "page": 1, "fields": "Subject,Status,Priority,Requestor,CustomFields",
                 "fields[Requestor]": "RealName,EmailAddress"})
@@ -283,7 +279,7 @@ class RTConnector:
             requester=first.get("RealName") or first.get("EmailAddress") or None)
 
     def _priority_name(self, value: Any) -> str | None:
-        return priority_name(value, self._settings.priorities)
+        return priority_from_number(value, self._settings.priorities)
 
     def _is_privileged(self, name: str) -> bool:
         if name not in self._privileged:
@@ -332,16 +328,6 @@ class RTConnector:
                                  "ModifyTicket and ModifyCustomField", 403)
 
 
-def priority_name(value: Any, priorities: Mapping[str, int]) -> str | None:
-    """The normalised priority of RT's number: the highest whose number it reaches."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    reached = [p for p in PRIORITIES if priorities[p] <= number]
-    return reached[-1] if reached else "low"
-
-
 def _field_values(ticket: Mapping[str, Any], name: str) -> list[str] | None:
     """The values of custom field `name` on the ticket; None when it has no such field."""
     for custom in ticket.get("CustomFields") or []:
@@ -355,4 +341,4 @@ def _sql_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-__all__ = ["RTConnector", "RTSettings", "priority_name"]
+__all__ = ["RTConnector", "RTSettings"]

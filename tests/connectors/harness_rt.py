@@ -26,7 +26,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from connectors.rt import DEFAULT_PRIORITIES, RTConnector, RTSettings, priority_name
+from connectors.rest import priority_from_number
+from connectors.rt import DEFAULT_PRIORITIES, RTConnector, RTSettings
 from connectors.sandbox.base import Fault, Request, Response, SandboxServer
 from connectors.sandbox.conversations import TurnRole
 from tests.connectors.harness import OWN_TAG_PREFIX, TicketState
@@ -176,7 +177,7 @@ class RTHarness:
         ticket = self.rest("GET", f"/ticket/{int(ticket_id)}")
         tags = next((tuple(cf["values"]) for cf in ticket.get("CustomFields", [])
                      if cf.get("name") == TAGS_FIELD), ())
-        return TicketState(tags=tags, priority=priority_name(ticket["Priority"],
+        return TicketState(tags=tags, priority=priority_from_number(ticket["Priority"],
                                                              DEFAULT_PRIORITIES),
                            notes=self.comments_by(ticket_id, DAEMON_USER),
                            status=str(ticket["Status"]))
