@@ -138,7 +138,7 @@ class RTConnector:
         tickets: dict[str, _Ticket] = {}
         try:
             with shape_errors_retriable("rt"):
-                me = self._whoami()
+                me = self.whoami()
                 for _ in range(self._settings.page_budget):
                     items, more = self._page("/transactions", {
                         "query": self._transaction_query(state), "orderby": "id",
@@ -164,7 +164,7 @@ class RTConnector:
             return
         settings = self._settings
         with gone_on_missing("rt", f"ticket {ticket_id}"):
-            ticket = self._get(f"/ticket/{int(ticket_id)}")
+            ticket = self.read(f"/ticket/{int(ticket_id)}")
         if not isinstance(ticket, dict) or ticket.get("Status") == "deleted":
             raise TicketGoneError(f"rt: ticket {ticket_id} is gone", 404)
         update: dict[str, Any] = {}
@@ -285,23 +285,24 @@ class RTConnector:
         if name not in self._privileged:
             if len(self._privileged) >= self.MAX_USERS:
                 self._privileged.clear()
-            user = self._get(f"/user/{quote(name, safe='')}") if name else None
+            user = self.read(f"/user/{quote(name, safe='')}") if name else None
             self._privileged[name] = not isinstance(user, dict) or bool(user.get("Privileged"))
         return self._privileged[name]
 
-    def _whoami(self) -> str | None:
+    def whoami(self) -> str | None:
         """Our own user name, to recognise our comments: from the config or the token."""
         if self._me is None and self._settings.token is not None:
             owner = self._settings.token.get_secret_value().split("-")
             if len(owner) == 3 and owner[1].isdigit():
-                user = self._get(f"/user/{int(owner[1])}")
+                user = self.read(f"/user/{int(owner[1])}")
                 if isinstance(user, dict) and isinstance(user.get("Name"), str):
                     self._me = user["Name"].lower()
         return self._me
 
     # -- HTTP -----------------------------------------------------------------------
 
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a REST 2.0 path (below /REST/2.0) as JSON."""
         return decode_json(self._http.request("GET", path, params=params), "rt", "GET", path)
 
     def _page(self, path: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
@@ -310,7 +311,7 @@ class RTConnector:
         RT gives `total`/`next_page` only to users who may see everything; for the others
         a full page is the only sign that more may follow.
         """
-        body = self._get(path, {**params, "per_page": self._settings.page_size})
+        body = self.read(path, {**params, "per_page": self._settings.page_size})
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             raise RetriableError(f"rt: GET {path} did not answer a collection")
         items = [item for item in body["items"] if isinstance(item, dict)]

@@ -2,6 +2,7 @@
 
   run           the daemon (foreground; systemd runs exactly this)   [--once]
   check-config  validate a config file; FILE:LINE errors, exit 1 when invalid
+  check-source  check a source's setup online, read-only (RT: user, queues, tags field)
   rules test    replay conversations through the rules, promtool style
   eval          score a labelled CSV with the configured scorer and print metrics
   report        the dashboard: sentiment, escalations, outbox, poll health, agent impact
@@ -44,6 +45,30 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK — {len(config.sources)} source(s), {len(config.notifiers)} "
           f"notifier(s), {len(config.rules.rules)} rule(s), scorer {config.scorer.kind}")
     return 0
+
+
+def cmd_check_source(args: argparse.Namespace) -> int:
+    """Connect to each source that has an online setup check (read-only) and report."""
+    import importlib
+
+    from connectors.settings import SETUP_CHECKS
+
+    config = _load(args.config)
+    failed = 0
+    for source in config.sources:
+        if args.source and source.name != args.source:
+            continue
+        target = SETUP_CHECKS.get(source.kind)
+        if target is None:
+            print(f"{source.name}: no online check for kind {source.kind!r} (config valid)")
+            continue
+        module, _, function = target.partition(":")
+        problems = getattr(importlib.import_module(module), function)(source)
+        failed += bool(problems)
+        print(f"{source.name}: " + ("OK" if not problems else "NOT READY"))
+        for problem in problems:
+            print(f"  - {problem}")
+    return 1 if failed else 0
 
 
 class _StopDuringStartup(Exception):
@@ -155,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = with_config(sub.add_parser("check-config", help="validate a config file"))
     check.set_defaults(func=cmd_check_config)
+
+    source_check = with_config(sub.add_parser(
+        "check-source", help="check a source's setup online (read-only; RT: the tags field)"))
+    source_check.add_argument("--source", help="only this source (default: every one)")
+    source_check.set_defaults(func=cmd_check_source)
 
     rules = sub.add_parser("rules", help="rule tools")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)

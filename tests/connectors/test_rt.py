@@ -171,3 +171,32 @@ rules:
     assert state.priority == "high"
     assert len(state.notes) == 1 and state.notes[0].startswith("Very negative message (-")
     assert not [m for m in rt.server.mails()[before:] if customer in _recipients(m)]
+
+
+def test_check_source_names_a_missing_tags_field(rt: RTHarness, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.e2e.support import REPO, daemon_env
+
+    def check(tags_field: str) -> tuple[int, str]:
+        config = tmp_path / f"{tags_field}.yaml"
+        config.write_text(f"""
+state_dir: {tmp_path}
+sources:
+  - {{name: helpdesk, kind: rt, base_url: "{rt.server.url}", token: "${{T_RT_TOKEN}}",
+      queues: [{rt.queue}], tags_field: {tags_field}}}
+notifiers: {{}}
+rules: []
+""")
+        done = subprocess.run([sys.executable, "-m", "daemon.cli", "check-source", "--config",
+                               str(config)], cwd=REPO, capture_output=True, text=True,
+                              timeout=120, env=daemon_env(T_RT_TOKEN=rt.server.token))
+        return done.returncode, done.stdout + done.stderr
+
+    code, output = check("no-such-field")
+    assert code == 1, output
+    assert f"custom field 'no-such-field' is missing for queue '{rt.queue}'" in output
+    assert rt.server.token not in output
+    code, output = check("sentiment-tags")
+    assert (code, output.strip()) == (0, "helpdesk: OK")
