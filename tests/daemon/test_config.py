@@ -120,7 +120,7 @@ def test_unknown_kind_and_invalid_yaml(tmp_path: Path) -> None:
     text = GOOD.replace("kind: zendesk", "kind: zendex")
     assert _errors(_write(tmp_path, text)) == [
         f"{tmp_path}/config.yaml:4: sources[0].kind: unknown kind 'zendex'; "
-        "known: freshdesk, helpscout, zendesk"]
+        "known: freshdesk, helpscout, rt, zendesk"]
     errors = _errors(_write(tmp_path, "rules: [\n  {name: x\n"))
     assert len(errors) == 1 and errors[0].startswith(f"{tmp_path}/config.yaml:")
     assert "invalid YAML" in errors[0]
