@@ -4,11 +4,13 @@ A poll reads the ticket transactions that can carry a message (`Create`, `Corres
 `Comment`) through TransactionSQL, oldest id first, 100 a page: `GET /REST/2.0/
 transactions?query=ObjectType = 'RT::Ticket' AND (Type = …) AND (id > <last id> OR
 Created >= '<watermark - overlap>') [AND TicketQueue = …]` with the author expanded
-(`fields[Creator]`).  The text of a page's transactions comes from one attachment search
-(`/attachments`, JSON query on the TransactionId range, text parts only) and the tickets
+(`fields[Creator]`); a walk cut short by the page budget goes on at its next page in the
+next poll.  The text of a page's new transactions comes from one attachment search
+(`/attachments`, JSON query `TransactionId IN (…)`, text parts only) and their tickets
 from one TicketSQL search by id (subject, status, priority, requestors, custom fields).
 The author of a `Create` or `Correspond` is the customer when a requestor of the ticket
-(or any unprivileged user: one cached `GET /user/{name}` each); a `Comment` is internal.
+or an unprivileged user (one cached `GET /user/{name}` per other author: staff, mostly);
+a `Comment` is internal, and the daemon's own when its user wrote it.
 Write-back reads the ticket, raises the numeric priority (mapped through `priorities`),
 read-merge-writes the tags custom field in one `PUT`, and posts the note as a comment,
 which RT never mails to requestors.  Behaviour shared with the other REST vendors
