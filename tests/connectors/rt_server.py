@@ -58,6 +58,15 @@ Set($BcryptCost, 4);
 """
 
 
+_WATCHDOG = """\
+"$2" --port "$3" --host 127.0.0.1 --max-workers 3 &
+server=$!
+while kill -0 "$1" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 1; done
+kill -TERM "$server" 2>/dev/null
+wait
+"""
+
+
 def missing() -> str | None:
     """Why a real RT cannot run here, or None when it can."""
     for path, package in ((RT_SERVER, "request-tracker5 rt5-standalone"),
@@ -105,9 +114,11 @@ class RTServer:
                        capture_output=True, timeout=120)
         self.token = (self.workdir / "token").read_text().strip()
         log = (self.workdir / "server.log").open("wb")
+        # A group of its own (stopped as one), watched by a shell that stops the server
+        # when this process is gone, so a killed test run leaves no RT behind.
         self._process = subprocess.Popen(
-            [str(RT_SERVER), "--port", str(self.port), "--host", "127.0.0.1",
-             "--max-workers", "3"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            ["sh", "-c", _WATCHDOG, "rt-watchdog", str(os.getpid()), str(RT_SERVER),
+             str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         deadline = time.monotonic() + START_DEADLINE
         while time.monotonic() < deadline:
