@@ -41,7 +41,7 @@ def replay(seed: int, poll_seconds: float, db: Path) -> dict[str, Any]:
     workload = incident_workload(START, seed)
     incident_tickets = {m.ticket_id for m in workload if m.topic == "incident"}
     settings = IncidentSettings(enabled=True, window=timedelta(minutes=30), min_tickets=5,
-                                below=-0.3, notify=("escalations",))
+                                below=-0.25, notify=("escalations",))
     store = Store(f"sqlite:///{db}")
     store.create_schema()
     store.ensure_sources(["bench"])

@@ -3,7 +3,8 @@
 20,000 customer messages over 2,000 tickets (the project's deterministic generator), the
 offline scorer, a SQLite file.  Three runs in one process, same scorer, same texts:
 - pipeline: our Pipeline in poll-sized batches (normalise, dedupe, score, one
-  transaction per batch with rule evaluation and outbox rows, cursor advance);
+  transaction per batch with incident detection, rule evaluation and outbox rows,
+  cursor advance), built as the daemon builds it from the shipped config;
 - reference: what the article does per message — score it, open a SQLite connection,
   insert, commit, then query the ticket's scores for the trend;
 - scorer alone: the same texts through the scorer, in one call.
@@ -30,12 +31,14 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connectors.base import Message, TicketSnapshot
 from connectors.sandbox.conversations import generate
 from daemon.config import load_config
+from daemon.incidents import IncidentTracker
 from daemon.logs import configure
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Score
@@ -80,20 +83,43 @@ class TimedScorer(LocalScorer):
             self.seconds += time.perf_counter() - began
 
 
-def run_pipeline(messages: list[Message], db: Path, batch: int) -> tuple[float, float]:
-    """(seconds for the whole run, of which inside the scorer)."""
-    rules = load_config(REPO / "config.yaml", env={}).rules
+class TimedTracker(IncidentTracker):
+    """The incident step (topics, window, decisions), counting the seconds it takes."""
+
+    seconds = 0.0
+
+    def candidates(self, *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return super().candidates(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - began
+
+    def process(self, *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return super().process(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - began
+
+
+def run_pipeline(messages: list[Message], db: Path, batch: int) -> tuple[float, float, float]:
+    """(seconds for the whole run, of which inside the scorer, of which incidents)."""
+    config = load_config(REPO / "config.yaml", env={})
+    rules = config.rules
     store = Store(f"sqlite:///{db}")
     store.create_schema()
     store.ensure_sources(["bench"])
     scorer = TimedScorer()
-    pipeline = Pipeline(store, scorer, lambda: rules)
+    # As the daemon builds it: with the shipped config's incident detection.
+    tracker = TimedTracker(store, lambda: config.top.incidents)
+    pipeline = Pipeline(store, scorer, lambda: rules, incidents=tracker)
     began = time.perf_counter()
     for start in range(0, len(messages), batch):
         pipeline.process("bench", messages[start:start + batch], f"cursor-{start}")
     elapsed = time.perf_counter() - began
     store.close()
-    return elapsed, scorer.seconds
+    return elapsed, scorer.seconds, tracker.seconds
 
 
 def run_reference(messages: list[Message], db: Path) -> tuple[float, float]:
@@ -142,11 +168,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=1000, help="messages per poll batch")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each; medians reported")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the article's per-message run (minutes on a slow machine)")
     args = parser.parse_args()
     configure(level="warning", fmt="json")  # as in production: no per-message log lines
     messages = build_messages(args.tickets, args.messages)
     scorer_runs: list[float] = []
-    pipeline_runs: list[tuple[float, float]] = []
+    pipeline_runs: list[tuple[float, float, float]] = []
     reference_runs: list[tuple[float, float]] = []
     peak_rss_mb = 0.0
     # Interleaved repeats, medians reported: this machine is shared and noisy.
@@ -157,23 +185,33 @@ def main() -> None:
             pipeline_runs.append(run_pipeline(messages, Path(tmp) / "pipeline.db", args.batch))
             if repeat == 0:
                 peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            reference_runs.append(run_reference(messages, Path(tmp) / "reference.db"))
+            if not args.no_reference:
+                reference_runs.append(run_reference(messages, Path(tmp) / "reference.db"))
     n = len(messages)
     scorer_s = statistics.median(scorer_runs)
-    pipeline_s = statistics.median(total for total, _scoring in pipeline_runs)
-    reference_s = statistics.median(total for total, _scoring in reference_runs)
-    pipeline_overhead = statistics.median(total - scoring for total, scoring in pipeline_runs) / n
+    pipeline_s = statistics.median(total for total, _scoring, _incidents in pipeline_runs)
+    reference_s = statistics.median(
+        total for total, _scoring in reference_runs) if reference_runs else None
+    pipeline_overhead = statistics.median(
+        total - scoring for total, scoring, _incidents in pipeline_runs) / n
+    incidents_cost = statistics.median(incidents for _t, _s, incidents in pipeline_runs) / n
     reference_overhead = statistics.median(
-        total - scoring for total, scoring in reference_runs) / n
+        total - scoring for total, scoring in reference_runs) / n if reference_runs else None
     print(json.dumps({
         "messages": n, "tickets": args.tickets, "batch": args.batch, "repeats": args.repeats,
         "pipeline_msgs_per_s": round(n / pipeline_s, 1),
-        "reference_msgs_per_s": round(n / reference_s, 1),
+        "reference_msgs_per_s": round(n / reference_s, 1) if reference_s else None,
         "scorer_msgs_per_s": round(n / scorer_s, 1),
         "pipeline_overhead_ms": round(pipeline_overhead * 1000, 4),
-        "reference_overhead_ms": round(reference_overhead * 1000, 4),
-        "overhead_ratio": round(reference_overhead / pipeline_overhead, 1)
+        # Of the overhead, the incident step (topics of negative messages, window,
+        # decisions), timed inside the same runs.
+        "incidents_ms": round(incidents_cost * 1000, 4),
+        "incidents_share_of_overhead": round(incidents_cost / pipeline_overhead, 3)
         if pipeline_overhead > 0 else None,
+        "reference_overhead_ms": round(reference_overhead * 1000, 4)
+        if reference_overhead is not None else None,
+        "overhead_ratio": round(reference_overhead / pipeline_overhead, 1)
+        if reference_overhead is not None and pipeline_overhead > 0 else None,
         "pipeline_vs_scorer": round(scorer_s / pipeline_s, 3),
         "peak_rss_mb": round(peak_rss_mb, 1),
     }))

@@ -47,6 +47,7 @@ from connectors.base import (
 )
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
 from connectors.notetext import note_body
+from connectors.rest import merge_tags
 from connectors.settings import SourceSettings
 from vocab import Duration
 
@@ -215,13 +216,8 @@ class FreshdeskConnector:
             return
         ticket = self._get_ticket(ticket_id)
         current_tags = [str(tag) for tag in ticket.get("tags") or []]
-        tags = list(current_tags)
-        for tag in change.add_tags:
-            if tag not in tags:
-                tags.append(tag)
-        prefix = self._settings.own_tag_prefix
-        # Only our own namespace may be removed: an agent's tag is never ours to drop.
-        tags = [tag for tag in tags if not (tag in change.remove_tags and tag.startswith(prefix))]
+        tags = merge_tags(current_tags, change.add_tags, change.remove_tags,
+                          self._settings.own_tag_prefix)
         update: dict[str, Any] = {}
         if tags != current_tags:
             update["tags"] = tags

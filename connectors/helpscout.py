@@ -55,6 +55,7 @@ from connectors.base import (
 )
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
 from connectors.notetext import note_body
+from connectors.rest import merge_tags
 from connectors.settings import SourceSettings, secure_url
 from vocab import Duration
 
@@ -262,13 +263,8 @@ class HelpScoutConnector:
         settings = self._settings
         conversation = self._get_conversation(ticket_id)
         current_tags = _tag_names(conversation)
-        tags = list(current_tags)
-        for tag in change.add_tags:
-            if tag not in tags:
-                tags.append(tag)
-        # Only our own namespace may be removed: an agent's tag is never ours to drop.
-        tags = [tag for tag in tags
-                if not (tag in change.remove_tags and tag.startswith(settings.own_tag_prefix))]
+        tags = merge_tags(current_tags, change.add_tags, change.remove_tags,
+                          settings.own_tag_prefix)
         fields: list[dict[str, Any]] | None = None
         if change.priority is not None:
             if change.priority not in PRIORITIES:

@@ -85,6 +85,12 @@ SOURCE_KINDS: dict[str, str] = {
     "zendesk": "connectors.zendesk:ZendeskSettings",
     "freshdesk": "connectors.freshdesk:FreshdeskSettings",
     "helpscout": "connectors.helpscout:HelpScoutSettings",
+    "rt": "connectors.rt:RTSettings",
+}
+#: config `kind` -> "module:function(settings) -> list of problems", the online setup
+#: check `helpdesk-sentinel check-source` runs (kinds without one are only validated).
+SETUP_CHECKS: dict[str, str] = {
+    "rt": "connectors.rt_setup:check_rt_setup",
 }
 NOTIFIER_KINDS: dict[str, str] = {
     "slack": "connectors.slack:SlackSettings",

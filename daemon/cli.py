@@ -2,6 +2,7 @@
 
   run           the daemon (foreground; systemd runs exactly this)   [--once]
   check-config  validate a config file; FILE:LINE errors, exit 1 when invalid
+  check-source  check a source's setup online, read-only (RT: user, queues, tags field)
   rules test    replay conversations through the rules, promtool style
   eval          score a labelled CSV with the configured scorer and print metrics
   report        the dashboard: sentiment, escalations, outbox, poll health, agent impact
@@ -60,6 +61,30 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_source(args: argparse.Namespace) -> int:
+    """Connect to each source that has an online setup check (read-only) and report."""
+    import importlib
+
+    from connectors.settings import SETUP_CHECKS
+
+    config = _load(args.config)
+    failed = 0
+    for source in config.sources:
+        if args.source and source.name != args.source:
+            continue
+        target = SETUP_CHECKS.get(source.kind)
+        if target is None:
+            print(f"{source.name}: no online check for kind {source.kind!r} (config valid)")
+            continue
+        module, _, function = target.partition(":")
+        problems = getattr(importlib.import_module(module), function)(source)
+        failed += bool(problems)
+        print(f"{source.name}: " + ("OK" if not problems else "NOT READY"))
+        for problem in problems:
+            print(f"  - {problem}")
+    return 1 if failed else 0
+
+
 class _StopDuringStartup(Exception):
     """SIGTERM arrived before the scheduler took over the signal handlers."""
 
@@ -69,7 +94,7 @@ def _stop_during_startup(signum: int, _frame: object) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from daemon.migrate import SchemaTooNew
+    from daemon.migrate import SchemaError
     from daemon.service import Daemon
     from daemon.store import DatabaseUnavailable
 
@@ -84,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"database unavailable: {safe_terminal(exc)} (is it running? see database.url and "
               "database.startup_wait)", file=sys.stderr)
         return 1
-    except SchemaTooNew as exc:
+    except SchemaError as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 1
     try:
@@ -314,6 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
 """, "Validate a config file without starting anything.  Every problem is listed in\n"
      "one run as FILE:LINE: key.path: message; exit status 1 when there is one.")
     check.set_defaults(func=cmd_check_config)
+
+    source_check = command("check-source", "check a source's setup online (read-only)", """\
+  helpdesk-sentinel check-source --config config.yaml
+  helpdesk-sentinel check-source --config config.yaml --source rt-main
+""", "Connect to each source with its credentials and check what the daemon needs there,\n"
+     "without writing anything (RT: the rights and the tags custom field).")
+    source_check.add_argument("--source", metavar="NAME",
+                              help="only this source (default: every source)")
+    source_check.set_defaults(func=cmd_check_source)
 
     rules = sub.add_parser("rules", help="rule tools (rules test)",
                            description="Rule tools.", formatter_class=_HelpFormatter,

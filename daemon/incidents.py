@@ -15,8 +15,8 @@ incident spans sources.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,11 +26,12 @@ from connectors.base import Alert, Message, TicketChange
 from daemon.logs import get_logger
 from daemon.scoring.base import Score
 from daemon.store import Store
-from daemon.topics import extract_topic, topic_of_label
+from daemon.topics import MAX_CHARS, extract_topic, surface_forms, topic_of_label
 from rules.incidents import (
     Candidate,
     Incident,
     IncidentDecision,
+    IncidentEvaluation,
     IncidentSettings,
     IncidentWindow,
     Member,
@@ -45,8 +46,9 @@ log = get_logger("sentinel.incidents")
 #: The outbox `source` of incident alerts: with the incident id as `ticket_id`, thread
 #: updates find the opening alert's thread like a ticket's later alerts do.
 INCIDENT_SOURCE = "incident"
-#: Example phrases quoted in an alert.
+#: Example phrases quoted in an alert, and the length of each.
 EXAMPLES = 5
+EXCERPT_CHARS = 140
 
 
 @dataclass(slots=True)
@@ -70,6 +72,29 @@ def candidate_for(source: str, message: Message, text: str, score: Score,
                      score=score.score, language=topic.language, terms=topic.terms,
                      words=topic.words, signals=frozenset(score.signals), label=label,
                      url=message.ticket.url, subject=message.ticket.subject[:300])
+
+
+def excerpt(text: str, words: Sequence[str], limit: int = EXCERPT_CHARS) -> str:
+    """The first sentence of `text` that contains one of `words` (the message's topic),
+    on one line and capped; it is quoted to the on-call person as customer text."""
+    text = text[:MAX_CHARS]  # where the topic words were read
+    lowered = text.lower()
+    for word in words:
+        at = min((found for form in surface_forms(word)
+                  if (found := lowered.find(form)) >= 0), default=-1)
+        if at < 0:
+            continue
+        start = max((lowered.rfind(stop, 0, at) for stop in ".!?\n"), default=-1) + 1
+        ends = [end for stop in ".!?\n" if (end := lowered.find(stop, at)) >= 0]
+        end = min(ends) + 1 if ends else len(text)
+        while end < len(text) and text[end] in ".!?":  # "broken!!!" keeps its three
+            end += 1
+        # A long sentence is cut around the word, not after its first `limit` characters.
+        start = max(start, at - limit // 2)
+        end = min(end, start + limit)
+        sentence = " ".join(text[start:end].split())
+        return sentence if len(sentence) < limit else sentence[:limit - 1] + "…"
+    return ""
 
 
 class IncidentTracker:
@@ -101,7 +126,10 @@ class IncidentTracker:
                 out.append(candidate)
         return out
 
-    def process(self, conn: Connection, new: Sequence[Candidate], now: datetime) -> IncidentStep:
+    def process(self, conn: Connection, new: Sequence[Candidate], now: datetime,
+                texts: Mapping[str, str] | None = None) -> IncidentStep:
+        """Evaluate and persist; `texts` (message id -> normalised text) are this batch's
+        candidates' texts, quoted for new members (older members' come from the store)."""
         settings = self._settings()
         step = IncidentStep()
         if not settings.enabled:
@@ -110,16 +138,26 @@ class IncidentTracker:
         horizon = now - settings.window
         candidate_rows, incident_rows, member_rows = self.store.incident_window(conn, horizon)
         window = _window(candidate_rows, incident_rows, member_rows)
-        evaluation = evaluate_incidents(window, new, settings, now)
+        evaluation = self._with_excerpts(conn, evaluate_incidents(window, new, settings, now),
+                                         texts or {})
         step.decisions = list(evaluation.decisions)
 
         before = {(c.source, c.message_id) for c in window.candidates}
         after = {(c.source, c.message_id): c for c in evaluation.window.candidates}
+        # Only what a decision changed is written: an incident without one is as stored.
         touched: dict[str, Incident] = {}
+        changed_members: dict[tuple[str, str, str], Member] = {}
         for decision in evaluation.decisions:
-            touched[decision.incident.incident_id] = decision.incident
-        for incident in evaluation.window.incidents:  # an open one may have only aged
-            touched.setdefault(incident.incident_id, incident)
+            incident = decision.incident
+            touched[incident.incident_id] = incident
+            # A join adds its members; open, update and resolve (re)announce them all.
+            members = decision.members if decision.kind == "join" else incident.members
+            for member in members:
+                changed_members[(incident.incident_id, member.source, member.ticket_id)] = \
+                    next(m for m in incident.members if m.ticket == member.ticket)
+        for incident in evaluation.window.incidents:  # the latest state of each touched one
+            if incident.incident_id in touched:
+                touched[incident.incident_id] = incident
         due = {i.incident_id: next_incident_due(IncidentWindow((), (i,)), settings)
                for i in evaluation.window.incidents}
         self.store.save_incident_window(
@@ -127,8 +165,7 @@ class IncidentTracker:
             add_candidates=[_candidate_row(c) for key, c in after.items() if key not in before],
             drop_candidates=[key for key in before if key not in after], older_than=horizon,
             incidents=[_incident_row(i, due.get(i.incident_id)) for i in touched.values()],
-            members=[_member_row(i.incident_id, m) for i in touched.values()
-                     for m in i.members])
+            members=[_member_row(key[0], m) for key, m in changed_members.items()])
         rows: list[dict[str, Any]] = []
         for decision in evaluation.decisions:
             rows += self._outbox_rows(decision, settings, now)
@@ -138,6 +175,37 @@ class IncidentTracker:
         self.store.enqueue(conn, rows)
         step.enqueued = len(rows)
         return step
+
+    def _with_excerpts(self, conn: Connection, evaluation: IncidentEvaluation,
+                       texts: Mapping[str, str]) -> IncidentEvaluation:
+        """New members quote their own sentence about the thing, not just its word.
+        Computed here, for members only, so the other negative messages cost nothing."""
+        new_members = [(incident_id, m) for d in evaluation.decisions if d.kind in ("open", "join")
+                       for incident_id, m in ((d.incident.incident_id, m) for m in d.members)]
+        if not new_members:
+            return evaluation
+        missing = [(m.source, m.message_id) for _, m in new_members if m.message_id not in texts]
+        bodies = self.store.message_bodies(conn, missing) if missing else {}
+        quotes: dict[tuple[str, str], str] = {}
+        for _, member in new_members:
+            text = texts.get(member.message_id) or bodies.get((member.source, member.message_id))
+            quote = excerpt(text, [member.phrase]) if text and member.phrase else ""
+            if quote:
+                quotes[(member.source, member.message_id)] = quote
+
+        def quoted(incident: Incident) -> Incident:
+            if not any((m.source, m.message_id) in quotes for m in incident.members):
+                return incident
+            return replace(incident, members=tuple(
+                replace(m, phrase=quotes.get((m.source, m.message_id), m.phrase))
+                for m in incident.members))
+
+        return IncidentEvaluation(
+            IncidentWindow(evaluation.window.candidates,
+                           tuple(quoted(i) for i in evaluation.window.incidents)),
+            tuple(replace(d, incident=quoted(d.incident), members=tuple(
+                replace(m, phrase=quotes.get((m.source, m.message_id), m.phrase))
+                for m in d.members)) for d in evaluation.decisions))
 
     def _outbox_rows(self, decision: IncidentDecision, settings: IncidentSettings,
                      now: datetime) -> list[dict[str, Any]]:

@@ -16,11 +16,9 @@ metric objects stay an implementation detail.  The endpoint binds 127.0.0.1 by d
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CollectorRegistry,
@@ -33,6 +31,8 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
+
+from daemon.served import ServedInThread
 
 #: How a poll ended.  `partial`: stopped on its page budget with more to read.
 POLL_OUTCOMES: tuple[str, ...] = ("ok", "partial", "retriable", "fatal", "auth")
@@ -188,30 +188,8 @@ class Metrics:
 
 
 @dataclass(slots=True)
-class MetricsServer:
+class MetricsServer(ServedInThread):
     """A running /metrics endpoint; `close()` stops it and frees the port."""
-
-    server: WSGIServer
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def address(self) -> str:
-        return str(self.server.server_address[0])
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5.0)
-
-    def __enter__(self) -> MetricsServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def start_metrics_server(metrics: Metrics, port: int, addr: str = "127.0.0.1") -> MetricsServer:

@@ -205,7 +205,8 @@ class Pipeline:
                                if self._written.get((source, ticket_id)) != keys[ticket_id]]
                 self.store.upsert_tickets(conn, changed)
                 if candidates and self.incidents is not None:
-                    step = self.incidents.process(conn, candidates, now)
+                    step = self.incidents.process(conn, candidates, now, {
+                        fresh[i].message_id[:128]: texts[i].text for i in scores})
                     result.enqueued += step.enqueued
                     result.incidents += step.decisions
                 feedback, histories = (

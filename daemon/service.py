@@ -11,7 +11,8 @@ invalid.  Signal handlers only record the request (a flag, and a byte on a wake-
 through `signal.set_wakeup_fd`); the main thread, which otherwise only waits on that pipe,
 performs the stop or the reload.  A handler that took a lock or started a thread could
 interrupt the main thread holding the same lock and wedge the process under a burst of
-signals.  With SQLite a lock file refuses a second daemon on the same state directory.
+signals.  With SQLite a lock on the database file refuses a second daemon on the same
+database.
 """
 
 from __future__ import annotations

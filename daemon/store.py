@@ -8,8 +8,9 @@ statements, not one round trip per row.  Timestamps are stored in UTC (SQLModel'
 
 Several replicas on one PostgreSQL share sources through leases (claimed with
 `SELECT ... FOR UPDATE SKIP LOCKED`, renewed, with a fencing token checked by every
-cursor write) and claim outbox rows the same way.  SQLite is single-replica: a lock file
-in the state directory refuses a second daemon.
+cursor write) and claim outbox rows the same way.  SQLite is single-replica: a lock on
+the database file refuses a second daemon (daemon.localfiles).  The schema is created and
+upgraded by daemon.migrate (Alembic revisions): a new column needs a revision too.
 """
 
 from __future__ import annotations
@@ -864,6 +865,18 @@ class Store:
                       "last_update_at", "members", "due_at"])
         self._upsert(T_INCIDENT_MEMBER, ["incident_id", "source", "ticket_id"], members, conn,
                      ["announced"])
+
+    def message_bodies(self, conn: Connection,
+                       keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(source, message_id) -> stored text, for those whose text is still kept."""
+        out: dict[tuple[str, str], str] = {}
+        for chunk in _chunks(list(keys)):
+            for source, message_id, body in conn.execute(sa.select(
+                    T_MESSAGE.c.source, T_MESSAGE.c.message_id, T_MESSAGE.c.body).where(
+                    sa.tuple_(T_MESSAGE.c.source, T_MESSAGE.c.message_id).in_(list(chunk)))):
+                if body is not None:
+                    out[(source, message_id)] = body
+        return out
 
     def incidents_due(self, now: datetime) -> bool:
         """Whether an open incident has an update to announce or a resolve due."""

@@ -40,7 +40,7 @@ MAX_CHARS = 800
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 
 # English particle verbs that name one thing ("can't log in" is the login page).
-_JOINED = re.compile(r"\b(log|sign|check)[\s-]?(in|on|out|up)\b", re.IGNORECASE)
+_JOINED = re.compile(r"\b(log|sign|check)[\s-]?(in|on|out|up)\b")  # on lowered text
 _JOIN_TO = {("log", "in"): "login", ("log", "on"): "login", ("sign", "in"): "login",
             ("sign", "on"): "login", ("log", "out"): "logout", ("sign", "out"): "logout",
             ("sign", "up"): "signup", ("check", "out"): "checkout"}
@@ -72,28 +72,31 @@ _GENERIC: dict[str, str] = {
         geht ging kaputt nichts etwas alles jemand niemand sache mal leider dringend
         sofort wirklich einfach endlich unmöglich inakzeptabel schlecht schlimm katastrophe
         frechheit unverschämt erstattung geld kündigen kündigung konto bestellung
-        geduld enttäuscht ärgerlich ärgerlich nervig sauer verärgert""",
+        geduld enttäuscht ärgerlich nervig sauer verärgert mehr kommt kommen ganz ganze
+        klappt möglich""",
     "fr": """bonjour salut équipe support service client clients merci cordialement aide
         toujours encore déjà aujourd'hui hier demain matin semaine semaines jour jours
         heure heures minute minutes temps maintenant depuis problème problèmes souci
         erreur ticket demande mail réponse attends attendre attente fonctionne marche
         rien quelque chose tout personne chose vraiment urgent immédiatement inacceptable
         nul horrible catastrophe honte remboursement argent annuler résiliation compte
-        commande svp patience déçu déçue énervé énervée fâché agaçant""",
+        commande svp patience déçu déçue énervé énervée fâché agaçant arrive arriver
+        possible impossible inadmissible""",
     "es": """hola buenos días equipo soporte servicio cliente clientes gracias saludos
         ayuda todavía sigue otra vez ya hoy ayer mañana semana semanas día días hora horas
         minuto minutos tiempo ahora desde problema problemas error ticket solicitud correo
         respuesta espero esperando esperar funciona nada algo todo nadie cosa favor
         urgente inmediatamente inaceptable horrible terrible vergüenza reembolso dinero
         cancelar cancelación cuenta pedido paciencia decepcionado decepcionada molesto
-        enfadado""",
+        enfadado consigo puedo poder desastre imposible""",
     "pt": """olá oi bom dia equipe suporte serviço cliente clientes obrigado obrigada
         atenciosamente ajuda ainda novamente outra vez já hoje ontem amanhã semana semanas
         dia dias hora horas minuto minutos tempo agora desde problema problemas erro
         ticket pedido solicitação email resposta esperando esperar aguardando funciona
         nada algo tudo ninguém coisa favor urgente imediatamente inaceitável horrível
         péssimo vergonha reembolso dinheiro cancelar cancelamento conta paciência
-        decepcionado decepcionada chateado irritado""",
+        decepcionado decepcionada chateado irritado consigo consegue conseguir fazer
+        absurdo impossível""",
 }
 
 _lock = threading.Lock()
@@ -109,8 +112,17 @@ class Topic:
     words: tuple[str, ...]
 
 
+#: Tokens read per message, and tokens used to guess its language.
+MAX_TOKENS = 120
+LANGUAGE_TOKENS = 40
+_DROP = ("", "")  # a token that is no topic word (cached like a stem)
+
+
 class _Language:
-    """One language's stop words and memoised stemmer (the stemmer is not thread-safe)."""
+    """One language's stop words, and one memoised decision per token: dropped, or the
+    stem and the word it was made from.  The decision is computed once per distinct
+    token (under a lock: the Snowball stemmer is not thread-safe) and then costs one
+    dictionary lookup, which keeps extraction in the tens of microseconds."""
 
     def __init__(self, code: str) -> None:
         name = LANGUAGES[code]
@@ -119,21 +131,34 @@ class _Language:
         self.generic = frozenset(_GENERIC[code].split())
         self._stemmer = snowballstemmer.stemmer(name)
         self.generic_stems = frozenset(self._stemmer.stemWord(w) for w in self.generic)
-        self._stems: dict[str, str] = {}
+        self.feeling = _sentiment_words() if code == "en" else frozenset()
+        self.decisions: dict[str, tuple[str, str]] = {}
 
-    def stem(self, word: str) -> str:
-        stem = self._stems.get(word)
-        if stem is None:
+    def decide(self, token: str) -> tuple[str, str]:
+        """(stem, word) for a topic word, else _DROP; memoised (bounded)."""
+        decision = _DROP
+        word = token
+        if "'" in word:  # "today's", "l'application": the part that carries the meaning
+            word = max(word.split("'"), key=len)
+        if len(word) >= 3 and word not in self.stop and word not in self.generic \
+                and word not in self.feeling and token not in self.feeling:
             with _lock:
                 stem = self._stemmer.stemWord(word)
-            if len(self._stems) < 200_000:  # bounded: a flood of unique words stays small
-                self._stems[word] = stem
-        return stem
+            if stem not in self.generic_stems:
+                decision = (stem, word)
+        if len(self.decisions) < 200_000:  # a flood of unique words stays bounded
+            self.decisions[token] = decision
+        return decision
 
 
 @lru_cache(maxsize=1)
 def _languages() -> tuple[_Language, ...]:
     return tuple(_Language(code) for code in LANGUAGES)
+
+
+@lru_cache(maxsize=1)
+def _by_code() -> dict[str, _Language]:
+    return {language.code: language for language in _languages()}
 
 
 @lru_cache(maxsize=1)
@@ -143,57 +168,90 @@ def _sentiment_words() -> frozenset[str]:
 
 
 def _join(match: re.Match[str]) -> str:
-    return _JOIN_TO.get((match.group(1).lower(), match.group(2).lower()), match.group(0))
+    return _JOIN_TO.get((match.group(1), match.group(2)), match.group(0))
 
 
 @lru_cache(maxsize=1)
-def _stop_index() -> dict[str, tuple[int, ...]]:
-    """Stop word -> the languages (indices into _languages()) that list it."""
+def _stop_index() -> dict[str, tuple[tuple[int, float], ...]]:
+    """Stop word -> (language index, weight) for the languages that list it; a word
+    several languages list ("a", "de", "com") weighs less in each."""
     index: dict[str, list[int]] = {}
     for position, language in enumerate(_languages()):
         for word in language.stop:
             index.setdefault(word, []).append(position)
-    return {word: tuple(positions) for word, positions in index.items()}
+    return {word: tuple((p, 1.0 / len(positions)) for p in positions)
+            for word, positions in index.items()}
 
 
-def detect_language(tokens: Iterable[str]) -> str:
-    """The language whose stop words the tokens use most (English on a tie or none)."""
+#: Letters only one of the five languages uses: each present one counts like a stop word.
+_LETTER_HINTS: tuple[tuple[str, str], ...] = (
+    ("ã", "pt"), ("õ", "pt"), ("ñ", "es"), ("¿", "es"), ("¡", "es"), ("ß", "de"),
+    ("ä", "de"), ("ö", "de"), ("ü", "de"), ("è", "fr"), ("ê", "fr"), ("œ", "fr"),
+    ("ù", "fr"), ("î", "fr"), ("û", "fr"))
+
+
+def detect_language(tokens: Iterable[str], text: str = "") -> str:
+    """The language whose stop words the tokens use most; English when there are none.
+    On a tie another language wins over English: the English list also holds "o",
+    "com" and "um", which are Portuguese function words."""
     languages = _languages()
     stop_index = _stop_index()
-    counts = [0] * len(languages)
+    counts = [0.0] * len(languages)
     for token in tokens:
-        for position in stop_index.get(token, ()):
-            counts[position] += 1
-    best = max(range(len(languages)), key=lambda i: (counts[i], i == 0))
+        for position, weight in stop_index.get(token, ()):
+            counts[position] += weight
+    if text and not text.isascii():
+        for letter, position in _letter_hints():
+            if letter in text:
+                counts[position] += 1.0
+    best = 0  # English unless another language has more, or as much
+    for position in range(1, len(counts)):
+        if counts[position] > counts[best] + 1e-9 \
+                or (best == 0 and counts[position] > 0 and counts[position] >= counts[0] - 1e-9):
+            best = position
     return languages[best].code
+
+
+@lru_cache(maxsize=1)
+def _letter_hints() -> tuple[tuple[str, int], ...]:
+    codes = [language.code for language in _languages()]
+    return tuple((letter, codes.index(code)) for letter, code in _LETTER_HINTS)
 
 
 def extract_topic(text: str, *, max_terms: int = MAX_TERMS, max_chars: int = MAX_CHARS) -> Topic:
     """The topic terms of one message (empty when nothing specific is said)."""
-    head = text[:max_chars]
+    head = text[:max_chars].lower()
+    if "’" in head:
+        head = head.replace("’", "'")
     head = _JOINED.sub(_join, head)
-    tokens = _WORD.findall(head.lower().replace("’", "'"))
-    code = detect_language(tokens)
-    language = next(lang for lang in _languages() if lang.code == code)
-    feeling = _sentiment_words() if code == "en" else frozenset()
+    tokens = _WORD.findall(head)[:MAX_TOKENS]
+    code = detect_language(tokens[:LANGUAGE_TOKENS], head[:LANGUAGE_TOKENS * 8])
+    language = _by_code()[code]
+    decisions = language.decisions
     terms: list[str] = []
     words: list[str] = []
     for token in tokens:
-        if len(token) < 3 or token in language.stop or token in language.generic \
-                or token in feeling:
-            continue
-        if "'" in token:  # "today's", "l'application": the part that carries the meaning
-            token = max(token.split("'"), key=len)
-            if len(token) < 3 or token in language.stop:
-                continue
-        stem = language.stem(token)
-        if stem in language.generic_stems or stem in terms:
+        decision = decisions.get(token)
+        if decision is None:
+            decision = language.decide(token)
+        stem = decision[0]
+        if not stem or stem in terms:
             continue
         terms.append(stem)
-        words.append(token)
+        words.append(decision[1])
         if len(terms) >= max_terms:
             break
     return Topic(code, tuple(terms), tuple(words))
+
+
+@lru_cache(maxsize=4096)
+def surface_forms(word: str) -> tuple[str, ...]:
+    """How a joined word may appear in the text ("login": "log in", "sign-in", ...)."""
+    forms = [word]
+    for (verb, particle), joined in _JOIN_TO.items():
+        if joined == word:
+            forms += [f"{verb} {particle}", f"{verb}-{particle}"]
+    return tuple(forms)
 
 
 def topic_of_label(label: str) -> Topic:

@@ -8,8 +8,10 @@ settings and `now` in; the decisions and the new window out.  No I/O, no clock r
 A candidate is a customer message scored at or below `below`, or carrying a hard signal,
 with its topic terms (normalised stems, daemon/topics.py, or the terms of Claude's topic
 label).  An incident opens when one term is shared by candidates from at least
-`min_tickets` different tickets within `window`, all in one language: that term is the
-incident's key, and the terms most of its first members share become its topic.
+`min_tickets` different tickets within `window`, all in one language, and in one sense
+(tickets that also share other words must not fall into two separate groups: "gift
+card" and "card declined" are two things): that term is the incident's key, and the
+terms most of its first members share become its topic.
 Mildly negative messages on the same term (see WEAK_BELOW) are members too, but never
 count towards `min_tickets`.  A
 later candidate joins an open incident of its language when it contains the key term or
@@ -60,7 +62,7 @@ class IncidentSettings(BaseModel):
     enabled: bool = False
     window: Duration = timedelta(minutes=30)
     min_tickets: int = Field(5, ge=2, le=10_000)
-    below: float = Field(-0.3, ge=-1, le=1)
+    below: float = Field(-0.25, ge=-1, le=1)
     notify: Names = ()
     tag: Annotated[Tag | None, Field()] = "sentiment-incident"
     #: Thread updates as tickets join: at most one per this long.
@@ -112,7 +114,7 @@ class Member:
     ticket_id: str
     message_id: str
     at: datetime
-    phrase: str = ""  # what this customer called the thing (for the alert)
+    phrase: str = ""  # what this customer wrote about it (quoted in the alert)
     url: str = ""
     subject: str = ""
     announced: bool = False  # named in the opening alert or a thread update
@@ -192,6 +194,7 @@ def _incident_id(language: str, key_term: str, first: Candidate) -> str:
 
 
 def _topic_label(members: Sequence[Candidate], key_term: str) -> str:
+    """Claude's most common label, else the word customers used most for the key term."""
     labels = Counter(c.label.strip().lower() for c in members if c.label.strip())
     if labels:
         return labels.most_common(1)[0][0][:80]
@@ -227,30 +230,70 @@ class _TermIndex:
                         del tickets[candidate.ticket]
 
 
+def _one_sense(chosen: Sequence[Candidate], key_term: str) -> list[Candidate]:
+    """The members that use the key term in one sense.
+
+    Tickets are linked when they share a term besides the key term.  When two or more
+    groups of at least two tickets each form (the password "reset link" and the search
+    filters that "reset"; a "gift card" and a "card declined at checkout"), the term
+    means different things: only the largest group is kept, with the tickets that share
+    nothing else (a bare "is checkout down?" fits any group).  One group: all of them.
+    """
+    parent = list(range(len(chosen)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[str, int] = {}
+    for position, candidate in enumerate(chosen):
+        for term in candidate.terms:
+            if term == key_term:
+                continue
+            if term in first_with:
+                parent[root(position)] = root(first_with[term])
+            else:
+                first_with[term] = position
+    groups: dict[int, list[int]] = {}
+    for position in range(len(chosen)):
+        groups.setdefault(root(position), []).append(position)
+    linked = sorted((g for g in groups.values() if len(g) >= 2), key=lambda g: (-len(g), g[0]))
+    if len(linked) < 2:
+        return list(chosen)
+    keep = set(linked[0]) | {g[0] for g in groups.values() if len(g) == 1}
+    return [c for position, c in enumerate(chosen) if position in keep]
+
+
 def _open(index: _TermIndex, trigger: Candidate, settings: IncidentSettings,
           now: datetime) -> tuple[Incident, tuple[Candidate, ...]] | None:
-    """An incident around one of `trigger`'s terms, if enough tickets share it."""
+    """An incident around one of `trigger`'s terms, if enough tickets share it (in one
+    sense, see `_one_sense`)."""
     min_tickets, below = settings.min_tickets, settings.below
     if not is_candidate(trigger.score, trigger.signals, below):
         return None  # a weak candidate never tips the count: it only tags along
-    best: tuple[int, str] | None = None
+    best: tuple[int, str, list[Candidate]] | None = None
     for term in dict.fromkeys(trigger.terms):
-        tickets = index.by_term.get((trigger.language, term), {})
-        if len(tickets) < min_tickets:
+        sharing = index.by_term.get((trigger.language, term), {})
+        if len(sharing) < min_tickets:
             continue
-        count = sum(1 for held in tickets.values()
-                    if any(is_candidate(c.score, c.signals, below) for c in held))
-        if count >= min_tickets and (best is None or (count, term) > best):
-            best = (count, term)
+        # One candidate per ticket (its latest message about the term) is the member.
+        chosen = _one_sense(sorted((max(held, key=lambda c: c.at) for held in sharing.values()),
+                                   key=lambda c: (c.at, c.source, c.message_id)), term)
+        if trigger.ticket not in {c.ticket for c in chosen}:
+            continue  # the trigger's own sense is not the main one: not this term
+        counting = {c.ticket for c in chosen if any(
+            is_candidate(h.score, h.signals, below) for h in sharing[c.ticket])}
+        if len(counting) >= min_tickets and (best is None or (len(counting), term) > best[:2]):
+            best = (len(counting), term, chosen)
     if best is None:
         return None
-    key_term = best[1]
+    _count, key_term, chosen = best
     sharing = index.by_term[(trigger.language, key_term)]
-    # One candidate per ticket (its latest message about the term) is the member; the
-    # ticket's other candidates with the term are used up with it.
-    chosen = sorted((max(held, key=lambda c: c.at) for held in sharing.values()),
-                    key=lambda c: (c.at, c.source, c.message_id))
-    used = tuple(c for held in sharing.values() for c in held)
+    members = {c.ticket for c in chosen}
+    # The members' other candidates with the term are used up with them.
+    used = tuple(c for ticket, held in sharing.items() if ticket in members for c in held)
     share = Counter(term for c in chosen for term in set(c.terms))
     needed = max(2, int(len(chosen) * TOPIC_SHARE + 0.999))
     others = [t for t, n in sorted(share.items(), key=lambda item: (-item[1], item[0]))

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from daemon.dashboard.pages import Page, Pages
 from daemon.logs import get_logger
+from daemon.served import ServedInThread
 
 log = get_logger("sentinel.dashboard")
 
@@ -147,29 +148,8 @@ class DashboardHTTPServer(ThreadingHTTPServer):
 
 
 @dataclass(slots=True)
-class DashboardServer:
+class DashboardServer(ServedInThread):
     """A running dashboard; `close()` stops it and frees the port."""
-
-    server: DashboardHTTPServer
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def address(self) -> str:
-        return str(self.server.server_address[0])
-
-    @property
-    def url(self) -> str:
-        host = self.address if ":" not in self.address else f"[{self.address}]"
-        return f"http://{host}:{self.port}/"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5.0)
 
 
 def start_server(pages: Pages, addr: str, port: int, token: str | None,

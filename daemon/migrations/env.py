@@ -11,10 +11,13 @@ run in batch mode there (copy the table, move the rows, swap).
 from __future__ import annotations
 
 import os
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 import daemon.store  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -22,10 +25,20 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
+def render_item(kind: str, item: Any, _context: AutogenContext) -> str | Literal[False]:
+    """Autogenerate writes SQLModel's column types as the plain SQLAlchemy types they
+    store as, so a revision needs no sqlmodel import and reads like 0001."""
+    if kind == "type" and isinstance(item, AutoString):
+        return f"sa.String(length={item.length})" if item.length else "sa.String()"
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection: sa.Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite",
-                      compare_type=True)
+                      compare_type=True, render_item=render_item)
     with context.begin_transaction():
         context.run_migrations()
 

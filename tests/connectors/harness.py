@@ -33,7 +33,7 @@ from connectors.base import Connector, Message, PollResult, RetriableError
 from connectors.sandbox.base import Fault, SandboxServer
 from connectors.sandbox.conversations import Conversation, TurnRole
 
-KINDS: tuple[str, ...] = ("zendesk", "freshdesk", "helpscout")
+KINDS: tuple[str, ...] = ("zendesk", "freshdesk", "helpscout", "rt")
 OWN_TAG_PREFIX = "sentiment-"
 
 

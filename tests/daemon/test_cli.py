@@ -40,7 +40,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 def test_every_command_and_option_has_help_and_examples() -> None:
     commands = _subparsers(build_parser())
     assert set(commands) == {"run", "check-config", "rules", "rules test", "eval", "report",
-                             "dashboard", "backfill", "forget", "train"}
+                             "dashboard", "backfill", "forget", "train", "check-source"}
     for name, parser in commands.items():
         assert parser.epilog and parser.epilog.startswith("examples:\n  helpdesk-sentinel "), name
         for action in parser._actions:

@@ -122,7 +122,7 @@ def test_unknown_kind_and_invalid_yaml(tmp_path: Path) -> None:
     text = GOOD.replace("kind: zendesk", "kind: zendex")
     assert _errors(_write(tmp_path, text)) == [
         f"{tmp_path}/config.yaml:4: sources[0].kind: unknown kind 'zendex'; "
-        "known: freshdesk, helpscout, zendesk; did you mean zendesk?"]
+        "known: freshdesk, helpscout, rt, zendesk; did you mean zendesk?"]
     # The bracket that is never closed is on line 2, not where the file ends.
     assert _errors(_write(tmp_path, "rules: [\n  {name: x\n")) == [
         f"{tmp_path}/config.yaml:2: the YAML is not valid here: a {{mapping}} that is not "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -123,6 +124,10 @@ def test_a_restart_keeps_the_window(db_url: str) -> None:
     clock.now = T0 + timedelta(minutes=4)
     result = pipeline.process("zd", [message("m4", "t4", LOGIN[4], minutes=4)], "c4")
     assert [d.kind for d in result.incidents] == ["open"]
+    # Members from before the restart are quoted from the stored message text.
+    phrases = {m["ticket_id"]: m["phrase"] for m in store.list_incidents()[0]["member_tickets"]}
+    assert phrases["t1"] == "Your login is broken!!!"
+    assert phrases["t4"] == "Login completely broken for us, we are losing money, this is a disaster."
     with store.reading() as conn:  # the members left the pool
         assert conn.execute(sa.select(sa.func.count()).select_from(
             T_INCIDENT_CANDIDATE)).scalar() == 0
@@ -174,3 +179,59 @@ def test_report_lists_incidents_with_members_and_strips_control_characters(
     assert incident_listing(store, days=7, now=T0 + timedelta(days=30)) == []
     assert render_incidents([]) == "Incidents: none"
     store.close()
+
+
+CONFIG = """\
+state_dir: ./state
+notifiers:
+  escalations:
+    kind: slack
+    webhook_url: https://hooks.slack.com/services/T1/B1/x
+rules:
+  - name: very-negative-message
+    when: {last_score_below: -0.7}
+    inhibited_by: [incident]
+incidents:
+  enabled: true
+  window: 30m
+  min_tickets: 5
+  below: -0.3
+  notify: [escalations]
+  tag: sentiment-incident
+"""
+
+
+def test_check_config_validates_the_incidents_section(tmp_path: Path) -> None:
+    from daemon.config import ConfigError, load_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG)
+    config = load_config(path, env={})
+    assert config.top.incidents.enabled and config.top.incidents.min_tickets == 5
+    assert config.rules.inhibited_by_incident()
+    for bad, expected in (
+            ("  notify: [escalations]", "config.yaml:15: incidents.notify[0]: unknown notifier "
+                                        "'pager' (configured: escalations)"),
+            ("  window: 30m", "config.yaml:12: incidents.window: "),
+            ("  min_tickets: 5", "config.yaml:13: incidents.min_tickets: "),
+            ("  tag: sentiment-incident", "config.yaml:16: incidents.tag: "),
+            ("  below: -0.3", "config.yaml:14: incidents.below: ")):
+        replacement = {"  notify: [escalations]": "  notify: [pager]",
+                       "  window: 30m": "  window: soon",
+                       "  min_tickets: 5": "  min_tickets: 1",
+                       "  tag: sentiment-incident": "  tag: two words",
+                       "  below: -0.3": "  below: -3"}[bad]
+        path.write_text(CONFIG.replace(bad, replacement))
+        try:
+            load_config(path, env={})
+        except ConfigError as exc:
+            assert any(expected in message for message in exc.messages), exc.messages
+        else:
+            raise AssertionError(f"{replacement!r} was accepted")
+    path.write_text(CONFIG.replace("  tag: sentiment-incident", "  tga: x"))
+    try:
+        load_config(path, env={})
+    except ConfigError as exc:
+        assert any("config.yaml:16: incidents.tga: " in m for m in exc.messages), exc.messages
+    else:
+        raise AssertionError("an unknown key was accepted")

@@ -20,7 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from daemon.migrate import BASELINE, SchemaTooNew, head_revision
+from daemon.migrate import BASELINE, HEAD, SchemaTooNew, SchemaUnknown, head_revision
 from daemon.store import Store
 from vocab import utcnow
 
@@ -86,12 +86,36 @@ def test_first_release_database_upgrades_with_nothing_lost(db_url: str) -> None:
     store.close()
 
 
-def test_fresh_schema_is_exactly_the_models(db_url: str) -> None:
-    """A model column without a migration (or the reverse) fails here."""
+def test_the_revisions_build_exactly_the_models(db_url: str) -> None:
+    """A model column without a migration (or the reverse) fails here: the schema built
+    by replaying every revision from nothing is compared with the SQLModel metadata."""
+    from alembic import command
+
+    from daemon.migrate import alembic_config
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert _revision(engine) == head_revision() == HEAD
+    assert _schema_differences(engine) == []
+    engine.dispose()
+
+
+def test_a_fresh_database_is_created_at_head(db_url: str) -> None:
     store = Store(db_url)
     store.create_schema()
-    assert _revision(store.engine) == head_revision()
+    assert _revision(store.engine) == HEAD
     assert _schema_differences(store.engine) == []
+    store.create_schema()  # at head: one query, nothing else
+    store.close()
+
+
+def test_tables_without_a_version_are_refused(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'odd.db'}")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE message (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(SchemaUnknown, match="no record of their schema version"):
+        store.create_schema()
     store.close()
 
 

@@ -200,8 +200,12 @@ def _broken_cases(start: float) -> list[BrokenCase]:
                                     customer_email="pat@example.com", at=start,
                                     body=f"Case {spec['name']}: the export is broken again.")
         sandbox.add_comment(ticket, "agent", "Looking into it.", start + 1)
+        # A second agent, not the assignee: Zendesk sideloads the assignee with the ticket,
+        # so only this author makes the connector look users up (users/show_many).
+        sandbox.add_comment(ticket, "agent", "A colleague here, adding the logs.", start + 2,
+                            author_id=sandbox.agent_id("Jo Park"))
         cases.append(BrokenCase(spec["name"], sandbox, ticket,
-                                0 if spec.get("fatal") else 2 + spec.get("expected_extra", 0),
+                                0 if spec.get("fatal") else 3 + spec.get("expected_extra", 0),
                                 bool(spec.get("fatal"))))
     # A huge page: thousands of events in one answer.
     huge = BrokenZendesk(email="bot@example.com", api_token=ZENDESK_TOKEN, page_size=5000,

@@ -75,6 +75,9 @@ def test_incident_alert_once_then_updates_and_resolve_in_its_thread(
         (opened,) = slack.messages_in("#escalations")
         assert opened.thread_ts is None
         assert "Incident: login" in opened.text
+        # Each customer's own sentence is quoted (as plain text), not just the word.
+        assert "I can't log in since this morning, the login page just spins." in \
+            str(opened.blocks)
         for minute in (5, 6):
             clock.now = T0 + timedelta(minutes=minute)
             pipeline.process("zd", [message(f"m{minute}", f"t{minute}", OUTAGE[minute],

@@ -246,3 +246,32 @@ def test_incident_is_a_reserved_rule_name() -> None:
     with pytest.raises(ValidationError, match="the rule name 'incident' is reserved"):
         RuleSet.model_validate({"rules": [
             {"name": "incident", "when": {"last_score_below": -0.7}}]})
+
+
+def test_one_word_in_two_senses_is_not_one_incident() -> None:
+    # "card": three tickets about a gift card's balance, three about a card declined at
+    # checkout.  Each group alone is below min_tickets.
+    gift = [cand(f"g{i}", i, ("gift", "card", "balanc")) for i in range(3)]
+    checkout = [cand(f"c{i}", 3 + i, ("checkout", "card", "declin")) for i in range(3)]
+    _, log = run(gift + checkout)
+    assert log == []
+    # With two more checkout tickets the checkout sense has five and opens alone.
+    window, log = run(gift + checkout + [cand(f"c{i}", 6 + i, ("checkout", "card"))
+                                         for i in (3, 4)])
+    assert [kind for kind, _, _ in log] == ["open"]
+    assert sorted(m.ticket_id for m in window.incidents[0].members) == \
+        ["c0", "c1", "c2", "c3", "c4"]
+
+
+def test_a_message_without_the_key_term_joins_on_two_topic_terms() -> None:
+    first = [cand(str(i), i, ("checkout", "zahlung", "page")) for i in range(5)]
+    window, _ = run(first)
+    (incident,) = window.incidents
+    key = incident.key_term
+    others = [t for t in incident.terms if t != key]
+    assert len(others) == 2  # the terms every member shares join the topic
+    one = cand("8", 6, (others[0], "basket"))  # one topic term, not the key: stays out
+    assert evaluate_incidents(window, [one], SETTINGS, one.at).decisions == ()
+    two = cand("9", 7, (others[0], others[1], "basket"))
+    evaluation = evaluate_incidents(window, [two], SETTINGS, two.at)
+    assert [d.kind for d in evaluation.decisions] == ["join"]
