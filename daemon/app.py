@@ -124,7 +124,8 @@ class App:
     # -- the parts ----------------------------------------------------------------------
 
     def store(self, *, stuck_after: timedelta | None = None) -> Store:
-        """The database (no schema work here: the daemon waits for it, tools create it)."""
+        """The database (no schema work here: the daemon waits for it, tools create it).
+        `stuck_after` (see Store) applies when this call builds it, the first."""
         url = self.config.database_url
         return self._once("store", lambda: Store(url) if stuck_after is None
                           else Store(url, stuck_after=stuck_after), _close)
