@@ -121,6 +121,7 @@ def render_report(report: dict[str, Any]) -> str:
             [[r["source"], r["ticket_id"], f"{r['recent_avg']:+.2f}", f"{r['last_score']:+.2f}",
               r["messages"], r["sparkline"], r["subject"][:40], r["url"]]
              for r in report["at_risk"]]))
+        parts += ["", "Why they are at risk"]
         parts += [f"  {terminal_safe(r['ticket_id'])}: "
                   + terminal_safe(" ".join(r["reasons"])) for r in report["at_risk"]]
     else:

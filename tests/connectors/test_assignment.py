@@ -25,5 +25,6 @@ def test_every_vendor_fills_assignment_or_leaves_it_empty(harness: Harness) -> N
     assignees = {m.ticket.assignee for m in messages}
     assert len(assignees) == 1
     expected = {"zendesk": "Sam Rivera", "freshdesk": "Riley Chen",  # one lookup per agent
-                "helpscout": None}[harness.kind]  # the sandbox leaves it unassigned
+                "helpscout": None,  # the sandbox leaves it unassigned
+                "rt": None}[harness.kind]  # RT's owner stays Nobody until someone takes it
     assert assignees == {expected}

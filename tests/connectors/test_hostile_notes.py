@@ -21,7 +21,11 @@ HTML_NOTES = {"freshdesk", "helpscout"}
 NOTE_FIELD = {"zendesk": "body", "freshdesk": "body", "helpscout": "text"}
 
 
-def _note_written(harness: Harness) -> str:
+def _note_written(harness: Harness, ticket_id: str) -> str:
+    if harness.kind == "rt":  # the real server: read the comment back from RT itself
+        notes = harness.ticket_state(ticket_id).notes
+        assert len(notes) == 1, notes
+        return notes[0]
     writes = [w for w in harness.sandbox.writes if w["kind"] == "note"]
     assert len(writes) == 1, writes
     body = writes[0][NOTE_FIELD[harness.kind]]
@@ -37,7 +41,7 @@ def test_hostile_subject_and_phrase_reach_the_note_as_inert_text(harness: Harnes
     note = render(TEMPLATE, {"last_score": -0.9, "subject": subject,
                              "indicators": f'"{PIXEL}</p><script>alert(1)</script>{HIDDEN}"'})
     harness.connector().apply(ticket_id, TicketChange(note=note))
-    body = _note_written(harness)
+    body = _note_written(harness, ticket_id)
 
     for char in "\u202e\u2066\u200b\x1b\x07\x00\r\x85":
         assert char not in body, repr(char)
@@ -59,5 +63,5 @@ def test_ordinary_notes_are_unchanged(harness: Harness) -> None:
                                    customer_email="a@example.com", body="hello", at=past(10))
     note = "Sentiment declining: recent average -0.61 over 4 messages (\u00e9t\u00e9 \U0001f61e)"
     harness.connector().apply(ticket_id, TicketChange(note=note))
-    assert _note_written(harness) == note
+    assert _note_written(harness, ticket_id) == note
     assert harness.ticket_state(ticket_id).notes == (note,)
