@@ -3,14 +3,24 @@ the composition root (sandbox URLs rewritten, parts built once, closed in order)
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
+import structlog
 
-from connectors.base import AuthError, FatalError, RetriableError, TicketGoneError
+from connectors.base import (
+    AuthError,
+    FatalError,
+    PollResult,
+    RetriableError,
+    TicketChange,
+    TicketGoneError,
+)
 from connectors.sandbox.demo import placeholder_url, referenced_sandboxes, rewrite_sandbox_urls
+from connectors.sandbox.zendesk import ZendeskSandbox
 from connectors.slack import SlackSettings
 from daemon.app import App
 from daemon.config import load_config
@@ -21,7 +31,9 @@ from daemon.coordinator import (
     SOURCE_BACKOFF,
     failure_policy,
 )
-from daemon.store import LeaseLost
+from daemon.service import Daemon
+from daemon.store import T_SOURCE, LeaseLost
+from tests.daemon.test_daemon_parts import _setup
 from vocab.backoff import Backoff
 
 
@@ -118,3 +130,84 @@ def test_app_starts_the_named_sandboxes_rewrites_urls_and_closes_everything(
     assert app.demo.servers == []
     untouched = rewrite_sandbox_urls(config.source("zd"), {})
     assert untouched is config.source("zd")
+
+
+class ScriptedConnector:
+    """Our own seam faked: raises the scripted exceptions in turn, then reads nothing."""
+
+    kind = "scripted"
+    name = "zd"
+
+    def __init__(self, script: list[Exception | None]) -> None:
+        self.script = script
+        self.polls = 0
+
+    def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
+        self.polls += 1
+        step = self.script.pop(0) if self.script else None
+        if step is not None:
+            raise step
+        return PollResult(messages=[], next_cursor=cursor or "c1")
+
+    def apply(self, ticket_id: str, change: TicketChange) -> None:
+        raise AssertionError(f"nothing was escalated, yet ticket {ticket_id} was changed")
+
+    def ticket_url(self, ticket_id: str) -> str:
+        return f"https://example.test/tickets/{ticket_id}"
+
+    def close(self) -> None:
+        pass
+
+
+def _daemon_with(tmp_path: Path, script: list[Exception | None]
+                 ) -> tuple[Daemon, ScriptedConnector, ZendeskSandbox]:
+    sandbox, path = _setup(tmp_path)
+    daemon = Daemon(load_config(path, env={})).build()
+    fake = ScriptedConnector(script)
+    daemon.coordinators["zd"].connector = fake
+    daemon.balance_leases()
+    return daemon, fake, sandbox
+
+
+def _due_now(daemon: Daemon) -> None:
+    """Move past the recorded backoff (instead of sleeping through it)."""
+    with daemon.store.transaction() as conn:
+        conn.execute(T_SOURCE.update().values(not_before=None))
+
+
+def test_health_is_reported_once_on_each_edge(tmp_path: Path) -> None:
+    daemon, fake, sandbox = _daemon_with(tmp_path, [
+        RetriableError("HTTP 503"), RetriableError("HTTP 503"), FatalError("HTTP 404"), None,
+        None])
+    outcomes = []
+    try:
+        with structlog.testing.capture_logs() as events:
+            for _ in range(5):
+                outcomes.append(daemon.poll_source("zd")["outcome"])
+                _due_now(daemon)
+    finally:
+        daemon.close()
+        sandbox.stop()
+    assert outcomes == ["retriable", "retriable", "fatal", "ok", "ok"]
+    edges = [e["event"] for e in events if e["event"] in (
+        "source_unavailable", "source_failed", "source_recovered")]
+    assert edges == ["source_unavailable", "source_recovered"]
+    assert fake.polls == 5
+
+
+def test_refused_credentials_pause_the_source_until_a_reload(tmp_path: Path) -> None:
+    daemon, fake, sandbox = _daemon_with(tmp_path, [AuthError("HTTP 401"), None])
+    try:
+        with structlog.testing.capture_logs() as events:
+            first = daemon.poll_source("zd")
+            second = daemon.poll_source("zd")
+            assert daemon.reload()
+            third = daemon.poll_source("zd")
+        state = daemon.store.source_state("zd")
+    finally:
+        daemon.close()
+        sandbox.stop()
+    assert (first["outcome"], second["outcome"], third["outcome"]) == ("auth", "paused", "ok")
+    assert "resumes_at" not in first and state["not_before"] is None
+    assert fake.polls == 2  # the paused poll asked nothing of the helpdesk
+    assert [e["event"] for e in events if e["event"] == "source_paused"] == ["source_paused"]
