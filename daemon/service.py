@@ -33,15 +33,9 @@ import sqlalchemy as sa
 from connectors.base import Connector, Notifier
 from connectors.http import stop_all_clients
 from daemon import housekeeping, sdnotify
-from daemon.app import App, secrets_of
+from daemon.app import App
 from daemon.config import Config, ConfigError, load_config
-from daemon.coordinator import (
-    FAILED_OUTCOMES,
-    MAX_ROUNDS_PER_POLL,
-    SourceCoordinator,
-    SourceHealth,
-    db_error,
-)
+from daemon.coordinator import FAILED_OUTCOMES, SourceCoordinator, SourceHealth, db_error
 from daemon.leases import LeaseBalancer
 from daemon.localfiles import private_dir
 from daemon.logs import get_logger, redact_text
@@ -56,8 +50,6 @@ from daemon.store import Store
 from rules.incidents import IncidentSettings
 from rules.model import RuleSet
 from vocab import utcnow
-
-__all__ = ["FAILED_OUTCOMES", "MAX_ROUNDS_PER_POLL", "Daemon", "SourceHealth", "secrets_of"]
 
 log = get_logger("sentinel.service")
 
