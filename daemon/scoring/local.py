@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from daemon.scoring.base import Score, label_for
+from daemon.scoring.cues import find_cues
 from daemon.scoring.language import (
     SAMPLE_CHARS,
     SUPPORTED,
@@ -133,6 +134,7 @@ class _Tally:
     negative_spans: list[tuple[float, int, int]] = field(default_factory=list)
     positive_spans: list[tuple[float, int, int]] = field(default_factory=list)
     praise_spans: list[tuple[float, int, int]] = field(default_factory=list)
+    repeat_spans: list[tuple[float, int, int]] = field(default_factory=list)
     gratitude_spans: list[tuple[float, int, int]] = field(default_factory=list)
 
 
@@ -223,6 +225,8 @@ class LocalScorer:
         if language == "en" and self._vader:
             self._count_vader(tokens, covered, modifiers, tally)
         self._count_emoji(tokens, tally)
+        _count_cues(tokens, language, tally)
+        _drop_repeats_outside_complaints(tokens, tally)
         if any(t.word == "?" for t in tokens):
             tally.requests += 1
         if self._sarcastic_opener(tokens, modifiers, tally):
@@ -307,6 +311,7 @@ class LocalScorer:
         elif category == "repeat":
             tally.repeat += units
             tally.negative_spans.append(span)
+            tally.repeat_spans.append(span)
         elif category == "gratitude":
             tally.gratitude += units
             tally.positive_spans.append(span)
@@ -409,6 +414,50 @@ class LocalScorer:
         if mixed:
             base -= 0.15
         return round(max(0.05, min(0.95, base)), 3)
+
+
+def _count_cues(tokens: list[Token], language: str, tally: _Tally) -> None:
+    """Anger without anger words (daemon.scoring.cues): a demand with a deadline, harm
+    done, being passed around, a broken promise or a change made without warning."""
+    for hit in find_cues(tokens, language):
+        span = (hit.units, hit.first, hit.last)
+        if hit.category == "anger":
+            tally.anger += hit.units
+        else:
+            tally.displeasure += hit.units
+        tally.negative_spans.append(span)
+
+
+def _sentence_indices(tokens: list[Token]) -> list[int]:
+    sentence_of: list[int] = []
+    sentence = 0
+    for token in tokens:
+        sentence_of.append(sentence)
+        if token.word in ".!?\n":
+            sentence += 1
+    return sentence_of
+
+
+def _drop_repeats_outside_complaints(tokens: list[Token], tally: _Tally) -> None:
+    """"Again" and "still" are repeat contact only in a complaint: not in a sentence that
+    praises and complains of nothing ("the sync is fast again, great"), and a weak one
+    ("again", "still", "another") not in a message with no other negative evidence
+    ("are you still open on Sunday?")."""
+    if not tally.repeat_spans:
+        return
+    repeat_ids = {id(span) for span in tally.repeat_spans}
+    other_negative = [span for span in tally.negative_spans if id(span) not in repeat_ids]
+    sentence_of = _sentence_indices(tokens)
+    complaining = {sentence_of[first] for _units, first, _last in other_negative}
+    praising = {sentence_of[first] for _units, first, _last in tally.positive_spans}
+    for span in list(tally.repeat_spans):
+        sentence = sentence_of[span[1]]
+        positive_only = sentence in praising and sentence not in complaining
+        weak_alone = not other_negative and span[0] <= 1.0
+        if positive_only or weak_alone:
+            tally.repeat -= span[0]
+            tally.repeat_spans.remove(span)
+            tally.negative_spans.remove(span)
 
 
 def _drop_praise_beside_complaints(tokens: list[Token], tally: _Tally) -> None:
