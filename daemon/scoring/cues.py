@@ -84,10 +84,12 @@ _EN = [
         rf"\b(?:passed|transferred|bounced|shuffled|shunted|pushed|handed|sent) {_gap(3)}(?:around|round|back and forth|from pillar to post|between|from one \w+ to another)\b",
         r"\bgiven the runaround\b|\brun ?around\b",
     ]),
-    _family("broken_promise", "displeasure", 2.5, [
+    _family("broken_promise", "displeasure", 1.5, [
         rf"\b(?:promised|assured|guaranteed|told) {_gap(10)}(?:never|not once|nothing|nobody|no one|no word)\b",
         rf"\b(?:promised|assured|guaranteed) {_gap(10)}(?:but|yet|still) {_gap(4)}(?:not|no|nothing|never)\b",
         r"\bbroken promises?\b|\bbroke (?:your|their|the|its) promise\b|\bempty promises?\b",
+    ]),
+    _family("without_warning", "displeasure", 1.5, [
         r"\bwithout (?:any )?(?:prior )?(?:warning|notice|notification|telling (?:me|us)|asking (?:me|us))\b",
     ]),
 ]
@@ -117,10 +119,12 @@ _DE = [
         r"\bvon (?:abteilung zu abteilung|einem zum (?:anderen|naechsten)|einer stelle zur (?:anderen|naechsten)|pontius zu pilatus)\b",
         r"\bim kreis (?:geschickt|geschoben)\b",
     ]),
-    _family("broken_promise", "displeasure", 2.5, [
+    _family("broken_promise", "displeasure", 1.5, [
         rf"\b(?:versprochen|zugesagt|zugesichert|garantiert) {_gap(10)}(?:nie|niemals|nichts|nicht)\b",
         rf"\b(?:nie|niemals|nichts) {_gap(6)}(?:obwohl|trotz) {_gap(4)}(?:versprochen|zugesagt|zusage|versprechen)\w*",
         r"\b(?:leere|gebrochene) versprechen\w*\b|\bversprechen (?:nicht )?gehalten\b",
+    ]),
+    _family("without_warning", "displeasure", 1.5, [
         r"\bohne (?:jede |jegliche |eine )?(?:vorwarnung|vorankuendigung|ankuendigung|vorherige (?:info\w*|mitteilung|warnung)|rueckfrage|zustimmung|mich zu (?:fragen|informieren))\b",
     ]),
 ]
@@ -147,9 +151,11 @@ _FR = [
         rf"\b(?:balade|baladee|balades|baladent|ballotte|ballottee|renvoye|renvoyee|transfere|transferee|trimbale|trimballe) {_gap(3)}(?:entre|de service en service|d un service a l autre|de l un a l autre)\b",
         r"\b(?:de service en service|d un service a l autre|renvoient la balle|se renvoient)\b",
     ]),
-    _family("broken_promise", "displeasure", 2.5, [
+    _family("broken_promise", "displeasure", 1.5, [
         rf"\b(?:promis|promise|assure|garanti|garantie) {_gap(10)}(?:jamais|rien|toujours pas|pas)\b",
         r"\bpromesses? (?:non tenues?|en l air|vides?)\b",
+    ]),
+    _family("without_warning", "displeasure", 1.5, [
         r"\bsans (?:me |nous )?(?:prevenir|avertir|previent|avertissement|preavis|aucun preavis|aucun avertissement|aucune information|demander|informer|mon accord|notre accord)\b",
     ]),
 ]
@@ -175,9 +181,11 @@ _ES = [
         r"\bde un (?:departamento|lado|sitio|agente|area) (?:a|al|para) otro\b",
         r"\b(?:me|nos) (?:pasan|pasaron|han pasado|transfieren|transfirieron|mandan|mandaron|pelotean|marean|torean) (?:de|entre|con)\b|\bpeloteo\b",
     ]),
-    _family("broken_promise", "displeasure", 2.5, [
+    _family("broken_promise", "displeasure", 1.5, [
         rf"\b(?:prometieron|prometio|prometido|aseguraron|garantizaron|dijeron) {_gap(10)}(?:nunca|nada|jamas|sigo sin|todavia no|aun no)\b",
         r"\bpromesas? (?:incumplidas?|vacias?|rotas?)\b",
+    ]),
+    _family("without_warning", "displeasure", 1.5, [
         r"\bsin (?:ningun |previo |ningun tipo de )?(?:aviso|avisar|aviso previo|previo aviso|avisarme|avisarnos|consultar|consultarme|mi consentimiento|notificacion)\b",
     ]),
 ]
@@ -203,9 +211,11 @@ _PT = [
         r"\bde um (?:setor|departamento|lado|atendente|area) (?:para|pro|a) (?:o )?outro\b",
         r"\bempurra empurra\b|\b(?:me|nos) (?:jogam|jogaram|passam|passaram|transferem|transferiram) (?:de|entre|para la e para ca)\b",
     ]),
-    _family("broken_promise", "displeasure", 2.5, [
+    _family("broken_promise", "displeasure", 1.5, [
         rf"\b(?:prometeram|prometeu|prometido|garantiram|garantiu|disseram|asseguraram) {_gap(10)}(?:nunca|nada|jamais|ainda nao|continua|ate agora nao)\b",
         r"\bpromessas? (?:nao cumpridas?|vazias?|quebradas?)\b",
+    ]),
+    _family("without_warning", "displeasure", 1.5, [
         r"\bsem (?:nenhum |qualquer |previo |nenhuma )?(?:aviso|avisar|aviso previo|previo aviso|me avisar|nos avisar|consultar|meu consentimento|notificacao|comunicacao)\b",
     ]),
 ]

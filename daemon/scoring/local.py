@@ -440,9 +440,9 @@ def _sentence_indices(tokens: list[Token]) -> list[int]:
 
 def _drop_repeats_outside_complaints(tokens: list[Token], tally: _Tally) -> None:
     """"Again" and "still" are repeat contact only in a complaint: not in a sentence that
-    praises and complains of nothing ("the sync is fast again, great"), and a weak one
-    ("again", "still", "another") not in a message with no other negative evidence
-    ("are you still open on Sunday?")."""
+    praises and complains of nothing ("the sync is fast again, great"), nor in a message
+    whose only negative evidence is such a word while it praises elsewhere ("Happy to be
+    back again. Great app.")."""
     if not tally.repeat_spans:
         return
     repeat_ids = {id(span) for span in tally.repeat_spans}
@@ -450,10 +450,12 @@ def _drop_repeats_outside_complaints(tokens: list[Token], tally: _Tally) -> None
     sentence_of = _sentence_indices(tokens)
     complaining = {sentence_of[first] for _units, first, _last in other_negative}
     praising = {sentence_of[first] for _units, first, _last in tally.positive_spans}
+    strong_repeat = any(span[0] > 1.0 for span in tally.repeat_spans)
     for span in list(tally.repeat_spans):
         sentence = sentence_of[span[1]]
         positive_only = sentence in praising and sentence not in complaining
-        weak_alone = not other_negative and span[0] <= 1.0
+        weak_alone = (not other_negative and not strong_repeat and span[0] <= 1.0
+                      and bool(praising))
         if positive_only or weak_alone:
             tally.repeat -= span[0]
             tally.repeat_spans.remove(span)
