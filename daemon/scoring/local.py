@@ -135,6 +135,8 @@ class _Tally:
     positive_spans: list[tuple[float, int, int]] = field(default_factory=list)
     praise_spans: list[tuple[float, int, int]] = field(default_factory=list)
     repeat_spans: list[tuple[float, int, int]] = field(default_factory=list)
+    thanks_spans: list[tuple[float, int, int]] = field(default_factory=list)
+    repeats_dropped: int = 0
     gratitude_spans: list[tuple[float, int, int]] = field(default_factory=list)
 
 
@@ -187,6 +189,8 @@ class LocalScorer:
                          language_supported=False)
         language = detection.language if detection.language in SUPPORTED else "en"
         negative, positive, tally, tokens = self._evidence(text, language, signals)
+        signal_phrases = tuple(dict.fromkeys(hit.phrase for hit in hits
+                                             if hit.phrase and hit.signal in signals))
         value = to_score(negative, positive)
         value = cap_for_signals(value, signals)
         value = round(max(-1.0, min(1.0, value)), 4)
@@ -227,6 +231,9 @@ class LocalScorer:
         self._count_emoji(tokens, tally)
         _count_cues(tokens, language, tally)
         _drop_repeats_outside_complaints(tokens, tally)
+        if tally.repeats_dropped and not tally.negative_spans:
+            # "Thanks once again!": the pattern's repeat contact was praise after all.
+            signals.discard("repeat_contact")
         if any(t.word == "?" for t in tokens):
             tally.requests += 1
         if self._sarcastic_opener(tokens, modifiers, tally):
@@ -318,6 +325,7 @@ class LocalScorer:
             tally.gratitude_spans.append(span)
         elif category == "thanks":
             tally.thanks = max(tally.thanks, units)
+            tally.thanks_spans.append(span)
         elif category == "sarcasm":
             tally.sarcasm += 1
             tally.displeasure += SARCASM_UNITS  # "thanks for nothing" is displeasure
@@ -449,7 +457,8 @@ def _drop_repeats_outside_complaints(tokens: list[Token], tally: _Tally) -> None
     other_negative = [span for span in tally.negative_spans if id(span) not in repeat_ids]
     sentence_of = _sentence_indices(tokens)
     complaining = {sentence_of[first] for _units, first, _last in other_negative}
-    praising = {sentence_of[first] for _units, first, _last in tally.positive_spans}
+    praising = {sentence_of[first] for _units, first, _last in
+                itertools.chain(tally.positive_spans, tally.thanks_spans)}
     strong_repeat = any(span[0] > 1.0 for span in tally.repeat_spans)
     for span in list(tally.repeat_spans):
         sentence = sentence_of[span[1]]
@@ -458,6 +467,7 @@ def _drop_repeats_outside_complaints(tokens: list[Token], tally: _Tally) -> None
                       and bool(praising))
         if positive_only or weak_alone:
             tally.repeat -= span[0]
+            tally.repeats_dropped += 1
             tally.repeat_spans.remove(span)
             tally.negative_spans.remove(span)
 
