@@ -58,6 +58,9 @@ _ASKING = re.compile(r"^ *(?:(?:hi|hello|hallo|bonjour|hola|ola|ok|so|also|alors
                      r"(?:can|could|may|is it|are we|do i|do we|does|will|kann|koennen|darf"
                      r"|ist es|duerfen|puis|peut|peuvent|est ce|puedo|puede|puedes|se puede"
                      r"|es posible|posso|pode|podem|e possivel)\b")
+# A negator just before the cue: "no damage", "ohne Schaden", "sin daños", "sem danos".
+_NEGATED = re.compile(r"\b(?:no|not|without|never|nicht|kein\w*|ohne|pas|sans|aucun\w*|ni"
+                      r"|sin|ningun\w*|nunca|nao|sem|nenhum\w*|nem) (?:[^ .!?\n]+ )?$")
 # Wanting to buy, try or add something right away is eagerness, not a demand.
 _EAGER = re.compile(r"\b(?:upgrade|buy|purchase|order|subscribe|sign up|try|test|add|book|pay"
                     r"|renew|kaufen|bestellen|buchen|upgraden|testen|ausprobieren|abonnieren"
@@ -85,7 +88,7 @@ _EN = [
         rf"\b(?:i|we) (?:(?:do|fully|absolutely|now|still) )?(?:expect|demand|insist|require)\b {_gap(10)}{_EN_TODAY}\b",
         rf"\b(?:i|we) (?:(?:do|really|now) )?(?:want|need)\b {_gap(8)}{_EN_NOW}\b",
     ], polite_cancels=True, exclude=_EAGER),
-    _family("harm", "displeasure", 2.5, [
+    _family("harm", "displeasure", 2.5, asking_cancels=True, alternatives=[
         rf"\b(?:caus\w*|done|did|doing|dealt) {_gap(4)}(?:damage|harm)\b",
         r"\b(?:damag\w*|harm\w*|hurt\w*) (?:to )?(?:my|our) (?:business|company|reputation|shop|store|credit|clients|customers|sales)\b",
         rf"\bcost (?:me|us) {_gap(3)}(?:customers|clients|sales|money|orders|business|revenue|deals?|contracts?|jobs?|bookings|income|reputation)\b",
@@ -125,7 +128,7 @@ _DE = [
         rf"\b(?:ich|wir) (?:will|wollen|brauche|brauchen)\b {_gap(8)}{_DE_NOW}\b",
         rf"\b{_DE_NOW} {_gap(6)}(?:erwarte|verlange|fordere) ich\b",
     ], polite_cancels=True, exclude=_EAGER),
-    _family("harm", "displeasure", 2.5, [
+    _family("harm", "displeasure", 2.5, asking_cancels=True, alternatives=[
         r"\b(?:schaden|schaeden|schadens\w*|geschadet|geschaedigt|schadenersatz|schadensersatz)\b",
         r"\b(?:verdienstausfall|umsatzausfall|umsatzeinbusse\w*|umsatzverlust\w*|einnahmeausfall\w*|mahngebuehr\w*|ruecklastschrift\w*|ueberziehungszinsen|dispozinsen)\b",
         rf"\b(?:kunden|umsatz|geld|auftraege|auftrag|einnahmen|daten|bestellungen|buchungen|einen (?:ganzen )?(?:tag|arbeitstag)|# tage|einen ganzen tag) {_gap(2)}(?:verloren|gekostet|eingebuesst)\b",
@@ -162,7 +165,7 @@ _FR = [
         rf"\b(?:je|nous) (?:veux|voulons|demande|demandons)\b {_gap(8)}{_FR_NOW}\b",
         rf"\bj ai besoin\b {_gap(8)}{_FR_NOW}\b",
     ], polite_cancels=True, exclude=_EAGER),
-    _family("harm", "displeasure", 2.5, [
+    _family("harm", "displeasure", 2.5, asking_cancels=True, alternatives=[
         r"\b(?:prejudice\w*|dommages et interets|degats|manque a gagner|agios|frais de rejet)\b",
         rf"\b(?:perdu|perte de|pertes de|perdre) {_gap(3)}(?:clients?|ventes|chiffre d affaires|commandes|argent|revenus|donnees|journee|jours?|semaine|contrats?|reservations)\b",
         rf"\b(?:coute|coutera) {_gap(3)}(?:clients?|ventes|commandes|argent|contrats?|une journee)\b",
@@ -195,7 +198,7 @@ _ES = [
         rf"\b(?:exijo|exigimos|insisto|reclamo|reclamamos|exijo que)\b {_gap(10)}{_ES_TODAY}\b",
         rf"\b(?:quiero|queremos|necesito|necesitamos|espero|esperamos)\b {_gap(8)}{_ES_NOW}\b",
     ], polite_cancels=True, exclude=_EAGER),
-    _family("harm", "displeasure", 2.5, [
+    _family("harm", "displeasure", 2.5, asking_cancels=True, alternatives=[
         r"\b(?:dano|danos|perjuicio\w*|perjudicad\w*|perdidas economicas|lucro cesante|comisiones? por descubierto)\b",
         rf"\b(?:perdido|perdimos|perdi|perder|perdida de|perdidas de) {_gap(3)}(?:clientes?|ventas|dinero|pedidos|ingresos|datos|dia|dias|jornada|semana|contratos?|reservas)\b",
         rf"\b(?:costado|costo|cuesta) {_gap(3)}(?:clientes?|ventas|dinero|pedidos|contratos?)\b",
@@ -228,7 +231,7 @@ _PT = [
         rf"\b(?:exijo|exigimos|insisto|cobro|cobramos)\b {_gap(10)}{_PT_TODAY}\b",
         rf"\b(?:quero|queremos|preciso|precisamos|espero|esperamos)\b {_gap(8)}{_PT_NOW}\b",
     ], polite_cancels=True, exclude=_EAGER),
-    _family("harm", "displeasure", 2.5, [
+    _family("harm", "displeasure", 2.5, asking_cancels=True, alternatives=[
         r"\b(?:prejuizo\w*|danos?|lucros cessantes|perdas e danos)\b",
         rf"\b(?:perdi|perdemos|perdido|perder|perda de|perdas de) {_gap(3)}(?:clientes?|vendas|dinheiro|pedidos|receita|faturamento|dados|dia|dias|semana|contratos?|reservas)\b",
         rf"\b(?:custou|custaram|custando) {_gap(3)}(?:clientes?|vendas|dinheiro|pedidos|contratos?)\b",
@@ -277,6 +280,8 @@ def find_cues(tokens: list[Token], language: str) -> list[CueHit]:
             if family.asking_cancels and "?" in sentence and _ASKING.search(sentence):
                 continue
             if family.exclude is not None and family.exclude.search(match.group(0)):
+                continue
+            if _NEGATED.search(joined, max(0, match.start() - 40), match.start()):
                 continue
             hits.append(CueHit(family.name, family.category, family.units, first,
                                max(last, first + 1)))
