@@ -80,12 +80,16 @@ def _family(name: str, category: str, units: float, alternatives: list[str],
 _EN_NUM = r"(?:two|three|four|five|six|seven|eight|nine|ten|a dozen|dozens of|#|several|multiple|numerous|countless)"
 _EN_PEOPLE = (r"(?:people|persons|agents|reps|representatives|departments|teams|staff members"
               r"|employees|operators|colleagues|advisors|advisers|technicians|support agents)")
+# What a customer is owed: "expect" is a demand with these, a forecast without them.
+_EN_OWED = (r"(?:fix|solution|resolution|explanation|answer|response|reply|refund|callback"
+            r"|call back|apology|compensation|credit|replacement|you|your|my|our|this|it|someone)")
 _EN_NOW = (r"(?:immediately|right away|at once|asap|right now|this instant|straight away"
            r"|without (?:any )?(?:further )?delay|as soon as possible|this minute)")
 _EN_TODAY = rf"(?:{_EN_NOW}|today|tonight|now|by (?:end of (?:the )?day|eod|tomorrow)|within (?:the hour|# hours))"
 _EN = [
     _family("demand", "anger", 2.5, [
-        rf"\b(?:i|we) (?:(?:do|fully|absolutely|now|still) )?(?:expect|demand|insist|require)\b {_gap(10)}{_EN_TODAY}\b",
+        rf"\b(?:i|we) (?:(?:do|fully|absolutely|now|still) )?(?:demand|insist|require)\b {_gap(10)}{_EN_TODAY}\b",
+        rf"\b(?:i|we) (?:(?:do|fully|absolutely|now|still) )?expect\b (?:{_gap(4)}{_EN_OWED}\b {_gap(8)}{_EN_TODAY}|{_gap(4)}{_EN_TODAY} {_gap(4)}{_EN_OWED})\b",
         rf"\b(?:i|we) (?:(?:do|really|now) )?(?:want|need)\b {_gap(8)}{_EN_NOW}\b",
     ], polite_cancels=True, exclude=_EAGER),
     _family("harm", "displeasure", 2.5, asking_cancels=True, alternatives=[
@@ -99,7 +103,7 @@ _EN = [
         r"\bout of pocket\b",
     ]),
     _family("passed_around", "displeasure", 2.5, [
-        rf"\b{_EN_NUM} (?:different|separate|other|new) {_EN_PEOPLE}\b",
+        rf"\b{_EN_NUM} (?:different|separate) {_EN_PEOPLE}\b",
         rf"\b(?:spoke|spoken|talked|talking|explained|explaining|told|repeated|described|passed|transferred|bounced|dealt|chatted|through|contacted|called) {_gap(6)}{_EN_NUM} {_EN_PEOPLE}\b",
         rf"\b(?:explain\w*|told|repeat\w*|describ\w*|transferr\w*|passed|call\w*|rang|phoned|chased|contacted|emailed|written|wrote) {_gap(6)}{_EN_NUM} (?:different |separate )?(?:times|calls|occasions|chats)\b",
         rf"\b(?:passed|transferred|bounced|shuffled|shunted|pushed|handed|sent) {_gap(3)}(?:around|round|back and forth|from pillar to post|between|from one \w+ to another)\b",
@@ -119,12 +123,17 @@ _EN = [
 _DE_NUM = r"(?:zwei|drei|vier|fuenf|sechs|sieben|acht|neun|zehn|zwoelf|#|mehrere[n]?|etliche[n]?|zig)"
 _DE_PEOPLE = (r"(?:leute[n]?|personen|mitarbeiter\w*|abteilungen|agenten|kollegen|kolleginnen"
               r"|ansprechpartner\w*|stellen|berater\w*|techniker\w*|menschen)")
+_DE_OWED = (r"(?:\w*loesung|antwort|erklaerung|rueckruf|erstattung|rueckerstattung|rueckmeldung"
+            r"|entschuldigung|gutschrift|entschaedigung|behebung|korrektur|reparatur|dass|von ihnen"
+            r"|von euch|ihre[nm]?|eure[nm]?|mein\w*|unser\w*)")
 _DE_NOW = r"(?:sofort|umgehend|unverzueglich|auf der stelle|ab sofort|schnellstmoeglich|ohne weitere verzoegerung)"
 _DE_TODAY = rf"(?:{_DE_NOW}|heute|jetzt|bis morgen|noch heute|heute noch|innerhalb von # stunden)"
 _DE = [
     _family("demand", "anger", 2.5, [
-        rf"\b(?:ich|wir) (?:erwarte|erwarten|verlange|verlangen|fordere|fordern|bestehe|bestehen)\b {_gap(10)}{_DE_TODAY}\b",
-        rf"\b(?:erwarte|erwarten|verlange|verlangen|fordere|fordern) (?:ich|wir)\b {_gap(10)}{_DE_TODAY}\b",
+        rf"\b(?:ich|wir) (?:verlange|verlangen|fordere|fordern|bestehe|bestehen)\b {_gap(10)}{_DE_TODAY}\b",
+        rf"\b(?:verlange|verlangen|fordere|fordern) (?:ich|wir)\b {_gap(10)}{_DE_TODAY}\b",
+        rf"\b(?:ich|wir) (?:erwarte|erwarten)\b (?:{_gap(4)}{_DE_OWED} {_gap(8)}{_DE_TODAY}|{_gap(4)}{_DE_TODAY} {_gap(4)}{_DE_OWED})\b",
+        rf"\b(?:erwarte|erwarten) (?:ich|wir)\b (?:{_gap(4)}{_DE_OWED} {_gap(8)}{_DE_TODAY}|{_gap(4)}{_DE_TODAY} {_gap(4)}{_DE_OWED})\b",
         rf"\b(?:ich|wir) (?:will|wollen|brauche|brauchen)\b {_gap(8)}{_DE_NOW}\b",
         rf"\b{_DE_NOW} {_gap(6)}(?:erwarte|verlange|fordere) ich\b",
     ], polite_cancels=True, exclude=_EAGER),
@@ -136,7 +145,7 @@ _DE = [
         r"\b(?:miete|lastschrift|zahlung|ueberweisung) (?:ist |wurde |war )?(?:geplatzt|zurueckgegangen|zurueckgebucht)\b",
     ]),
     _family("passed_around", "displeasure", 2.5, [
-        rf"\b{_DE_NUM} (?:verschiedene[n]?|unterschiedliche[n]?|andere[n]?|neue[n]?) {_DE_PEOPLE}\b",
+        rf"\b{_DE_NUM} (?:verschiedene[n]?|unterschiedliche[n]?) {_DE_PEOPLE}\b",
         rf"\b{_DE_NUM} {_DE_PEOPLE} {_gap(4)}(?:erklaert|geschildert|beschrieben|gesprochen|telefoniert|geschrieben|weitergeleitet|verbunden|weitergereicht|geschickt)\b",
         rf"\b(?:zwei|drei|vier|fuenf|sechs|sieben|acht|neun|zehn|zig|x)mal {_gap(6)}(?:erklaert|geschildert|beschrieben|angerufen|geschrieben|gemeldet|verbunden|weitergeleitet)\b",
         r"\bhin und her (?:geschickt|verwiesen|verbunden|geschoben|weitergeleitet)\b",
@@ -157,11 +166,14 @@ _DE = [
 _FR_NUM = r"(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|#|plusieurs|differents|differentes)"
 _FR_PEOPLE = (r"(?:personnes|conseillers|conseilleres|agents|services|interlocuteurs|departements"
               r"|operateurs|operatrices|employes|techniciens|collaborateurs)")
+_FR_OWED = (r"(?:solution|reponse|explication|remboursement|rappel|geste|excuses|retour"
+            r"|correction|reparation|dedommagement|que vous|de vous|de votre part|votre|vos|mon|ma|mes)")
 _FR_NOW = r"(?:immediatement|tout de suite|sur le champ|sans delai|sans plus tarder|dans l heure|au plus vite|de toute urgence)"
 _FR_TODAY = rf"(?:{_FR_NOW}|aujourd hui|des aujourd hui|maintenant|d ici demain|avant ce soir)"
 _FR = [
     _family("demand", "anger", 2.5, [
-        rf"\b(?:j|je|nous) (?:exige|exigeons|attends|attendons|insiste|insistons|reclame|reclamons)\b {_gap(10)}{_FR_TODAY}\b",
+        rf"\b(?:j|je|nous) (?:exige|exigeons|insiste|insistons|reclame|reclamons)\b {_gap(10)}{_FR_TODAY}\b",
+        rf"\b(?:j|je|nous) (?:attends|attendons)\b (?:{_gap(4)}{_FR_OWED} {_gap(8)}{_FR_TODAY}|{_gap(4)}{_FR_TODAY} {_gap(4)}{_FR_OWED})\b",
         rf"\b(?:je|nous) (?:veux|voulons|demande|demandons)\b {_gap(8)}{_FR_NOW}\b",
         rf"\bj ai besoin\b {_gap(8)}{_FR_NOW}\b",
     ], polite_cancels=True, exclude=_EAGER),
