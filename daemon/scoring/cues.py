@@ -83,9 +83,10 @@ _EN_PEOPLE = (r"(?:people|persons|agents|reps|representatives|departments|teams|
 # What a customer is owed: "expect" is a demand with these, a forecast without them.
 _EN_OWED = (r"(?:fix|solution|resolution|explanation|answer|response|reply|refund|callback"
             r"|call back|apology|compensation|credit|replacement|you|your|my|our|this|it|someone)")
-_EN_NOW = (r"(?:immediately|right away|at once|asap|right now|this instant|straight away"
-           r"|without (?:any )?(?:further )?delay|as soon as possible|this minute)")
-_EN_TODAY = rf"(?:{_EN_NOW}|today|tonight|now|by (?:end of (?:the )?day|eod|tomorrow)|within (?:the hour|# hours))"
+# A want or need is a demand only with "at once"; "as soon as possible" is an urgent request.
+_EN_NOW = (r"(?:immediately|right away|at once|right now|this instant|straight away"
+           r"|without (?:any )?(?:further )?delay|this minute)")
+_EN_TODAY = rf"(?:{_EN_NOW}|asap|as soon as possible|today|tonight|now|by (?:end of (?:the )?day|eod|tomorrow)|within (?:the hour|# hours))"
 _EN = [
     _family("demand", "anger", 2.5, [
         rf"\b(?:i|we) (?:(?:do|fully|absolutely|now|still) )?(?:demand|insist|require)\b {_gap(10)}{_EN_TODAY}\b",
@@ -126,8 +127,8 @@ _DE_PEOPLE = (r"(?:leute[n]?|personen|mitarbeiter\w*|abteilungen|agenten|kollege
 _DE_OWED = (r"(?:\w*loesung|antwort|erklaerung|rueckruf|erstattung|rueckerstattung|rueckmeldung"
             r"|entschuldigung|gutschrift|entschaedigung|behebung|korrektur|reparatur|dass|von ihnen"
             r"|von euch|ihre[nm]?|eure[nm]?|mein\w*|unser\w*)")
-_DE_NOW = r"(?:sofort|umgehend|unverzueglich|auf der stelle|ab sofort|schnellstmoeglich|ohne weitere verzoegerung)"
-_DE_TODAY = rf"(?:{_DE_NOW}|heute|jetzt|bis morgen|noch heute|heute noch|innerhalb von # stunden)"
+_DE_NOW = r"(?:sofort|umgehend|unverzueglich|auf der stelle|ab sofort|ohne weitere verzoegerung)"
+_DE_TODAY = rf"(?:{_DE_NOW}|schnellstmoeglich|heute|jetzt|bis morgen|noch heute|heute noch|innerhalb von # stunden)"
 _DE = [
     _family("demand", "anger", 2.5, [
         rf"\b(?:ich|wir) (?:verlange|verlangen|fordere|fordern|bestehe|bestehen)\b {_gap(10)}{_DE_TODAY}\b",
@@ -138,7 +139,9 @@ _DE = [
         rf"\b{_DE_NOW} {_gap(6)}(?:erwarte|verlange|fordere) ich\b",
     ], polite_cancels=True, exclude=_EAGER),
     _family("harm", "displeasure", 2.5, asking_cancels=True, alternatives=[
-        r"\b(?:schaden|schaeden|schadens\w*|geschadet|geschaedigt|schadenersatz|schadensersatz)\b",
+        r"\b(?:geschadet|geschaedigt|schadenersatz|schadensersatz|schadensersatzforderung\w*)\b",
+        rf"\b(?:schaden|schaeden) {_gap(3)}(?:entstanden|verursacht|zugefuegt|erlitten|angerichtet)\b",
+        rf"\b(?:entstanden|verursacht|zugefuegt|erlitten|angerichtet|enormen|erheblichen|grossen|finanziellen|wirtschaftlichen) {_gap(2)}(?:schaden|schaeden)\b",
         r"\b(?:verdienstausfall|umsatzausfall|umsatzeinbusse\w*|umsatzverlust\w*|einnahmeausfall\w*|mahngebuehr\w*|ruecklastschrift\w*|ueberziehungszinsen|dispozinsen)\b",
         rf"\b(?:kunden|umsatz|geld|auftraege|auftrag|einnahmen|daten|bestellungen|buchungen|einen (?:ganzen )?(?:tag|arbeitstag)|# tage|einen ganzen tag) {_gap(2)}(?:verloren|gekostet|eingebuesst)\b",
         rf"\b(?:hat|haben|hatte) (?:uns|mich) {_gap(4)}(?:kunden|umsatz|geld|auftraege|einnahmen|einen (?:ganzen )?tag) gekostet\b",
@@ -168,8 +171,8 @@ _FR_PEOPLE = (r"(?:personnes|conseillers|conseilleres|agents|services|interlocut
               r"|operateurs|operatrices|employes|techniciens|collaborateurs)")
 _FR_OWED = (r"(?:solution|reponse|explication|remboursement|rappel|geste|excuses|retour"
             r"|correction|reparation|dedommagement|que vous|de vous|de votre part|votre|vos|mon|ma|mes)")
-_FR_NOW = r"(?:immediatement|tout de suite|sur le champ|sans delai|sans plus tarder|dans l heure|au plus vite|de toute urgence)"
-_FR_TODAY = rf"(?:{_FR_NOW}|aujourd hui|des aujourd hui|maintenant|d ici demain|avant ce soir)"
+_FR_NOW = r"(?:immediatement|tout de suite|sur le champ|sans delai|sans plus tarder|dans l heure)"
+_FR_TODAY = rf"(?:{_FR_NOW}|au plus vite|de toute urgence|aujourd hui|des aujourd hui|maintenant|d ici demain|avant ce soir)"
 _FR = [
     _family("demand", "anger", 2.5, [
         rf"\b(?:j|je|nous) (?:exige|exigeons|insiste|insistons|reclame|reclamons)\b {_gap(10)}{_FR_TODAY}\b",
@@ -203,15 +206,16 @@ _FR = [
 _ES_NUM = r"(?:dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|doce|#|varios|varias|distintos|distintas|diferentes)"
 _ES_PEOPLE = (r"(?:personas|agentes|operadores|operadoras|departamentos|asesores|asesoras"
               r"|empleados|tecnicos|areas|gestores|teleoperadores)")
-_ES_NOW = r"(?:inmediatamente|de inmediato|ya mismo|ahora mismo|hoy mismo|sin demora|sin mas demora|en el acto|cuanto antes|lo antes posible)"
-_ES_TODAY = rf"(?:{_ES_NOW}|hoy|ahora|ya|antes de manana|para manana)"
+_ES_NOW = r"(?:inmediatamente|de inmediato|ya mismo|ahora mismo|sin demora|sin mas demora|en el acto)"
+_ES_TODAY = rf"(?:{_ES_NOW}|hoy mismo|cuanto antes|lo antes posible|hoy|ahora|ya|antes de manana|para manana)"
 _ES = [
     _family("demand", "anger", 2.5, [
         rf"\b(?:exijo|exigimos|insisto|reclamo|reclamamos|exijo que)\b {_gap(10)}{_ES_TODAY}\b",
         rf"\b(?:quiero|queremos|necesito|necesitamos|espero|esperamos)\b {_gap(8)}{_ES_NOW}\b",
     ], polite_cancels=True, exclude=_EAGER),
     _family("harm", "displeasure", 2.5, asking_cancels=True, alternatives=[
-        r"\b(?:dano|danos|perjuicio\w*|perjudicad\w*|perdidas economicas|lucro cesante|comisiones? por descubierto)\b",
+        r"\b(?:perjuicio\w*|perjudicad\w*|perdidas economicas|lucro cesante|comisiones? por descubierto|danos y perjuicios)\b",
+        rf"\b(?:causad\w*|causaron|causo|hecho|ocasionad\w*|ocasionaron) {_gap(3)}danos?\b|\bdanos? {_gap(3)}(?:a|en) (?:mi|nuestr[oa]) (?:negocio|empresa|tienda|reputacion)\b",
         rf"\b(?:perdido|perdimos|perdi|perder|perdida de|perdidas de) {_gap(3)}(?:clientes?|ventas|dinero|pedidos|ingresos|datos|dia|dias|jornada|semana|contratos?|reservas)\b",
         rf"\b(?:costado|costo|cuesta) {_gap(3)}(?:clientes?|ventas|dinero|pedidos|contratos?)\b",
         rf"\b(?:recibo|alquiler|pago|domiciliacion|cheque|transferencia) {_gap(2)}(?:devuelt\w*|rechazad\w*|impagad\w*)\b",
@@ -236,15 +240,16 @@ _ES = [
 _PT_NUM = r"(?:dois|duas|tres|quatro|cinco|seis|sete|oito|nove|dez|doze|#|varios|varias|diferentes)"
 _PT_PEOPLE = (r"(?:pessoas|atendentes|agentes|departamentos|setores|operadores|operadoras"
               r"|funcionarios|tecnicos|areas|consultores|consultoras)")
-_PT_NOW = r"(?:imediatamente|de imediato|agora mesmo|hoje mesmo|sem demora|sem mais demora|o quanto antes|o mais rapido possivel|ja ja)"
-_PT_TODAY = rf"(?:{_PT_NOW}|hoje|agora|ate amanha|ainda hoje)"
+_PT_NOW = r"(?:imediatamente|de imediato|agora mesmo|sem demora|sem mais demora|ja ja)"
+_PT_TODAY = rf"(?:{_PT_NOW}|hoje mesmo|o quanto antes|o mais rapido possivel|hoje|agora|ate amanha|ainda hoje)"
 _PT = [
     _family("demand", "anger", 2.5, [
         rf"\b(?:exijo|exigimos|insisto|cobro|cobramos)\b {_gap(10)}{_PT_TODAY}\b",
         rf"\b(?:quero|queremos|preciso|precisamos|espero|esperamos)\b {_gap(8)}{_PT_NOW}\b",
     ], polite_cancels=True, exclude=_EAGER),
     _family("harm", "displeasure", 2.5, asking_cancels=True, alternatives=[
-        r"\b(?:prejuizo\w*|danos?|lucros cessantes|perdas e danos)\b",
+        r"\b(?:prejuizo\w*|lucros cessantes|perdas e danos|danos morais|danos materiais)\b",
+        rf"\b(?:causou|causaram|causad\w*|trouxe|trouxeram) {_gap(3)}danos?\b|\bdanos? {_gap(3)}(?:a|ao|para|na|no) (?:minha|meu|nossa|nosso) (?:negocio|empresa|loja|reputacao)\b",
         rf"\b(?:perdi|perdemos|perdido|perder|perda de|perdas de) {_gap(3)}(?:clientes?|vendas|dinheiro|pedidos|receita|faturamento|dados|dia|dias|semana|contratos?|reservas)\b",
         rf"\b(?:custou|custaram|custando) {_gap(3)}(?:clientes?|vendas|dinheiro|pedidos|contratos?)\b",
         rf"\b(?:aluguel|aluguer|boleto|pagamento|cheque|debito|transferencia) {_gap(2)}(?:devolvid\w*|recusad\w*|voltou|voltaram)\b",
