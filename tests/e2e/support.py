@@ -51,10 +51,9 @@ POSITIVE = (
     "Awesome, the sync is fast again and everything looks good. Cheers!",
 )
 NEGATIVE = (
-    "The app crashed again and I lost my work. Not happy about this.",
-    "I lost my draft when the editor crashed. Annoying.",
-    "Your update broke our integration and we lost a day.",
-    "The upload failed twice and I am losing patience.",
+    "The upload failed twice and I am getting impatient.",
+    "The export failed and I had to redo the report by hand, which is frustrating.",
+    "I am disappointed, the new version is slower and keeps logging me out.",
 )
 VERY_NEGATIVE = (
     "This is absolutely horrible and unacceptable, the worst, most useless service I have "
