@@ -137,6 +137,8 @@ class _Tally:
     repeat_spans: list[tuple[float, int, int]] = field(default_factory=list)
     thanks_spans: list[tuple[float, int, int]] = field(default_factory=list)
     repeats_dropped: int = 0
+    #: "How do I cancel my subscription?": churn intent in a plain question, no feeling.
+    churn_question: bool = False
     gratitude_spans: list[tuple[float, int, int]] = field(default_factory=list)
 
 
@@ -192,7 +194,8 @@ class LocalScorer:
         signal_phrases = tuple(dict.fromkeys(hit.phrase for hit in hits
                                              if hit.phrase and hit.signal in signals))
         value = to_score(negative, positive)
-        value = cap_for_signals(value, signals)
+        value = cap_for_signals(value, signals - {"churn_risk"} if tally.churn_question
+                                else signals)
         value = round(max(-1.0, min(1.0, value)), 4)
         indicators = signal_phrases + self._indicators(text, tokens, tally, value)
         return Score(score=value, label=label_for(value),
@@ -245,7 +248,13 @@ class LocalScorer:
         if tally.resolution > 0 and tally.anger == 0:
             problem, repeat = 0.0, 0.0  # a problem described as solved
         negative = problem + tally.wish + tally.displeasure + tally.anger + repeat
-        negative += sum(_SIGNAL_UNITS.get(signal, 0.0) for signal in signals)
+        # A plain question about cancelling keeps its churn signal (a rule sends it to a
+        # person) but is a neutral request, not a negative message.
+        tally.churn_question = (tally.displeasure == tally.anger == repeat == 0
+                                and tally.requests > 0 and not tally.sarcasm
+                                and signals & _SIGNAL_UNITS.keys() == {"churn_risk"})
+        if not tally.churn_question:
+            negative += sum(_SIGNAL_UNITS.get(signal, 0.0) for signal in signals)
         if "repeat_contact" in signals:
             negative = max(negative, 1.0)
         praise = tally.praise
