@@ -213,7 +213,7 @@ def expected_fires(tickets: Sequence[ScriptedTicket]) -> dict[str, set[str]]:
 def write_config(directory: Path, *, zendesk_url: str, slack_url: str | None = None,
                  source: Mapping[str, Any] | None = None, scorer: str = "scorer: {kind: local}",
                  extra: str = "", rules: str = RULES_YAML, notifier: str | None = None,
-                 name: str = "config.yaml") -> Path:
+                 name: str = "config.yaml", log_level: str = "info") -> Path:
     """A daemon config for the test sandboxes; secrets come from the environment."""
     options = {"poll_interval": "1s", "start_from": "-1h", "min_age_seconds": 0,
                "incremental_per_minute": 100, "timeout": 2, **(source or {})}
@@ -232,7 +232,7 @@ notifiers:
     path = directory / name
     path.write_text(f"""
 state_dir: {directory / 'state'}
-log: {{level: info, format: json}}
+log: {{level: {log_level}, format: json}}
 outbox: {{interval: 0.5s, backoff_base: 0.5s, backoff_cap: 3s, max_attempts: 100}}
 {scorer}
 sources:
