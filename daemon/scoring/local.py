@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from daemon.scoring.base import Score, label_for
+from daemon.scoring.cues import find_cues
 from daemon.scoring.language import (
     SAMPLE_CHARS,
     SUPPORTED,
@@ -133,6 +134,11 @@ class _Tally:
     negative_spans: list[tuple[float, int, int]] = field(default_factory=list)
     positive_spans: list[tuple[float, int, int]] = field(default_factory=list)
     praise_spans: list[tuple[float, int, int]] = field(default_factory=list)
+    repeat_spans: list[tuple[float, int, int]] = field(default_factory=list)
+    thanks_spans: list[tuple[float, int, int]] = field(default_factory=list)
+    repeats_dropped: int = 0
+    #: "How do I cancel my subscription?": churn intent in a plain question, no feeling.
+    churn_question: bool = False
     gratitude_spans: list[tuple[float, int, int]] = field(default_factory=list)
 
 
@@ -185,8 +191,11 @@ class LocalScorer:
                          language_supported=False)
         language = detection.language if detection.language in SUPPORTED else "en"
         negative, positive, tally, tokens = self._evidence(text, language, signals)
+        signal_phrases = tuple(dict.fromkeys(hit.phrase for hit in hits
+                                             if hit.phrase and hit.signal in signals))
         value = to_score(negative, positive)
-        value = cap_for_signals(value, signals)
+        value = cap_for_signals(value, signals - {"churn_risk"} if tally.churn_question
+                                else signals)
         value = round(max(-1.0, min(1.0, value)), 4)
         indicators = signal_phrases + self._indicators(text, tokens, tally, value)
         return Score(score=value, label=label_for(value),
@@ -223,6 +232,11 @@ class LocalScorer:
         if language == "en" and self._vader:
             self._count_vader(tokens, covered, modifiers, tally)
         self._count_emoji(tokens, tally)
+        _count_cues(tokens, language, tally)
+        _drop_repeats_outside_complaints(tokens, tally)
+        if tally.repeats_dropped and not tally.negative_spans:
+            # "Thanks once again!": the pattern's repeat contact was praise after all.
+            signals.discard("repeat_contact")
         if any(t.word == "?" for t in tokens):
             tally.requests += 1
         if self._sarcastic_opener(tokens, modifiers, tally):
@@ -234,7 +248,13 @@ class LocalScorer:
         if tally.resolution > 0 and tally.anger == 0:
             problem, repeat = 0.0, 0.0  # a problem described as solved
         negative = problem + tally.wish + tally.displeasure + tally.anger + repeat
-        negative += sum(_SIGNAL_UNITS.get(signal, 0.0) for signal in signals)
+        # A plain question about cancelling keeps its churn signal (a rule sends it to a
+        # person) but is a neutral request, not a negative message.
+        tally.churn_question = (tally.displeasure == tally.anger == repeat == 0
+                                and tally.requests > 0 and not tally.sarcasm
+                                and signals & _SIGNAL_UNITS.keys() == {"churn_risk"})
+        if not tally.churn_question:
+            negative += sum(_SIGNAL_UNITS.get(signal, 0.0) for signal in signals)
         if "repeat_contact" in signals:
             negative = max(negative, 1.0)
         praise = tally.praise
@@ -307,12 +327,14 @@ class LocalScorer:
         elif category == "repeat":
             tally.repeat += units
             tally.negative_spans.append(span)
+            tally.repeat_spans.append(span)
         elif category == "gratitude":
             tally.gratitude += units
             tally.positive_spans.append(span)
             tally.gratitude_spans.append(span)
         elif category == "thanks":
             tally.thanks = max(tally.thanks, units)
+            tally.thanks_spans.append(span)
         elif category == "sarcasm":
             tally.sarcasm += 1
             tally.displeasure += SARCASM_UNITS  # "thanks for nothing" is displeasure
@@ -409,6 +431,54 @@ class LocalScorer:
         if mixed:
             base -= 0.15
         return round(max(0.05, min(0.95, base)), 3)
+
+
+def _count_cues(tokens: list[Token], language: str, tally: _Tally) -> None:
+    """Anger without anger words (daemon.scoring.cues): a demand with a deadline, harm
+    done, being passed around, a broken promise or a change made without warning."""
+    for hit in find_cues(tokens, language):
+        span = (hit.units, hit.first, hit.last)
+        if hit.category == "anger":
+            tally.anger += hit.units
+        else:
+            tally.displeasure += hit.units
+        tally.negative_spans.append(span)
+
+
+def _sentence_indices(tokens: list[Token]) -> list[int]:
+    sentence_of: list[int] = []
+    sentence = 0
+    for token in tokens:
+        sentence_of.append(sentence)
+        if token.word in ".!?\n":
+            sentence += 1
+    return sentence_of
+
+
+def _drop_repeats_outside_complaints(tokens: list[Token], tally: _Tally) -> None:
+    """"Again" and "still" are repeat contact only in a complaint: not in a sentence that
+    praises and complains of nothing ("the sync is fast again, great"), nor in a message
+    whose only negative evidence is such a word while it praises elsewhere ("Happy to be
+    back again. Great app.")."""
+    if not tally.repeat_spans:
+        return
+    repeat_ids = {id(span) for span in tally.repeat_spans}
+    other_negative = [span for span in tally.negative_spans if id(span) not in repeat_ids]
+    sentence_of = _sentence_indices(tokens)
+    complaining = {sentence_of[first] for _units, first, _last in other_negative}
+    praising = {sentence_of[first] for _units, first, _last in
+                itertools.chain(tally.positive_spans, tally.thanks_spans)}
+    strong_repeat = any(span[0] > 1.0 for span in tally.repeat_spans)
+    for span in list(tally.repeat_spans):
+        sentence = sentence_of[span[1]]
+        positive_only = sentence in praising and sentence not in complaining
+        weak_alone = (not other_negative and not strong_repeat and span[0] <= 1.0
+                      and bool(praising))
+        if positive_only or weak_alone:
+            tally.repeat -= span[0]
+            tally.repeats_dropped += 1
+            tally.repeat_spans.remove(span)
+            tally.negative_spans.remove(span)
 
 
 def _drop_praise_beside_complaints(tokens: list[Token], tally: _Tally) -> None:

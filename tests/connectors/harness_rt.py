@@ -186,6 +186,13 @@ class RTHarness:
                            notes=self.comments_by(ticket_id, DAEMON_USER),
                            status=str(ticket["Status"]))
 
+    def agent_retag(self, ticket_id: str, *, add: Sequence[str] = (),
+                    remove: Sequence[str] = ()) -> None:
+        """An agent edits the tags custom field in RT's UI (read, change, write)."""
+        tags = [t for t in self.ticket_state(ticket_id).tags if t not in remove]
+        tags += [t for t in add if t not in tags]
+        self.rest("PUT", f"/ticket/{int(ticket_id)}", json={"CustomFields": {TAGS_FIELD: tags}})
+
     def delete_ticket(self, ticket_id: str) -> None:
         self.rest("DELETE", f"/ticket/{int(ticket_id)}")
 

@@ -51,10 +51,9 @@ POSITIVE = (
     "Awesome, the sync is fast again and everything looks good. Cheers!",
 )
 NEGATIVE = (
-    "The app crashed again and I lost my work. Not happy about this.",
-    "I lost my draft when the editor crashed. Annoying.",
-    "Your update broke our integration and we lost a day.",
-    "The upload failed twice and I am losing patience.",
+    "The upload failed twice and I am getting impatient.",
+    "The export failed and I had to redo the report by hand, which is frustrating.",
+    "I am disappointed, the new version is slower and keeps logging me out.",
 )
 VERY_NEGATIVE = (
     "This is absolutely horrible and unacceptable, the worst, most useless service I have "
@@ -214,7 +213,7 @@ def expected_fires(tickets: Sequence[ScriptedTicket]) -> dict[str, set[str]]:
 def write_config(directory: Path, *, zendesk_url: str, slack_url: str | None = None,
                  source: Mapping[str, Any] | None = None, scorer: str = "scorer: {kind: local}",
                  extra: str = "", rules: str = RULES_YAML, notifier: str | None = None,
-                 name: str = "config.yaml") -> Path:
+                 name: str = "config.yaml", log_level: str = "info") -> Path:
     """A daemon config for the test sandboxes; secrets come from the environment."""
     options = {"poll_interval": "1s", "start_from": "-1h", "min_age_seconds": 0,
                "incremental_per_minute": 100, "timeout": 2, **(source or {})}
@@ -233,7 +232,7 @@ notifiers:
     path = directory / name
     path.write_text(f"""
 state_dir: {directory / 'state'}
-log: {{level: info, format: json}}
+log: {{level: {log_level}, format: json}}
 outbox: {{interval: 0.5s, backoff_base: 0.5s, backoff_cap: 3s, max_attempts: 100}}
 {scorer}
 sources:

@@ -149,8 +149,11 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_only_in_flight_s
         # A restarted daemon waits out its killed predecessor's source lease (see
         # test_restart_after_sigkill_polls_at_once); a short lease keeps the kills landing
         # on a working daemon, and exercises lease expiry and fencing on the way.
+        # Debug: an empty poll is logged too (info keeps only polls that found something),
+        # and the count of runs that polled below reads those lines.
         config = write_config(tmp_path, zendesk_url=zendesk.url, slack_url=slack.url,
-                              source={"start_from": "-5m"}, extra="lease: {duration: 2s}")
+                              source={"start_from": "-5m"}, extra="lease: {duration: 2s}",
+                              log_level="debug")
         db = StateDb(config)
         env = daemon_env()
         alert_ledger, note_ledger = WindowLedger(), WindowLedger()

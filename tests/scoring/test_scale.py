@@ -172,3 +172,24 @@ def test_a_lexicon_term_counts_in_one_category_only() -> None:
         _parse("xx", "@anger 3\nunacceptable\n@displeasure 2\nunacceptable\n")
     with pytest.raises(ValueError, match="unknown category"):
         _parse("xx", "@furor 3\nbad\n")
+
+
+@pytest.mark.parametrize("text", [
+    "How do I cancel my subscription?",
+    "Comment résilier mon abonnement à la fin du mois ?",
+    "Wie kann ich meinen Vertrag kündigen?",
+    "¿Cómo puedo cancelar mi suscripción?",
+    "Como cancelo minha assinatura?",
+])
+def test_a_plain_question_about_cancelling_keeps_the_signal_not_a_negative_score(
+        text: str) -> None:
+    score = LocalScorer().score_one(text)
+    assert "churn_risk" in score.signals  # a rule still sends it to a person
+    assert score.score > -0.3  # but it is a neutral request, not an unhappy customer
+
+
+def test_cancelling_in_anger_stays_negative() -> None:
+    for text in ("I want to cancel my subscription, this is the third time the app fails.",
+                 "Ich kündige! Das ist eine Frechheit."):
+        score = LocalScorer().score_one(text)
+        assert "churn_risk" in score.signals and score.score < -0.7, text
