@@ -26,7 +26,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from daemon.store import T_ESCALATION, T_MESSAGE, T_OUTBOX, T_RULE, T_TICKET, Store
+from daemon.store import (
+    T_ESCALATION,
+    T_FEEDBACK,
+    T_INCIDENT_CANDIDATE,
+    T_INCIDENT_MEMBER,
+    T_MESSAGE,
+    T_OUTBOX,
+    T_RULE,
+    T_TICKET,
+    Store,
+)
 
 
 @dataclass(slots=True)
@@ -89,7 +99,8 @@ def forget_requester(store: Store, requester: str, source: str | None = None,
     if not requester:
         raise ValueError("the requester to forget is empty")
     erasure = Erasure(requester=requester)
-    counts = dict.fromkeys(("messages", "tickets", "rule_states", "escalations", "outbox"), 0)
+    counts = dict.fromkeys(("messages", "tickets", "rule_states", "escalations", "outbox",
+                            "feedback", "incident_members", "incident_candidates"), 0)
     with store.transaction() as conn:
         tickets, authored = _customer_tickets(conn, requester, source)
         erasure.tickets = sorted(tickets)
@@ -97,7 +108,9 @@ def forget_requester(store: Store, requester: str, source: str | None = None,
                                   or 0)
         for table, key in ((T_MESSAGE, "messages"), (T_TICKET, "tickets"),
                            (T_RULE, "rule_states"), (T_ESCALATION, "escalations"),
-                           (T_OUTBOX, "outbox")):
+                           (T_OUTBOX, "outbox"), (T_FEEDBACK, "feedback"),
+                           (T_INCIDENT_MEMBER, "incident_members"),
+                           (T_INCIDENT_CANDIDATE, "incident_candidates")):
             for ticket_source, ticket_id in erasure.tickets:
                 result = conn.execute(table.delete().where(
                     (table.c.source == ticket_source) & (table.c.ticket_id == ticket_id)))

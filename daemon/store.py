@@ -627,7 +627,8 @@ class Store:
 
         Messages lose body, author name and indicator phrases; tickets with no message
         since lose subject and requester; delivered or parked outbox rows lose their
-        payload (notes and alerts quote the subject, customer and phrases)."""
+        payload (notes and alerts quote the subject, customer and phrases); incident
+        members lose their quoted sentence and subject, old incident candidates go."""
         cutoff = aware(older_than)
         with self.transaction() as conn:
             messages = conn.execute(T_MESSAGE.update().where(
@@ -647,9 +648,19 @@ class Store:
                 (T_OUTBOX.c.created_at < cutoff) & T_OUTBOX.c.status.in_(["done", "parked"])
                 & _json_not_empty(T_OUTBOX.c.payload, "{}")
             ).values(payload={}))
+            # Incidents quote their members' sentences and subjects: kept while an incident
+            # can still be announced, cleared like the messages they quote afterwards.
+            members = conn.execute(T_INCIDENT_MEMBER.update().where(
+                (T_INCIDENT_MEMBER.c.joined_at < cutoff)
+                & ((T_INCIDENT_MEMBER.c.phrase != "") | (T_INCIDENT_MEMBER.c.subject != ""))
+            ).values(phrase="", subject=""))
+            candidates = conn.execute(T_INCIDENT_CANDIDATE.delete().where(
+                T_INCIDENT_CANDIDATE.c.at < cutoff))
             return {"messages": int(messages.rowcount or 0),
                     "tickets": int(tickets.rowcount or 0),
-                    "outbox": int(outbox.rowcount or 0)}
+                    "outbox": int(outbox.rowcount or 0),
+                    "incident_members": int(members.rowcount or 0),
+                    "incident_candidates": int(candidates.rowcount or 0)}
 
     # -- rule state and escalations ----------------------------------------------------
 

@@ -78,7 +78,9 @@ def test_forget_removes_one_customer_and_nobody_else(db_url: str) -> None:
     erasure = forget_requester(store, "501")  # the helpdesk's user id
     assert erasure.tickets == [("zd", "a1")]
     assert erasure.removed == {"messages": 4, "tickets": 1, "rule_states": 1,
-                               "escalations": 1, "outbox": 2, "score_cache": 0}
+                               "escalations": 1, "outbox": 2, "feedback": 0,
+                               "incident_members": 0, "incident_candidates": 0,
+                               "score_cache": 0}
     assert _left(store) == {"messages": ["b1"], "tickets": ["b9"], "rule_states": ["b9"],
                             "escalations": ["b9"], "outbox": ["b9", "b9"]}
 

@@ -17,7 +17,14 @@ import sqlalchemy as sa
 
 from daemon.scoring.base import Score
 from daemon.scoring.cache import ScoreCache
-from daemon.store import T_MESSAGE, T_OUTBOX, T_TICKET, Store
+from daemon.store import (
+    T_INCIDENT_CANDIDATE,
+    T_INCIDENT_MEMBER,
+    T_MESSAGE,
+    T_OUTBOX,
+    T_TICKET,
+    Store,
+)
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=120)
@@ -62,7 +69,8 @@ def test_retention_removes_customer_text_everywhere_it_is_stored(db_url: str) ->
                              _alert("pending", OLD, "pending"), _alert("recent", NOW, "done")])
 
     purged = store.purge_customer_text(NOW - KEEP)
-    assert purged == {"messages": 2, "tickets": 1, "outbox": 2}
+    assert purged == {"messages": 2, "tickets": 1, "outbox": 2, "incident_members": 0,
+                      "incident_candidates": 0}
 
     with store.reading() as conn:
         messages = {r["message_id"]: r for r in conn.execute(sa.select(T_MESSAGE)).mappings()}
@@ -81,7 +89,9 @@ def test_retention_removes_customer_text_everywhere_it_is_stored(db_url: str) ->
     assert outbox["done"]["result"] == {"thread_key": "1.2"}  # Slack threading still works
     assert outbox["pending"]["payload"]["subject"] == SUBJECT  # still to be delivered
     assert outbox["recent"]["payload"]["subject"] == SUBJECT
-    assert store.purge_customer_text(NOW - KEEP) == {"messages": 0, "tickets": 0, "outbox": 0}
+    assert store.purge_customer_text(NOW - KEEP) == {"messages": 0, "tickets": 0, "outbox": 0,
+                                                     "incident_members": 0,
+                                                     "incident_candidates": 0}
     store.close()
 
 
@@ -147,3 +157,29 @@ rules: []
             assert db.execute("SELECT count(*) FROM scores").fetchone() == (0,)
     finally:
         daemon.close()
+
+
+def test_incidents_lose_the_customer_sentences_they_quote(sqlite_url: str) -> None:
+    """An incident quotes each member's sentence and subject; retention clears them and
+    drops the window's old candidates, like the messages they came from."""
+    store = Store(sqlite_url)
+    store.create_schema()
+    with store.transaction() as conn:
+        for at, ticket in ((OLD, "1"), (NOW, "2")):
+            conn.execute(T_INCIDENT_MEMBER.insert().values(
+                incident_id="i1", source="zd", ticket_id=ticket, message_id=f"m{ticket}",
+                joined_at=at, phrase="I cannot log in, Jane Doe here", url="", subject="Login",
+                announced=True))
+            conn.execute(T_INCIDENT_CANDIDATE.insert().values(
+                source="zd", message_id=f"c{ticket}", ticket_id=ticket, at=at, score=-0.5,
+                language="en", terms=["login"], words=["login"], signals=[], label="",
+                url="", subject="Login"))
+    purged = store.purge_customer_text(NOW - KEEP)
+    assert purged["incident_members"] == 1 and purged["incident_candidates"] == 1
+    with store.reading() as conn:
+        members = dict(conn.execute(sa.select(T_INCIDENT_MEMBER.c.ticket_id,
+                                              T_INCIDENT_MEMBER.c.phrase)).all())
+        candidates = sorted(conn.execute(sa.select(T_INCIDENT_CANDIDATE.c.ticket_id)).scalars())
+    assert members == {"1": "", "2": "I cannot log in, Jane Doe here"}
+    assert candidates == ["2"]
+    store.close()
