@@ -38,6 +38,7 @@ from daemon.scoring.learned import (
     DEFAULT_BUCKETS,
     LearnedModel,
     LearnedScorer,
+    class_probabilities,
     features,
 )
 from daemon.scoring.local import LocalScorer
@@ -158,16 +159,8 @@ def fit(examples: Sequence[Example], *, offline: LocalScorer, seed: int = 7,
         rng.shuffle(order)
         for position in order:
             feats, target, weight = rows[position]
-            logits = list(bias)
-            for index, value in feats.items():
-                row = weights.get(index)
-                if row is not None:
-                    for k in range(3):
-                        logits[k] += row[k] * value
-            top = max(logits)
-            exps = [math.exp(v - top) for v in logits]
-            total = sum(exps)
-            errors = [weight * (exps[k] / total - (1.0 if k == target else 0.0))
+            probabilities = class_probabilities(bias, weights, feats)
+            errors = [weight * (probabilities[k] - (1.0 if k == target else 0.0))
                       for k in range(3)]
             for k in range(3):
                 bias_squares[k] += errors[k] ** 2

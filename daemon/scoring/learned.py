@@ -67,6 +67,22 @@ def features(text: str, base: Score, buckets: int) -> dict[int, float]:
     return out
 
 
+def class_probabilities(bias: Sequence[float], weights: Mapping[int, Sequence[float]],
+                        feats: Mapping[int, float]) -> tuple[float, float, float]:
+    """Softmax over the three classes of a linear model on hashed features (the
+    scorer's reading and the trainer's gradient step both use it)."""
+    logits = list(bias)
+    for index, value in feats.items():
+        row = weights.get(index)
+        if row is not None:
+            for k in range(3):
+                logits[k] += row[k] * value
+    top = max(logits)
+    exps = [math.exp(v - top) for v in logits]
+    total = sum(exps)
+    return exps[0] / total, exps[1] / total, exps[2] / total
+
+
 @dataclass(frozen=True, slots=True)
 class LearnedModel:
     buckets: int
@@ -75,16 +91,7 @@ class LearnedModel:
     trained: Mapping[str, Any]
 
     def probabilities(self, feats: Mapping[int, float]) -> tuple[float, float, float]:
-        logits = list(self.bias)
-        for index, value in feats.items():
-            row = self.weights.get(index)
-            if row is not None:
-                for k in range(3):
-                    logits[k] += row[k] * value
-        top = max(logits)
-        exps = [math.exp(v - top) for v in logits]
-        total = sum(exps)
-        return exps[0] / total, exps[1] / total, exps[2] / total
+        return class_probabilities(self.bias, self.weights, feats)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "version": VERSION, "classes": list(CLASSES),

@@ -486,12 +486,7 @@ def _drop_praise_beside_complaints(tokens: list[Token], tally: _Tally) -> None:
     ("thanks for the 3 hour delay", "love the app but it crashes"): it does not count."""
     if not tally.negative_spans:
         return
-    sentence_of: list[int] = []
-    sentence = 0
-    for token in tokens:
-        sentence_of.append(sentence)
-        if token.word in ".!?\n":
-            sentence += 1
+    sentence_of = _sentence_indices(tokens)
     complaining = {sentence_of[first] for _units, first, _last in tally.negative_spans}
     for spans, attribute in ((tally.praise_spans, "praise"),
                              (tally.gratitude_spans, "gratitude")):
