@@ -15,6 +15,7 @@ import os
 import select
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -119,6 +120,17 @@ def ignore_stop_signals() -> None:
     """Stopped: what is left is close() and the interpreter's exit, which puts the
     default handlers back in place of Python ones; a late signal of a burst would then
     turn this clean exit into death by SIGTERM or SIGHUP.  Ignoring them is process-wide
-    (a mask would hold only in this thread) and survives the exit."""
-    for number in (*_STOP_SIGNALS, signal.SIGHUP):
-        signal.signal(number, signal.SIG_IGN)
+    (a mask would hold only in this thread) and survives the exit.
+
+    A signal that arrived just before the switch is still pending for its old Python
+    handler; CPython then reports it as `OSError("Signal N ignored due to race
+    condition")` at the next check.  That signal is one we mean to drop, so the switch is
+    retried (a bounded number of times) until it completes with nothing pending."""
+    for _ in range(16):
+        try:
+            for number in (*_STOP_SIGNALS, signal.SIGHUP):
+                signal.signal(number, signal.SIG_IGN)
+            time.sleep(0)  # a signal tripped before the switch surfaces here, or never
+            return
+        except OSError:
+            continue
