@@ -44,7 +44,7 @@ from daemon.outbox import OutboxDispatcher
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
 from daemon.scoring.http_limits import stop_all_limited_clients
-from daemon.signals import SignalInbox, ignore_stop_signals
+from daemon.signals import SignalInbox
 from daemon.startup import prepare_database, restart_sandbox_sources, take_sqlite_locks
 from daemon.store import Store
 from rules.incidents import IncidentSettings
@@ -359,5 +359,4 @@ class Daemon:
             stop_all_limited_clients(grace=STOP_GRACE_SECONDS)  # the Claude scorer's
             scheduler.shutdown(wait=True)  # jobs finish their unit of work
         log.info("stopped")
-        ignore_stop_signals()
         return 0

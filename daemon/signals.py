@@ -14,6 +14,7 @@ import contextlib
 import os
 import select
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from daemon.logs import get_logger
 log = get_logger("sentinel.service")
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_HANDLER_SETTLE_S = 0.05
 
 
 class SignalInbox:
@@ -81,8 +83,10 @@ class SignalInbox:
     def main_loop(self) -> Iterator[Callable[[Callable[[], object]], None]]:
         """Install the handlers and the wake-up pipe; yields `wait(reload)`.
 
-        Our handlers stay afterwards: they only record, so signals during close() are
-        harmless."""
+        The block is the daemon's life, shutdown included (a signal then is recorded and
+        harmless).  When it ends, the process is on its way out: the stop signals are
+        ignored from then on (`ignore_stop_signals`) *before* the pipe is closed, so no
+        handler is left that could write to a pipe being closed, or full."""
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
@@ -93,7 +97,11 @@ class SignalInbox:
             yield lambda reload: self._wait(wake_read, reload)
         finally:
             self._wake_fd = None
-            signal.set_wakeup_fd(previous_wakeup)
+            ignore_stop_signals()
+            # A C-level handler already running on another thread when SIG_IGN went in
+            # may still write its byte: a moment for it to finish before the pipe goes.
+            time.sleep(_HANDLER_SETTLE_S)
+            signal.set_wakeup_fd(previous_wakeup, warn_on_full_buffer=False)
             os.close(wake_read)
             os.close(wake_write)
 
@@ -122,15 +130,29 @@ def ignore_stop_signals() -> None:
     turn this clean exit into death by SIGTERM or SIGHUP.  Ignoring them is process-wide
     (a mask would hold only in this thread) and survives the exit.
 
-    A signal that arrived just before the switch is still pending for its old Python
-    handler; CPython then reports it as `OSError("Signal N ignored due to race
-    condition")` at the next check.  That signal is one we mean to drop, so the switch is
-    retried (a bounded number of times) until it completes with nothing pending."""
-    for _ in range(16):
-        try:
-            for number in (*_STOP_SIGNALS, signal.SIGHUP):
-                signal.signal(number, signal.SIG_IGN)
-            time.sleep(0)  # a signal tripped before the switch surfaces here, or never
-            return
-        except OSError:
-            continue
+    A signal whose C-level handler ran just before the switch is still pending for its old
+    Python handler; CPython then finds SIG_IGN in its place and reports the dropped signal
+    through `sys.unraisablehook` ("Signal N ignored due to race condition": not raised, so
+    no `except` sees it) as a traceback on stderr.  Dropping that signal is what we asked
+    for, so that one report is filtered out; every other unraisable error still prints."""
+    sys.unraisablehook = _without_race_reports(sys.unraisablehook)
+    for number in (*_STOP_SIGNALS, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
+
+
+def _is_race_report(unraisable: Any) -> bool:
+    error = unraisable.exc_value
+    return isinstance(error, OSError) and str(error).endswith("ignored due to race condition")
+
+
+def _without_race_reports(hook: Callable[[Any], object]) -> Callable[[Any], object]:
+    """`hook` minus the race reports; wrapping a hook already filtered returns it as is."""
+    if getattr(hook, "drops_signal_races", False):
+        return hook
+
+    def filtered(unraisable: Any) -> None:
+        if not _is_race_report(unraisable):
+            hook(unraisable)
+
+    filtered.drops_signal_races = True  # type: ignore[attr-defined]
+    return filtered
