@@ -163,11 +163,8 @@ class ClaudeScorer:
         def submit(items: list[Item]) -> Future[Answer]:
             return self._pool.submit(self._requester.run, items)
 
-        def steering(text: str, verdict: Score) -> bool:
-            return readings.suspect(text, verdict)[0] in REREAD
-
         return Isolation(submit=submit, item=self._item, batch_size=self.settings.batch_size,
-                         counters=self._counters, steering=steering)
+                         counters=self._counters, steering=readings.steering)
 
     def _remember(self, verdicts: dict[str, Verdict]) -> None:
         """Count and cache Claude's verdicts (each text once)."""

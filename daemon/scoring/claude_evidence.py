@@ -7,6 +7,13 @@ of these once per text and keeps it: on demand when an answer needs it, or, whil
 requests are in flight, one message at a time with the GIL offered to the request
 threads after each (`idle`), so a response is handled and the next request sent as soon
 as it arrives.
+
+The part readings cost several offline readings per message, and the client's CPU (one
+GIL) is what limits a call with many requests in flight.  When an answer arrives only
+one question is urgent: does a verdict call for a re-read (`steering`)?  That is asked
+of the policy with the most and the least negative part reading possible; when both
+give the same answer the parts cannot change it, and they are read later, while other
+requests are in flight, for the final merge (which always has them).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from dataclasses import replace
 
 from daemon.scoring.base import Score
 from daemon.scoring.local import LocalScorer
-from daemon.scoring.verdict import Evidence, offline_blind, parts, suspicion
+from daemon.scoring.verdict import REREAD, Evidence, offline_blind, parts, suspicion
 
 
 class OfflineReadings:
@@ -30,7 +37,8 @@ class OfflineReadings:
         self._scores: dict[str, Score] = ({} if scores is None
                                           else dict(zip(texts, scores, strict=True)))
         self._evidence: dict[str, Evidence] = {}
-        self._parts_read: set[str] = set()
+        self._worst: dict[str, float] = {}  # the most negative part reading, once read
+        self._parts_wanted: list[str] = []  # read when idle
         self._next = 0
 
     def score(self, text: str) -> Score:
@@ -44,8 +52,8 @@ class OfflineReadings:
         return [self.score(text) for text in self._texts]
 
     def idle(self) -> bool:
-        """Read the next text not read yet, then offer the GIL to a waiting request
-        thread; False when every text is read."""
+        """Read the next text not read yet (or the parts of one whose verdict will need
+        them), then offer the GIL to a waiting request thread; False when none is left."""
         while self._next < len(self._texts):  # bounded by the texts
             text = self._texts[self._next]
             self._next += 1
@@ -53,13 +61,19 @@ class OfflineReadings:
                 self._scores[text] = self._offline.score_one(text)
                 time.sleep(0)  # releases the GIL: a waiting request thread runs first
                 return True
+        while self._parts_wanted:  # bounded: one entry per text
+            text = self._parts_wanted.pop()
+            if text not in self._worst:
+                self._read_parts(text)
+                time.sleep(0)
+                return True
         return False
 
     def evidence(self, text: str) -> Evidence:
         found = self._evidence.get(text)
         if found is None:
-            # Part readings are needed only to doubt a non-negative verdict; computed
-            # lazily by `suspect` so most messages never pay for them.
+            # Part readings are needed only to doubt a non-negative verdict (`suspect`
+            # adds them to the evidence then): most messages never pay for them.
             found = self._evidence[text] = Evidence(
                 local=self.score(text), worst_part=0.0, blind=offline_blind(text),
                 multipart=len(parts(text)) > 1)
@@ -68,9 +82,30 @@ class OfflineReadings:
     def suspect(self, text: str, verdict: Score) -> tuple[str | None, Evidence]:
         """Why Claude's `verdict` on `text` is not trusted as it is (or None), and the
         evidence that says so."""
+        if self._wants_parts(text, verdict):
+            self._read_parts(text)
         evidence = self.evidence(text)
-        if verdict.score > -0.05 and evidence.multipart and text not in self._parts_read:
-            self._parts_read.add(text)
-            worst = min(self._offline.score_one(piece).score for piece in parts(text))
-            evidence = self._evidence[text] = replace(evidence, worst_part=worst)
+        if verdict.score > -0.05 and text in self._worst:
+            evidence = replace(evidence, worst_part=self._worst[text])
         return suspicion(verdict, evidence), evidence
+
+    def steering(self, text: str, verdict: Score) -> bool:
+        """Does `verdict` call for a re-read (a reason in REREAD)?  The same answer as
+        `suspect`, without reading the parts when no part reading could change it."""
+        if not self._wants_parts(text, verdict):
+            return self.suspect(text, verdict)[0] in REREAD
+        evidence = self.evidence(text)
+        answers = {suspicion(verdict, replace(evidence, worst_part=bound)) in REREAD
+                   for bound in (-1.0, 1.0)}
+        if len(answers) == 1:
+            self._parts_wanted.append(text)
+            return answers.pop()
+        return self.suspect(text, verdict)[0] in REREAD
+
+    def _wants_parts(self, text: str, verdict: Score) -> bool:
+        # Only a non-negative verdict is doubted by a part's reading.
+        return (verdict.score > -0.05 and text not in self._worst
+                and self.evidence(text).multipart)
+
+    def _read_parts(self, text: str) -> None:
+        self._worst[text] = min(self._offline.score_one(piece).score for piece in parts(text))
