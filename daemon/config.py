@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from connectors.sandbox.demo import placeholder_url
+from connectors.demo import SANDBOXES_NOT_INSTALLED, placeholder_url, sandboxes_installed
 from connectors.settings import (
     NOTIFIER_KINDS,
     SOURCE_KINDS,
@@ -30,7 +30,7 @@ from connectors.settings import (
     settings_class,
 )
 from daemon.config_help import cross_reference_errors, did_you_mean
-from daemon.references import resolve_references
+from daemon.references import resolve_references, sandbox_use
 from daemon.scoring.settings import (
     AnthropicScorerSettings,
     LocalScorerSettings,
@@ -215,6 +215,11 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         doc.data = {}
     if not isinstance(doc.data, dict):
         raise ConfigError([f"{doc.path}:1: (top level): expected a mapping of sections"])
+    needs_sandboxes = sandbox_use(doc.data)
+    if needs_sandboxes is not None and not sandboxes_installed():
+        # The one problem worth reporting: nothing else matters until the URLs are real.
+        raise ConfigError([f"{doc.path}:{doc.line_of(needs_sandboxes)}: "
+                           f"{format_key(needs_sandboxes)}: {SANDBOXES_NOT_INSTALLED}"])
     errors: list[str] = []
     # Secrets and URLs only: a reference in a note or a tag is an error (daemon/references).
     data = resolve_references(doc, TopLevel, errors, env, sections={"scorer": _scorer_class},
