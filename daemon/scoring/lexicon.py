@@ -28,7 +28,7 @@ EVIDENCE = ("problem", "wish", "displeasure", "anger", "positive", "resolution",
             "noproblem", "repeat", "thanks", "gratitude", "notgratitude", "sarcasm",
             "minimiser", "request", "neutral")
 #: Categories whose terms modify nearby evidence (matched independently).
-MODIFIERS = ("negator", "dampener", "booster", "opener")
+MODIFIERS = ("negator", "dampener", "booster", "opener", "past")
 _ALL = frozenset(EVIDENCE + MODIFIERS)
 
 # Words, numbers (one placeholder token) and the punctuation that bounds a clause.
