@@ -29,7 +29,8 @@ def test_every_language_has_every_family() -> None:
     assert set(names) == {"en", "de", "fr", "es", "pt"}
     for language, found in names.items():
         assert found == {"demand", "harm", "passed_around", "broken_promise",
-                         "without_warning"}, language
+                         "without_warning", "ultimatum", "escalation", "counted_contact",
+                         "tally", "no_response", "liability", "blame"}, language
 
 
 @pytest.mark.parametrize(("language", "text", "family"), [
