@@ -53,6 +53,7 @@ from daemon.scoring.message_rules import (
     drop_praise_beside_complaints,
     drop_recounted_trouble,
     drop_repeats_outside_complaints,
+    drop_thanked_topics,
     emphasis,
     sarcastic_opener,
     settle,
@@ -169,11 +170,12 @@ class LocalScorer:
             signals.discard("repeat_contact")
         if any(t.word == "?" for t in tokens):
             tally.requests += 1
+        if not signals & SIGNAL_UNITS.keys():
+            drop_recounted_trouble(tokens, _past_markers(tokens, modifiers["past"]), tally)
+        drop_thanked_topics(tokens, tally)
         if sarcastic_opener(tokens, modifiers, tally):
             tally.sarcasm += 1
         drop_praise_beside_complaints(tokens, tally)
-        if not signals & SIGNAL_UNITS.keys():
-            drop_recounted_trouble(tokens, _past_markers(tokens, modifiers["past"]), tally)
         negative, positive = settle(tally, signals, emphasis(text, tokens))
         return negative, positive, tally, tokens
 

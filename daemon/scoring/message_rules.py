@@ -75,6 +75,24 @@ def drop_recounted_trouble(tokens: list[Token], past: set[int], tally: Tally) ->
             remove_negative(tally, span)
 
 
+def drop_thanked_topics(tokens: list[Token], tally: Tally) -> None:
+    """A problem word in the clause that thanks or praises is what is thanked for, not a
+    complaint: "thanks for the quick refund", "danke für die schnelle Erstattung".  Only
+    problem-level words: "thanks, but it still crashes" keeps its complaint (another
+    clause), and displeasure or anger is never a topic."""
+    if tally.anger or tally.displeasure or not tally.negative_spans:
+        return
+    thanking = tally.positive_spans + tally.thanks_spans
+    if not thanking:
+        return
+    clause_of = sentence_indices(tokens, _CLAUSE_END)
+    grateful = {clause_of[first] for _units, first, _last in thanking}
+    for span in list(tally.negative_spans):
+        if (clause_of[span[1]] in grateful
+                and tally.negative_kinds.get(id(span)) == "problem"):
+            remove_negative(tally, span)
+
+
 def remove_negative(tally: Tally, span: Span) -> None:
     kind = tally.negative_kinds.pop(id(span), None)
     if kind is None:
