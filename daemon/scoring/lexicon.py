@@ -24,7 +24,7 @@ from functools import cache, lru_cache
 from importlib import resources
 
 #: Categories whose terms are evidence (matched longest-first, non-overlapping).
-EVIDENCE = ("problem", "wish", "displeasure", "anger", "positive", "resolution",
+EVIDENCE = ("problem", "topic", "wish", "displeasure", "anger", "positive", "resolution",
             "noproblem", "repeat", "thanks", "gratitude", "notgratitude", "sarcasm",
             "minimiser", "request", "neutral")
 #: Categories whose terms modify nearby evidence (matched independently).
@@ -51,7 +51,7 @@ _ENDINGS: dict[str, tuple[tuple[str, str], ...]] = {
     "de": (("en", ""), ("er", ""), ("es", ""), ("em", ""), ("e", "")),
 }
 # Categories whose words inflect (feelings and judgements, not fixed request words).
-_INFLECTING = frozenset({"problem", "displeasure", "anger", "positive", "resolution"})
+_INFLECTING = frozenset({"problem", "topic", "displeasure", "anger", "positive", "resolution"})
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe"})
 
 
@@ -244,7 +244,7 @@ class Lexicon:
 
 
 #: Categories that carry units: a term may stand in only one of them (it would count twice).
-UNIT_CATEGORIES = frozenset({"problem", "wish", "displeasure", "anger", "positive",
+UNIT_CATEGORIES = frozenset({"problem", "topic", "wish", "displeasure", "anger", "positive",
                              "resolution", "noproblem", "repeat"})
 
 

@@ -76,10 +76,10 @@ def drop_recounted_trouble(tokens: list[Token], past: set[int], tally: Tally) ->
 
 
 def drop_thanked_topics(tokens: list[Token], tally: Tally) -> None:
-    """A problem word in the clause that thanks or praises is what is thanked for, not a
+    """A service named in the clause that thanks or praises is what is thanked for, not a
     complaint: "thanks for the quick refund", "danke für die schnelle Erstattung".  Only
-    problem-level words: "thanks, but it still crashes" keeps its complaint (another
-    clause), and displeasure or anger is never a topic."""
+    the lexicons' `topic` words: "thanks for the late flight" keeps its complaint, and so
+    does "thanks, but it still crashes" (another clause)."""
     if tally.anger or tally.displeasure or not tally.negative_spans:
         return
     thanking = tally.positive_spans + tally.thanks_spans
@@ -89,7 +89,7 @@ def drop_thanked_topics(tokens: list[Token], tally: Tally) -> None:
     grateful = {clause_of[first] for _units, first, _last in thanking}
     for span in list(tally.negative_spans):
         if (clause_of[span[1]] in grateful
-                and tally.negative_kinds.get(id(span)) == "problem"):
+                and id(span) in tally.topic_ids):
             remove_negative(tally, span)
 
 

@@ -54,6 +54,8 @@ class Tally:
     gratitude_spans: list[Span] = field(default_factory=list)
     #: Which field each negative span was added to (by id), so a rule can take it back.
     negative_kinds: dict[int, str] = field(default_factory=dict)
+    #: Problem spans that name a service ("refund"): the topic when thanked for.
+    topic_ids: set[int] = field(default_factory=set)
 
     def add_negative(self, kind: str, span: Span) -> None:
         """Units of problem, wish, displeasure or anger, with the words that carry them."""
@@ -72,6 +74,12 @@ def _negative(kind: str) -> Callable[[Tally, Span, bool], None]:
         if not negated or kind == "wish":
             tally.add_negative(kind, span)
     return count
+
+
+def _topic(tally: Tally, span: Span, negated: bool) -> None:
+    if not negated:
+        tally.add_negative("problem", span)
+        tally.topic_ids.add(id(span))
 
 
 def _positive(tally: Tally, span: Span, negated: bool) -> None:
@@ -118,7 +126,7 @@ def _request(tally: Tally, span: Span, negated: bool) -> None:
 # What a term of each category does to the tally; "neutral" terms only consume their
 # words ("good morning", "not yet"), "notgratitude" only blocks a longer match.
 _COUNTERS: dict[str, Callable[[Tally, Span, bool], None]] = {
-    "problem": _negative("problem"), "wish": _negative("wish"),
+    "problem": _negative("problem"), "topic": _topic, "wish": _negative("wish"),
     "displeasure": _negative("displeasure"), "anger": _negative("anger"),
     "positive": _positive, "resolution": _resolution, "noproblem": _resolution,
     "repeat": _repeat, "gratitude": _gratitude, "thanks": _thanks, "sarcasm": _sarcasm,
