@@ -21,7 +21,8 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from daemon.scoring.cue_words import LANGUAGES, Slots
+from daemon.scoring.cue_words import LANGUAGES
+from daemon.scoring.cue_words_romance import Slots
 from daemon.scoring.lexicon import Token
 
 # A few words inside one sentence (commas allowed, sentence ends not).
