@@ -87,9 +87,10 @@ def drop_thanked_topics(tokens: list[Token], tally: Tally) -> None:
         return
     clause_of = sentence_indices(tokens, _CLAUSE_END)
     grateful = {clause_of[first] for _units, first, _last in thanking}
+    # Nothing but services named, and thanks: "The refund came today. Thank you!"
+    only_topics = all(id(span) in tally.topic_ids for span in tally.negative_spans)
     for span in list(tally.negative_spans):
-        if (clause_of[span[1]] in grateful
-                and id(span) in tally.topic_ids):
+        if id(span) in tally.topic_ids and (only_topics or clause_of[span[1]] in grateful):
             remove_negative(tally, span)
 
 
