@@ -20,6 +20,8 @@ _DE_ORDINAL = ["dritte", "vierte", "fuenfte", "sechste", "siebte", "achte", "neu
                "zehnte", "x te", "# te", "#"]
 
 EN: Slots = {
+    # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
+    "DECIDED": ["(?:do not|no need to) (?:send|offer|call)(?: me| us)? (?:any |a |with )?(?:offers?|retention|deals?|discounts?)", "(?:do not|no longer) want (?:any|a|your) (?:retention )?(?:offers?|deals?|discounts?)", "no retention (?:offers?|calls?)", "will not be taking any calls", "(?:my|our|the) decision is final", "not up for discussion", "after (?:#|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty) years (?:as a customer|with you|of loyalty)"],
     "NUM": ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
             "a dozen", "dozens of", "#", "several", "multiple", "numerous", "countless"],
     "PEOPLE": ["people", "persons", "agents", "reps", "representatives", "departments",
@@ -115,6 +117,8 @@ EN: Slots = {
 }
 
 DE: Slots = {
+    # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
+    "DECIDED": ["rueckgewinnungsangebot\\w*", "keine (?:angebote|rueckrufe|rueckgewinnung\\w*|halteangebote?)", "entscheidung (?:ist|steht) (?:endgueltig|fest)", "nach (?:#|zwei|drei|vier|fuenf|zehn|zwoelf|zwanzig) jahren (?:als kunde|bei (?:ihnen|euch)|treue)"],
     "NUM": ["zwei", "drei", "vier", "fuenf", "sechs", "sieben", "acht", "neun", "zehn",
             "zwoelf", "#", "mehrere[n]?", "etliche[n]?", "zig"],
     "PEOPLE": ["leute[n]?", "personen", "mitarbeiter\\w*", "abteilungen", "agenten",

@@ -15,6 +15,8 @@ _PT_ORDINAL = ["terceira", "quarta", "quinta", "sexta", "setima", "oitava", "dec
                "enesima", "terceiro", "quarto", "quinto", "sexto", "setimo", "decimo"]
 
 FR: Slots = {
+    # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
+    "DECIDED": ["inutile de (?:me|nous) (?:rappeler|proposer|contacter|relancer)", "aucune offre", "(?:ma|notre) decision est (?:prise|definitive|irrevocable)", "apres (?:#|deux|trois|cinq|dix|douze|quinze|vingt) ans (?:chez vous|de fidelite|comme client)"],
     "NUM": ["deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "douze",
             "#", "plusieurs", "differents", "differentes"],
     "PEOPLE": ["personnes", "conseillers", "conseilleres", "agents", "services",
@@ -99,6 +101,8 @@ FR: Slots = {
 }
 
 ES: Slots = {
+    # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
+    "DECIDED": ["(?:no quiero|no queremos|sin) (?:ninguna )?ofertas?", "no (?:me|nos) llamen", "decision (?:es )?(?:definitiva|tomada)", "despues de (?:#|dos|tres|cinco|diez|doce|quince|veinte) anos (?:como cliente|con ustedes|de fidelidad)"],
     "NUM": ["dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "doce",
             "#", "varios", "varias", "distintos", "distintas", "diferentes"],
     "PEOPLE": ["personas", "agentes", "operadores", "operadoras", "departamentos", "asesores",
@@ -185,6 +189,8 @@ ES: Slots = {
 }
 
 PT: Slots = {
+    # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
+    "DECIDED": ["(?:nao quero|nao queremos|sem) (?:nenhuma )?ofertas?", "nao (?:me|nos) liguem", "decisao (?:e |esta )?(?:definitiva|tomada)", "depois de (?:#|dois|tres|cinco|oito|dez|doze|quinze|vinte) anos (?:como cliente|com voces|de fidelidade)"],
     "NUM": ["dois", "duas", "tres", "quatro", "cinco", "seis", "sete", "oito", "nove", "dez",
             "doze", "#", "varios", "varias", "diferentes"],
     "PEOPLE": ["pessoas", "atendentes", "agentes", "departamentos", "setores", "operadores",

@@ -83,6 +83,9 @@ SHAPES: tuple[FamilySpec, ...] = (
     FamilySpec("no_response", "displeasure", 1.5, (
         "{STILL_NOTHING}", "{WAIT} {G3}{DURATION}", "{DURATION} {G2}{WAIT}"),
         asking_cancels=True),
+    # "Don't send me any offers", "nach 14 Jahren": a decision to leave, no anger words.
+    FamilySpec("decided", "displeasure", 2.0, ("{DECIDED}",), polite_cancels=True,
+               question_cancels=True),
     # "You will cover that charge in full": the bill for the harm, sent back.
     FamilySpec("liability", "anger", 2.0, ("{REPAY} {G6}{IN_FULL}",),
                polite_cancels=True, asking_cancels=True),

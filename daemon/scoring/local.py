@@ -50,6 +50,7 @@ from daemon.scoring.language import (
 )
 from daemon.scoring.lexicon import Lexicon, Token, load, tokenize
 from daemon.scoring.message_rules import (
+    drop_abandoned_intent,
     drop_praise_beside_complaints,
     drop_recounted_trouble,
     drop_repeats_outside_complaints,
@@ -60,6 +61,7 @@ from daemon.scoring.message_rules import (
     without_injections,
     without_quotes,
 )
+from daemon.scoring.sarcasm import praise_over_harm
 from daemon.scoring.signals import find_signals
 from daemon.scoring.tally import Tally, count_cues, count_emoji, count_match, count_vader
 
@@ -170,10 +172,14 @@ class LocalScorer:
             signals.discard("repeat_contact")
         if any(t.word == "?" for t in tokens):
             tally.requests += 1
+            tally.asks = True
+        if "churn_risk" in signals:
+            tally.churn_over = drop_abandoned_intent(tokens, tally)
         if not signals & SIGNAL_UNITS.keys():
             drop_recounted_trouble(tokens, _past_markers(tokens, modifiers["past"]), tally)
         drop_thanked_topics(tokens, tally)
-        if sarcastic_opener(tokens, modifiers, tally):
+        if sarcastic_opener(tokens, modifiers, tally) or praise_over_harm(tokens, language,
+                                                                          tally):
             tally.sarcasm += 1
         drop_praise_beside_complaints(tokens, tally)
         negative, positive = settle(tally, signals, emphasis(text, tokens))

@@ -75,6 +75,39 @@ def drop_recounted_trouble(tokens: list[Token], past: set[int], tally: Tally) ->
             remove_negative(tally, span)
 
 
+# Churn intent told as over: "I was ready to cancel ..., but ...", "Ich wollte kündigen, aber".
+_ABANDONED = re.compile(
+    r"\b(?:(?:was|were) (?:ready|about|going|planning|close|set) to|almost|nearly|had decided"
+    r" to|wollte|wollten|war kurz davor|haette fast|hatte schon vor|etais (?:pret|prete|sur le"
+    r" point)|allais|ai failli|estaba (?:a punto|por|decidido)|iba a|ia|estava (?:pronto|pronta"
+    r"|prestes|decidido|decidida)|quase)\b")
+
+
+def drop_abandoned_intent(tokens: list[Token], tally: Tally) -> bool:
+    """Churn intent in a story that ends well: "I was ready to cancel after the mess with
+    my first order, but the replacement came the next day and it's perfect."  When a
+    marker of abandoned intent comes before a contrast and only praise follows it, the
+    trouble before the contrast is over; True tells the scorer the churn words are past."""
+    if tally.anger or not tally.positive_spans:
+        return False
+    joined = " ".join(token.word for token in tokens)
+    match = _ABANDONED.search(joined)
+    if match is None:
+        return False
+    marker = joined.count(" ", 0, match.start())
+    turn = next((index for index in range(marker, len(tokens))
+                 if tokens[index].word in _CONTRAST), None)
+    if turn is None:
+        return False
+    if any(first > turn for _units, first, _last in tally.negative_spans):
+        return False
+    if not any(first > turn for _units, first, _last in tally.positive_spans):
+        return False
+    for span in list(tally.negative_spans):
+        remove_negative(tally, span)
+    return True
+
+
 def drop_thanked_topics(tokens: list[Token], tally: Tally) -> None:
     """A service named in the clause that thanks or praises is what is thanked for, not a
     complaint: "thanks for the quick refund", "danke für die schnelle Erstattung".  Only
@@ -250,9 +283,10 @@ def _negative_units(tally: Tally, signals: set[str]) -> tuple[float, float]:
         problem, repeat = 0.0, 0.0  # a problem described as solved
     negative = problem + tally.wish + tally.displeasure + tally.anger + repeat
     # A plain question about cancelling keeps its churn signal (a rule sends it to a
-    # person) but is a neutral request, not a negative message.
+    # person) but is a neutral request, not a negative message; a polite decision
+    # ("Please close my account.") asks nothing and stays negative.
     tally.churn_question = (tally.displeasure == tally.anger == repeat == 0
-                            and tally.requests > 0 and not tally.sarcasm
+                            and (tally.asks or tally.churn_over) and not tally.sarcasm
                             and signals & SIGNAL_UNITS.keys() == {"churn_risk"})
     if not tally.churn_question:
         negative += sum(SIGNAL_UNITS.get(signal, 0.0) for signal in signals)

@@ -17,6 +17,10 @@ _ORDINAL = r"(?:second|third|fourth|fifth|sixth|seventh|tenth|\d+(?:st|nd|rd|th)
 
 _PATTERNS: dict[str, tuple[str, ...]] = {
     "churn_risk": (
+        # A decision already taken, stated coldly (issue 9).
+        r"\b(?:i'?ve|i have|we'?ve|we have|i|we) (?:just |already )?(?:switched|moved|signed|gone over) (?:over )?(?:to|with) (?:a |an )?(?:another|a different|other|new) (?:provider|company|bank|carrier|supplier|vendor|service|operator|network)",
+        r"(?:terminate|close|end) (?:my|our|the) (?:contract|account|subscription|membership)\b",
+        r"\bport (?:my|our) (?:phone )?numbers? out\b",
         r"\bcancel+(?:ing|ed)? (?:my |the |our )?(?:account|subscription|membership|contract|plan|service|renewal)",
         r"\bcancel+(?:ing)? (?:everything|it all)\b",
         r"\bclose (?:my|our) account\b",
@@ -30,6 +34,7 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:full )?refund (?:or|and) (?:i'?ll|i will|we'?ll|we will) (?:leave|cancel|go)\b",
     ),
     "legal_threat": (
+        r"\breport(?:ing)? (?:you|this|it|them|your company)(?: all)? to (?:the )?(?:data protection|information commissioner|ico\b|police|regulator|ombudsman|authorities|consumer)",
         r"\b(?:my |a |our )?(?:lawyers?|attorneys?|solicitors?|legal team|legal counsel)\b",
         r"\blegal action\b",
         r"\b(?:sue|suing|lawsuit|class action|small claims)\b",
@@ -107,8 +112,14 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
 _LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
     "de": {
         "churn_risk": (r"\b(?:ge)?k(?:ü|ue|u)ndig(?:e|en|t|ung)?\b",
+                       r"\b(?:mit (?:euch|ihnen|dieser firma|dem laden) (?:bin ich|sind wir)|(?:ich bin|wir sind) mit (?:euch|ihnen)) (?:endg(?:ü|ue|u)ltig )?(?:fertig|durch)\b",
+                       r"\bbei (?:der konkurrenz|einem anderen anbieter) unterschrieben\b",
+                       r"\b(?:schlie(?:ß|ss)en sie|l(?:ö|oe|o)schen sie|l(?:ö|oe|o)sen sie) (?:mein|unser)e?n? (?:konto|kundenkonto|depot|konten|vertrag)\b",
                        r"\bwechsle (?:zu|zur|zum) (?:konkurrenz|einem anderen anbieter)"),
         "legal_threat": (r"\b(?:rechts)?anw(?:a|ä|ae)lt\w*",
+                         r"\b(?:zeige|zeigen) (?:das|euch|sie|dich|es|den laden) (?:\w+ )?an\b",
+                         r"\banzeige (?:erstatten|erstatte|wegen)\b|\berstatte anzeige\b",
+                         r"\b(?:datenschutzbeh(?:ö|oe|o)rde|datenschutzbeauftragt\w*|bundesnetzagentur|schlichtungsstelle)\b",
                          r"\bverbraucher(?:schutz|zentrale)\w*",
                          r"\b(?:verklagen|klage einreichen|rechtliche schritte)\b"),
         "manager_request": (r"\bvorgesetzt\w*",
@@ -125,8 +136,11 @@ _LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "fr": {
         "churn_risk": (r"\br[ée]sili\w*",
+                       r"\b(?:je suis pass[ée]e? chez|j'ai sign[ée] (?:ailleurs|chez|avec))\b",
+                       r"\b(?:fermez|cl[ôo]turez|fermer|cl[ôo]turer) (?:mon|notre) compte\b",
                        r"\b(?:je pars|je vais partir|je passe) (?:chez|à) (?:la concurrence|un concurrent)"),
         "legal_threat": (r"\bavocats?\b",
+                         r"\b(?:je vous d[ée]nonce|d[ée]noncer|cnil|dgccrf|association de consommateurs)\b",
                          r"\b(?:porter plainte|porte plainte|mise en demeure|poursuites judiciaires)\b"),
         "manager_request": (r"\b(?:un|une|votre|au|le) (?:responsable|sup[ée]rieur|manager)\b",),
         "repeat_contact": (r"\b(?:deuxi[èe]me|troisi[èe]me|quatri[èe]me|cinqui[èe]me|sixi[èe]me) fois\b",
@@ -139,8 +153,12 @@ _LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "es": {
         "churn_risk": (r"\b(?:cancelar[ée]?|cancelo|doy de baja|dar de baja|darme de baja|di de baja) (?:mi |la |el |de )?(?:cuenta|suscripci[óo]n|contrato|servicio|abono|plan|todo)",
+                       r"\b(?:den de baja|cancelen|cierren) (?:mi |la |el )?(?:cuenta|suscripci[óo]n|contrato|servicio|l[íi]nea|plan)",
+                       r"\b(?:me he cambiado|me cambi[ée]|contrat[ée] con|me pas[ée]) (?:a |con )?otr[oa] (?:compañ[íi]a|empresa|operador|operadora|banco)",
+                       r"\bporten mi n[úu]mero\b",
                        r"\bme (?:voy|cambio) (?:a|con) (?:la competencia|otra (?:compañ[íi]a|empresa))"),
         "legal_threat": (r"\babogad[oa]s?\b",
+                         r"\b(?:denuncio|os denuncio|les denuncio|oficina del consumidor|protecci[óo]n de datos)\b",
                          r"\b(?:denuncia|denunciar[ée]?|acciones legales|demandar(?:les|los)?)\b",
                          r"\b(?:hoja de reclamaciones|oficina de consumo|en consumo)\b"),
         "manager_request": (r"\b(?:un|una|su|al|el) (?:supervisor|responsable|encargad[oa]|gerente)\b",),
@@ -155,8 +173,11 @@ _LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "pt": {
         "churn_risk": (r"\b(?:vou cancelar|cancelar|cancelei|cancelo) (?:a |o |minha |meu )?(?:assinatura|conta|contrato|plano|servi[çc]o|tudo)",
+                       r"\b(?:cancelem|encerrem|fechem) (?:a |o |minha |meu )?(?:assinatura|conta|contrato|plano|servi[çc]o|linha)",
+                       r"\b(?:mudei|troquei|passei) (?:para|de) (?:outra|outro) (?:operadora|empresa|banco|fornecedor)|\bassinei com (?:outra|outro)\b",
                        r"\b(?:trocar|mudar) de (?:operadora|empresa|fornecedor)"),
         "legal_threat": (r"\badvogad[oa]s?\b",
+                         r"\b(?:denunciar|denunciarei|vou denunciar|anatel|anpd|registrar (?:uma )?queixa)\b",
                          r"\b(?:procon|reclame aqui|a[çc][ãa]o judicial|processar voc[êe]s|juizado)\b"),
         "manager_request": (r"\b(?:um|o|seu|ao|com o) (?:supervisor|gerente|respons[áa]vel|superior)\b",),
         "repeat_contact": (r"\b(?:segunda|terceira|quarta|quinta|sexta) vez\b",

@@ -22,6 +22,7 @@ from daemon.scoring.calibration import (
     VADER_WEIGHT,
 )
 from daemon.scoring.cues import find_cues
+from daemon.scoring.dated import dated_chase
 from daemon.scoring.lexicon import Match, Token
 
 _WINDOW = 3  # tokens before a term that a negator, dampener or booster reaches
@@ -51,6 +52,10 @@ class Tally:
     repeats_dropped: int = 0
     #: "How do I cancel my subscription?": churn intent in a plain question, no feeling.
     churn_question: bool = False
+    #: The message asks something ("?"): "please close my account" is a decision, not a question.
+    asks: bool = False
+    #: "I was ready to cancel ..., but ... perfect": the churn intent is over.
+    churn_over: bool = False
     gratitude_spans: list[Span] = field(default_factory=list)
     #: Which field each negative span was added to (by id), so a rule can take it back.
     negative_kinds: dict[int, str] = field(default_factory=dict)
@@ -132,7 +137,10 @@ _COUNTERS: dict[str, Callable[[Tally, Span, bool], None]] = {
     "repeat": _repeat, "gratitude": _gratitude, "thanks": _thanks, "sarcasm": _sarcasm,
     "minimiser": _minimiser, "request": _request,
 }
-_SELF_NEGATING = frozenset(("not", "no", "nicht", "pas", "nao", "kein", "keine"))
+# A term that opens with a negation ("not bad at all", "ninguna queja", "rien à redire") is
+# already negated: a negator before it ("no tengo ninguna queja") does not turn it again.
+_SELF_NEGATING = frozenset(("not", "no", "nicht", "pas", "nao", "kein", "keine", "rien",
+                            "nada", "nichts", "nothing", "ninguna", "nenhuma", "aucune"))
 
 
 def count_match(match: Match, tokens: list[Token], modifiers: dict[str, set[int]],
@@ -143,7 +151,8 @@ def count_match(match: Match, tokens: list[Token], modifiers: dict[str, set[int]
         return
     window = _window(tokens, match.first)
     negated = (bool(window & modifiers["negator"])
-               and tokens[match.first].word not in _SELF_NEGATING)
+               and tokens[match.first].word not in _SELF_NEGATING
+               and match.first not in modifiers["negator"])
     dampened = bool(window & modifiers["dampener"])
     scale = (DAMPENED if dampened else 1.0) * (
         BOOSTED if window & modifiers["booster"] else 1.0)
@@ -195,6 +204,9 @@ def count_cues(tokens: list[Token], language: str, tally: Tally) -> None:
     for hit in find_cues(tokens, language):
         tally.add_negative("anger" if hit.category == "anger" else "displeasure",
                            (hit.units, hit.first, hit.last))
+    chase = dated_chase(tokens)
+    if chase is not None:  # a dated log of follow-ups up to "today"
+        tally.add_negative("anger", chase)
 
 
 # Emoji and emoticons, in units (negative: displeasure, -3 and below: anger).
