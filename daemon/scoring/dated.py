@@ -78,8 +78,8 @@ def _count_dates(tokens: list[Token]) -> tuple[int, bool, int]:
 
 def dated_chase(tokens: list[Token]) -> tuple[float, int, int] | None:
     """(units, first token, last token) when the message is a dated log of chasing."""
-    if len(tokens) < 8:
-        return None
+    if len(tokens) < 8 or _NOW.isdisjoint([token.word for token in tokens]):
+        return None  # the cheap test first: most messages never name the present
     dates, now, last = _count_dates(tokens)
     if dates < _MIN_DATES or not now:
         return None

@@ -173,7 +173,7 @@ class LocalScorer:
         if any(t.word == "?" for t in tokens):
             tally.requests += 1
             tally.asks = True
-        if "churn_risk" in signals:
+        if tally.positive_spans and (tally.negative_spans or "churn_risk" in signals):
             tally.churn_over = drop_abandoned_intent(tokens, tally)
         if not signals & SIGNAL_UNITS.keys():
             drop_recounted_trouble(tokens, _past_markers(tokens, modifiers["past"]), tally)
