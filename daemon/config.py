@@ -37,7 +37,7 @@ from daemon.scoring.settings import (
     ScorerSettings,
     parse_scorer_settings,
 )
-from daemon.yamlsafe import YamlError, format_key, load_yaml, validation_errors
+from daemon.yamlsafe import YamlDocument, YamlError, format_key, load_yaml, validation_errors
 from rules.incidents import IncidentSettings
 from rules.model import RuleSet
 from vocab import Duration, parse_duration
@@ -207,6 +207,36 @@ def dashboard_problems(settings: DashboardSettings) -> list[tuple[tuple[str, ...
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Load and validate everything; raises ConfigError listing every problem found."""
     env = os.environ if env is None else env
+    doc = _read_document(path)
+    errors: list[str] = []
+    # Secrets and URLs only: a reference in a note or a tag is an error (daemon/references).
+    data = resolve_references(doc, TopLevel, errors, env, sections={"scorer": _scorer_class},
+                              listed={"sources": _kind_class(SOURCE_KINDS)},
+                              named={"notifiers": _kind_class(NOTIFIER_KINDS)},
+                              sandbox_placeholder=placeholder_url)
+    top = _validate_top_level(data, doc, errors)
+    # Every section is checked even when another one is broken: one run should list
+    # every problem, in the order of the file's sections.
+    sections = _Sections(doc, errors)
+    scorer = sections.scorer(top.scorer)
+    sources = sections.sources(top.sources)
+    notifiers = sections.notifiers(top.notifiers)
+    sections.dashboard(top.dashboard)
+    rules = sections.rules(top)
+    sections.incident_notifiers(top)
+    if errors:
+        # A reference the rule model also checks is reported by both: say it once.
+        raise ConfigError(list(dict.fromkeys(errors)))
+    assert scorer is not None
+    state_dir = _state_dir(doc, top, env)
+    url = top.database.url or f"sqlite:///{state_dir / 'sentinel.db'}"
+    return Config(path=Path(doc.path), top=top, scorer=scorer, sources=sources,
+                  notifiers=notifiers, rules=rules, state_dir=state_dir, database_url=url,
+                  sandbox=dict(top.sandbox or {}))
+
+
+def _read_document(path: str | Path) -> YamlDocument:
+    """The file as a YAML mapping (an empty file is an empty one), or ConfigError."""
     try:
         doc = load_yaml(path)
     except YamlError as exc:
@@ -215,109 +245,123 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         doc.data = {}
     if not isinstance(doc.data, dict):
         raise ConfigError([f"{doc.path}:1: (top level): expected a mapping of sections"])
-    errors: list[str] = []
-    # Secrets and URLs only: a reference in a note or a tag is an error (daemon/references).
-    data = resolve_references(doc, TopLevel, errors, env, sections={"scorer": _scorer_class},
-                              listed={"sources": _kind_class(SOURCE_KINDS)},
-                              named={"notifiers": _kind_class(NOTIFIER_KINDS)},
-                              sandbox_placeholder=placeholder_url)
+    return doc
+
+
+def _validate_top_level(data: dict[str, Any], doc: YamlDocument, errors: list[str]) -> TopLevel:
     try:
-        top = TopLevel.model_validate(data)
+        return TopLevel.model_validate(data)
     except ValidationError as exc:
         # Report these, and go on checking the sections that are fine: one run should
         # list every problem, not one section's at a time.
         errors += validation_errors(exc, doc, model=TopLevel)
         broken = {error["loc"][0] for error in exc.errors() if error["loc"]}
-        try:
-            top = TopLevel.model_validate(
-                {key: value for key, value in data.items() if key not in broken})
-        except ValidationError:
-            raise ConfigError(errors) from None
-
-    scorer: ScorerSettings | None = None
     try:
-        scorer = parse_scorer_settings(top.scorer)
-    except ValidationError as exc:
-        errors += validation_errors(exc, doc, ("scorer",), model=ScorerSettings)
+        return TopLevel.model_validate(
+            {key: value for key, value in data.items() if key not in broken})
+    except ValidationError:
+        raise ConfigError(errors) from None
 
-    def error(key: tuple[str | int, ...], message: str) -> None:
-        errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: {message}")
 
-    def by_kind(raw: Any, where: tuple[str | int, ...], registry: dict[str, str]) -> Any:
+def _state_dir(doc: YamlDocument, top: TopLevel, env: Mapping[str, str]) -> Path:
+    """`state_dir`, else systemd's $STATE_DIRECTORY, else ./var; relative to the file."""
+    state_dir = Path(top.state_dir or env.get("STATE_DIRECTORY") or "./var")
+    if not state_dir.is_absolute():
+        state_dir = Path(doc.path).resolve().parent / state_dir
+    return state_dir
+
+
+@dataclass(slots=True)
+class _Sections:
+    """Checks the sections `TopLevel` keeps raw (scorer, sources, notifiers, rules) and
+    the references between sections, adding a `FILE:LINE: key: message` per problem."""
+
+    doc: YamlDocument
+    errors: list[str]
+
+    def error(self, key: tuple[str | int, ...], message: str) -> None:
+        self.errors.append(f"{self.doc.path}:{self.doc.line_of(key)}: {format_key(key)}: "
+                           f"{message}")
+
+    def scorer(self, raw: dict[str, Any]) -> ScorerSettings | None:
+        try:
+            return parse_scorer_settings(raw)
+        except ValidationError as exc:
+            self.errors.extend(validation_errors(exc, self.doc, ("scorer",),
+                                                 model=ScorerSettings))
+        return None
+
+    def by_kind(self, raw: Any, where: tuple[str | int, ...], registry: dict[str, str]) -> Any:
         """Validate one registry-typed section with the class its `kind` names."""
         kind = raw.get("kind") if isinstance(raw, dict) else None
         if not isinstance(kind, str):
-            error(where, f"missing 'kind' (one of: {', '.join(sorted(registry))})")
+            self.error(where, f"missing 'kind' (one of: {', '.join(sorted(registry))})")
             return None
         try:
             model = settings_class(registry, kind)
         except KeyError as exc:
             guess = did_you_mean(kind, registry)
-            error((*where, "kind"), exc.args[0] + (f"; did you mean {guess}?" if guess else ""))
+            self.error((*where, "kind"),
+                       exc.args[0] + (f"; did you mean {guess}?" if guess else ""))
             return None
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
-            errors.extend(validation_errors(exc, doc, where, model=model))
+            self.errors.extend(validation_errors(exc, self.doc, where, model=model))
         return None
 
-    sources: list[SourceSettings] = []
-    for index, raw in enumerate(top.sources):
-        where: tuple[str | int, ...] = ("sources", index)
-        source = by_kind(raw, where, SOURCE_KINDS)
-        if source is None:
-            continue
-        assert isinstance(source, SourceSettings)
-        if any(other.name == source.name for other in sources):
-            error((*where, "name"), f"duplicate source name {source.name!r}")
+    def sources(self, raws: list[dict[str, Any]]) -> list[SourceSettings]:
+        sources: list[SourceSettings] = []
+        for index, raw in enumerate(raws):
+            where: tuple[str | int, ...] = ("sources", index)
+            source = self.by_kind(raw, where, SOURCE_KINDS)
+            if source is None:
+                continue
+            assert isinstance(source, SourceSettings)
+            if any(other.name == source.name for other in sources):
+                self.error((*where, "name"), f"duplicate source name {source.name!r}")
+            try:
+                parse_start_from(source.start_from, datetime.now(UTC))
+            except (ValueError, OverflowError):
+                self.error((*where, "start_from"),
+                           "expected an ISO time or a relative time such as -24h")
+            sources.append(source)
+        return sources
+
+    def notifiers(self, raws: dict[str, dict[str, Any]]) -> dict[str, NotifierSettings]:
+        notifiers: dict[str, NotifierSettings] = {}
+        for name, raw in raws.items():
+            notifier = self.by_kind(raw, ("notifiers", name), NOTIFIER_KINDS)
+            if notifier is not None:
+                assert isinstance(notifier, NotifierSettings)
+                notifiers[name] = notifier
+        return notifiers
+
+    def dashboard(self, settings: DashboardSettings) -> None:
+        for key, message in dashboard_problems(settings):
+            self.error(key, message)
+
+    def rules(self, top: TopLevel) -> RuleSet:
+        rules = RuleSet()
         try:
-            parse_start_from(source.start_from, datetime.now(UTC))
-        except (ValueError, OverflowError):
-            error((*where, "start_from"), "expected an ISO time or a relative time such as -24h")
-        sources.append(source)
-
-    notifiers: dict[str, NotifierSettings] = {}
-    for name, raw in top.notifiers.items():
-        notifier = by_kind(raw, ("notifiers", name), NOTIFIER_KINDS)
-        if notifier is not None:
-            assert isinstance(notifier, NotifierSettings)
-            notifiers[name] = notifier
-
-    errors += [f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: {message}"
-               for key, message in dashboard_problems(top.dashboard)]
-
-    rules = RuleSet()
-    try:
-        rules = RuleSet.model_validate({"rules": top.rules})
-    except ValidationError as exc:
-        errors += validation_errors(exc, doc, model=RuleSet)
-    # References between sections are checked even when a rule is broken, so one run
-    # lists them with everything else.
-    for key, message in cross_reference_errors(top.rules, top.notifiers,
-                                               [s.get("name") for s in top.sources
-                                                if isinstance(s, dict)]):
-        error(key, message)
-    if rules.rules:
+            rules = RuleSet.model_validate({"rules": top.rules})
+        except ValidationError as exc:
+            self.errors.extend(validation_errors(exc, self.doc, model=RuleSet))
+        # References between sections are checked even when a rule is broken, so one run
+        # lists them with everything else.
+        for key, message in cross_reference_errors(top.rules, top.notifiers,
+                                                   [s.get("name") for s in top.sources
+                                                    if isinstance(s, dict)]):
+            self.error(key, message)
         names = [rule.name for rule in rules.rules]
         for index, name in enumerate(names):
             if names.index(name) != index:
-                error(("rules", index, "name"), f"duplicate rule name {name!r}")
+                self.error(("rules", index, "name"), f"duplicate rule name {name!r}")
+        return rules
 
-    for position, target in enumerate(top.incidents.notify):
-        if target not in top.notifiers:
-            error(("incidents", "notify", position),
-                  f"unknown notifier {target!r} (configured: "
-                  f"{', '.join(sorted(top.notifiers)) or 'none'})")
-
-    if errors:
-        # A reference the rule model also checks is reported by both: say it once.
-        raise ConfigError(list(dict.fromkeys(errors)))
-    assert scorer is not None
-    base = Path(doc.path).resolve().parent
-    state_dir = Path(top.state_dir or env.get("STATE_DIRECTORY") or "./var")
-    if not state_dir.is_absolute():
-        state_dir = base / state_dir
-    url = top.database.url or f"sqlite:///{state_dir / 'sentinel.db'}"
-    return Config(path=Path(doc.path), top=top, scorer=scorer, sources=sources,
-                  notifiers=notifiers, rules=rules, state_dir=state_dir, database_url=url,
-                  sandbox=dict(top.sandbox or {}))
+    def incident_notifiers(self, top: TopLevel) -> None:
+        for position, target in enumerate(top.incidents.notify):
+            if target not in top.notifiers:
+                self.error(("incidents", "notify", position),
+                           f"unknown notifier {target!r} (configured: "
+                           f"{', '.join(sorted(top.notifiers)) or 'none'})")
