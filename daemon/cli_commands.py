@@ -1,7 +1,7 @@
 """What each `helpdesk-sentinel` command does, once daemon/cli_parser.py has read its
-arguments: load the config, build the parts through the composition root (daemon/app.py)
-and run.  A command returns its exit status; a ConfigError it raises is printed and
-mapped to an exit status by `daemon.cli.main`.
+arguments: load the config, build the parts it needs (through the composition root,
+daemon/app.py, or the daemon's own build) and run.  A command returns its exit status;
+a ConfigError it raises is printed and turned into one by `daemon.cli.main`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from daemon.terminal import safe_terminal
 if TYPE_CHECKING:
     from daemon.store import Store
 
+#: The config every command reads unless --config names another.
 DEFAULT_CONFIG = "/etc/helpdesk-sentinel/config.yaml"
 
 

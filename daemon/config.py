@@ -215,8 +215,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
                               named={"notifiers": _kind_class(NOTIFIER_KINDS)},
                               sandbox_placeholder=placeholder_url)
     top = _validate_top_level(data, doc, errors)
-    # Every section is checked even when another one is broken: one run should list
-    # every problem, in the order of the file's sections.
+    # Each section is checked even when another one is broken: one run lists every problem.
     sections = _Sections(doc, errors)
     scorer = sections.scorer(top.scorer)
     sources = sections.sources(top.sources)
@@ -249,6 +248,7 @@ def _read_document(path: str | Path) -> YamlDocument:
 
 
 def _validate_top_level(data: dict[str, Any], doc: YamlDocument, errors: list[str]) -> TopLevel:
+    """The plain-data sections; a broken one is reported and left at its default."""
     try:
         return TopLevel.model_validate(data)
     except ValidationError as exc:
