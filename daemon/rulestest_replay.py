@@ -93,6 +93,15 @@ def _scored_message(message: MessageSpec, index: int, now: datetime,
                          language=score.language, supported=score.language_supported)
 
 
+def _score_of(message: MessageSpec, scores: Iterator[Score]) -> Score:
+    """A customer message of a several-ticket test as a score (topic included)."""
+    if message.score is not None:
+        return Score(score=message.score, label=label_for(message.score), confidence=1.0,
+                     indicators=message.indicators, signals=frozenset(message.signals),
+                     topic=message.topic or "")
+    return _next_score(scores)
+
+
 def replay(case: TestCase, rules: RuleSet, scorer: Scorer) -> Replay:
     """Run one test's conversation through the engine (ValueError if the scorer fails us)."""
     scores = _scores(scorer, case.messages)
@@ -157,14 +166,6 @@ def replay_tickets(case: TestCase, rules: RuleSet, scorer: Scorer,
     # Whether an incident resolves: one window after the last message.
     tickets.incidents(last + settings.window, [])
     return tickets.result
-
-
-def _score_of(message: MessageSpec, scores: Iterator[Score]) -> Score:
-    if message.score is not None:
-        return Score(score=message.score, label=label_for(message.score), confidence=1.0,
-                     indicators=message.indicators, signals=frozenset(message.signals),
-                     topic=message.topic or "")
-    return _next_score(scores)
 
 
 @dataclass(slots=True)
