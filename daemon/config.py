@@ -7,21 +7,22 @@ Secrets come from `${ENV_VAR}` (or `${ENV_VAR:-default}`), `file:/path`, or
 `credential:NAME` (systemd's `$CREDENTIALS_DIRECTORY/NAME`, from `LoadCredential=`); they
 are resolved before validation, only in secret and URL fields (daemon/references.py; a
 reference anywhere else is an error), and held as pydantic `SecretStr` afterwards.
+Loading goes in steps: the YAML (daemon/yamlsafe.py), the references, the plain-data
+sections here, then the sections checked apart (daemon/config_sections.py).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from connectors.sandbox.demo import placeholder_url
+from connectors.demo import SANDBOXES_NOT_INSTALLED, placeholder_url, sandboxes_installed
 from connectors.settings import (
     NOTIFIER_KINDS,
     SOURCE_KINDS,
@@ -29,18 +30,18 @@ from connectors.settings import (
     SourceSettings,
     settings_class,
 )
-from daemon.config_help import cross_reference_errors, did_you_mean
-from daemon.references import resolve_references
+from daemon.config_sections import SectionChecks
+from daemon.config_sections import parse_start_from as parse_start_from  # re-exported
+from daemon.references import resolve_references, sandbox_use
 from daemon.scoring.settings import (
     AnthropicScorerSettings,
     LocalScorerSettings,
     ScorerSettings,
-    parse_scorer_settings,
 )
 from daemon.yamlsafe import YamlDocument, YamlError, format_key, load_yaml, validation_errors
 from rules.incidents import IncidentSettings
 from rules.model import RuleSet
-from vocab import Duration, parse_duration
+from vocab import Duration
 
 
 class ConfigError(Exception):
@@ -171,43 +172,21 @@ def _scorer_class(raw: Any) -> type[BaseModel] | None:
     return classes.get(kind) if isinstance(kind, str) else None
 
 
-def parse_start_from(value: str, now: datetime) -> datetime:
-    """An ISO time, or a negative duration relative to now such as -24h or -15m."""
-    text = value.strip()
-    if text.startswith("-"):
-        return now - parse_duration(text[1:])
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def is_loopback(addr: str) -> bool:
-    if addr == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(addr.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def dashboard_problems(settings: DashboardSettings) -> list[tuple[tuple[str, ...], str]]:
-    """A dashboard reachable from other machines must ask for a token (pages show
-    customer text); a token short enough to guess is no token."""
-    token = settings.token.get_secret_value() if settings.token is not None else ""
-    if settings.token is not None and len(token) < 16:
-        return [(("dashboard", "token"), "the token must be at least 16 characters")]
-    if not is_loopback(settings.addr) and not token:
-        return [(("dashboard", "addr"), f"binding {settings.addr} (not loopback) needs "
-                 "dashboard.token (for example ${SENTINEL_DASHBOARD_TOKEN} or "
-                 "credential:dashboard-token)")]
-    return []
+def _refuse_without_sandboxes(doc: YamlDocument) -> None:
+    """A config that needs the sandboxes where they are not installed (the production
+    package has none) is refused with that one problem: nothing else matters until its
+    URLs are real."""
+    needs = sandbox_use(doc.data) if isinstance(doc.data, dict) else None
+    if needs is not None and not sandboxes_installed():
+        raise ConfigError([f"{doc.path}:{doc.line_of(needs)}: {format_key(needs)}: "
+                           f"{SANDBOXES_NOT_INSTALLED}"])
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Load and validate everything; raises ConfigError listing every problem found."""
     env = os.environ if env is None else env
     doc = _read_document(path)
+    _refuse_without_sandboxes(doc)
     errors: list[str] = []
     # Secrets and URLs only: a reference in a note or a tag is an error (daemon/references).
     data = resolve_references(doc, TopLevel, errors, env, sections={"scorer": _scorer_class},
@@ -216,7 +195,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
                               sandbox_placeholder=placeholder_url)
     top = _validate_top_level(data, doc, errors)
     # Each section is checked even when another one is broken: one run lists every problem.
-    sections = _Sections(doc, errors)
+    sections = SectionChecks(doc, errors)
     scorer = sections.scorer(top.scorer)
     sources = sections.sources(top.sources)
     notifiers = sections.notifiers(top.notifiers)
@@ -269,99 +248,3 @@ def _state_dir(doc: YamlDocument, top: TopLevel, env: Mapping[str, str]) -> Path
     if not state_dir.is_absolute():
         state_dir = Path(doc.path).resolve().parent / state_dir
     return state_dir
-
-
-@dataclass(slots=True)
-class _Sections:
-    """Checks the sections `TopLevel` keeps raw (scorer, sources, notifiers, rules) and
-    the references between sections, adding a `FILE:LINE: key: message` per problem."""
-
-    doc: YamlDocument
-    errors: list[str]
-
-    def error(self, key: tuple[str | int, ...], message: str) -> None:
-        self.errors.append(f"{self.doc.path}:{self.doc.line_of(key)}: {format_key(key)}: "
-                           f"{message}")
-
-    def scorer(self, raw: dict[str, Any]) -> ScorerSettings | None:
-        try:
-            return parse_scorer_settings(raw)
-        except ValidationError as exc:
-            self.errors.extend(validation_errors(exc, self.doc, ("scorer",),
-                                                 model=ScorerSettings))
-        return None
-
-    def by_kind(self, raw: Any, where: tuple[str | int, ...], registry: dict[str, str]) -> Any:
-        """Validate one registry-typed section with the class its `kind` names."""
-        kind = raw.get("kind") if isinstance(raw, dict) else None
-        if not isinstance(kind, str):
-            self.error(where, f"missing 'kind' (one of: {', '.join(sorted(registry))})")
-            return None
-        try:
-            model = settings_class(registry, kind)
-        except KeyError as exc:
-            guess = did_you_mean(kind, registry)
-            self.error((*where, "kind"),
-                       exc.args[0] + (f"; did you mean {guess}?" if guess else ""))
-            return None
-        try:
-            return model.model_validate(raw)
-        except ValidationError as exc:
-            self.errors.extend(validation_errors(exc, self.doc, where, model=model))
-        return None
-
-    def sources(self, raws: list[dict[str, Any]]) -> list[SourceSettings]:
-        sources: list[SourceSettings] = []
-        for index, raw in enumerate(raws):
-            where: tuple[str | int, ...] = ("sources", index)
-            source = self.by_kind(raw, where, SOURCE_KINDS)
-            if source is None:
-                continue
-            assert isinstance(source, SourceSettings)
-            if any(other.name == source.name for other in sources):
-                self.error((*where, "name"), f"duplicate source name {source.name!r}")
-            try:
-                parse_start_from(source.start_from, datetime.now(UTC))
-            except (ValueError, OverflowError):
-                self.error((*where, "start_from"),
-                           "expected an ISO time or a relative time such as -24h")
-            sources.append(source)
-        return sources
-
-    def notifiers(self, raws: dict[str, dict[str, Any]]) -> dict[str, NotifierSettings]:
-        notifiers: dict[str, NotifierSettings] = {}
-        for name, raw in raws.items():
-            notifier = self.by_kind(raw, ("notifiers", name), NOTIFIER_KINDS)
-            if notifier is not None:
-                assert isinstance(notifier, NotifierSettings)
-                notifiers[name] = notifier
-        return notifiers
-
-    def dashboard(self, settings: DashboardSettings) -> None:
-        for key, message in dashboard_problems(settings):
-            self.error(key, message)
-
-    def rules(self, top: TopLevel) -> RuleSet:
-        rules = RuleSet()
-        try:
-            rules = RuleSet.model_validate({"rules": top.rules})
-        except ValidationError as exc:
-            self.errors.extend(validation_errors(exc, self.doc, model=RuleSet))
-        # References between sections are checked even when a rule is broken, so one run
-        # lists them with everything else.
-        for key, message in cross_reference_errors(top.rules, top.notifiers,
-                                                   [s.get("name") for s in top.sources
-                                                    if isinstance(s, dict)]):
-            self.error(key, message)
-        names = [rule.name for rule in rules.rules]
-        for index, name in enumerate(names):
-            if names.index(name) != index:
-                self.error(("rules", index, "name"), f"duplicate rule name {name!r}")
-        return rules
-
-    def incident_notifiers(self, top: TopLevel) -> None:
-        for position, target in enumerate(top.incidents.notify):
-            if target not in top.notifiers:
-                self.error(("incidents", "notify", position),
-                           f"unknown notifier {target!r} (configured: "
-                           f"{', '.join(sorted(top.notifiers)) or 'none'})")
