@@ -5,7 +5,6 @@ value is shown (ISO times, rounded numbers, excerpts, an agent's false-alarm mar
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -124,27 +123,40 @@ def feedback_of(columns: Any) -> Any:
             & (T_FEEDBACK.c.ticket_id == columns.ticket_id) & (T_FEEDBACK.c.rule == columns.rule))
 
 
-def with_history(row: Mapping[Any, Any]) -> dict[str, Any]:
-    """A rule_state row whose history was read as text, with the history parsed only when
-    it may hold a false-alarm mark (thousands of rows, almost none marked)."""
-    marked = {str(key): value for key, value in row.items()}
-    text = marked.pop("history", None) or ""
-    if "false_alarm" in text or "verdict" in text or "feedback" in text:
-        with contextlib.suppress(ValueError):  # unreadable: no mark can be read from it
-            marked["history"] = json.loads(text)
-    return marked
+def possibly_marked(history: Any) -> Any:
+    """A rule state's history as text where it may hold a false-alarm mark, else NULL:
+    there is one state per escalated (ticket, rule), thousands on a busy helpdesk, and
+    almost none is marked, so only those few are sent and parsed."""
+    text = sa.cast(history, sa.Text)
+    return sa.case((text.like("%false_alarm%") | text.like("%verdict%")
+                    | text.like("%feedback%"), text), else_=None)
+
+
+def marked_false_alarm(false_alarm_at: datetime | None, history: str | None) -> bool:
+    """Whether an agent marked a (ticket, rule) a false alarm: the mark kept in
+    escalation_feedback, or one in the history (`possibly_marked`'s text)."""
+    if false_alarm_at is not None:
+        return True
+    if not history:
+        return False
+    try:
+        return _history_marked(json.loads(history))
+    except ValueError:  # unreadable: no mark can be read from it
+        return False
 
 
 def false_alarm(row: Mapping[Any, Any]) -> bool:
-    """Whether a (ticket, rule) state is marked a false alarm, read from whatever the
-    schema holds: a `false_alarm*` column of rule_state, or a mark in its history."""
+    """Whether a (ticket, rule) state row is marked a false alarm, read from whatever it
+    holds: a `false_alarm*` column, or a mark in its (parsed) history."""
     for key, value in row.items():
         if str(key).startswith("false_alarm") and value:
             return True
-    history = row.get("history") or {}
-    if isinstance(history, Mapping):
-        if history.get("false_alarm") or history.get("false_alarm_at"):
-            return True
-        if history.get("verdict") == "false_alarm" or history.get("feedback") == "false_alarm":
-            return True
-    return False
+    return _history_marked(row.get("history"))
+
+
+def _history_marked(history: Any) -> bool:
+    if not isinstance(history, Mapping):
+        return False
+    if history.get("false_alarm") or history.get("false_alarm_at"):
+        return True
+    return history.get("verdict") == "false_alarm" or history.get("feedback") == "false_alarm"

@@ -2,9 +2,9 @@
 window, with the trend the rules would compute from its whole scored series up to `now`.
 
 This is the hot path of the overview and the at-risk page (thousands of tickets in a
-30-day window), so it reads only (source, ticket, id, score), in the order of the
-covering index ix_message_series, and parses signals only for each ticket's latest
-message.
+30-day window), so it reads only (source, ticket, id, score, signals) in one query, in
+the order of the covering index ix_message_series, and parses signals only for each
+ticket's latest message.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from sqlalchemy.engine import Connection
 from daemon.insights.common import CUSTOMER_SCORED, Scope, TrendSettings, signals, where_source
 from daemon.store import T_MESSAGE
 from rules.trend import Trend
-
-#: Ids per IN (...) list: under SQLite's default limit of 999 bound parameters.
-_CHUNK = 900
 
 
 @dataclass(slots=True)
@@ -49,42 +46,37 @@ def active_tickets(scope: Scope) -> Any:
 
 def conversations(conn: Connection, scope: Scope, trend: TrendSettings) -> list[Conversation]:
     """Every ticket with a scored customer message in the window, with its whole scored
-    customer series up to `now` (what the rules saw last) and its trend."""
+    customer series up to `now` (what the rules saw last) and its trend.
+
+    One query, in ticket order: the signals come as text on every row (most are "[]")
+    and only each ticket's latest is parsed, which costs less than a second round of
+    queries for the latest messages (numbering the rows in SQL with window functions,
+    to send fewer, cost SQLite more than it saved)."""
     active = active_tickets(scope)
     query = sa.select(
         T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.id, T_MESSAGE.c.score,
+        sa.cast(T_MESSAGE.c.signals, sa.Text),
     ).join(active, (T_MESSAGE.c.source == active.c.source)
            & (T_MESSAGE.c.ticket_id == active.c.ticket_id)).where(
         CUSTOMER_SCORED & (T_MESSAGE.c.created_at <= scope.now)
     ).order_by(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
                T_MESSAGE.c.id)
-    series: dict[tuple[str, str], tuple[list[float], int]] = {}
+    out: list[Conversation] = []
+    latest_signals: list[str | None] = []
+    current: Conversation | None = None
     # fetchall: one driver call; iterating the result fetches row by row (slower).
-    for source, ticket_id, row_id, score in conn.execute(query).all():
-        known = series.get((source, ticket_id))
-        scores = known[0] if known is not None else []
-        scores.append(float(score))
-        series[(source, ticket_id)] = (scores, row_id)
-    found = signals_of(conn, [last_id for _, last_id in series.values()])
-    out = []
-    for (source, ticket_id), (scores, last_id) in series.items():
-        conversation = Conversation(source, ticket_id, len(scores), scores, last_id,
-                                    found.get(last_id, ()))
-        conversation.trend = trend.trend(scores)
-        out.append(conversation)
-    return out
-
-
-def signals_of(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """The signals of these messages, where they have any."""
-    out: dict[int, tuple[str, ...]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        for row_id, raw in conn.execute(sa.select(
-                T_MESSAGE.c.id, sa.cast(T_MESSAGE.c.signals, sa.Text)).where(
-                T_MESSAGE.c.id.in_(list(ids[start:start + _CHUNK])))):
-            parsed = signals(raw)
-            if parsed:
-                out[row_id] = parsed
+    for source, ticket_id, row_id, score, raw in conn.execute(query).all():
+        if current is None or current.ticket_id != ticket_id or current.source != source:
+            current = Conversation(source, ticket_id, 0, [], row_id, ())
+            out.append(current)
+            latest_signals.append(raw)
+        current.scores.append(float(score))
+        current.last_id = row_id
+        latest_signals[-1] = raw
+    for conversation, raw in zip(out, latest_signals, strict=True):
+        conversation.count = len(conversation.scores)
+        conversation.last_signals = signals(raw)
+        conversation.trend = trend.trend(conversation.scores)
     return out
 
 

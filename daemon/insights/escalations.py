@@ -12,12 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from daemon.insights.common import (
-    FALSE_ALARM_COLUMNS,
     Scope,
-    false_alarm,
     feedback_of,
+    marked_false_alarm,
+    possibly_marked,
     where_source,
-    with_history,
 )
 from daemon.store import T_ESCALATION, T_FEEDBACK, T_RULE
 
@@ -33,22 +32,23 @@ def outcomes(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
             ).group_by(T_ESCALATION.c.rule, T_ESCALATION.c.source,
                        T_ESCALATION.c.ticket_id).subquery()
     query = sa.select(fired.c.rule, fired.c.fires, T_RULE.c.state,
-                      sa.cast(T_RULE.c.history, sa.Text).label("history"),
-                      *FALSE_ALARM_COLUMNS).select_from(fired.outerjoin(
+                      T_FEEDBACK.c.false_alarm_at, possibly_marked(T_RULE.c.history),
+                      ).select_from(fired.outerjoin(
                           T_RULE, (T_RULE.c.source == fired.c.source)
                           & (T_RULE.c.ticket_id == fired.c.ticket_id)
                           & (T_RULE.c.rule == fired.c.rule)).outerjoin(
                           T_FEEDBACK, feedback_of(fired.c)))
     rules: dict[str, dict[str, Any]] = {}
-    for row in conn.execute(query).mappings():
-        entry = rules.setdefault(row["rule"], {"rule": row["rule"], "fired": 0,
-                                               "tickets": 0, "active": 0, "resolved": 0,
-                                               "false_alarm": 0})
-        entry["fired"] += int(row["fires"])
+    for rule, fires, state, false_alarm_at, history in conn.execute(query).all():
+        entry = rules.get(rule)
+        if entry is None:
+            entry = rules[rule] = {"rule": rule, "fired": 0, "tickets": 0, "active": 0,
+                                   "resolved": 0, "false_alarm": 0}
+        entry["fired"] += int(fires)
         entry["tickets"] += 1
-        if false_alarm(with_history(row)):
+        if marked_false_alarm(false_alarm_at, history):
             entry["false_alarm"] += 1
-        elif row["state"] == "resolved":
+        elif state == "resolved":
             entry["resolved"] += 1
         else:
             entry["active"] += 1
@@ -57,15 +57,13 @@ def outcomes(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 
 def active_rules(conn: Connection, scope: Scope) -> dict[tuple[str, str], list[str]]:
     """Per (source, ticket): the rules firing on it now that no agent marked false."""
-    # The history is read as text and parsed only when it may hold a mark: there is
-    # one row per firing (ticket, rule), thousands on a busy helpdesk.
     rows = conn.execute(sa.select(
-        T_RULE.c.source, T_RULE.c.ticket_id, T_RULE.c.rule,
-        sa.cast(T_RULE.c.history, sa.Text).label("history"), *FALSE_ALARM_COLUMNS,
+        T_RULE.c.source, T_RULE.c.ticket_id, T_RULE.c.rule, T_FEEDBACK.c.false_alarm_at,
+        possibly_marked(T_RULE.c.history),
     ).select_from(T_RULE.outerjoin(T_FEEDBACK, feedback_of(T_RULE.c))).where(
-        (T_RULE.c.state == "firing") & where_source(T_RULE, scope))).mappings()
+        (T_RULE.c.state == "firing") & where_source(T_RULE, scope))).all()
     out: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for row in rows:
-        if not false_alarm(with_history(row)):
-            out[(row["source"], row["ticket_id"])].append(row["rule"])
+    for source, ticket_id, rule, false_alarm_at, history in rows:
+        if not marked_false_alarm(false_alarm_at, history):
+            out[(source, ticket_id)].append(rule)
     return out
