@@ -52,7 +52,7 @@ from daemon.insights.common import (
     TrendSettings,
     UnknownSource,
 )
-from daemon.store import T_MESSAGE, T_SOURCE, T_TICKET, Store
+from daemon.store import T_SOURCE, T_TICKET, Store
 
 __all__ = ["MIN_AGENT_SAMPLES", "NEGATIVE_BELOW", "VERY_NEGATIVE_BELOW", "Insights", "Scope",
            "TrendSettings", "UnknownSource", "mean_interval", "t_quantile_975"]
@@ -65,7 +65,6 @@ class Insights:
     def __init__(self, store: Store, trend: TrendSettings | None = None) -> None:
         self.store = store
         self.trend = trend or TrendSettings()
-        self.has_language = "language" in T_MESSAGE.c
 
     # -- scope -------------------------------------------------------------------------
 
@@ -91,12 +90,12 @@ class Insights:
         """Everything on the overview page but the daily chart, in one read transaction."""
         with self.store.reading() as conn:
             active = conversations.conversations(conn, scope, self.trend)
+            tickets = overview.ticket_figures(conn, scope)
             return {
-                "summary": overview.summary(conn, scope, self.trend, active),
+                "summary": overview.summary(conn, scope, self.trend, tickets, active),
                 "escalations": escalations.outcomes(conn, scope),
-                "by_source": overview.by_source(conn, scope, active),
-                "by_language": (overview.by_language(conn, scope)
-                                if self.has_language else None),
+                "by_source": overview.by_source(tickets, active),
+                "by_language": overview.by_language(tickets),
             }
 
     def daily(self, scope: Scope) -> list[dict[str, Any]]:

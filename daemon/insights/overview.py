@@ -1,11 +1,15 @@
 """The overview's figures: the article's three numbers, per-day volume and mean, and the
-same figures per source and per language.  Aggregated by the database; only the
-declining count comes from the conversations (the rules' trend is not SQL).
+same figures per source and per language.  The database adds up each ticket's customer
+messages of the window in one pass (`ticket_figures`); the summary and the breakdowns
+add those rows up, so they agree with each other by construction.  Only the declining
+count comes from the conversations (the rules' trend is not SQL).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -13,7 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from daemon.insights.common import (
-    CUSTOMER_SCORED,
     NEGATIVE_BELOW,
     Scope,
     TrendSettings,
@@ -26,23 +29,17 @@ from daemon.store import T_MESSAGE
 
 
 def summary(conn: Connection, scope: Scope, trend: TrendSettings,
-            conversations: list[Conversation]) -> dict[str, Any]:
+            tickets: list[TicketFigures], conversations: list[Conversation]
+            ) -> dict[str, Any]:
     """The article's three numbers (declining as the rules define it) and volume."""
-    window = in_window(scope)
-    avg, scored = conn.execute(sa.select(sa.func.avg(T_MESSAGE.c.score),
-                                         sa.func.count(T_MESSAGE.c.score)).where(
-        window & CUSTOMER_SCORED)).one()
-    negative = sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
-        window & CUSTOMER_SCORED & (T_MESSAGE.c.score < NEGATIVE_BELOW)
-    ).distinct().subquery()
-    negative_tickets = conn.execute(sa.select(sa.func.count()).select_from(negative)).scalar()
     agent_replies = conn.execute(sa.select(sa.func.count()).where(
-        window & (T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public)).scalar()
-    declining = sum(1 for c in conversations if c.trend.trend == "declining")
-    return {"avg_sentiment": rounded(avg) if scored else 0,
-            "scored_messages": int(scored or 0),
-            "negative_tickets": int(negative_tickets or 0),
-            "declining_conversations": declining,
+        in_window(scope) & (T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public)).scalar()
+    figures = _figures(tickets)
+    return {"avg_sentiment": figures["avg_sentiment"] if figures["scored_messages"] else 0,
+            "scored_messages": figures["scored_messages"],
+            "negative_tickets": figures["negative_tickets"],
+            "declining_conversations": sum(1 for c in conversations
+                                           if c.trend.trend == "declining"),
             "active_tickets": len(conversations),
             "agent_replies": int(agent_replies or 0),
             "trend_method": trend.method,
@@ -77,47 +74,82 @@ def daily(conn: Connection, scope: Scope, is_sqlite: bool) -> list[dict[str, Any
     return out
 
 
-def by_source(conn: Connection, scope: Scope,
+def by_source(tickets: list[TicketFigures],
               conversations: list[Conversation]) -> list[dict[str, Any]]:
-    """Per source: scored customer messages, mean, negative and declining tickets."""
-    out = _breakdown(conn, scope, "source")
+    """Per source: scored customer messages, mean, tickets, negative and declining ones."""
     declining: dict[str, int] = defaultdict(int)
     for conversation in conversations:
         if conversation.trend.trend == "declining":
             declining[conversation.source] += 1
-    for row in out:
-        row["declining_conversations"] = declining.get(row["source"], 0)
-    return _ordered(out, "source")
+    groups: dict[str, list[TicketFigures]] = defaultdict(list)
+    for figures in tickets:
+        if figures.scored:
+            groups[figures.source].append(figures)
+    return _ordered([{"source": source, **_figures(group),
+                      "declining_conversations": declining.get(source, 0)}
+                     for source, group in groups.items()], "source")
 
 
-def by_language(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
+def by_language(tickets: list[TicketFigures]) -> list[dict[str, Any]]:
     """Per language: the same figures, and the customer messages the scorer could not
     read (a language it does not know), which no average includes."""
-    key = T_MESSAGE.c.language
-    out = _breakdown(conn, scope, "language")
-    unread: dict[Any, int] = dict(conn.execute(sa.select(key, sa.func.count()).where(
-        in_window(scope) & (T_MESSAGE.c.author_role == "customer")
-        & T_MESSAGE.c.language_supported.is_(False)).group_by(key)).all())
-    for row in out:
-        row["unsupported"] = int(unread.pop(row["language"], 0))
+    groups: dict[str, list[TicketFigures]] = defaultdict(list)
+    unread: dict[str | None, int] = defaultdict(int)
+    for figures in tickets:
+        if figures.scored:
+            groups[figures.language if figures.language is not None else "unknown"].append(
+                figures)
+        if figures.unread:
+            unread[figures.language] += figures.unread
+    out = [{"language": language, **_figures(group),
+            "unsupported": unread.pop(language, 0)} for language, group in groups.items()]
     out += [{"language": value or "unknown", "scored_messages": 0, "avg_sentiment": None,
-             "tickets": 0, "negative_tickets": 0, "unsupported": int(n)}
+             "tickets": 0, "negative_tickets": 0, "unsupported": n}
             for value, n in unread.items()]
     return _ordered(out, "language")
 
 
-def _breakdown(conn: Connection, scope: Scope, column: str) -> list[dict[str, Any]]:
-    """Customer messages, mean score, tickets and negative tickets per value of `column`."""
-    key = T_MESSAGE.c[column]
-    ticket = T_MESSAGE.c.source + "\x1f" + T_MESSAGE.c.ticket_id
-    negative = sa.func.count(sa.distinct(sa.case(
-        (T_MESSAGE.c.score < NEGATIVE_BELOW, ticket), else_=None)))
-    rows = conn.execute(sa.select(key, sa.func.count(), sa.func.avg(T_MESSAGE.c.score),
-                                  sa.func.count(sa.distinct(ticket)), negative).where(
-        in_window(scope) & CUSTOMER_SCORED).group_by(key)).all()
-    return [{column: value if value is not None else "unknown", "scored_messages": int(n),
-             "avg_sentiment": rounded(avg), "tickets": int(tickets),
-             "negative_tickets": int(neg)} for value, n, avg, tickets, neg in rows]
+@dataclass(frozen=True, slots=True)
+class TicketFigures:
+    """One ticket's customer messages of the window in one language: how many were
+    scored, their total and lowest score, and how many the scorer could not read."""
+
+    source: str
+    ticket_id: str
+    language: str | None
+    scored: int
+    total: float
+    lowest: float | None
+    unread: int
+
+
+def ticket_figures(conn: Connection, scope: Scope) -> list[TicketFigures]:
+    """Per ticket and language, the customer messages of the window: one pass over the
+    window feeds the summary and both breakdowns, which add these rows up."""
+    readable = T_MESSAGE.c.score.is_not(None) & T_MESSAGE.c.language_supported.is_not(False)
+    readable_score = sa.case((readable, T_MESSAGE.c.score), else_=None)
+    rows = conn.execute(sa.select(
+        T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.language,
+        sa.func.count(readable_score), sa.func.sum(readable_score),
+        sa.func.min(readable_score),
+        sa.func.count(sa.case((T_MESSAGE.c.language_supported.is_(False), 1), else_=None)),
+    ).where(in_window(scope) & (T_MESSAGE.c.author_role == "customer")).group_by(
+        T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.language)).all()
+    return [TicketFigures(source, ticket_id, language, int(scored), float(total or 0.0),
+                          lowest, int(unread))
+            for source, ticket_id, language, scored, total, lowest, unread in rows]
+
+
+def _figures(tickets: list[TicketFigures]) -> dict[str, Any]:
+    """Scored messages, their mean, tickets and negative tickets over these rows."""
+    scored = sum(t.scored for t in tickets)
+    scored_tickets = {(t.source, t.ticket_id) for t in tickets if t.scored}
+    negative = {(t.source, t.ticket_id) for t in tickets
+                if t.lowest is not None and t.lowest < NEGATIVE_BELOW}
+    return {"scored_messages": scored,
+            "avg_sentiment": rounded(math.fsum(t.total for t in tickets) / scored)
+            if scored else None,
+            "tickets": len(scored_tickets), "negative_tickets": len(negative)}
 
 
 def _ordered(rows: list[dict[str, Any]], column: str) -> list[dict[str, Any]]:
