@@ -61,22 +61,20 @@ def conversations(conn: Connection, scope: Scope, trend: TrendSettings) -> list[
         CUSTOMER_SCORED & (T_MESSAGE.c.created_at <= scope.now)
     ).order_by(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
                T_MESSAGE.c.id)
-    out: list[Conversation] = []
-    latest_signals: list[str | None] = []
-    current: Conversation | None = None
     # fetchall: one driver call; iterating the result fetches row by row (slower).
-    for source, ticket_id, row_id, score, raw in conn.execute(query).all():
-        if current is None or current.ticket_id != ticket_id or current.source != source:
-            current = Conversation(source, ticket_id, 0, [], row_id, ())
-            out.append(current)
-            latest_signals.append(raw)
-        current.scores.append(float(score))
-        current.last_id = row_id
-        latest_signals[-1] = raw
-    for conversation, raw in zip(out, latest_signals, strict=True):
-        conversation.count = len(conversation.scores)
-        conversation.last_signals = signals(raw)
-        conversation.trend = trend.trend(conversation.scores)
+    rows = conn.execute(query).all()
+    out: list[Conversation] = []
+    first = 0  # the current ticket's first row
+    for end in range(1, len(rows) + 1):
+        if end < len(rows) and rows[end][1] == rows[first][1] and rows[end][0] == rows[first][0]:
+            continue
+        source, ticket_id, last_id, _, raw = rows[end - 1]
+        scores = [float(row[3]) for row in rows[first:end]]
+        conversation = Conversation(source, ticket_id, end - first, scores, last_id,
+                                    signals(raw))
+        conversation.trend = trend.trend(scores)
+        out.append(conversation)
+        first = end
     return out
 
 
