@@ -11,7 +11,12 @@
 - claude: the Claude scorer over the real SDK against the Anthropic sandbox (in its own
   process, like a remote API) with a fixed latency (default 400 ms) at concurrency 1, 4
   and 16, after one warm-up wave that opens the connections: msgs_per_s, the ideal
-  (concurrency / latency * batch_size) and efficiency = measured / ideal;
+  (concurrency / latency * batch_size) and efficiency = measured / ideal; `requests`
+  the measured call sent against `first_pass_requests` (one per batch: the difference
+  is isolation re-asks, and at concurrency 16 even one costs a whole extra round trip,
+  the first pass filling exactly `--rounds` of them), and `client_cpu_s`, the process's
+  CPU time over the call (offline evidence, request preparation, the SDK): when it
+  approaches rounds x latency the client, not the network, sets the pace;
 - input_tokens_per_msg and prompt_overhead_tokens_per_msg: tokens as the sandbox counts
   them (4 characters per token over system prompt, user turn and JSON schema, the
   Anthropic rule of thumb for English) and report in `usage.input_tokens`; overhead =
@@ -129,10 +134,12 @@ def bench_claude(url: str, concurrency: int, batch_size: int, rounds: int,
         scorer.score(corpus(batch_size * concurrency, seed=99 + concurrency))  # connections up
         texts = corpus(concurrency * batch_size * rounds, seed=offset)
         tokens_before = scorer.stats["input_tokens"]  # as the API's usage reports them
-        started = time.perf_counter()
+        requests_before = scorer.stats["requests"]
+        started, cpu = time.perf_counter(), time.process_time()
         scores = scorer.score(texts)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         tokens = scorer.stats["input_tokens"] - tokens_before
+        requests = scorer.stats["requests"] - requests_before
     finally:
         scorer.close()
     fallbacks = sum(1 for s in scores if s.scorer != "anthropic")
@@ -141,7 +148,9 @@ def bench_claude(url: str, concurrency: int, batch_size: int, rounds: int,
     measured = len(texts) / elapsed
     return {"messages": len(texts), "msgs_per_s": round(measured, 1),
             "ideal_msgs_per_s": round(ideal, 1), "efficiency": round(measured / ideal, 3),
-            "fallbacks": fallbacks,
+            "fallbacks": fallbacks, "requests": requests,
+            "first_pass_requests": math.ceil(len(texts) / batch_size),
+            "client_cpu_s": round(cpu, 3),
             "input_tokens_per_msg": round(tokens / len(texts), 1),
             "prompt_overhead_tokens_per_msg": round((tokens - message_tokens) / len(texts), 1)}
 

@@ -24,11 +24,11 @@ from functools import cache, lru_cache
 from importlib import resources
 
 #: Categories whose terms are evidence (matched longest-first, non-overlapping).
-EVIDENCE = ("problem", "wish", "displeasure", "anger", "positive", "resolution",
+EVIDENCE = ("problem", "topic", "wish", "displeasure", "anger", "positive", "resolution",
             "noproblem", "repeat", "thanks", "gratitude", "notgratitude", "sarcasm",
             "minimiser", "request", "neutral")
 #: Categories whose terms modify nearby evidence (matched independently).
-MODIFIERS = ("negator", "dampener", "booster", "opener")
+MODIFIERS = ("negator", "dampener", "booster", "opener", "past")
 _ALL = frozenset(EVIDENCE + MODIFIERS)
 
 # Words, numbers (one placeholder token) and the punctuation that bounds a clause.
@@ -41,6 +41,17 @@ _APOSTROPHES = "'\u2019\u2018`\u00b4"
 _CLAUSE_WORDS = frozenset({"but", "aber", "doch", "mais", "pero", "mas", "however",
                            "jedoch", "sino"})
 _MEMO_LIMIT = 100_000
+# Inflection endings and what they replace, tried in order on a word no term knows:
+# plurals and feminine forms (French, Spanish, Portuguese), adjective endings (German).
+_ENDINGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (("s", ""),),
+    "fr": (("es", ""), ("s", ""), ("e", ""), ("aux", "al")),
+    "es": (("as", "o"), ("os", "o"), ("es", ""), ("s", ""), ("a", "o")),
+    "pt": (("as", "o"), ("os", "o"), ("es", ""), ("s", ""), ("a", "o")),
+    "de": (("en", ""), ("er", ""), ("es", ""), ("em", ""), ("e", "")),
+}
+# Categories whose words inflect (feelings and judgements, not fixed request words).
+_INFLECTING = frozenset({"problem", "topic", "displeasure", "anger", "positive", "resolution"})
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe"})
 
 
@@ -125,6 +136,7 @@ class Lexicon:
                                                reverse=True)
         # Words repeat (Zipf): each word's candidates are looked up once.  Bounded.
         self._memo: dict[tuple[str, bool], list[Term]] = {}
+        self._memo_inflected: dict[tuple[str, bool, bool], list[Term]] = {}
 
     def coverage(self, tokens: list[Token]) -> int:
         """How many words of the text this lexicon knows (a language vote)."""
@@ -188,12 +200,36 @@ class Lexicon:
                         best, best_length = [term], length
                     elif all(t.category != term.category for t in best):
                         best.append(term)
+            if not best and word not in _PUNCT:
+                best = self._inflected(word)
+                best_length = 1
             if best:
                 matches.extend(Match(term, index, index + best_length) for term in best)
                 index += best_length
             else:
                 index += 1
         return matches
+
+    def _inflected(self, word: str) -> list[Term]:
+        """One-word terms of the word's base form when the word itself is unknown:
+        "excelentes", "rápida", "tolle", "contente" are "excelente", "rápido", "toll",
+        "content" (the lexicons list one form; customers write them all)."""
+        key = (word, True, True)
+        found = self._memo_inflected.get(key)
+        if found is not None:
+            return found
+        found = []
+        for ending, replacement in _ENDINGS.get(self.language, ()):
+            if len(word) - len(ending) >= 4 and word.endswith(ending):
+                base = word[:len(word) - len(ending)] + replacement
+                found = [term for term in self._exact.get(base, ())
+                         if len(term.words) == 1 and term.category in _INFLECTING]
+                if found:
+                    break
+        if len(self._memo_inflected) >= _MEMO_LIMIT:
+            self._memo_inflected.clear()
+        self._memo_inflected[key] = found
+        return found
 
     def modifiers(self, tokens: list[Token]) -> dict[str, set[int]]:
         """Token indices covered by each modifier category (phrases mark every word)."""
@@ -208,7 +244,7 @@ class Lexicon:
 
 
 #: Categories that carry units: a term may stand in only one of them (it would count twice).
-UNIT_CATEGORIES = frozenset({"problem", "wish", "displeasure", "anger", "positive",
+UNIT_CATEGORIES = frozenset({"problem", "topic", "wish", "displeasure", "anger", "positive",
                              "resolution", "noproblem", "repeat"})
 
 

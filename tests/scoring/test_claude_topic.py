@@ -6,8 +6,9 @@ from __future__ import annotations
 from connectors.base import Message, TicketSnapshot
 from connectors.sandbox.anthropic import AnthropicSandbox
 from daemon.incidents import candidate_for
-from daemon.scoring.anthropic import OUTPUT_SCHEMA, _topic_label
+from daemon.scoring.anthropic import OUTPUT_SCHEMA
 from daemon.scoring.cache import ScoreCache
+from daemon.scoring.claude_answer import topic_label
 from tests.daemon.helpers import T0
 from tests.scoring.conftest import ScorerFactory
 
@@ -33,6 +34,6 @@ def test_topic_comes_with_the_score_in_one_request_and_is_cached(
 
 
 def test_a_topic_label_is_plain_short_text() -> None:
-    assert _topic_label("login\u202e failure\n\x00 " + "x" * 200) == \
+    assert topic_label("login\u202e failure\n\x00 " + "x" * 200) == \
         ("login failure " + "x" * 200)[:80]
-    assert _topic_label(None) == "" and _topic_label(["login"]) == ""
+    assert topic_label(None) == "" and topic_label(["login"]) == ""

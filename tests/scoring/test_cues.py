@@ -29,7 +29,8 @@ def test_every_language_has_every_family() -> None:
     assert set(names) == {"en", "de", "fr", "es", "pt"}
     for language, found in names.items():
         assert found == {"demand", "harm", "passed_around", "broken_promise",
-                         "without_warning"}, language
+                         "without_warning", "ultimatum", "escalation", "counted_contact",
+                         "tally", "no_response", "liability", "blame"}, language
 
 
 @pytest.mark.parametrize(("language", "text", "family"), [
@@ -143,3 +144,83 @@ def test_again_in_a_complaint_still_counts(scorer: LocalScorer, language: str,
 def test_contempt_without_swear_words_is_anger(scorer: LocalScorer, language: str,
                                                text: str) -> None:
     assert scorer.score([text])[0].score <= CLEARLY_ANGRY
+
+
+@pytest.mark.parametrize(("language", "text", "family"), [
+    ("en", "Restore the backups by Monday or we cancel the contract.", "ultimatum"),
+    ("de", "Entweder das klappt bis Montag, oder wir kündigen den Vertrag.", "ultimatum"),
+    ("fr", "Réparez ça cette semaine, sinon je résilie mon abonnement.", "ultimatum"),
+    ("es", "Si esto no se arregla el lunes, nos pasamos a la competencia.", "ultimatum"),
+    ("pt", "Resolvam até segunda ou eu cancelo o contrato.", "ultimatum"),
+    ("en", "I will be reporting this to the ombudsman.", "escalation"),
+    ("de", "Ich wende mich jetzt an die Schlichtungsstelle.", "escalation"),
+    ("fr", "Je vais saisir le médiateur des télécoms.", "escalation"),
+    ("es", "Voy a poner una queja en la oficina del consumidor.", "escalation"),
+    ("pt", "Vou registrar reclamação no Procon.", "escalation"),
+    ("en", "This is my fourth email about the login loop.", "counted_contact"),
+    ("de", "Ich schreibe Ihnen zum vierten Mal wegen der Rechnung.", "counted_contact"),
+    ("fr", "C'est mon quatrième appel pour la même panne.", "counted_contact"),
+    ("es", "Es la cuarta vez que escribo por la factura.", "counted_contact"),
+    ("pt", "É a quarta vez que ligo por causa da fatura.", "counted_contact"),
+    ("en", "Nine days, five calls, no engineer.", "tally"),
+    ("en", "You promised a callback on Monday. It is Friday.", "broken_promise"),
+    ("fr", "On m'a promis un avoir. Il y a deux mois de ça.", "broken_promise"),
+    ("en", "Still no answer on my warranty claim.", "no_response"),
+    ("pt", "Continuo sem resposta sobre a garantia.", "no_response"),
+    ("en", "You will refund the shipping costs in full.", "liability"),
+    ("de", "Wegen Ihres Versehens wurde der Vertrag doppelt berechnet.", "blame"),
+])
+def test_anger_without_anger_words_fires_in_every_language(language: str, text: str,
+                                                           family: str) -> None:
+    assert family in families(text, language)
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "If I switch to another provider, can I keep my number?"),
+    ("de", "Kann ich zu einem anderen Anbieter wechseln und die Nummer behalten?"),
+    ("fr", "Si je change d'opérateur, est-ce que je garde mon numéro ?"),
+    ("es", "Si me cambio de compañía, ¿puedo conservar el número?"),
+    ("pt", "Se eu mudar de operadora, posso manter o número?"),
+    ("en", "Can I file a complaint with the ombudsman about a third party?"),
+    ("en", "Could you refund the deposit in full, please?"),
+])
+def test_questions_about_leaving_or_complaining_are_no_cues(language: str,
+                                                            text: str) -> None:
+    assert not families(text, language)
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "The app says 'upload failed: file rejected'. What file types are allowed?"),
+    ("de", "Die App meldet „Upload fehlgeschlagen: Datei abgelehnt“. Welche Formate gehen?"),
+    ("fr", "L'appli affiche « envoi échoué : fichier refusé ». Quels formats sont acceptés ?"),
+    ("es", "La app dice 'subida fallida: archivo rechazado'. ¿Qué formatos aceptan?"),
+    ("pt", "O app mostra 'envio falhou: arquivo recusado'. Quais formatos são aceitos?"),
+])
+def test_a_quoted_error_in_a_question_is_neutral(scorer: LocalScorer, language: str,
+                                                 text: str) -> None:
+    assert scorer.score([text])[0].score > -0.3, text
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "After a week of failed logins, I'm finally in. Thank you so much!"),
+    ("de", "Nach einer Woche mit Abstürzen läuft die App jetzt stabil. Vielen Dank!"),
+    ("fr", "Après une semaine de pannes, tout fonctionne. Merci beaucoup !"),
+    ("es", "Después de una semana de errores, ya funciona todo. ¡Muchas gracias!"),
+    ("pt", "Depois de uma semana de erros, agora funciona tudo. Muito obrigado!"),
+    ("en", "Thanks for the quick refund, much appreciated."),
+    ("pt", "Obrigado pelo estorno tão rápido!"),
+])
+def test_thanks_after_recounted_trouble_is_positive(scorer: LocalScorer, language: str,
+                                                    text: str) -> None:
+    assert scorer.score([text])[0].score > 0, text
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "Love the app, but it crashes after the update."),
+    ("en", "Thanks for the late flight and the lost bag."),
+    ("de", "Nach dem Update stürzt die App ständig ab."),
+    ("fr", "Après la mise à jour, l'appli plante sans arrêt."),
+])
+def test_trouble_now_stays_a_complaint(scorer: LocalScorer, language: str,
+                                       text: str) -> None:
+    assert scorer.score([text])[0].score < 0, text
