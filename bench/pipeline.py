@@ -109,7 +109,7 @@ def run_pipeline(messages: list[Message], db: Path, batch: int) -> tuple[float, 
     rules = config.rules
     store = Store(f"sqlite:///{db}")
     store.create_schema()
-    store.ensure_sources(["bench"])
+    store.sources.ensure(["bench"])
     scorer = TimedScorer()
     # As the daemon builds it: with the shipped config's incident detection.
     tracker = TimedTracker(store, lambda: config.top.incidents)

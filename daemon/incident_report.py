@@ -21,7 +21,7 @@ MEMBERS_SHOWN = 50
 def incident_listing(store: Store, *, days: int = 7, now: datetime,
                      limit: int = 100) -> list[dict[str, Any]]:
     """Incidents with a member in the last `days` days, newest first."""
-    rows = store.list_incidents(since=now - timedelta(days=days), limit=limit)
+    rows = store.incidents.overview(since=now - timedelta(days=days), limit=limit)
     listing = []
     for row in rows:
         listing.append({

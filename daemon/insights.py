@@ -372,7 +372,7 @@ class Insights:
         fired = sa.select(
             T_ESCALATION.c.rule, T_ESCALATION.c.source, T_ESCALATION.c.ticket_id,
             sa.func.count().label("fires"),
-        ).where((T_ESCALATION.c.kind == "fire") & T_ESCALATION.c.backfill.is_(False)
+        ).where((T_ESCALATION.c.kind == "fire")
                 & (T_ESCALATION.c.at > scope.start) & (T_ESCALATION.c.at <= scope.now)
                 & self._where_source(T_ESCALATION, scope)
                 ).group_by(T_ESCALATION.c.rule, T_ESCALATION.c.source,
@@ -569,7 +569,7 @@ class Insights:
                 T_MESSAGE.c.created_at, T_MESSAGE.c.id).limit(5000)).mappings().all()
             events = conn.execute(sa.select(
                 T_ESCALATION.c.rule, T_ESCALATION.c.kind, T_ESCALATION.c.reason,
-                T_ESCALATION.c.numbers, T_ESCALATION.c.at, T_ESCALATION.c.backfill,
+                T_ESCALATION.c.numbers, T_ESCALATION.c.at,
             ).where((T_ESCALATION.c.source == source) & (T_ESCALATION.c.ticket_id == ticket_id)
                     ).order_by(T_ESCALATION.c.at, T_ESCALATION.c.id).limit(1000)).mappings().all()
             states = conn.execute(sa.select(T_RULE.c.rule, T_RULE.c.state, T_RULE.c.history,
@@ -599,8 +599,8 @@ class Insights:
                 "signals": list(m["signals"] or []), "excerpt": _excerpt(m["body"])}
                 for m in messages],
             "events": [{"rule": e["rule"], "kind": e["kind"], "reason": e["reason"],
-                        "numbers": dict(e["numbers"] or {}), "at": _iso(e["at"]),
-                        "backfill": bool(e["backfill"])} for e in events],
+                        "numbers": dict(e["numbers"] or {}), "at": _iso(e["at"])}
+                       for e in events],
             "rules": [{"rule": s["rule"], "outcome": "false alarm" if _false_alarm(s) else
                        ("resolved" if s["state"] == "resolved" else "active")}
                       for s in states],

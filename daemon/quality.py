@@ -22,7 +22,7 @@ def rule_quality(store: Store, *, days: int, source: str | None, now: datetime,
                  rule_names: list[str] | None = None) -> dict[str, Any]:
     """`{"rules": {NAME: {fired, false_alarms, missed, precision}}, "scorer_disagreements": N}`."""
     start = now - timedelta(days=days)
-    where = (T_ESCALATION.c.at > start) & T_ESCALATION.c.backfill.is_(False) \
+    where = (T_ESCALATION.c.at > start) \
         & T_ESCALATION.c.kind.in_(("fire", "false_alarm", "missed"))
     if source:
         where = where & (T_ESCALATION.c.source == source)
