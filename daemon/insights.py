@@ -599,8 +599,8 @@ class Insights:
                 "signals": list(m["signals"] or []), "excerpt": _excerpt(m["body"])}
                 for m in messages],
             "events": [{"rule": e["rule"], "kind": e["kind"], "reason": e["reason"],
-                        "numbers": dict(e["numbers"] or {}), "at": _iso(e["at"])}
-                       for e in events],
+                        "numbers": dict(e["numbers"] or {}), "at": _iso(e["at"]),
+                        "backfill": False} for e in events],
             "rules": [{"rule": s["rule"], "outcome": "false alarm" if _false_alarm(s) else
                        ("resolved" if s["state"] == "resolved" else "active")}
                       for s in states],
