@@ -1,6 +1,6 @@
 """Incidents for `report` (and the dashboard): a listing with every member ticket.
 
-`incident_listing` turns `Store.list_incidents` into JSON-stable dicts (ISO times);
+`incident_listing` turns `store.incidents.overview` into JSON-stable dicts (ISO times);
 `render_incidents` draws them as text for a terminal.  Topics, subjects and phrases come
 from customers: control and bidi characters are stripped before they reach a terminal
 and every field is capped.  Kept apart from daemon/report.py so either can change alone.
