@@ -138,9 +138,9 @@ def test_history_gives_claude_labels_and_agents_marks(sqlite_url: str) -> None:
         store.messages.insert(conn, messages)
         store.rules.log_escalations(conn, [
             {"source": "zd", "ticket_id": "t1", "rule": "r", "kind": "false_alarm",
-             "reason": "agent_tag", "numbers": {}, "at": now, "backfill": False},
+             "reason": "agent_tag", "numbers": {}, "at": now},
             {"source": "zd", "ticket_id": "t5", "rule": "r", "kind": "missed",
-             "reason": "agent_tag", "numbers": {}, "at": now, "backfill": False}])
+             "reason": "agent_tag", "numbers": {}, "at": now}])
     examples = {(e.text, e.label, e.weight, e.origin) for e in read_history(store)}
     store.close()
     assert examples == {
