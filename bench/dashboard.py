@@ -76,7 +76,7 @@ def build_messages(n_tickets: int, n_messages: int, now: datetime) -> list[Messa
 def fill(store: Store, messages: list[Message], now: datetime) -> float:
     rules = load_config(REPO / "config.yaml", env={}).rules
     store.create_schema()
-    store.ensure_sources(["bench"])
+    store.sources.ensure(["bench"])
     pipeline = Pipeline(store, LocalScorer(), lambda: rules, clock=lambda: now)
     began = time.perf_counter()
     for start in range(0, len(messages), 1000):

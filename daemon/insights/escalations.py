@@ -26,7 +26,7 @@ def outcomes(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     fired = sa.select(
         T_ESCALATION.c.rule, T_ESCALATION.c.source, T_ESCALATION.c.ticket_id,
         sa.func.count().label("fires"),
-    ).where((T_ESCALATION.c.kind == "fire") & T_ESCALATION.c.backfill.is_(False)
+    ).where((T_ESCALATION.c.kind == "fire")
             & (T_ESCALATION.c.at > scope.start) & (T_ESCALATION.c.at <= scope.now)
             & where_source(T_ESCALATION, scope)
             ).group_by(T_ESCALATION.c.rule, T_ESCALATION.c.source,

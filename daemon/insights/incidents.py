@@ -17,7 +17,7 @@ def incidents(store: Store, scope: Scope, limit: int = INCIDENTS_SHOWN) -> list[
     """Incidents with a member in the scope's window, newest first (every source: an
     incident is about many customers at once, whichever helpdesk they wrote to)."""
     listing = []
-    for row in store.list_incidents(since=scope.start, limit=limit):
+    for row in store.incidents.overview(since=scope.start, limit=limit):
         listing.append({
             "incident_id": row["incident_id"], "state": row["state"], "topic": row["topic"],
             "language": row["language"], "terms": list(row["terms"] or ()),

@@ -2,8 +2,8 @@
 how often an agent called it a false alarm, how many tickets it missed, its precision;
 and how often the scorer's model verdict was overruled by the evidence.
 
-Counts are over the window (no upper bound: a mark made after `now` still counts),
-backfill excluded; a false alarm counts in the window it was marked in.  `precision` is
+Counts are over the window (no upper bound: a mark made after `now` still counts);
+a false alarm counts in the window it was marked in.  `precision` is
 (fired - false alarms) / fired, null when the rule did not fire.
 """
 
@@ -22,7 +22,7 @@ _COLUMN = {"fire": "fired", "false_alarm": "false_alarms", "missed": "missed"}
 
 def rule_quality(conn: Connection, scope: Scope) -> dict[str, Any]:
     """`{"rules": {NAME: {fired, false_alarms, missed, precision}}, "scorer_disagreements": N}`."""
-    where = (T_ESCALATION.c.at > scope.start) & T_ESCALATION.c.backfill.is_(False) \
+    where = (T_ESCALATION.c.at > scope.start) \
         & T_ESCALATION.c.kind.in_(tuple(_COLUMN))
     message_where = (T_MESSAGE.c.created_at > scope.start) & T_MESSAGE.c.score.is_not(None)
     if scope.source:

@@ -50,8 +50,7 @@ def ticket(conn: Connection, source: str, ticket_id: str, now: datetime,
                   "current_avg": found.current_avg, "method": found.method},
         "messages": [_message(m) for m in messages],
         "events": [{"rule": e["rule"], "kind": e["kind"], "reason": e["reason"],
-                    "numbers": dict(e["numbers"] or {}), "at": iso(e["at"]),
-                    "backfill": bool(e["backfill"])}
+                    "numbers": dict(e["numbers"] or {}), "at": iso(e["at"])}
                    for e in _events(conn, source, ticket_id)],
         "rules": [{"rule": s["rule"], "outcome": "false alarm" if false_alarm(s) else
                    ("resolved" if s["state"] == "resolved" else "active")}
@@ -82,7 +81,7 @@ def _messages(conn: Connection, source: str, ticket_id: str,
 def _events(conn: Connection, source: str, ticket_id: str) -> Sequence[RowMapping]:
     return conn.execute(sa.select(
         T_ESCALATION.c.rule, T_ESCALATION.c.kind, T_ESCALATION.c.reason,
-        T_ESCALATION.c.numbers, T_ESCALATION.c.at, T_ESCALATION.c.backfill,
+        T_ESCALATION.c.numbers, T_ESCALATION.c.at,
     ).where((T_ESCALATION.c.source == source) & (T_ESCALATION.c.ticket_id == ticket_id)
             ).order_by(T_ESCALATION.c.at, T_ESCALATION.c.id).limit(MAX_EVENTS)
     ).mappings().all()
