@@ -52,7 +52,7 @@ class StoredMessage(SQLModel, table=True):
     __tablename__ = "message"
     __table_args__ = (
         sa.UniqueConstraint("source", "message_id", name="uq_message_source_id"),
-        # Both cover the dashboard's and report's hot reads (daemon/insights.py): a
+        # Both cover the dashboard's and report's hot reads (daemon/insights/): a
         # ticket's customer scores in order, and who wrote in a window, without touching
         # the table rows.  They replace ix_message_ticket (source, ticket_id, created_at)
         # and ix_message_created (created_at), whose columns they start with.

@@ -261,7 +261,7 @@ def test_a_ticket_in_two_languages_is_one_ticket_overall_and_one_in_each_languag
     now = T0 + timedelta(hours=3)
     store = Store(sqlite_url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     pipeline = Pipeline(store, LocalScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
     pipeline.process("zd", [
         message("1", "1", "This is a disaster, the worst service ever, I am furious!",
