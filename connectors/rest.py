@@ -123,6 +123,11 @@ def bounded_pages(limit: int, vendor: str, what: str, **context: Any) -> Iterato
     log.warning("pages_capped", vendor=vendor, what=what, pages=limit, **context)
 
 
+def default_policy(settings: SourceSettings) -> RetryPolicy:
+    """The retry policy of a source: its read timeout, and twice that for a request."""
+    return RetryPolicy(read_timeout=settings.timeout, deadline=2 * settings.timeout)
+
+
 class StopPoll(Exception):
     """Raised inside `RestConnector._read` to end a poll with what is complete (a budget
     spent); it never escapes `poll`."""
@@ -170,8 +175,7 @@ class RestConnector(Generic[StateT]):
         self.__authorization = authorization
         self._http = HttpClient(
             api_url, vendor=self.kind, auth=self._auth_headers,
-            policy=policy or RetryPolicy(read_timeout=settings.timeout,
-                                         deadline=2 * settings.timeout),
+            policy=policy or default_policy(settings),
             on_unauthorized=on_unauthorized, retry_after_headers=retry_after_headers,
             clock=clock, sleep=sleep, session=session)
         self._clients = [self._http]  # every client this connector sends through
