@@ -32,25 +32,22 @@ from pydantic import Field, SecretStr, model_validator
 from connectors.base import (
     FatalError,
     Message,
-    PollResult,
     RetriableError,
     TicketChange,
     TicketGoneError,
     TicketSnapshot,
     parse_vendor_time,
 )
-from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
+from connectors.cursors import OverlapCursor
+from connectors.http import Clock, RetryPolicy, Sleep
 from connectors.rest import (
-    OverlapCursor,
+    Batch,
+    RestConnector,
     basic_authorization,
     bounded_pages,
     check_priority_ladder,
-    decode_json,
     gone_on_missing,
-    merge_tags,
     priority_from_number,
-    raises_priority,
-    shape_errors_retriable,
 )
 from connectors.settings import SourceSettings
 from vocab import Duration
@@ -72,7 +69,6 @@ class RTSettings(SourceSettings):
     queues: tuple[str, ...] = ()  # queue names; empty: every queue the user can see
     tags_field: str = Field("sentiment-tags", min_length=1)  # a multi-value custom field
     priorities: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
-    own_tag_prefix: str = "sentiment-"
     #: Transactions this long before the newest one read are read again (late commits).
     message_overlap: Duration = timedelta(minutes=2)
     page_size: int = Field(100, ge=1, le=100)
@@ -93,72 +89,57 @@ class RTSettings(SourceSettings):
         return RTConnector(self)
 
 
-class RTConnector:
+class RTConnector(RestConnector[OverlapCursor]):
     """One RT instance as a `Connector`."""
 
     kind = "rt"
-    MAX_SEEN = 20_000  # bound on the cursor's memory of emitted transaction ids
     MAX_USERS = 10_000  # bound on the cache of who is privileged
+    _settings: RTSettings
 
     def __init__(self, settings: RTSettings, *, policy: RetryPolicy | None = None,
                  clock: Clock = time.time, sleep: Sleep = time.sleep,
                  session: requests.Session | None = None) -> None:
-        self.name = settings.name
-        self._settings = settings
         self._root = settings.base_url.rstrip("/")
         secret = settings.token or settings.password
         assert secret is not None  # the settings validator guarantees one of them
-        self.__authorization = (f"token {secret.get_secret_value()}" if settings.token else
-                                basic_authorization(str(settings.username),
-                                                    secret.get_secret_value()))
-        self._http = HttpClient(f"{self._root}/REST/2.0", vendor="rt", auth=self._auth_headers,
-                                policy=policy or RetryPolicy(read_timeout=settings.timeout),
-                                clock=clock, sleep=sleep, session=session)
+        super().__init__(
+            settings, f"{self._root}/REST/2.0",
+            authorization=(f"token {secret.get_secret_value()}" if settings.token else
+                           basic_authorization(str(settings.username),
+                                               secret.get_secret_value())),
+            policy=policy or RetryPolicy(read_timeout=settings.timeout),
+            clock=clock, sleep=sleep, session=session)
         self._me = settings.username.lower() if settings.username else None
         self._privileged: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         return f"RTConnector(name={self.name!r}, base_url={self._root!r})"
 
-    def _auth_headers(self) -> Mapping[str, str]:
-        return {"Authorization": self.__authorization}
-
-    # -- Connector ------------------------------------------------------------------
-
     def ticket_url(self, ticket_id: str) -> str:
         return f"{self._root}/Ticket/Display.html?id={int(ticket_id)}"
 
-    def close(self) -> None:
-        self._http.close()
+    def _load_cursor(self, raw: str | None, start_from: datetime) -> OverlapCursor:
+        return OverlapCursor.load(self.kind, raw, start_from)
 
-    def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
-        state = OverlapCursor.load("rt", cursor, start_from)
-        first_request = self._http.log.total
-        messages: list[Message] = []
-        pages_read, caught_up = 0, False
+    def _dump_cursor(self, state: OverlapCursor) -> str:
+        return state.dump(self._settings.message_overlap, self.MAX_SEEN)
+
+    def _read(self, state: OverlapCursor, batch: Batch) -> None:
+        me = self.whoami()
         tickets: dict[str, _Ticket] = {}
-        try:
-            with shape_errors_retriable("rt"):
-                me = self.whoami()
-                for _ in range(self._settings.page_budget):
-                    items, more = self._page("/transactions", {
-                        "query": self._transaction_query(state), "orderby": "id",
-                        "order": "ASC", "page": state.page,
-                        "fields": "Type,Created,Creator,ObjectId",
-                        "fields[Creator]": "RealName,EmailAddress"})
-                    new = [t for t in items if state.is_new(str(t["id"]))]
-                    messages.extend(self._messages(new, tickets, me, state))
-                    state.page_read((int(t["id"]) for t in items), last=not more)
-                    pages_read += 1
-                    if not more:
-                        caught_up = True
-                        break
-        except RetriableError:
-            if not pages_read:
-                raise  # nothing consumed: the caller polls again with the same cursor
-        return PollResult(messages=messages, caught_up=caught_up,
-                          next_cursor=state.dump(self._settings.message_overlap, self.MAX_SEEN),
-                          requests=self._http.log.total - first_request)
+        for _ in range(self._settings.page_budget):
+            items, more = self._page("/transactions", {
+                "query": self._transaction_query(state), "orderby": "id",
+                "order": "ASC", "page": state.page,
+                "fields": "Type,Created,Creator,ObjectId",
+                "fields[Creator]": "RealName,EmailAddress"})
+            new = [t for t in items if state.is_new(str(t["id"]))]
+            batch.messages.extend(self._messages(new, tickets, me, state))
+            state.page_read((int(t["id"]) for t in items), last=not more)
+            batch.progress += 1
+            if not more:
+                batch.caught_up = True
+                return
 
     def apply(self, ticket_id: str, change: TicketChange) -> None:
         if change.is_empty():
@@ -176,15 +157,13 @@ class RTConnector:
                     f"rt: ticket {ticket_id} has no custom field {settings.tags_field!r}: create "
                     "it (multiple values), apply it to the queue and grant SeeCustomField and "
                     "ModifyCustomField (see docs/rt.md)")
-            tags = merge_tags(current, change.add_tags, change.remove_tags,
-                              settings.own_tag_prefix)
+            tags = self._merged_tags(current, change)
             if tags != current:
                 update["CustomFields"] = {settings.tags_field: tags}
-        if change.priority is not None:
-            if change.priority not in settings.priorities:
-                raise FatalError(f"rt: unknown priority {change.priority!r}")
-            if raises_priority(self._priority_name(ticket.get("Priority")), change.priority):
-                update["Priority"] = settings.priorities[change.priority]
+        if self._raises_priority(self._priority_name(ticket.get("Priority")), change.priority,
+                                 settings.priorities):
+            assert change.priority is not None
+            update["Priority"] = settings.priorities[change.priority]
         path = f"/ticket/{int(ticket_id)}"
         with gone_on_missing("rt", f"ticket {ticket_id}"):
             if update:
@@ -304,7 +283,7 @@ class RTConnector:
 
     def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a REST 2.0 path (below /REST/2.0) as JSON."""
-        return decode_json(self._http.request("GET", path, params=params), "rt", "GET", path)
+        return self._get(path, params)[0]
 
     def _page(self, path: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
         """One page of a collection, and whether another may follow.
