@@ -29,31 +29,17 @@ import requests
 import structlog
 from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import (
-    PRIORITIES,
-    AuthorRole,
-    FatalError,
-    Message,
-    RetriableError,
-    TicketChange,
-    TicketGoneError,
-    TicketSnapshot,
-    format_vendor_time,
-    parse_vendor_time,
-)
+from connectors import base
 from connectors.cursors import WindowCursor
 from connectors.http import Clock, RetryPolicy, Sleep
 from connectors.notetext import note_body
 from connectors.rest import (
     Batch,
-    RestConnector,
     StopPoll,
+    WindowedConnector,
     basic_authorization,
-    bounded_pages,
-    gone_on_missing,
 )
-from connectors.settings import DNS_LABEL, SourceSettings
-from vocab import Duration
+from connectors.settings import DNS_LABEL, WindowedSourceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +54,7 @@ _WALL_TEXT = "beyond the 300th page"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
-class FreshdeskSettings(SourceSettings):
+class FreshdeskSettings(WindowedSourceSettings):
     """`domain` is the account's single DNS label (acme for acme.freshdesk.com)."""
 
     kind: Literal["freshdesk"] = "freshdesk"
@@ -78,8 +64,6 @@ class FreshdeskSettings(SourceSettings):
     #: Stop reading (and let the write-back have what is left) when
     #: X-RateLimit-Remaining falls to this many credits.
     rate_limit_reserve: int = Field(20, ge=0, le=10_000)
-    #: How far back a changed ticket's messages are compared with those already emitted.
-    message_overlap: Duration = timedelta(hours=1)
     max_conversation_pages: int = Field(50, ge=1, le=1000)
 
     @model_validator(mode="after")
@@ -111,19 +95,20 @@ class _Cursor(WindowCursor):
         """The ticket is read up to `updated_at`: the watermark may move to it."""
         if updated_at > self.since:
             self.since = updated_at
-            self.done = {ticket_id: format_vendor_time(updated_at)}
+            self.done = {ticket_id: base.format_vendor_time(updated_at)}
             self.page = 1  # pages count from the watermark
         elif updated_at == self.since:
-            self.done[ticket_id] = format_vendor_time(updated_at)
+            self.done[ticket_id] = base.format_vendor_time(updated_at)
 
     def already_read(self, ticket_id: str, updated_at: datetime) -> bool:
-        return self.done.get(ticket_id) == format_vendor_time(updated_at)
+        return self.done.get(ticket_id) == base.format_vendor_time(updated_at)
 
 
-class FreshdeskConnector(RestConnector[_Cursor]):
+class FreshdeskConnector(WindowedConnector[_Cursor]):
     """One Freshdesk account (API key auth) as a `Connector`."""
 
     kind = "freshdesk"
+    CURSOR = _Cursor
     _settings: FreshdeskSettings
 
     def __init__(self, settings: FreshdeskSettings, *, policy: RetryPolicy | None = None,
@@ -136,22 +121,13 @@ class FreshdeskConnector(RestConnector[_Cursor]):
                          session=session, authorization=basic_authorization(
                              settings.api_key.get_secret_value(), "X"))
         self._ui_base = (site or api_url).rstrip("/")
-        self._me: int | None = None
         self._agent_names: dict[int, str | None] = {}
         self._credits_low = False
 
     def ticket_url(self, ticket_id: str) -> str:
         return f"{self._ui_base}/a/tickets/{ticket_id}"
 
-    def _load_cursor(self, raw: str | None, start_from: datetime) -> _Cursor:
-        return _Cursor.load(self.kind, raw, start_from)
-
-    def _dump_cursor(self, state: _Cursor) -> str:
-        return state.dump(self._settings.message_overlap, self.MAX_SEEN)
-
-    def apply(self, ticket_id: str, change: TicketChange) -> None:
-        if change.is_empty():
-            return
+    def _change(self, ticket_id: str, change: base.TicketChange) -> None:
         ticket = self._get_ticket(ticket_id)
         current_tags = [str(tag) for tag in ticket.get("tags") or []]
         tags = self._merged_tags(current_tags, change)
@@ -174,14 +150,14 @@ class FreshdeskConnector(RestConnector[_Cursor]):
         """List changed tickets from the watermark, keyset-style, reading each one."""
         self._credits_low = False
         emit_from = state.emit_from(self._settings.message_overlap)
-        me = self._agent_me()
+        me = self._own_id("/api/v2/agents/me")  # the API user's agent id
         per_page = self._settings.page_size
         page, page_since = state.page, state.since
         for _ in range(self._settings.page_budget):
             state.page = page  # a poll cut short resumes inside a crowded second
             try:
                 tickets = self._list_tickets(page_since, page, per_page)
-            except FatalError as exc:
+            except base.FatalError as exc:
                 if exc.status != 400 or page == 1:
                     raise
                 # The 300-page wall: restart from the last updated_at reached, or, when a
@@ -189,7 +165,7 @@ class FreshdeskConnector(RestConnector[_Cursor]):
                 # say so and step past that second rather than loop.
                 if state.since <= page_since:
                     log.warning("page_wall_second_skipped", source=self.name,
-                                vendor="freshdesk", second=format_vendor_time(page_since))
+                                vendor="freshdesk", second=base.format_vendor_time(page_since))
                     state.since = page_since + timedelta(seconds=1)
                     state.done = {}
                 page, page_since = 1, state.since
@@ -209,12 +185,12 @@ class FreshdeskConnector(RestConnector[_Cursor]):
         """Each ticket's new messages; the cursor covers exactly the tickets finished."""
         for ticket in tickets:
             ticket_id = str(ticket["id"])
-            updated_at = parse_vendor_time(ticket["updated_at"])
+            updated_at = base.parse_vendor_time(ticket["updated_at"])
             if state.already_read(ticket_id, updated_at):
                 continue
             try:
                 batch.messages.extend(state.admit(self._ticket_messages(ticket, emit_from, me)))
-            except FatalError as exc:
+            except base.FatalError as exc:
                 if exc.status != 404:
                     raise  # 404: deleted between the list and its conversations
             state.mark_read(ticket_id, updated_at)
@@ -224,27 +200,27 @@ class FreshdeskConnector(RestConnector[_Cursor]):
 
     def _list_tickets(self, since: datetime, page: int, per_page: int) -> list[dict[str, Any]]:
         # Always send updated_since: without it Freshdesk lists only the last 30 days.
-        params = {"updated_since": format_vendor_time(since), "order_by": "updated_at",
+        params = {"updated_since": base.format_vendor_time(since), "order_by": "updated_at",
                   "order_type": "asc", "per_page": per_page, "page": page,
                   # A comma list, as Freshdesk and its peers use it (the community spec
                   # types it as one value); each include costs two more credits.
                   "include": "description,requester"}
         body, _ = self._get("/api/v2/tickets", params)
         if not isinstance(body, list):
-            raise RetriableError("freshdesk: the ticket list was not a JSON array")
+            raise base.RetriableError("freshdesk: the ticket list was not a JSON array")
         return [ticket for ticket in body if isinstance(ticket, dict)]
 
     def _ticket_messages(self, ticket: Mapping[str, Any], emit_from: datetime,
-                         me: int | None) -> Iterator[Message]:
+                         me: int | None) -> Iterator[base.Message]:
         snapshot = self._snapshot(ticket)
         requester_id = ticket.get("requester_id")
-        created_at = parse_vendor_time(ticket["created_at"])
+        created_at = base.parse_vendor_time(ticket["created_at"])
         if created_at >= emit_from:
             is_outbound = ticket.get("source") == TICKET_SOURCE_OUTBOUND_EMAIL
             html = ticket.get("description")
             text = ticket.get("description_text")
             body, is_html = (text, False) if isinstance(text, str) and text else (html, True)
-            yield Message(
+            yield base.Message(
                 message_id=f"{snapshot.ticket_id}-description", ticket_id=snapshot.ticket_id,
                 author_role="agent" if is_outbound else "customer", public=True,
                 created_at=created_at, body=body if isinstance(body, str) else "",
@@ -252,7 +228,7 @@ class FreshdeskConnector(RestConnector[_Cursor]):
                 author_id=None if requester_id is None else str(requester_id),
                 body_is_html=is_html)
         for conversation in self._conversations(snapshot.ticket_id):
-            created = parse_vendor_time(conversation["created_at"])
+            created = base.parse_vendor_time(conversation["created_at"])
             if created < emit_from:
                 continue
             role, public = _classify(conversation, requester_id)
@@ -260,7 +236,7 @@ class FreshdeskConnector(RestConnector[_Cursor]):
             html = conversation.get("body")
             text = conversation.get("body_text")
             body, is_html = (text, False) if isinstance(text, str) and text else (html, True)
-            yield Message(
+            yield base.Message(
                 message_id=str(conversation["id"]), ticket_id=snapshot.ticket_id,
                 author_role=role, public=public, created_at=created,
                 body=body if isinstance(body, str) else "", ticket=snapshot,
@@ -272,11 +248,11 @@ class FreshdeskConnector(RestConnector[_Cursor]):
     def _conversations(self, ticket_id: str) -> Iterator[dict[str, Any]]:
         path = f"/api/v2/tickets/{int(ticket_id)}/conversations"
         params: dict[str, Any] | None = {"per_page": 100}
-        for _ in bounded_pages(self._settings.max_conversation_pages, self.kind,
-                               "conversations", source=self.name, ticket_id=ticket_id):
+        for _ in self._pages(self._settings.max_conversation_pages, "conversations",
+                             ticket_id=ticket_id):
             body, response = self._get(path, params)
             if not isinstance(body, list):
-                raise RetriableError("freshdesk: a conversation list was not a JSON array")
+                raise base.RetriableError("freshdesk: a conversation list was not a JSON array")
             yield from (item for item in body if isinstance(item, dict))
             link = self._same_host(_next_link(response.headers.get("Link")))
             if link is None:
@@ -294,11 +270,11 @@ class FreshdeskConnector(RestConnector[_Cursor]):
             return None
         return link
 
-    def _snapshot(self, ticket: Mapping[str, Any]) -> TicketSnapshot:
+    def _snapshot(self, ticket: Mapping[str, Any]) -> base.TicketSnapshot:
         ticket_id = str(ticket["id"])
         priority = ticket.get("priority")
         status = ticket.get("status")
-        return TicketSnapshot(
+        return base.TicketSnapshot(
             ticket_id=ticket_id, subject=str(ticket.get("subject") or ""),
             url=self.ticket_url(ticket_id),
             status=STATUS_NAMES.get(status, str(status)) if status is not None else None,
@@ -311,14 +287,6 @@ class FreshdeskConnector(RestConnector[_Cursor]):
             or _id_label("agent", ticket.get("responder_id")),
             group=_id_label("group", ticket.get("group_id")))
 
-    def _agent_me(self) -> int | None:
-        """The API user's agent id, to recognise our own notes.  Read once."""
-        if self._me is None:
-            body, _ = self._get("/api/v2/agents/me")
-            if isinstance(body, dict) and isinstance(body.get("id"), int):
-                self._me = int(body["id"])
-        return self._me
-
     def _agent_name(self, agent_id: Any) -> str | None:
         """An agent's name, read once per agent (`GET /api/v2/agents/{id}`) and kept:
         conversations name their author by id only.  None for a contact who is not an
@@ -328,7 +296,7 @@ class FreshdeskConnector(RestConnector[_Cursor]):
         if agent_id not in self._agent_names:
             try:
                 body, _ = self._get(f"/api/v2/agents/{agent_id}")
-            except FatalError as exc:
+            except base.FatalError as exc:
                 if exc.status not in (403, 404):
                     raise
                 body = None  # not an agent, or not visible to this key: keep the id
@@ -340,10 +308,10 @@ class FreshdeskConnector(RestConnector[_Cursor]):
         return self._agent_names[agent_id]
 
     def _get_ticket(self, ticket_id: str) -> dict[str, Any]:
-        with gone_on_missing(self.kind, f"ticket {ticket_id}"):
+        with self._gone(f"ticket {ticket_id}"):
             body, _ = self._get(f"/api/v2/tickets/{int(ticket_id)}")
         if not isinstance(body, dict) or body.get("deleted"):
-            raise TicketGoneError(f"freshdesk: ticket {ticket_id} is gone", 404)
+            raise base.TicketGoneError(f"freshdesk: ticket {ticket_id} is gone", 404)
         return body
 
     def _observe(self, response: requests.Response) -> None:
@@ -357,7 +325,7 @@ class FreshdeskConnector(RestConnector[_Cursor]):
             return
 
 
-def _classify(conversation: Mapping[str, Any], requester_id: Any) -> tuple[AuthorRole, bool]:
+def _classify(conversation: Mapping[str, Any], requester_id: Any) -> tuple[base.AuthorRole, bool]:
     """(author role, public) of a conversation.
 
     A private note is internal whoever wrote it.  `incoming` means "from outside", but API
@@ -397,4 +365,4 @@ def _next_link(header: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-__all__ = ["PRIORITIES", "FreshdeskConnector", "FreshdeskSettings"]
+__all__ = ["FreshdeskConnector", "FreshdeskSettings"]

@@ -36,23 +36,18 @@ import requests
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.base import (
-    AuthorRole,
-    FatalError,
-    Message,
-    RetriableError,
-    TicketChange,
-    TicketSnapshot,
-    format_vendor_time,
-    parse_vendor_time,
-)
+from connectors import base
 from connectors.cursors import WindowCursor
 from connectors.helpscout_priority import PriorityExpression, tag_names
 from connectors.http import Clock, RetryPolicy, Sleep
 from connectors.notetext import note_body
 from connectors.oauth import ClientCredentials
-from connectors.rest import Batch, RestConnector, bounded_pages, default_policy, gone_on_missing
-from connectors.settings import SourceSettings, secure_url
+from connectors.rest import (
+    Batch,
+    WindowedConnector,
+    default_policy,
+)
+from connectors.settings import WindowedSourceSettings, secure_url
 from vocab import Duration
 
 log = structlog.get_logger(__name__)
@@ -62,7 +57,7 @@ UI_BASE = "https://secure.helpscout.net/conversation"
 RETRY_AFTER_HEADERS = ("X-RateLimit-Retry-After", "Retry-After")
 
 
-class HelpScoutSettings(SourceSettings):
+class HelpScoutSettings(WindowedSourceSettings):
     """Client credentials of a Help Scout "My apps" app, and how priority is expressed."""
 
     kind: Literal["helpscout"] = "helpscout"
@@ -79,8 +74,6 @@ class HelpScoutSettings(SourceSettings):
     token_margin: Duration = timedelta(minutes=5)
     #: Re-list conversations modified this long before the last walk began.
     modified_overlap: Duration = timedelta(seconds=30)
-    #: How far back a changed conversation's threads are compared with those emitted.
-    message_overlap: Duration = timedelta(hours=1)
     max_thread_pages: int = Field(10, ge=1, le=100)
     #: List conversations with their threads (`embed=threads`): one request a page
     #: instead of one more per conversation.
@@ -117,19 +110,20 @@ class _Cursor(WindowCursor):
     def _walk_from_json(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         walk_start = data.get("walk_start")
         return {"page": int(data["page"]) if data.get("page") is not None else None,
-                "walk_start": parse_vendor_time(walk_start) if walk_start else None,
+                "walk_start": base.parse_vendor_time(walk_start) if walk_start else None,
                 "walk_ids": {int(i) for i in data.get("walk_ids", [])}}
 
     def _walk_json(self) -> dict[str, Any]:
         return {"page": self.page,
-                "walk_start": format_vendor_time(self.walk_start) if self.walk_start else None,
+                "walk_start": base.format_vendor_time(self.walk_start) if self.walk_start else None,
                 "walk_ids": sorted(self.walk_ids) if self.page is not None else []}
 
 
-class HelpScoutConnector(RestConnector[_Cursor]):
+class HelpScoutConnector(WindowedConnector[_Cursor]):
     """One Help Scout account (client-credentials app) as a `Connector`."""
 
     kind = "helpscout"
+    CURSOR = _Cursor
     GONE_STATUSES = (301, 404)  # a merged conversation answers 301, a write to it 404
     _settings: HelpScoutSettings
 
@@ -150,7 +144,6 @@ class HelpScoutConnector(RestConnector[_Cursor]):
         self._priority = PriorityExpression(
             settings.priority_mode, settings.priority_tag_prefix, settings.priority_field_id,
             {str(name): option for name, option in settings.priority_options.items()})
-        self._me: int | None = None
 
     def _auth_headers(self) -> Mapping[str, str]:
         return self._token.headers()
@@ -165,15 +158,7 @@ class HelpScoutConnector(RestConnector[_Cursor]):
     def ticket_url(self, ticket_id: str) -> str:
         return f"{UI_BASE}/{ticket_id}"
 
-    def _load_cursor(self, raw: str | None, start_from: datetime) -> _Cursor:
-        return _Cursor.load(self.kind, raw, start_from)
-
-    def _dump_cursor(self, state: _Cursor) -> str:
-        return state.dump(self._settings.message_overlap, self.MAX_SEEN)
-
-    def apply(self, ticket_id: str, change: TicketChange) -> None:
-        if change.is_empty():
-            return
+    def _change(self, ticket_id: str, change: base.TicketChange) -> None:
         conversation = self._get_conversation(ticket_id)
         current_tags = tag_names(conversation)
         tags = self._merged_tags(current_tags, change)
@@ -196,7 +181,7 @@ class HelpScoutConnector(RestConnector[_Cursor]):
         """Walk the changed conversations' pages from the cursor."""
         settings = self._settings
         emit_from = state.emit_from(settings.message_overlap)
-        me = self._user_me()
+        me = self._own_id("/v2/users/me")  # the app's user id
         rewalked = False
         for _ in range(settings.page_budget):
             if state.page is None:
@@ -229,7 +214,7 @@ class HelpScoutConnector(RestConnector[_Cursor]):
 
     def _list_page(self, since: datetime, page: int) -> tuple[Any, requests.Response]:
         # status=all: the default lists only active conversations.  Always modifiedSince.
-        params: dict[str, Any] = {"status": "all", "modifiedSince": format_vendor_time(since),
+        params: dict[str, Any] = {"status": "all", "modifiedSince": base.format_vendor_time(since),
                                   "sortField": "modifiedAt", "sortOrder": "asc", "page": page}
         if self._settings.embed_threads:
             params["embed"] = "threads"
@@ -238,7 +223,7 @@ class HelpScoutConnector(RestConnector[_Cursor]):
         return self._get("/v2/conversations", params)
 
     def _conversation_messages(self, conversation: Mapping[str, Any], emit_from: datetime,
-                               me: int | None) -> Iterator[Message]:
+                               me: int | None) -> Iterator[base.Message]:
         snapshot = self._snapshot(conversation)
         embedded = conversation.get("_embedded")
         embedded_threads = embedded.get("threads") if isinstance(embedded, dict) else None
@@ -249,14 +234,14 @@ class HelpScoutConnector(RestConnector[_Cursor]):
                 threads = [t for t in embedded_threads if isinstance(t, dict)]
             else:
                 threads = list(self._threads(snapshot.ticket_id, emit_from))
-        except FatalError as exc:
+        except base.FatalError as exc:
             if exc.status in self.GONE_STATUSES:
                 log.info("conversation_gone_while_read", source=self.name,
                          vendor="helpscout", ticket_id=snapshot.ticket_id)
                 return
             raise
         for thread in sorted(threads, key=lambda t: (t["createdAt"], int(t["id"]))):
-            created = parse_vendor_time(thread["createdAt"])
+            created = base.parse_vendor_time(thread["createdAt"])
             if created < emit_from:
                 continue
             classified = _classify(thread)
@@ -267,7 +252,7 @@ class HelpScoutConnector(RestConnector[_Cursor]):
             assert isinstance(author, dict)
             author_id = author.get("id")
             name = " ".join(str(author[k]) for k in ("first", "last") if author.get(k)) or None
-            yield Message(
+            yield base.Message(
                 message_id=str(thread["id"]), ticket_id=snapshot.ticket_id,
                 author_role=role, public=public, created_at=created,
                 body=str(thread.get("body") or ""), ticket=snapshot,
@@ -279,16 +264,16 @@ class HelpScoutConnector(RestConnector[_Cursor]):
     def _threads(self, conversation_id: str, emit_from: datetime) -> Iterator[dict[str, Any]]:
         """Threads newest first, stopping at the page that reaches past `emit_from`."""
         path = f"/v2/conversations/{int(conversation_id)}/threads"
-        for page in bounded_pages(self._settings.max_thread_pages, self.kind, "threads",
-                                  source=self.name, ticket_id=conversation_id):
+        for page in self._pages(self._settings.max_thread_pages, "threads",
+                                ticket_id=conversation_id):
             body, _ = self._get(path, {"page": page})
             threads = [t for t in _embedded(body, "threads") if isinstance(t, dict)]
             yield from threads
-            oldest = min((parse_vendor_time(t["createdAt"]) for t in threads), default=None)
+            oldest = min((base.parse_vendor_time(t["createdAt"]) for t in threads), default=None)
             if not _has_next(body) or oldest is None or oldest < emit_from:
                 return
 
-    def _snapshot(self, conversation: Mapping[str, Any]) -> TicketSnapshot:
+    def _snapshot(self, conversation: Mapping[str, Any]) -> base.TicketSnapshot:
         conversation_id = str(conversation["id"])
         customer = conversation.get("primaryCustomer")
         requester = None
@@ -300,26 +285,17 @@ class HelpScoutConnector(RestConnector[_Cursor]):
         if isinstance(assignee, dict):
             assigned = " ".join(str(assignee[k]) for k in ("first", "last")
                                 if assignee.get(k)) or assignee.get("email")
-        return TicketSnapshot(
+        return base.TicketSnapshot(
             ticket_id=conversation_id, subject=str(conversation.get("subject") or ""),
             url=self.ticket_url(conversation_id), status=conversation.get("status"),
             priority=self._priority.of(conversation), tags=tuple(tag_names(conversation)),
             requester=requester, assignee=str(assigned) if assigned else None)
 
-    def _user_me(self) -> int | None:
-        """The app's user id, to recognise our own notes.  Read once."""
-        if self._me is None:
-            body, _ = self._get("/v2/users/me")
-            if isinstance(body, dict) and isinstance(body.get("id"), int):
-                self._me = int(body["id"])
-        return self._me
-
     def _get_conversation(self, conversation_id: str) -> dict[str, Any]:
-        with gone_on_missing(self.kind, f"conversation {conversation_id} (merged or deleted)",
-                             self.GONE_STATUSES):
+        with self._gone(f"conversation {conversation_id} (merged or deleted)"):
             body, _ = self._get(f"/v2/conversations/{int(conversation_id)}")
         if not isinstance(body, dict):
-            raise RetriableError("helpscout: a conversation was not a JSON object")
+            raise base.RetriableError("helpscout: a conversation was not a JSON object")
         return body
 
     def _server_time(self, response: requests.Response) -> datetime:
@@ -333,7 +309,7 @@ class HelpScoutConnector(RestConnector[_Cursor]):
         return datetime.fromtimestamp(self._clock(), UTC).replace(microsecond=0)
 
 
-def _classify(thread: Mapping[str, Any]) -> tuple[AuthorRole, bool] | None:
+def _classify(thread: Mapping[str, Any]) -> tuple[base.AuthorRole, bool] | None:
     """(author role, public) of a thread, or None for what is not a message.
 
     Drafts and threads under review are not sent yet; line items are workflow and
@@ -362,7 +338,7 @@ def _classify(thread: Mapping[str, Any]) -> tuple[AuthorRole, bool] | None:
 
 def _embedded(body: Any, key: str) -> list[dict[str, Any]]:
     if not isinstance(body, dict):
-        raise RetriableError("helpscout: a list response was not a JSON object")
+        raise base.RetriableError("helpscout: a list response was not a JSON object")
     embedded = body.get("_embedded") or {}
     items = embedded.get(key) if isinstance(embedded, dict) else None
     return [item for item in items or [] if isinstance(item, dict)]

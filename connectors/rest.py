@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -37,7 +37,7 @@ from connectors.base import (
 )
 from connectors.cursors import OverlapCursor, WindowCursor
 from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
-from connectors.settings import SourceSettings
+from connectors.settings import SourceSettings, WindowedSourceSettings
 
 __all__ = ["OverlapCursor", "WindowCursor"]  # with the names defined below
 
@@ -148,6 +148,7 @@ class Batch:
 
 
 StateT = TypeVar("StateT")
+CursorT = TypeVar("CursorT", bound=WindowCursor)
 
 
 class RestConnector(Generic[StateT]):
@@ -179,6 +180,7 @@ class RestConnector(Generic[StateT]):
             on_unauthorized=on_unauthorized, retry_after_headers=retry_after_headers,
             clock=clock, sleep=sleep, session=session)
         self._clients = [self._http]  # every client this connector sends through
+        self._own_user: int | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, base_url={self._http.base_url!r})"
@@ -234,15 +236,39 @@ class RestConnector(Generic[StateT]):
 
     def _write(self, method: str, path: str, payload: Mapping[str, Any]) -> requests.Response:
         """Send a change to a ticket; a gone ticket raises TicketGoneError."""
-        with gone_on_missing(self.kind, f"the ticket of {method} {path}", self.GONE_STATUSES):
+        with self._gone(f"the ticket of {method} {path}"):
             response = self._http.request(method, path, json=dict(payload))
         self._observe(response)
         return response
+
+    def _gone(self, what: str) -> AbstractContextManager[None]:
+        """Inside the block, a "no such ticket" answer (`GONE_STATUSES`) is TicketGoneError."""
+        return gone_on_missing(self.kind, what, self.GONE_STATUSES)
+
+    def _pages(self, limit: int, what: str, **context: Any) -> Iterator[int]:
+        """Page numbers 1..limit of one listing; reaching the cap is logged."""
+        return bounded_pages(limit, self.kind, what, source=self.name, **context)
+
+    def _own_id(self, path: str) -> int | None:
+        """The API user's id (`{"id": …}` at `path`), to recognise our own notes; read once."""
+        if self._own_user is None:
+            body, _ = self._get(path)
+            if isinstance(body, dict) and isinstance(body.get("id"), int):
+                self._own_user = int(body["id"])
+        return self._own_user
 
     def _observe(self, response: requests.Response) -> None:
         """Every response read or written (Freshdesk watches its rate-limit credits)."""
 
     # -- writing --------------------------------------------------------------------
+
+    def apply(self, ticket_id: str, change: TicketChange) -> None:
+        if not change.is_empty():
+            self._change(ticket_id, change)
+
+    def _change(self, ticket_id: str, change: TicketChange) -> None:
+        """Apply a change that is not empty (read, merge, write; never clobber)."""
+        raise NotImplementedError
 
     def _merged_tags(self, current: Sequence[str], change: TicketChange) -> list[str]:
         return merge_tags(current, change.add_tags, change.remove_tags,
@@ -257,3 +283,16 @@ class RestConnector(Generic[StateT]):
         if wanted not in known:
             raise FatalError(f"{self.kind}: unknown priority {wanted!r}")
         return raises_priority(current, wanted)
+
+
+class WindowedConnector(RestConnector[CursorT]):
+    """A REST connector whose cursor is a `WindowCursor`: `CURSOR` names its subclass."""
+
+    CURSOR: type[CursorT]
+    _settings: WindowedSourceSettings
+
+    def _load_cursor(self, raw: str | None, start_from: datetime) -> CursorT:
+        return self.CURSOR.load(self.kind, raw, start_from)
+
+    def _dump_cursor(self, state: CursorT) -> str:
+        return state.dump(self._settings.message_overlap, self.MAX_SEEN)

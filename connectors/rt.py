@@ -29,36 +29,26 @@ from urllib.parse import quote
 import requests
 from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import (
-    FatalError,
-    Message,
-    RetriableError,
-    TicketChange,
-    TicketGoneError,
-    TicketSnapshot,
-    parse_vendor_time,
-)
+from connectors import base
 from connectors.cursors import OverlapCursor
 from connectors.http import Clock, RetryPolicy, Sleep
 from connectors.rest import (
     Batch,
-    RestConnector,
+    WindowedConnector,
     basic_authorization,
-    bounded_pages,
     check_priority_ladder,
-    gone_on_missing,
     priority_from_number,
 )
-from connectors.settings import SourceSettings
+from connectors.settings import WindowedSourceSettings
 from vocab import Duration
 
 #: RT's own labels (`%PriorityAsString`: Low 0, Medium 50, High 100) with "high" between.
 DEFAULT_PRIORITIES: dict[str, int] = {"low": 0, "normal": 50, "high": 80, "urgent": 100}
 MESSAGE_TYPES = ("Create", "Correspond", "Comment")
-_Ticket = tuple[TicketSnapshot, frozenset[str]]  # a snapshot and its requestors' names
+_Ticket = tuple[base.TicketSnapshot, frozenset[str]]  # a snapshot and its requestors' names
 
 
-class RTSettings(SourceSettings):
+class RTSettings(WindowedSourceSettings):
     """An RT 5 instance: its root URL, a token or a user's password, what to watch."""
 
     kind: Literal["rt"] = "rt"
@@ -89,10 +79,11 @@ class RTSettings(SourceSettings):
         return RTConnector(self)
 
 
-class RTConnector(RestConnector[OverlapCursor]):
+class RTConnector(WindowedConnector[OverlapCursor]):
     """One RT instance as a `Connector`."""
 
     kind = "rt"
+    CURSOR = OverlapCursor
     MAX_USERS = 10_000  # bound on the cache of who is privileged
     _settings: RTSettings
 
@@ -118,12 +109,6 @@ class RTConnector(RestConnector[OverlapCursor]):
     def ticket_url(self, ticket_id: str) -> str:
         return f"{self._root}/Ticket/Display.html?id={int(ticket_id)}"
 
-    def _load_cursor(self, raw: str | None, start_from: datetime) -> OverlapCursor:
-        return OverlapCursor.load(self.kind, raw, start_from)
-
-    def _dump_cursor(self, state: OverlapCursor) -> str:
-        return state.dump(self._settings.message_overlap, self.MAX_SEEN)
-
     def _read(self, state: OverlapCursor, batch: Batch) -> None:
         me = self.whoami()
         tickets: dict[str, _Ticket] = {}
@@ -141,19 +126,17 @@ class RTConnector(RestConnector[OverlapCursor]):
                 batch.caught_up = True
                 return
 
-    def apply(self, ticket_id: str, change: TicketChange) -> None:
-        if change.is_empty():
-            return
+    def _change(self, ticket_id: str, change: base.TicketChange) -> None:
         settings = self._settings
-        with gone_on_missing("rt", f"ticket {ticket_id}"):
+        with self._gone(f"ticket {ticket_id}"):
             ticket = self.read(f"/ticket/{int(ticket_id)}")
         if not isinstance(ticket, dict) or ticket.get("Status") == "deleted":
-            raise TicketGoneError(f"rt: ticket {ticket_id} is gone", 404)
+            raise base.TicketGoneError(f"rt: ticket {ticket_id} is gone", 404)
         update: dict[str, Any] = {}
         if change.add_tags or change.remove_tags:
             current = _field_values(ticket, settings.tags_field)
             if current is None:
-                raise FatalError(
+                raise base.FatalError(
                     f"rt: ticket {ticket_id} has no custom field {settings.tags_field!r}: create "
                     "it (multiple values), apply it to the queue and grant SeeCustomField and "
                     "ModifyCustomField (see docs/rt.md)")
@@ -165,7 +148,7 @@ class RTConnector(RestConnector[OverlapCursor]):
             assert change.priority is not None
             update["Priority"] = settings.priorities[change.priority]
         path = f"/ticket/{int(ticket_id)}"
-        with gone_on_missing("rt", f"ticket {ticket_id}"):
+        with self._gone(f"ticket {ticket_id}"):
             if update:
                 self._check_results(self._http.request_json("PUT", path, json=update), path)
             if change.note:
@@ -186,14 +169,14 @@ class RTConnector(RestConnector[OverlapCursor]):
         return query
 
     def _messages(self, transactions: list[dict[str, Any]], tickets: dict[str, _Ticket],
-                  me: str | None, state: OverlapCursor) -> list[Message]:
+                  me: str | None, state: OverlapCursor) -> list[base.Message]:
         if not transactions:
             return []
         bodies = self._bodies([int(t["id"]) for t in transactions])
         self._load_tickets({str(t["ObjectId"]) for t in transactions} - set(tickets), tickets)
-        messages: list[Message] = []
+        messages: list[base.Message] = []
         for txn in transactions:
-            txn_id, created = str(txn["id"]), parse_vendor_time(txn["Created"])
+            txn_id, created = str(txn["id"]), base.parse_vendor_time(txn["Created"])
             state.remember(txn_id, created)
             ticket, body = tickets.get(str(txn["ObjectId"])), bodies.get(int(txn["id"]))
             if ticket is None or body is None:
@@ -204,7 +187,7 @@ class RTConnector(RestConnector[OverlapCursor]):
             name = str(author.get("id") or "").lower()
             comment = txn["Type"] == "Comment"
             customer = not comment and (name in requestors or not self._is_privileged(name))
-            messages.append(Message(
+            messages.append(base.Message(
                 message_id=txn_id, ticket_id=snapshot.ticket_id,
                 author_role="customer" if customer else "agent", public=not comment,
                 created_at=created, body=body[0], ticket=snapshot, author_id=name or None,
@@ -221,7 +204,7 @@ class RTConnector(RestConnector[OverlapCursor]):
             {"field": "ContentType", "operator": "LIKE", "value": "text/",
              "entry_aggregator": "AND"}])
         wanted, found = set(txn_ids), dict[int, tuple[str, bool]]()
-        for page in bounded_pages(1000, "rt", "attachments"):
+        for page in self._pages(1000, "attachments"):
             items, more = self._page("/attachments", {
                 "query": query, "page": page, "orderby": "id",
                 "fields": "TransactionId,ContentType,Filename,Content"})
@@ -248,10 +231,10 @@ class RTConnector(RestConnector[OverlapCursor]):
                 tickets[str(ticket["id"])] = (self._snapshot(ticket, people), frozenset(
                     str(p.get("id") or "").lower() for p in people))
 
-    def _snapshot(self, ticket: Mapping[str, Any], people: list[dict[str, Any]]) -> TicketSnapshot:
+    def _snapshot(self, ticket: Mapping[str, Any], people: list[dict[str, Any]]) -> base.TicketSnapshot:
         ticket_id = str(ticket["id"])
         first = people[0] if people else {}
-        return TicketSnapshot(
+        return base.TicketSnapshot(
             ticket_id=ticket_id, subject=str(ticket.get("Subject") or ""),
             url=self.ticket_url(ticket_id), status=ticket.get("Status"),
             priority=self._priority_name(ticket.get("Priority")),
@@ -293,7 +276,7 @@ class RTConnector(RestConnector[OverlapCursor]):
         """
         body = self.read(path, {**params, "per_page": self._settings.page_size})
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise RetriableError(f"rt: GET {path} did not answer a collection")
+            raise base.RetriableError(f"rt: GET {path} did not answer a collection")
         items = [item for item in body["items"] if isinstance(item, dict)]
         if body.get("pages") is not None:
             return items, bool(body.get("next_page"))
@@ -305,7 +288,7 @@ class RTConnector(RestConnector[OverlapCursor]):
         for line in results if isinstance(results, list) else []:
             text = str(line).lower()
             if "permission denied" in text or "could not" in text or "invalid" in text:
-                raise FatalError(f"rt: PUT {path} was refused in part; check the rights "
+                raise base.FatalError(f"rt: PUT {path} was refused in part; check the rights "
                                  "ModifyTicket and ModifyCustomField", 403)
 
 

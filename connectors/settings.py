@@ -80,6 +80,13 @@ class SourceSettings(BaseModel):
         raise NotImplementedError
 
 
+class WindowedSourceSettings(SourceSettings):
+    """A source whose cursor reads again a window before its watermark (late commits)."""
+
+    #: How far back a changed ticket's messages are compared with those already emitted.
+    message_overlap: Duration = timedelta(hours=1)
+
+
 class NotifierSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

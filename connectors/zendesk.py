@@ -24,19 +24,10 @@ from typing import Any, Literal
 import structlog
 from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import (
-    AuthorRole,
-    FatalError,
-    Message,
-    RetriableError,
-    TicketChange,
-    TicketGoneError,
-    TicketSnapshot,
-    priority_rank,
-)
+from connectors import base
 from connectors.http import HttpClient, RateBudget, RetryPolicy
 from connectors.notetext import note_body
-from connectors.rest import Batch, RestConnector, basic_authorization, decode_json, gone_on_missing
+from connectors.rest import Batch, RestConnector, basic_authorization, decode_json
 from connectors.settings import DNS_LABEL, SourceSettings
 from connectors.zendesk_export import (
     Cursor,
@@ -139,7 +130,7 @@ class ZendeskConnector(RestConnector[_Position]):
         self._users: OrderedDict[int, _User] = OrderedDict()
         self._me: int | None = None
         # Snapshots read during the current poll: a ticket spanning pages is read once.
-        self._poll_snapshots: dict[int, TicketSnapshot] = {}
+        self._poll_snapshots: dict[int, base.TicketSnapshot] = {}
 
     @property
     def settings(self) -> ZendeskSettings:
@@ -182,7 +173,7 @@ class ZendeskConnector(RestConnector[_Position]):
                 batch.caught_up = True
                 return
 
-    def _read_page(self, cursor: Cursor) -> tuple[list[Message], Cursor, bool]:
+    def _read_page(self, cursor: Cursor) -> tuple[list[base.Message], Cursor, bool]:
         """One export page from `cursor`: its new messages, the cursor after it, and
         whether the export has nothing more to give in this poll."""
         start, seen = cursor.start_time, set(cursor.seen)
@@ -212,7 +203,7 @@ class ZendeskConnector(RestConnector[_Position]):
             return messages, Cursor(start, frozenset(seen | at_end)), page.end_of_stream
         return messages, Cursor(page.end_time, frozenset(at_end)), page.end_of_stream
 
-    def _messages(self, comments: Sequence[RawComment]) -> list[Message]:
+    def _messages(self, comments: Sequence[RawComment]) -> list[base.Message]:
         if not comments:
             return []
         me = self._whoami()
@@ -223,7 +214,7 @@ class ZendeskConnector(RestConnector[_Position]):
         out = []
         for comment in comments:
             user = self._users.get(comment.author_id) if comment.author_id else None
-            role: AuthorRole
+            role: base.AuthorRole
             if user is None:
                 role = "system"
             elif user.role == "end-user":
@@ -231,10 +222,10 @@ class ZendeskConnector(RestConnector[_Position]):
             else:
                 role = "agent"
             ticket_id = str(comment.ticket_id)
-            out.append(Message(
+            out.append(base.Message(
                 message_id=str(comment.comment_id), ticket_id=ticket_id, author_role=role,
                 public=comment.public, created_at=comment.created_at, body=comment.body,
-                ticket=snapshots.get(comment.ticket_id) or TicketSnapshot(
+                ticket=snapshots.get(comment.ticket_id) or base.TicketSnapshot(
                     ticket_id=ticket_id, url=self.ticket_url(ticket_id), status="deleted"),
                 author_id=None if comment.author_id is None else str(comment.author_id),
                 author_name=user.name if user else None,
@@ -247,12 +238,12 @@ class ZendeskConnector(RestConnector[_Position]):
             user = body.get("user") if isinstance(body, dict) else None
             me = int_or_none(user.get("id")) if isinstance(user, dict) else None
             if me is None:
-                raise RetriableError("zendesk: users/me answered an unexpected shape")
+                raise base.RetriableError("zendesk: users/me answered an unexpected shape")
             self._me = me
         return self._me
 
-    def _snapshots(self, ticket_ids: Iterable[int]) -> dict[int, TicketSnapshot]:
-        snapshots: dict[int, TicketSnapshot] = {}
+    def _snapshots(self, ticket_ids: Iterable[int]) -> dict[int, base.TicketSnapshot]:
+        snapshots: dict[int, base.TicketSnapshot] = {}
         tickets: list[dict[str, Any]] = []
         for batch in _batches(sorted(ticket_ids)):
             body = self._http.get_json("/api/v2/tickets/show_many.json",
@@ -268,10 +259,10 @@ class ZendeskConnector(RestConnector[_Position]):
             assignee = self._users.get(assignee_id or 0)  # sideloaded with the ticket
             group_id = int_or_none(ticket.get("group_id"))
             priority = ticket.get("priority")
-            snapshots[ticket_id] = TicketSnapshot(
+            snapshots[ticket_id] = base.TicketSnapshot(
                 ticket_id=str(ticket_id), subject=str(ticket.get("subject") or ""),
                 url=self.ticket_url(str(ticket_id)), status=ticket.get("status"),
-                priority=priority if priority_rank(priority) >= 0 else None,
+                priority=priority if base.priority_rank(priority) >= 0 else None,
                 tags=tuple(ticket.get("tags") or ()),
                 requester=requester.name if requester else None,
                 assignee=(assignee.name if assignee and assignee.name else
@@ -297,9 +288,9 @@ class ZendeskConnector(RestConnector[_Position]):
 
     # -- writing -----------------------------------------------------------------------
 
-    def apply(self, ticket_id: str, change: TicketChange) -> None:
+    def _change(self, ticket_id: str, change: base.TicketChange) -> None:
         if not ticket_id.isdigit():
-            raise FatalError("zendesk: a ticket id is a number")
+            raise base.FatalError("zendesk: a ticket id is a number")
         path = f"/api/v2/tickets/{ticket_id}.json"
         ticket = self._read_ticket(path)
         current_tags = set(ticket.get("tags") or ())
@@ -316,7 +307,7 @@ class ZendeskConnector(RestConnector[_Position]):
         if remove:
             self._send("DELETE", tags_path, {"tags": remove})
         update: dict[str, Any] = {}
-        if change.priority and priority_rank(change.priority) > priority_rank(
+        if change.priority and base.priority_rank(change.priority) > base.priority_rank(
                 ticket.get("priority")):
             update["priority"] = change.priority
         if change.note:
@@ -327,25 +318,25 @@ class ZendeskConnector(RestConnector[_Position]):
             return
         try:
             self._send("PUT", path, {"ticket": update})
-        except FatalError as exc:
+        except base.FatalError as exc:
             if exc.status != 422 or "comment" not in update:
                 raise
             self._read_ticket(path)  # merged or closed meanwhile: TicketGoneError
             if "priority" in update:
                 self._send("PUT", path,
                             {"ticket": {"priority": update["priority"]}})
-            raise FatalError("zendesk: the ticket refused a new comment (5,000-comment cap?); "
+            raise base.FatalError("zendesk: the ticket refused a new comment (5,000-comment cap?); "
                              "tags and priority were applied, the note was not", 422) from None
 
     def _read_ticket(self, path: str) -> dict[str, Any]:
-        with gone_on_missing(self.kind, "the ticket"):
+        with self._gone("the ticket"):
             body = self._http.get_json(path)
         ticket = body.get("ticket") if isinstance(body, dict) else None
         if not isinstance(ticket, dict):
-            raise RetriableError("zendesk: a ticket read answered an unexpected shape")
+            raise base.RetriableError("zendesk: a ticket read answered an unexpected shape")
         if ticket.get("status") == "closed":
             # Closed tickets (merged ones included) refuse every update.
-            raise TicketGoneError("zendesk: the ticket is closed or merged", 422)
+            raise base.TicketGoneError("zendesk: the ticket is closed or merged", 422)
         return ticket
 
     def _send(self, method: str, path: str, payload: dict[str, Any]) -> None:
