@@ -155,9 +155,11 @@ class RestConnector(Generic[StateT]):
     """One REST helpdesk account as a `Connector`; a vendor subclasses it.
 
     A subclass sets `kind`, calls `__init__` with its API root and credentials, and
-    implements `_load_cursor` / `_dump_cursor` (its cursor as a string), `_read` (one
-    poll's walk: messages into the batch, the cursor moved to cover exactly them),
-    `apply` and `ticket_url`.  `poll` is the skeleton around `_read`.
+    implements `_load_cursor` / `_dump_cursor` (its cursor as a string; done by
+    `WindowedConnector`), `_read` (one poll's walk: messages into the batch, the cursor
+    moved to cover exactly them), `_change` (a change that is not empty) and
+    `ticket_url`.  `poll` is the skeleton around `_read`, `apply` the one around
+    `_change`.
     """
 
     kind: str  # the config `kind`, set by each subclass
