@@ -135,9 +135,9 @@ class FreshdeskConnector(WindowedConnector[_Cursor]):
         if tags != current_tags:
             update["tags"] = tags
         current = PRIORITY_NAMES.get(ticket.get("priority") or 0)
-        if self._raises_priority(current, change.priority, PRIORITY_NUMBERS):
-            assert change.priority is not None
-            update["priority"] = PRIORITY_NUMBERS[change.priority]
+        raised = self._priority_raise(current, change.priority, PRIORITY_NUMBERS)
+        if raised is not None:
+            update["priority"] = PRIORITY_NUMBERS[raised]
         if update:
             self._write("PUT", f"/api/v2/tickets/{int(ticket_id)}", update)
         if change.note:

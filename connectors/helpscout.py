@@ -163,9 +163,9 @@ class HelpScoutConnector(WindowedConnector[_Cursor]):
         current_tags = tag_names(conversation)
         tags = self._merged_tags(current_tags, change)
         fields: list[dict[str, Any]] | None = None
-        if self._raises_priority(self._priority.of(conversation), change.priority):
-            assert change.priority is not None
-            fields = self._priority.raise_to(conversation, tags, change.priority)
+        raised = self._priority_raise(self._priority.of(conversation), change.priority)
+        if raised is not None:
+            fields = self._priority.raise_to(conversation, tags, raised)
         path = f"/v2/conversations/{int(ticket_id)}"
         if fields is not None:
             self._write("PUT", f"{path}/fields", {"fields": fields})

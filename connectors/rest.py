@@ -276,15 +276,15 @@ class RestConnector(Generic[StateT]):
         return merge_tags(current, change.add_tags, change.remove_tags,
                           self._settings.own_tag_prefix)
 
-    def _raises_priority(self, current: str | None, wanted: str | None,
-                         known: Iterable[str] = PRIORITIES) -> bool:
-        """True when `wanted` ranks above `current`; FatalError for a priority not in
-        `known` (the ones this account can express)."""
+    def _priority_raise(self, current: str | None, wanted: str | None,
+                        known: Iterable[str] = PRIORITIES) -> str | None:
+        """`wanted` when it ranks above `current` (priorities only ever rise), else None;
+        FatalError for a priority not in `known` (those this account can express)."""
         if wanted is None:
-            return False
+            return None
         if wanted not in known:
             raise FatalError(f"{self.kind}: unknown priority {wanted!r}")
-        return raises_priority(current, wanted)
+        return wanted if raises_priority(current, wanted) else None
 
 
 class WindowedConnector(RestConnector[CursorT]):

@@ -143,10 +143,10 @@ class RTConnector(WindowedConnector[OverlapCursor]):
             tags = self._merged_tags(current, change)
             if tags != current:
                 update["CustomFields"] = {settings.tags_field: tags}
-        if self._raises_priority(self._priority_name(ticket.get("Priority")), change.priority,
-                                 settings.priorities):
-            assert change.priority is not None
-            update["Priority"] = settings.priorities[change.priority]
+        raised = self._priority_raise(self._priority_name(ticket.get("Priority")),
+                                      change.priority, settings.priorities)
+        if raised is not None:
+            update["Priority"] = settings.priorities[raised]
         path = f"/ticket/{int(ticket_id)}"
         with self._gone(f"ticket {ticket_id}"):
             if update:
