@@ -1,4 +1,5 @@
-"""Slack alerts: an escalation rendered as a Block Kit message and posted to one channel.
+"""Slack alerts: an alert posted to one channel, as the message connectors/slack_render.py
+builds.
 
 Two ways in, chosen by the config: an incoming webhook (no token or scopes; the channel is
 fixed by the URL, which is itself a secret; no message `ts` comes back, so no threading)
@@ -7,14 +8,9 @@ later alerts for the same ticket reply in the first alert's thread).  Both go th
 project's `HttpClient`, which owns timeouts, Retry-After and the "not before" time; this
 module adds what is Slack's own: at most one message per second per channel (Slack's
 posting limit; continuing after a 429 risks the app being disabled), the classification
-of Web API errors that arrive as HTTP 200 with `{"ok": false}`, and the message itself.
-
-Customer text (subject, name, indicator phrases, the latest message) is data: bidi and
-other control characters are stripped (they can make a quote read backwards), it is put in
-`plain_text` objects where Block Kit allows so nothing in it is interpreted, and where it
-must sit in mrkdwn (the notification fallback text) `&`, `<` and `>` are escaped so it
-cannot form links or `<!channel>` mentions.  Every field is capped below Slack's limits.
-Errors name the host and the Slack error code, never the webhook path or the token.
+of Web API errors that arrive as HTTP 200 with `{"ok": false}`, and a new thread when the
+one an alert should reply in is gone.  Errors name the host and the Slack error code, never
+the webhook path or the token.
 """
 
 from __future__ import annotations
@@ -25,10 +21,9 @@ import math
 import re
 import threading
 import time
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -42,32 +37,12 @@ from connectors.base import (
 )
 from connectors.http import HttpClient, RetryPolicy
 from connectors.settings import NotifierSettings
+from connectors.slack_render import render_alert
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 DEFAULT_API_URL = "https://slack.com/api"
-
-# Block Kit limits (docs.slack.dev block reference), with room to spare: one report
-# (slackapi/bolt-js#2509) saw msg_blocks_too_long well below the documented totals.
-HEADER_MAX = 150
-SECTION_MAX = 3000
-FIELD_MAX = 2000
-FIELDS_MAX = 10
-CONTEXT_ELEMENTS_MAX = 10
-BUTTON_TEXT_MAX = 75
-URL_MAX = 3000
-FALLBACK_MAX = 3000
-BLOCKS_MAX = 50
-#: Indicator phrases shown, and the length of each.
-INDICATORS_SHOWN = 5
-INDICATOR_MAX = 200
-#: Characters of the latest customer message shown (the payload is capped already).
-EXCERPT_MAX = 300
-#: Scores drawn in the sparkline (the most recent ones).
-SPARKLINE_MAX = 40
-
-SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 
 # Web API error codes (docs.slack.dev/reference/methods/chat.postMessage, "Errors").
 # Anything not listed is fatal: an unknown error retried forever is worse than a parked row.
@@ -92,9 +67,6 @@ WEBHOOK_STATUS_MEANING = {
     410: "channel_is_archived",
 }
 
-# Bidi embeddings/overrides/isolates and marks: they can make quoted text read backwards.
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-                               "\u200e\u200f\u061c"))
 _ERROR_CODE = re.compile(r"^[a-z0-9_]{1,60}$")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _WEBHOOK_PATH = re.compile(r"/services/[^\s\"']+")
@@ -303,275 +275,6 @@ def classify_api_error(code: object) -> RetriableError | FatalError:
     if shown in AUTH_API_ERRORS:
         return AuthError(message + "; check the bot token and its chat:write scope")
     return FatalError(message)
-
-
-# -- rendering (pure) ------------------------------------------------------------------------
-
-
-def clean_text(text: str | None) -> str:
-    """Customer text made safe to show: no bidi or control characters, valid UTF-8."""
-    if not text:
-        return ""
-    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
-    text = text.translate(_BIDI)
-    return "".join(ch if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
-                   or ch == "\u200d"  # keeps emoji sequences (ZWJ) intact
-                   else "" for ch in text)
-
-
-def mrkdwn_escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn gives meaning to (links, mentions)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def sparkline(scores: Sequence[float], limit: int = SPARKLINE_MAX) -> str:
-    """Scores in [-1, 1] as ▁..█ (low = negative), the most recent `limit` of them."""
-    shown = list(scores)[-limit:]
-    top = len(SPARK_LEVELS) - 1
-    bars = []
-    for score in shown:
-        value = 0.0 if not math.isfinite(score) else max(-1.0, min(1.0, float(score)))
-        bars.append(SPARK_LEVELS[round((value + 1.0) / 2.0 * top)])
-    prefix = "…" if len(scores) > limit else ""
-    return prefix + "".join(bars)
-
-
-def _format_number(name: str, value: object) -> str:
-    label = name.replace("_", " ")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"{label} {one_line(clean_text(str(value)))}"
-    if isinstance(value, int):
-        return f"{label} {value}"
-    if not math.isfinite(value):
-        return f"{label} n/a"
-    signed = name in ("direction", "delta", "change")
-    return f"{label} {value:+.2f}" if signed else f"{label} {value:.2f}"
-
-
-def _safe_url(url: str) -> str | None:
-    """The ticket link if it is a plain http(s) URL; `|<>` and spaces percent-encoded."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    safe = quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%-._~")
-    return safe if len(safe) <= URL_MAX else None
-
-
-def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": truncate(text, limit) or " ", "emoji": False}
-
-
-def _times(count: int) -> str:
-    return "once" if count == 1 else f"{count} times"
-
-
-def _history_line(alert: Alert) -> str:
-    if not alert.earlier_on_ticket and not alert.earlier_for_customer:
-        return "Escalated before: never"
-    parts = []
-    if alert.earlier_on_ticket:
-        parts.append(f"{_times(alert.earlier_on_ticket)} on this ticket")
-    if alert.earlier_for_customer:
-        parts.append(f"{_times(alert.earlier_for_customer)} on this customer's other tickets")
-    return "Escalated before: " + ", ".join(parts)
-
-
-def _owner_line(alert: Alert) -> str | None:
-    assignee = one_line(clean_text(alert.assignee))
-    group = one_line(clean_text(alert.group))
-    if not assignee and not group:
-        return None
-    return "Assigned to: " + " · ".join(part for part in (assignee, group and f"group {group}")
-                                        if part)
-
-
-def _priority_line(alert: Alert) -> str | None:
-    before = one_line(clean_text(alert.priority))
-    after = one_line(clean_text(alert.new_priority))
-    if after and after != before:
-        return f"Priority: {before or 'none'} → {after}"
-    return f"Priority: {before}" if before else None
-
-
-def _false_alarm_hint(alert: Alert) -> str | None:
-    tag = one_line(clean_text(alert.false_alarm_tag))
-    if alert.kind != "fire" or not tag:
-        return None
-    hint = f"Not a real problem? Add the tag `{mrkdwn_escape(tag)}` to the ticket"
-    ours = [one_line(clean_text(t)) for t in alert.escalation_tags if one_line(clean_text(t))]
-    if ours:
-        hint += " or remove " + ", ".join(f"`{mrkdwn_escape(t)}`" for t in ours[:3])
-    return hint + "."
-#: Sections of member ticket links per message; subjects are shown up to this many members.
-LINK_SECTIONS_MAX = 10
-SUBJECTS_UP_TO = 20
-
-
-def _link_sections(lines: Sequence[str]) -> tuple[list[str], int]:
-    """Lines packed into at most LINK_SECTIONS_MAX section texts; and how many did not fit."""
-    sections: list[str] = []
-    current: list[str] = []
-    size = 0
-    for shown, line in enumerate(lines):
-        if current and size + len(line) + 1 > SECTION_MAX:
-            sections.append("\n".join(current))
-            current, size = [], 0
-            if len(sections) == LINK_SECTIONS_MAX:
-                return sections, len(lines) - shown
-        current.append(line)
-        size += len(line) + 1
-    if current:
-        sections.append("\n".join(current))
-    return sections, 0
-
-
-def _member_link(member: Mapping[str, str], with_subject: bool) -> str:
-    ref = f"#{one_line(clean_text(member.get('ticket_id', '')))}"
-    source = one_line(clean_text(member.get("source", "")))
-    subject = truncate(one_line(clean_text(member.get("subject", ""))), 80) \
-        if with_subject else ""
-    url = _safe_url(member.get("url") or "")
-    link = f"<{url}|{mrkdwn_escape(ref)}>" if url else mrkdwn_escape(ref)
-    tail = f" {mrkdwn_escape(subject)}" if subject else ""
-    return f"• {link} ({mrkdwn_escape(source)}){tail}"
-
-
-def render_incident(alert: Alert) -> dict[str, Any]:
-    """An incident: its topic, how many customers, example phrases, a link to every member
-    ticket (all of them in the opening and resolving messages; the new ones in updates)."""
-    reason = alert.reason
-    topic = one_line(clean_text(alert.subject)) or "(no topic)"
-    customers = alert.numbers.get("customers")
-    minutes = alert.numbers.get("window_minutes")
-    count = customers if isinstance(customers, int) else len(alert.members)
-    if reason == "incident_resolved":
-        title = f"✅ Incident resolved: {topic}"
-        summary = f"No new customer about this for {minutes} minutes; {count} customers in all."
-    elif reason == "incident_grew":
-        new = alert.numbers.get("new_customers", len(alert.members))
-        title = f"Incident growing: {topic}"
-        summary = f"{new} more customer{'' if new == 1 else 's'}; {count} in all."
-    else:
-        title = f"🔥 Incident: {topic}"
-        summary = (f"{count} customers wrote negatively about the same thing within "
-                   f"{minutes} minutes.")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(title, HEADER_MAX)},
-        {"type": "section", "text": _plain(summary, SECTION_MAX)},
-    ]
-    phrases = [truncate(one_line(clean_text(p)), INDICATOR_MAX)
-               for p in alert.indicators if one_line(clean_text(p))][:INDICATORS_SHOWN]
-    if phrases and reason != "incident_resolved":
-        blocks.append({"type": "section", "text": _plain(
-            "Customers wrote: " + " · ".join(f"“{p}”" for p in phrases), SECTION_MAX)})
-    with_subjects = len(alert.members) <= SUBJECTS_UP_TO
-    sections, left_out = _link_sections([_member_link(m, with_subjects)
-                                         for m in alert.members])
-    for text in sections:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn",
-                                                   "text": truncate(text, SECTION_MAX)}})
-    if left_out:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-            f"and {left_out} more tickets (see `helpdesk-sentinel report`)")}]})
-    blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": f"helpdesk-sentinel · incident "
-                                   f"{mrkdwn_escape(one_line(clean_text(alert.ticket_id)))}"}]})
-    fallback = f"{title} ({count} customers)"
-    return {"text": truncate(mrkdwn_escape(fallback), FALLBACK_MAX),
-            "blocks": blocks[:BLOCKS_MAX], "unfurl_links": False, "unfurl_media": False}
-
-
-def render_alert(alert: Alert) -> dict[str, Any]:
-    """The message body: `text` (notification fallback, mrkdwn) and `blocks`."""
-    if alert.rule == "incident" and alert.source == "incident":
-        return render_incident(alert)
-    recovered = alert.kind == "resolve"
-    rule = one_line(clean_text(alert.rule))
-    subject = one_line(clean_text(alert.subject)) or "(no subject)"
-    customer = one_line(clean_text(alert.customer)) or "unknown customer"
-    ticket = one_line(clean_text(alert.ticket_id))
-    source = one_line(clean_text(alert.source))
-    reason = one_line(clean_text(alert.reason))
-    why = [one_line(clean_text(line)) for line in alert.why if one_line(clean_text(line))]
-    url = _safe_url(alert.ticket_url)
-    numbers = " · ".join(_format_number(k, v) for k, v in alert.numbers.items())
-    indicators = [truncate(one_line(clean_text(p)), INDICATOR_MAX)
-                  for p in alert.indicators if one_line(clean_text(p))][:INDICATORS_SHOWN]
-    spark = sparkline(alert.scores) if alert.show_scores else ""
-    excerpt = truncate(one_line(clean_text(alert.excerpt)), EXCERPT_MAX)
-
-    title = (f"✅ Recovered: {rule}" if recovered else f"🚨 Escalation: {rule}")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(title, HEADER_MAX)},
-    ]
-    ticket_ref = f"#{ticket}"
-    link = (f"<{url}|{mrkdwn_escape(ticket_ref)}>" if url else mrkdwn_escape(ticket_ref))
-    fields: list[dict[str, Any]] = [
-        {"type": "mrkdwn", "text": truncate(f"*Ticket*\n{link} ({mrkdwn_escape(source)})",
-                                            FIELD_MAX)},
-        _plain(f"Customer: {customer}", FIELD_MAX),
-        _plain(f"Subject: {subject}", FIELD_MAX),
-    ]
-    if reason and not why:  # an alert queued before plain-words reasons existed
-        fields.append(_plain(f"Reason: {reason}", FIELD_MAX))
-    for line in (_priority_line(alert), _owner_line(alert)):
-        if line:
-            fields.append(_plain(line, FIELD_MAX))
-    if not recovered:
-        fields.append(_plain(_history_line(alert), FIELD_MAX))
-    blocks.append({"type": "section", "fields": fields[:FIELDS_MAX]})
-    why_lines = []
-    if why:
-        why_lines.append(f"*{'Now' if recovered else 'Why'}*")
-        why_lines.extend(f"• {mrkdwn_escape(line)}" for line in why)
-    elif numbers:
-        why_lines.append(f"*{'Now' if recovered else 'Why'}:* {mrkdwn_escape(numbers)}")
-    if spark:
-        why_lines.append(f"*Scores* (oldest → newest, -1 very negative … +1 very positive): "
-                         f"`{spark}`  {len(alert.scores)} customer message"
-                         f"{'' if len(alert.scores) == 1 else 's'}")
-    if why_lines:
-        blocks.append({"type": "section",
-                       "text": {"type": "mrkdwn",
-                                "text": truncate("\n".join(why_lines), SECTION_MAX)}})
-    if excerpt and not recovered:
-        # plain_text: whatever the customer wrote is shown as written, never interpreted.
-        blocks.append({"type": "section",
-                       "text": _plain(f"Latest message: “{excerpt}”", SECTION_MAX)})
-    if indicators and not recovered:
-        quoted = " · ".join(f"“{phrase}”" for phrase in indicators)
-        blocks.append({"type": "section", "text": _plain(quoted, SECTION_MAX)})
-    if url:
-        blocks.append({"type": "actions", "elements": [{
-            "type": "button", "text": _plain("Open ticket", BUTTON_TEXT_MAX), "url": url,
-            **({} if recovered else {"style": "danger"}),
-        }]})
-    context = [{"type": "mrkdwn", "text": f"helpdesk-sentinel · {mrkdwn_escape(source)}"}]
-    hint = _false_alarm_hint(alert)
-    if hint:
-        context.insert(0, {"type": "mrkdwn", "text": truncate(hint, SECTION_MAX)})
-    blocks.append({"type": "context", "elements": context[:CONTEXT_ELEMENTS_MAX]})
-
-    verb = "Recovered" if recovered else "Escalation"
-    fallback = f"{verb}: {rule} on {ticket_ref} \"{subject}\" ({customer})"
-    if why:
-        fallback += f": {why[0]}"
-    elif reason:
-        fallback += f": {reason}"
-    return {
-        "text": truncate(mrkdwn_escape(fallback), FALLBACK_MAX),
-        "blocks": blocks[:BLOCKS_MAX],
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
 
 
 # -- defence in depth for logs ---------------------------------------------------------------

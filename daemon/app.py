@@ -1,7 +1,7 @@
 """The composition root: every part of helpdesk-sentinel is built here, from one Config.
 
 `App.start(config)` starts the sandboxes the config points at (the demo, see
-connectors/sandbox/demo.py) and rewrites its `sandbox://` URLs before anything else sees
+connectors/demo.py) and rewrites its `sandbox://` URLs before anything else sees
 them; the parts (store, scorer, connectors, notifiers, pipeline, outbox dispatcher,
 metrics, dashboard) are then built on first use, each once, and `close()` closes what was
 built, last built first.  The daemon (daemon/service.py) and every command of daemon/cli.py
@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar, cast
 from pydantic import BaseModel, SecretStr
 
 from connectors.base import Connector, Notifier
-from connectors.sandbox.demo import Demo, referenced_sandboxes, rewrite_sandbox_urls, start_demo
+from connectors.demo import Demo, referenced_sandboxes, rewrite_sandbox_urls, start_demo
 from daemon.alerting import excerpt_redactor
 from daemon.config import Config
 from daemon.incidents import IncidentTracker

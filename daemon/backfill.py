@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from connectors.base import ConnectorError
-from connectors.sandbox.demo import referenced_sandboxes
+from connectors.demo import referenced_sandboxes
 from daemon.app import App
 from daemon.config import Config, parse_start_from
 from daemon.config_help import did_you_mean

@@ -127,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 @contextmanager
 def _configured_scorer(config: Config) -> Iterator[Scorer]:
     """The config's scorer, with any sandbox it points at (the demo's Claude) running."""
-    from connectors.sandbox.demo import referenced_sandboxes
+    from connectors.demo import referenced_sandboxes
     from daemon.app import App
 
     with App.start(config, sandboxes=referenced_sandboxes(config.scorer)) as app:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from connectors.sandbox.demo import placeholder_url
+from connectors.demo import SANDBOXES_NOT_INSTALLED, placeholder_url, sandboxes_installed
 from connectors.settings import (
     NOTIFIER_KINDS,
     SOURCE_KINDS,
@@ -30,14 +30,14 @@ from connectors.settings import (
     settings_class,
 )
 from daemon.config_help import cross_reference_errors, did_you_mean
-from daemon.references import resolve_references
+from daemon.references import resolve_references, sandbox_use
 from daemon.scoring.settings import (
     AnthropicScorerSettings,
     LocalScorerSettings,
     ScorerSettings,
     parse_scorer_settings,
 )
-from daemon.yamlsafe import YamlError, format_key, load_yaml, validation_errors
+from daemon.yamlsafe import YamlDocument, YamlError, format_key, load_yaml, validation_errors
 from rules.incidents import IncidentSettings
 from rules.model import RuleSet
 from vocab import Duration, parse_duration
@@ -204,6 +204,16 @@ def dashboard_problems(settings: DashboardSettings) -> list[tuple[tuple[str, ...
     return []
 
 
+def _refuse_without_sandboxes(doc: YamlDocument) -> None:
+    """A config that needs the sandboxes where they are not installed (the production
+    package has none) is refused with that one problem: nothing else matters until its
+    URLs are real."""
+    needs = sandbox_use(doc.data) if isinstance(doc.data, dict) else None
+    if needs is not None and not sandboxes_installed():
+        raise ConfigError([f"{doc.path}:{doc.line_of(needs)}: {format_key(needs)}: "
+                           f"{SANDBOXES_NOT_INSTALLED}"])
+
+
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Load and validate everything; raises ConfigError listing every problem found."""
     env = os.environ if env is None else env
@@ -215,6 +225,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         doc.data = {}
     if not isinstance(doc.data, dict):
         raise ConfigError([f"{doc.path}:1: (top level): expected a mapping of sections"])
+    _refuse_without_sandboxes(doc)
     errors: list[str] = []
     # Secrets and URLs only: a reference in a note or a tag is an error (daemon/references).
     data = resolve_references(doc, TopLevel, errors, env, sections={"scorer": _scorer_class},

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import types
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
@@ -174,6 +175,23 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     for candidate in _flatten(annotation):
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             return candidate
+    return None
+
+
+def sandbox_use(data: Mapping[str, Any], max_depth: int = 8) -> Key | None:
+    """Where a config first needs the sandboxes: its `sandbox:` section, else its first
+    `sandbox://` URL (looked for `max_depth` levels down); None when it needs none."""
+    if data.get("sandbox"):
+        return ("sandbox",)
+    pending: deque[tuple[Key, Any]] = deque([((), data)])
+    while pending:
+        key, node = pending.popleft()
+        if isinstance(node, str) and node.startswith("sandbox://"):
+            return key
+        if len(key) < max_depth and isinstance(node, dict | list):
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            pending.extend(((*key, child), value) for child, value in items
+                           if isinstance(child, str | int))
     return None
 
 

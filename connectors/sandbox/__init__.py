@@ -2,7 +2,9 @@
 
 `start_sandbox(kind, **options)` starts the sandbox of one vendor on 127.0.0.1 and
 returns it running; modules are imported lazily so each vendor's sandbox is only loaded
-when used (`demo.start_demo` starts a config's for `make run`, tests start their own).
+when used (`connectors.demo.start_demo` starts a config's for `make run`, tests start
+their own).  For the demo and the tests only: this package is left out of the wheel (see
+pyproject.toml) and imports nothing of ours outside it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from connectors.base import (
     TicketChange,
     TicketGoneError,
 )
-from connectors.sandbox.demo import placeholder_url, referenced_sandboxes, rewrite_sandbox_urls
+from connectors.demo import placeholder_url, referenced_sandboxes, rewrite_sandbox_urls
 from connectors.sandbox.zendesk import ZendeskSandbox
 from connectors.slack import SlackSettings
 from daemon.app import App
@@ -31,6 +31,7 @@ from daemon.coordinator import (
     SOURCE_BACKOFF,
     failure_policy,
 )
+from daemon.references import sandbox_use
 from daemon.service import Daemon
 from daemon.store import T_SOURCE, LeaseLost
 from tests.daemon.test_daemon_parts import _setup
@@ -130,6 +131,22 @@ def test_app_starts_the_named_sandboxes_rewrites_urls_and_closes_everything(
     assert app.demo.servers == []
     untouched = rewrite_sandbox_urls(config.source("zd"), {})
     assert untouched is config.source("zd")
+
+
+@pytest.mark.parametrize(("data", "where"), [
+    ({"sandbox": {"zendesk": {}}, "sources": []}, ("sandbox",)),
+    ({"sandbox": {}, "sources": [{"base_url": "https://acme.zendesk.com"}]}, None),
+    ({"sources": [{"name": "zd"}, {"base_url": "sandbox://zendesk"}]}, ("sources", 1, "base_url")),
+    ({"notifiers": {"chat": {"webhook_url": "sandbox://slack/services/x"}}},
+     ("notifiers", "chat", "webhook_url")),
+    ({"a": {"b": {"c": {"d": "sandbox://zendesk"}}}}, None),  # deeper than looked for
+    ({"rules": [{"note": "see https://example.com"}]}, None),
+])
+def test_sandbox_use_finds_the_section_or_the_first_sandbox_url(
+        data: dict[str, object], where: tuple[str | int, ...] | None) -> None:
+    """What load_config names when the sandboxes are needed but not installed (the wheel
+    has none: tests/ops/test_wheel.py runs that case end to end)."""
+    assert sandbox_use(data, max_depth=3) == where
 
 
 class ScriptedConnector:

@@ -15,7 +15,8 @@ from pydantic import SecretStr
 
 from connectors.base import Alert
 from connectors.sandbox.slack import DEFAULT_TOKEN, SlackSandbox, block_kit_problem
-from connectors.slack import SlackNotifier, SlackSettings, render_alert
+from connectors.slack import SlackNotifier, SlackSettings
+from connectors.slack_render import render_alert
 from daemon.incidents import IncidentTracker
 from daemon.outbox import OutboxDispatcher
 from daemon.pipeline import Pipeline

@@ -14,14 +14,9 @@ from connectors.base import AuthError, Delivery, FatalError, Notifier, Retriable
 from connectors.sandbox.base import Fault
 from connectors.sandbox.slack import SlackSandbox, block_kit_problem
 from connectors.settings import NOTIFIER_KINDS, settings_class
-from connectors.slack import (
-    SlackNotifier,
-    SlackSettings,
-    classify_api_error,
-    clean_text,
-    render_alert,
-    sparkline,
-)
+from connectors.slack import SlackNotifier, SlackSettings, classify_api_error
+from connectors.slack_render import render_alert, sparkline
+from connectors.slack_text import clean_text
 from tests.ops.slack_support import FakeClock, api_notifier, make_alert, texts, webhook_notifier
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from connectors.sandbox.slack import SlackSandbox, block_kit_problem, format_for_console
-from connectors.slack import render_alert
+from connectors.slack_render import render_alert
 from tests.ops.slack_support import FakeClock, api_notifier, make_alert, texts
 
 ACTIONABLE = dict(

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from connectors.sandbox.slack import DEFAULT_TOKEN, SlackMessage, SlackSandbox, format_for_console
-from connectors.slack import render_alert
+from connectors.slack_render import render_alert
 from tests.ops.slack_support import FakeClock, make_alert
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}

@@ -164,14 +164,14 @@ MDWE_SMOKE = textwrap.dedent("""
         sys.exit(3)
     import sqlite3, ssl, json
     import yaml, structlog, requests, pydantic, sqlmodel, apscheduler, psycopg, anthropic
-    import daemon.metrics, daemon.sdnotify, connectors.slack, connectors.http
+    import daemon.metrics, daemon.sdnotify, connectors.slack, connectors.slack_render, connectors.http
     ssl.create_default_context()
     sqlite3.connect(":memory:").execute("select 1").fetchall()
     m = daemon.metrics.Metrics("smoke"); m.escalated("r"); assert b"sentinel_" in m.render()
     from daemon.store import Store  # start-up runs the Alembic migrations
     store = Store("sqlite:///:memory:"); store.create_schema(); store.close()
     from connectors.base import Alert
-    connectors.slack.render_alert(Alert(source="s", ticket_id="1", ticket_url="", subject="",
+    connectors.slack_render.render_alert(Alert(source="s", ticket_id="1", ticket_url="", subject="",
         customer=None, rule="r", kind="fire", reason=""))
     print("ok")
 """)

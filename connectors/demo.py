@@ -7,11 +7,18 @@ low loopback port that names the kind (`placeholder_url`), so the typed settings
 `rewrite_sandbox_urls` swaps each placeholder for the started server's address, before
 any connector, notifier or scorer is built from the settings.  Nothing here knows the
 daemon: the composition root (daemon/app.py) calls these two functions.
+
+The sandboxes themselves (connectors/sandbox/) are for the demo and the tests: they are
+left out of the package built for production and come with a source checkout
+(`make install`).  This is the one production module that imports them (an import-linter
+contract holds it), lazily; `sandboxes_installed()` says whether they are there, and
+without them `start_demo` fails with SANDBOXES_NOT_INSTALLED, one line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import importlib.util
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,6 +32,22 @@ PLACEHOLDER_PORTS = {"zendesk": 1, "freshdesk": 2, "helpscout": 3, "slack": 4, "
 _UNKNOWN_KIND_PORT = 6
 
 Settings = TypeVar("Settings", bound=BaseModel)
+
+#: The package of the sandboxes; absent from an install of the production package.
+SANDBOX_PACKAGE = "connectors.sandbox"
+SANDBOXES_NOT_INSTALLED = (
+    "the config uses the sandboxes (a `sandbox:` section, sandbox:// URLs), which are not "
+    "installed: they come with a source checkout (`make install`), not with the package; "
+    "for production remove `sandbox:` and give every URL its real service (docs/connect.md)")
+
+
+class SandboxesNotInstalled(RuntimeError):
+    """A config needs the sandboxes and this installation has none."""
+
+
+def sandboxes_installed() -> bool:
+    """Whether the sandboxes can be imported here (a source checkout, not the wheel)."""
+    return importlib.util.find_spec(SANDBOX_PACKAGE) is not None
 
 
 def placeholder_url(kind: str) -> str:
@@ -78,8 +101,7 @@ def start_demo(sandbox_section: Mapping[str, Mapping[str, Any] | None],
     """Start the sandboxes of a config's `sandbox:` section (or only `kinds` of them).
 
     Started in order; if one fails to start, those already running are stopped."""
-    from connectors.sandbox import start_sandbox
-
+    start_sandbox = _sandbox_starter()
     demo = Demo()
     try:
         for kind, options in sandbox_section.items():
@@ -93,3 +115,14 @@ def start_demo(sandbox_section: Mapping[str, Mapping[str, Any] | None],
         demo.stop()
         raise
     return demo
+
+
+def _sandbox_starter() -> Callable[..., Any]:
+    """`connectors.sandbox.start_sandbox`, imported only when a demo starts."""
+    try:
+        from connectors.sandbox import start_sandbox
+    except ModuleNotFoundError as exc:
+        if exc.name != SANDBOX_PACKAGE:
+            raise  # a sandbox that is there but broken should show its traceback
+        raise SandboxesNotInstalled(SANDBOXES_NOT_INSTALLED) from None
+    return start_sandbox
