@@ -76,7 +76,7 @@ def build_messages(n_tickets: int, n_messages: int, now: datetime) -> list[Messa
 def fill(store: Store, messages: list[Message], now: datetime) -> float:
     rules = load_config(REPO / "config.yaml", env={}).rules
     store.create_schema()
-    store.ensure_sources(["bench"])
+    store.sources.ensure(["bench"])
     pipeline = Pipeline(store, LocalScorer(), lambda: rules, clock=lambda: now)
     began = time.perf_counter()
     for start in range(0, len(messages), 1000):
@@ -154,6 +154,7 @@ def main() -> None:
           "fill_s": round(fill_s, 1), "pages": results,
           "report_json_median_ms": round(statistics.median(report_times), 1),
           "worst_page_median_ms": worst,
+          "worst_page_median_cpu_ms": max(r["median_cpu_ms"] for r in results.values()),
           "worst_default_page_median_ms": max(r["median_ms"] for r in default),
           "worst_default_page_median_cpu_ms": max(r["median_cpu_ms"] for r in default),
           "target_ms": TARGET_MS, "target_met": worst < TARGET_MS,

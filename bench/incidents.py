@@ -44,7 +44,7 @@ def replay(seed: int, poll_seconds: float, db: Path) -> dict[str, Any]:
                                 below=-0.25, notify=("escalations",))
     store = Store(f"sqlite:///{db}")
     store.create_schema()
-    store.ensure_sources(["bench"])
+    store.sources.ensure(["bench"])
     now = START
     pipeline = Pipeline(store, LocalScorer(), lambda: RuleSet(), clock=lambda: now,
                         incidents=IncidentTracker(store, lambda: settings))
@@ -78,7 +78,7 @@ def replay(seed: int, poll_seconds: float, db: Path) -> dict[str, Any]:
         if now >= end:
             break
     elapsed = time.process_time() - began
-    listed = store.list_incidents(limit=1000)
+    listed = store.incidents.overview(limit=1000)
     store.close()
 
     target = next((row for row in listed

@@ -17,13 +17,11 @@ priority, writes both in one `PUT`, and posts a private note through the notes e
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -31,25 +29,17 @@ import requests
 import structlog
 from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import (
-    PRIORITIES,
-    AuthorRole,
-    FatalError,
-    Message,
-    PollResult,
-    RetriableError,
-    TicketChange,
-    TicketGoneError,
-    TicketSnapshot,
-    format_vendor_time,
-    parse_vendor_time,
-    priority_rank,
-)
-from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
+from connectors import base
+from connectors.cursors import WindowCursor
+from connectors.http import Clock, RetryPolicy, Sleep
 from connectors.notetext import note_body
-from connectors.rest import merge_tags
-from connectors.settings import SourceSettings
-from vocab import Duration
+from connectors.rest import (
+    Batch,
+    StopPoll,
+    WindowedConnector,
+    basic_authorization,
+)
+from connectors.settings import DNS_LABEL, WindowedSourceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -64,19 +54,16 @@ _WALL_TEXT = "beyond the 300th page"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
-class FreshdeskSettings(SourceSettings):
+class FreshdeskSettings(WindowedSourceSettings):
     """`domain` is the account's single DNS label (acme for acme.freshdesk.com)."""
 
     kind: Literal["freshdesk"] = "freshdesk"
-    domain: str | None = Field(None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    domain: str | None = Field(None, pattern=DNS_LABEL)
     api_key: SecretStr
     page_size: int = Field(100, ge=1, le=100)
     #: Stop reading (and let the write-back have what is left) when
     #: X-RateLimit-Remaining falls to this many credits.
     rate_limit_reserve: int = Field(20, ge=0, le=10_000)
-    #: How far back a changed ticket's messages are compared with those already emitted.
-    message_overlap: Duration = timedelta(hours=1)
-    own_tag_prefix: str = "sentiment-"
     max_conversation_pages: int = Field(50, ge=1, le=1000)
 
     @model_validator(mode="after")
@@ -90,143 +77,67 @@ class FreshdeskSettings(SourceSettings):
 
 
 @dataclass(slots=True)
-class _Cursor:
-    """Watermark, tickets already read at it, messages already emitted near it."""
+class _Cursor(WindowCursor):
+    """The window cursor, and the tickets already read at the watermark second."""
 
-    since: datetime
-    floor: datetime  # start_from of the first poll: nothing older is ever emitted
     done: dict[str, str] = field(default_factory=dict)  # ticket_id -> updated_at read
     page: int = 1  # > 1 only while paging through one crowded second at `since`
-    seen: dict[str, str] = field(default_factory=dict)  # message_id -> created_at
 
     @classmethod
-    def load(cls, raw: str | None, start_from: datetime) -> _Cursor:
-        if not raw:
-            start = start_from.astimezone(UTC).replace(microsecond=0)
-            return cls(since=start, floor=start)
-        try:
-            data = json.loads(raw)
-            return cls(since=parse_vendor_time(data["since"]), floor=parse_vendor_time(data["floor"]),
-                       page=int(data.get("page", 1)),
-                       done={str(k): str(v) for k, v in dict(data.get("done", {})).items()},
-                       seen={str(k): str(v) for k, v in dict(data.get("seen", {})).items()})
-        except (ValueError, KeyError, TypeError):
-            raise FatalError("freshdesk: the stored cursor is not a Freshdesk cursor") from None
+    def _walk_from_json(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"page": int(data.get("page", 1)),
+                "done": {str(k): str(v) for k, v in dict(data.get("done", {})).items()}}
 
-    def dump(self, overlap: timedelta, max_seen: int) -> str:
-        horizon = self.since - overlap
-        kept = sorted(((created, message_id) for message_id, created in self.seen.items()
-                       if parse_vendor_time(created) >= horizon), reverse=True)[:max_seen]
-        return json.dumps({"v": 1, "since": format_vendor_time(self.since),
-                           "floor": format_vendor_time(self.floor), "done": self.done,
-                           "page": self.page,
-                           "seen": {message_id: created for created, message_id in kept}},
-                          separators=(",", ":"), sort_keys=True)
+    def _walk_json(self) -> dict[str, Any]:
+        return {"done": self.done, "page": self.page}
 
     def mark_read(self, ticket_id: str, updated_at: datetime) -> None:
         """The ticket is read up to `updated_at`: the watermark may move to it."""
         if updated_at > self.since:
             self.since = updated_at
-            self.done = {ticket_id: format_vendor_time(updated_at)}
+            self.done = {ticket_id: base.format_vendor_time(updated_at)}
             self.page = 1  # pages count from the watermark
         elif updated_at == self.since:
-            self.done[ticket_id] = format_vendor_time(updated_at)
+            self.done[ticket_id] = base.format_vendor_time(updated_at)
 
     def already_read(self, ticket_id: str, updated_at: datetime) -> bool:
-        return self.done.get(ticket_id) == format_vendor_time(updated_at)
+        return self.done.get(ticket_id) == base.format_vendor_time(updated_at)
 
 
-class _LowOnCredits(Exception):
-    """X-RateLimit-Remaining is at the reserve: stop reading after this ticket."""
-
-
-class FreshdeskConnector:
+class FreshdeskConnector(WindowedConnector[_Cursor]):
     """One Freshdesk account (API key auth) as a `Connector`."""
 
     kind = "freshdesk"
-    MAX_SEEN = 20_000  # bound on the cursor's memory of emitted message ids
+    CURSOR = _Cursor
+    _settings: FreshdeskSettings
 
     def __init__(self, settings: FreshdeskSettings, *, policy: RetryPolicy | None = None,
                  clock: Clock = time.time, sleep: Sleep = time.sleep,
                  session: requests.Session | None = None) -> None:
-        self.name = settings.name
-        self._settings = settings
         site = f"https://{settings.domain}.freshdesk.com" if settings.domain else None
-        base_url = settings.base_url or site
-        assert base_url is not None  # the settings validator guarantees one of them
-        self._ui_base = (site or base_url).rstrip("/")
-        basic = base64.b64encode(f"{settings.api_key.get_secret_value()}:X".encode()).decode()
-        self.__authorization = f"Basic {basic}"
-        self._http = HttpClient(
-            base_url, vendor="freshdesk", auth=self._auth_headers,
-            policy=policy or RetryPolicy(read_timeout=settings.timeout, deadline=2 * settings.timeout),
-            clock=clock, sleep=sleep, session=session)
-        self._me: int | None = None
+        api_url = settings.base_url or site
+        assert api_url is not None  # the settings validator guarantees one of them
+        super().__init__(settings, api_url, policy=policy, clock=clock, sleep=sleep,
+                         session=session, authorization=basic_authorization(
+                             settings.api_key.get_secret_value(), "X"))
+        self._ui_base = (site or api_url).rstrip("/")
         self._agent_names: dict[int, str | None] = {}
         self._credits_low = False
-        self._tickets_read = 0
-
-    def __repr__(self) -> str:
-        return f"FreshdeskConnector(name={self.name!r}, base_url={self._http.base_url!r})"
-
-    def _auth_headers(self) -> Mapping[str, str]:
-        return {"Authorization": self.__authorization}
-
-    # -- Connector ------------------------------------------------------------------
 
     def ticket_url(self, ticket_id: str) -> str:
         return f"{self._ui_base}/a/tickets/{ticket_id}"
 
-    def close(self) -> None:
-        self._http.close()
-
-    def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
-        state = _Cursor.load(cursor, start_from)
-        overlap = self._settings.message_overlap
-        # Messages older than the overlap were emitted by earlier polls (or predate us).
-        emit_from = max(state.floor, state.since - overlap)
-        first_request = self._http.log.total
-        messages: list[Message] = []
-        caught_up = False
-        self._credits_low = False
-        self._tickets_read = 0
-        try:
-            try:
-                me = self._agent_me()
-                caught_up = self._walk(state, emit_from, me, messages)
-            except (KeyError, ValueError, TypeError, AttributeError) as exc:
-                # A response of an unexpected shape: like a malformed body, try again later.
-                raise RetriableError(f"freshdesk: unexpected response shape "
-                                     f"({type(exc).__name__})") from None
-        except _LowOnCredits:
-            pass  # the cursor covers exactly the tickets finished so far
-        except RetriableError:
-            if not self._tickets_read:
-                raise  # nothing consumed: the caller polls again with the same cursor
-            # Keep what was read: the cursor covers exactly the tickets finished so far.
-            log.info("poll_stopped_early", source=self.name, vendor="freshdesk",
-                     reason="retriable_error", tickets_read=self._tickets_read)
-        return PollResult(messages=messages,
-                          next_cursor=state.dump(overlap, self.MAX_SEEN),
-                          caught_up=caught_up,
-                          requests=self._http.log.total - first_request)
-
-    def apply(self, ticket_id: str, change: TicketChange) -> None:
-        if change.is_empty():
-            return
+    def _change(self, ticket_id: str, change: base.TicketChange) -> None:
         ticket = self._get_ticket(ticket_id)
         current_tags = [str(tag) for tag in ticket.get("tags") or []]
-        tags = merge_tags(current_tags, change.add_tags, change.remove_tags,
-                          self._settings.own_tag_prefix)
+        tags = self._merged_tags(current_tags, change)
         update: dict[str, Any] = {}
         if tags != current_tags:
             update["tags"] = tags
-        if change.priority is not None:
-            if change.priority not in PRIORITY_NUMBERS:
-                raise FatalError(f"freshdesk: unknown priority {change.priority!r}")
-            current = PRIORITY_NAMES.get(ticket.get("priority") or 0)
-            if priority_rank(change.priority) > priority_rank(current):
-                update["priority"] = PRIORITY_NUMBERS[change.priority]
+        current = PRIORITY_NAMES.get(ticket.get("priority") or 0)
+        raised = self._priority_raise(current, change.priority, PRIORITY_NUMBERS)
+        if raised is not None:
+            update["priority"] = PRIORITY_NUMBERS[raised]
         if update:
             self._write("PUT", f"/api/v2/tickets/{int(ticket_id)}", update)
         if change.note:
@@ -235,18 +146,18 @@ class FreshdeskConnector:
 
     # -- reading --------------------------------------------------------------------
 
-    def _walk(self, state: _Cursor, emit_from: datetime, me: int | None,
-              messages: list[Message]) -> bool:
-        """List changed tickets from the watermark; True when caught up."""
-        emitted: set[str] = set(state.seen)
+    def _read(self, state: _Cursor, batch: Batch) -> None:
+        """List changed tickets from the watermark, keyset-style, reading each one."""
+        self._credits_low = False
+        emit_from = state.emit_from(self._settings.message_overlap)
+        me = self._own_id("/api/v2/agents/me")  # the API user's agent id
         per_page = self._settings.page_size
-        page = state.page
-        page_since = state.since
+        page, page_since = state.page, state.since
         for _ in range(self._settings.page_budget):
             state.page = page  # a poll cut short resumes inside a crowded second
             try:
                 tickets = self._list_tickets(page_since, page, per_page)
-            except FatalError as exc:
+            except base.FatalError as exc:
                 if exc.status != 400 or page == 1:
                     raise
                 # The 300-page wall: restart from the last updated_at reached, or, when a
@@ -254,64 +165,62 @@ class FreshdeskConnector:
                 # say so and step past that second rather than loop.
                 if state.since <= page_since:
                     log.warning("page_wall_second_skipped", source=self.name,
-                                vendor="freshdesk", second=format_vendor_time(page_since))
+                                vendor="freshdesk", second=base.format_vendor_time(page_since))
                     state.since = page_since + timedelta(seconds=1)
                     state.done = {}
                 page, page_since = 1, state.since
                 continue
-            for ticket in tickets:
-                ticket_id = str(ticket["id"])
-                updated_at = parse_vendor_time(ticket["updated_at"])
-                if state.already_read(ticket_id, updated_at):
-                    continue
-                try:
-                    new = [message for message in self._ticket_messages(ticket, emit_from, me)
-                           if message.message_id not in emitted]
-                except FatalError as exc:
-                    if exc.status != 404:
-                        raise
-                    new = []  # deleted between the list and its conversations: nothing to read
-                for message in new:
-                    emitted.add(message.message_id)
-                    state.seen[message.message_id] = format_vendor_time(message.created_at)
-                messages.extend(new)
-                state.mark_read(ticket_id, updated_at)
-                self._tickets_read += 1
-                if self._credits_low:
-                    raise _LowOnCredits
+            self._read_tickets(tickets, state, emit_from, me, batch)
             if len(tickets) < per_page:
-                state.page = 1
-                return True
+                state.page, batch.caught_up = 1, True
+                return
             if state.since > page_since:
                 page, page_since = 1, state.since  # keyset restart: no offset drift
             else:
                 page += 1  # a whole page inside one second: walk through that second
         state.page = page  # the next page to ask for at `since`
-        return False
+
+    def _read_tickets(self, tickets: list[dict[str, Any]], state: _Cursor,
+                      emit_from: datetime, me: int | None, batch: Batch) -> None:
+        """Each ticket's new messages; the cursor covers exactly the tickets finished."""
+        for ticket in tickets:
+            ticket_id = str(ticket["id"])
+            updated_at = base.parse_vendor_time(ticket["updated_at"])
+            if state.already_read(ticket_id, updated_at):
+                continue
+            try:
+                batch.messages.extend(state.admit(self._ticket_messages(ticket, emit_from, me)))
+            except base.FatalError as exc:
+                if exc.status != 404:
+                    raise  # 404: deleted between the list and its conversations
+            state.mark_read(ticket_id, updated_at)
+            batch.progress += 1
+            if self._credits_low:
+                raise StopPoll  # X-RateLimit-Remaining is at the reserve
 
     def _list_tickets(self, since: datetime, page: int, per_page: int) -> list[dict[str, Any]]:
         # Always send updated_since: without it Freshdesk lists only the last 30 days.
-        params = {"updated_since": format_vendor_time(since), "order_by": "updated_at",
+        params = {"updated_since": base.format_vendor_time(since), "order_by": "updated_at",
                   "order_type": "asc", "per_page": per_page, "page": page,
                   # A comma list, as Freshdesk and its peers use it (the community spec
                   # types it as one value); each include costs two more credits.
                   "include": "description,requester"}
         body, _ = self._get("/api/v2/tickets", params)
         if not isinstance(body, list):
-            raise RetriableError("freshdesk: the ticket list was not a JSON array")
+            raise base.RetriableError("freshdesk: the ticket list was not a JSON array")
         return [ticket for ticket in body if isinstance(ticket, dict)]
 
     def _ticket_messages(self, ticket: Mapping[str, Any], emit_from: datetime,
-                         me: int | None) -> Iterator[Message]:
+                         me: int | None) -> Iterator[base.Message]:
         snapshot = self._snapshot(ticket)
         requester_id = ticket.get("requester_id")
-        created_at = parse_vendor_time(ticket["created_at"])
+        created_at = base.parse_vendor_time(ticket["created_at"])
         if created_at >= emit_from:
             is_outbound = ticket.get("source") == TICKET_SOURCE_OUTBOUND_EMAIL
             html = ticket.get("description")
             text = ticket.get("description_text")
             body, is_html = (text, False) if isinstance(text, str) and text else (html, True)
-            yield Message(
+            yield base.Message(
                 message_id=f"{snapshot.ticket_id}-description", ticket_id=snapshot.ticket_id,
                 author_role="agent" if is_outbound else "customer", public=True,
                 created_at=created_at, body=body if isinstance(body, str) else "",
@@ -319,7 +228,7 @@ class FreshdeskConnector:
                 author_id=None if requester_id is None else str(requester_id),
                 body_is_html=is_html)
         for conversation in self._conversations(snapshot.ticket_id):
-            created = parse_vendor_time(conversation["created_at"])
+            created = base.parse_vendor_time(conversation["created_at"])
             if created < emit_from:
                 continue
             role, public = _classify(conversation, requester_id)
@@ -327,7 +236,7 @@ class FreshdeskConnector:
             html = conversation.get("body")
             text = conversation.get("body_text")
             body, is_html = (text, False) if isinstance(text, str) and text else (html, True)
-            yield Message(
+            yield base.Message(
                 message_id=str(conversation["id"]), ticket_id=snapshot.ticket_id,
                 author_role=role, public=public, created_at=created,
                 body=body if isinstance(body, str) else "", ticket=snapshot,
@@ -337,19 +246,18 @@ class FreshdeskConnector:
                 own_note=(not public and me is not None and user_id == me))
 
     def _conversations(self, ticket_id: str) -> Iterator[dict[str, Any]]:
-        path: str | None = f"/api/v2/tickets/{int(ticket_id)}/conversations"
+        path = f"/api/v2/tickets/{int(ticket_id)}/conversations"
         params: dict[str, Any] | None = {"per_page": 100}
-        for _ in range(self._settings.max_conversation_pages):
-            if path is None:
-                return
+        for _ in self._pages(self._settings.max_conversation_pages, "conversations",
+                             ticket_id=ticket_id):
             body, response = self._get(path, params)
             if not isinstance(body, list):
-                raise RetriableError("freshdesk: a conversation list was not a JSON array")
+                raise base.RetriableError("freshdesk: a conversation list was not a JSON array")
             yield from (item for item in body if isinstance(item, dict))
-            path = self._same_host(_next_link(response.headers.get("Link")))
-            params = None  # the Link URL carries its own query
-        log.warning("conversation_pages_capped", source=self.name, vendor="freshdesk",
-                    ticket_id=ticket_id)
+            link = self._same_host(_next_link(response.headers.get("Link")))
+            if link is None:
+                return
+            path, params = link, None  # the Link URL carries its own query = None  # the Link URL carries its own query
 
     def _same_host(self, link: str | None) -> str | None:
         """A `Link` to another host is never followed: it would carry our credentials."""
@@ -362,11 +270,11 @@ class FreshdeskConnector:
             return None
         return link
 
-    def _snapshot(self, ticket: Mapping[str, Any]) -> TicketSnapshot:
+    def _snapshot(self, ticket: Mapping[str, Any]) -> base.TicketSnapshot:
         ticket_id = str(ticket["id"])
         priority = ticket.get("priority")
         status = ticket.get("status")
-        return TicketSnapshot(
+        return base.TicketSnapshot(
             ticket_id=ticket_id, subject=str(ticket.get("subject") or ""),
             url=self.ticket_url(ticket_id),
             status=STATUS_NAMES.get(status, str(status)) if status is not None else None,
@@ -379,14 +287,6 @@ class FreshdeskConnector:
             or _id_label("agent", ticket.get("responder_id")),
             group=_id_label("group", ticket.get("group_id")))
 
-    def _agent_me(self) -> int | None:
-        """The API user's agent id, to recognise our own notes.  Read once."""
-        if self._me is None:
-            body, _ = self._get("/api/v2/agents/me", None)
-            if isinstance(body, dict) and isinstance(body.get("id"), int):
-                self._me = int(body["id"])
-        return self._me
-
     def _agent_name(self, agent_id: Any) -> str | None:
         """An agent's name, read once per agent (`GET /api/v2/agents/{id}`) and kept:
         conversations name their author by id only.  None for a contact who is not an
@@ -395,8 +295,8 @@ class FreshdeskConnector:
             return None
         if agent_id not in self._agent_names:
             try:
-                body, _ = self._get(f"/api/v2/agents/{agent_id}", None)
-            except FatalError as exc:
+                body, _ = self._get(f"/api/v2/agents/{agent_id}")
+            except base.FatalError as exc:
                 if exc.status not in (403, 404):
                     raise
                 body = None  # not an agent, or not visible to this key: keep the id
@@ -408,33 +308,14 @@ class FreshdeskConnector:
         return self._agent_names[agent_id]
 
     def _get_ticket(self, ticket_id: str) -> dict[str, Any]:
-        try:
-            body, _ = self._get(f"/api/v2/tickets/{int(ticket_id)}", None)
-        except FatalError as exc:
-            if exc.status == 404:
-                raise TicketGoneError(f"freshdesk: ticket {ticket_id} is gone", 404) from None
-            raise
+        with self._gone(f"ticket {ticket_id}"):
+            body, _ = self._get(f"/api/v2/tickets/{int(ticket_id)}")
         if not isinstance(body, dict) or body.get("deleted"):
-            raise TicketGoneError(f"freshdesk: ticket {ticket_id} is gone", 404)
+            raise base.TicketGoneError(f"freshdesk: ticket {ticket_id} is gone", 404)
         return body
 
-    # -- HTTP -----------------------------------------------------------------------
-
-    def _get(self, path: str, params: Mapping[str, Any] | None) -> tuple[Any, requests.Response]:
-        response = self._http.request("GET", path, params=params)
-        self._watch_credits(response)
-        return _decode(response, "GET", path), response
-
-    def _write(self, method: str, path: str, payload: Mapping[str, Any]) -> None:
-        try:
-            response = self._http.request(method, path, json=dict(payload))
-        except FatalError as exc:
-            if exc.status == 404:
-                raise TicketGoneError(f"freshdesk: {method} {path} found no ticket", 404) from None
-            raise
-        self._watch_credits(response)
-
-    def _watch_credits(self, response: requests.Response) -> None:
+    def _observe(self, response: requests.Response) -> None:
+        """Stop reading (after the ticket in hand) when the credits fall to the reserve."""
         remaining = response.headers.get("X-RateLimit-Remaining")
         if remaining is None:
             return
@@ -444,7 +325,7 @@ class FreshdeskConnector:
             return
 
 
-def _classify(conversation: Mapping[str, Any], requester_id: Any) -> tuple[AuthorRole, bool]:
+def _classify(conversation: Mapping[str, Any], requester_id: Any) -> tuple[base.AuthorRole, bool]:
     """(author role, public) of a conversation.
 
     A private note is internal whoever wrote it.  `incoming` means "from outside", but API
@@ -484,14 +365,4 @@ def _next_link(header: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def _decode(response: requests.Response, method: str, path: str) -> Any:
-    if response.status_code == 204 or not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        raise RetriableError(f"freshdesk: {method} {path.split('?')[0]} returned a body "
-                             "that is not JSON") from None
-
-
-__all__ = ["PRIORITIES", "FreshdeskConnector", "FreshdeskSettings"]
+__all__ = ["FreshdeskConnector", "FreshdeskSettings"]

@@ -26,37 +26,28 @@ Merged conversations answer 301 and writes to them 404: both are `TicketGoneErro
 from __future__ import annotations
 
 import email.utils
-import json
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import requests
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.base import (
-    PRIORITIES,
-    AuthorRole,
-    FatalError,
-    Message,
-    PollResult,
-    RetriableError,
-    TicketChange,
-    TicketGoneError,
-    TicketSnapshot,
-    format_vendor_time,
-    parse_vendor_time,
-    priority_rank,
-)
-from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
+from connectors import base
+from connectors.cursors import WindowCursor
+from connectors.helpscout_priority import PriorityExpression, tag_names
+from connectors.http import Clock, RetryPolicy, Sleep
 from connectors.notetext import note_body
-from connectors.rest import merge_tags
-from connectors.settings import SourceSettings, secure_url
+from connectors.oauth import ClientCredentials
+from connectors.rest import (
+    Batch,
+    WindowedConnector,
+    default_policy,
+)
+from connectors.settings import WindowedSourceSettings, secure_url
 from vocab import Duration
 
 log = structlog.get_logger(__name__)
@@ -66,7 +57,7 @@ UI_BASE = "https://secure.helpscout.net/conversation"
 RETRY_AFTER_HEADERS = ("X-RateLimit-Retry-After", "Retry-After")
 
 
-class HelpScoutSettings(SourceSettings):
+class HelpScoutSettings(WindowedSourceSettings):
     """Client credentials of a Help Scout "My apps" app, and how priority is expressed."""
 
     kind: Literal["helpscout"] = "helpscout"
@@ -80,12 +71,9 @@ class HelpScoutSettings(SourceSettings):
     #: Normalised priority -> option id of the dropdown field (priority_mode: field).
     priority_options: dict[Literal["low", "normal", "high", "urgent"], int] = Field(
         default_factory=dict)
-    own_tag_prefix: str = "sentiment-"
     token_margin: Duration = timedelta(minutes=5)
     #: Re-list conversations modified this long before the last walk began.
     modified_overlap: Duration = timedelta(seconds=30)
-    #: How far back a changed conversation's threads are compared with those emitted.
-    message_overlap: Duration = timedelta(hours=1)
     max_thread_pages: int = Field(10, ge=1, le=100)
     #: List conversations with their threads (`embed=threads`): one request a page
     #: instead of one more per conversation.
@@ -111,173 +99,73 @@ class HelpScoutSettings(SourceSettings):
 
 
 @dataclass(slots=True)
-class _Cursor:
-    """Watermark, a walk in progress (next page, when it began, what it saw), emitted ids."""
+class _Cursor(WindowCursor):
+    """The window cursor, and a walk in progress (next page, when it began, what it saw)."""
 
-    since: datetime
-    floor: datetime  # start_from of the first poll: nothing older is ever emitted
     page: int | None = None
     walk_start: datetime | None = None
     walk_ids: set[int] = field(default_factory=set)
-    seen: dict[str, str] = field(default_factory=dict)  # thread id -> created_at
 
     @classmethod
-    def load(cls, raw: str | None, start_from: datetime) -> _Cursor:
-        if not raw:
-            start = start_from.astimezone(UTC).replace(microsecond=0)
-            return cls(since=start, floor=start)
-        try:
-            data = json.loads(raw)
-            walk_start = data.get("walk_start")
-            return cls(
-                since=parse_vendor_time(data["since"]), floor=parse_vendor_time(data["floor"]),
-                page=int(data["page"]) if data.get("page") is not None else None,
-                walk_start=parse_vendor_time(walk_start) if walk_start else None,
-                walk_ids={int(i) for i in data.get("walk_ids", [])},
-                seen={str(k): str(v) for k, v in dict(data.get("seen", {})).items()})
-        except (ValueError, KeyError, TypeError):
-            raise FatalError("helpscout: the stored cursor is not a Help Scout cursor") from None
+    def _walk_from_json(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        walk_start = data.get("walk_start")
+        return {"page": int(data["page"]) if data.get("page") is not None else None,
+                "walk_start": base.parse_vendor_time(walk_start) if walk_start else None,
+                "walk_ids": {int(i) for i in data.get("walk_ids", [])}}
 
-    def dump(self, overlap: timedelta, max_seen: int) -> str:
-        horizon = self.since - overlap
-        kept = sorted(((created, thread_id) for thread_id, created in self.seen.items()
-                       if parse_vendor_time(created) >= horizon), reverse=True)[:max_seen]
-        return json.dumps({
-            "v": 1, "since": format_vendor_time(self.since), "floor": format_vendor_time(self.floor),
-            "page": self.page,
-            "walk_start": format_vendor_time(self.walk_start) if self.walk_start else None,
-            "walk_ids": sorted(self.walk_ids) if self.page is not None else [],
-            "seen": {thread_id: created for created, thread_id in kept},
-        }, separators=(",", ":"), sort_keys=True)
+    def _walk_json(self) -> dict[str, Any]:
+        return {"page": self.page,
+                "walk_start": base.format_vendor_time(self.walk_start) if self.walk_start else None,
+                "walk_ids": sorted(self.walk_ids) if self.page is not None else []}
 
 
-class HelpScoutConnector:
+class HelpScoutConnector(WindowedConnector[_Cursor]):
     """One Help Scout account (client-credentials app) as a `Connector`."""
 
     kind = "helpscout"
-    MAX_SEEN = 20_000  # bound on the cursor's memory of emitted thread ids
+    CURSOR = _Cursor
+    GONE_STATUSES = (301, 404)  # a merged conversation answers 301, a write to it 404
+    _settings: HelpScoutSettings
 
     def __init__(self, settings: HelpScoutSettings, *, policy: RetryPolicy | None = None,
                  clock: Clock = time.time, sleep: Sleep = time.sleep,
                  session: requests.Session | None = None) -> None:
-        self.name = settings.name
-        self._settings = settings
-        self._clock = clock
-        base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
-        policy = policy or RetryPolicy(read_timeout=settings.timeout, deadline=2 * settings.timeout)
-        self._token_url = settings.token_url or f"{base_url}/v2/oauth2/token"
-        self.__client_id = settings.client_id
-        self.__client_secret = settings.client_secret
-        self.__token: str | None = None
-        self._token_expires = 0.0
-        self._token_lock = threading.Lock()
-        self.token_fetches = 0  # for tests and metrics: how often a token was requested
-        # A client of its own, without the 401 hook, so a refused token request cannot
-        # recurse into fetching another token.
-        self._token_http = HttpClient(self._token_url, vendor="helpscout", policy=policy,
-                                      clock=clock, sleep=sleep,
-                                      retry_after_headers=RETRY_AFTER_HEADERS)
-        self._http = HttpClient(base_url, vendor="helpscout", auth=self._auth_headers,
-                                on_unauthorized=self._renew_after_401, policy=policy,
-                                retry_after_headers=RETRY_AFTER_HEADERS, clock=clock,
-                                sleep=sleep, session=session)
-        self._me: int | None = None
-        self._pages_read = 0
-
-    def __repr__(self) -> str:
-        return f"HelpScoutConnector(name={self.name!r}, base_url={self._http.base_url!r})"
-
-    # -- token --------------------------------------------------------------------------
+        api_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._token_url = settings.token_url or f"{api_url}/v2/oauth2/token"
+        policy = policy or default_policy(settings)
+        self._token = ClientCredentials(
+            self._token_url, settings.client_id, settings.client_secret, vendor=self.kind,
+            margin=settings.token_margin.total_seconds(), policy=policy, clock=clock,
+            sleep=sleep, retry_after_headers=RETRY_AFTER_HEADERS)
+        super().__init__(settings, api_url, authorization=None, policy=policy, clock=clock,
+                         sleep=sleep, session=session, on_unauthorized=self._token.renew,
+                         retry_after_headers=RETRY_AFTER_HEADERS)
+        self._clients.append(self._token.http)
+        self._priority = PriorityExpression(
+            settings.priority_mode, settings.priority_tag_prefix, settings.priority_field_id,
+            {str(name): option for name, option in settings.priority_options.items()})
 
     def _auth_headers(self) -> Mapping[str, str]:
-        margin = self._settings.token_margin.total_seconds()
-        # The poll and the outbox may call at once: one of them fetches, the other waits.
-        with self._token_lock:
-            if self.__token is None or self._clock() >= self._token_expires - margin:
-                self._fetch_token()
-            return {"Authorization": f"Bearer {self.__token}"}
+        return self._token.headers()
 
-    def _renew_after_401(self) -> bool:
-        with self._token_lock:
-            self.__token = None
-            self._fetch_token()
-        return True
-
-    def _fetch_token(self) -> None:
-        self.token_fetches += 1
-        response = self._token_http.request(
-            "POST", self._token_url, authenticated=False,
-            data={"grant_type": "client_credentials",
-                  "client_id": self.__client_id.get_secret_value(),
-                  "client_secret": self.__client_secret.get_secret_value()})
-        body = _decode(response, "POST", "/v2/oauth2/token")
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise RetriableError("helpscout: the token endpoint answered without a token")
-        try:
-            lifetime = float(body.get("expires_in", 7200))
-        except (TypeError, ValueError):
-            lifetime = 7200.0
-        self.__token = token
-        self._token_expires = self._clock() + lifetime
+    @property
+    def token_fetches(self) -> int:
+        """How often a token was requested (for tests and metrics)."""
+        return self._token.fetches
 
     # -- Connector ------------------------------------------------------------------
 
     def ticket_url(self, ticket_id: str) -> str:
         return f"{UI_BASE}/{ticket_id}"
 
-    def close(self) -> None:
-        self._http.close()
-        self._token_http.close()
-
-    def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
-        state = _Cursor.load(cursor, start_from)
-        settings = self._settings
-        # Threads older than the overlap were emitted by earlier polls (or predate us).
-        emit_from = max(state.floor, state.since - settings.message_overlap)
-        first_request = self._http.log.total + self._token_http.log.total
-        messages: list[Message] = []
-        caught_up = False
-        self._pages_read = 0
-        try:
-            try:
-                caught_up = self._walk(state, emit_from, messages)
-            except (KeyError, ValueError, TypeError, AttributeError) as exc:
-                # A response of an unexpected shape: like a malformed body, try again later.
-                raise RetriableError(f"helpscout: unexpected response shape "
-                                     f"({type(exc).__name__})") from None
-        except RetriableError:
-            if not self._pages_read:
-                raise  # nothing consumed: the caller polls again with the same cursor
-            # Keep what was read: the cursor resumes the walk at the page it stopped on.
-            log.info("poll_stopped_early", source=self.name, vendor="helpscout",
-                     reason="retriable_error", pages_read=self._pages_read)
-        return PollResult(
-            messages=messages, next_cursor=state.dump(settings.message_overlap, self.MAX_SEEN),
-            caught_up=caught_up,
-            requests=self._http.log.total + self._token_http.log.total - first_request)
-
-    def apply(self, ticket_id: str, change: TicketChange) -> None:
-        if change.is_empty():
-            return
-        settings = self._settings
+    def _change(self, ticket_id: str, change: base.TicketChange) -> None:
         conversation = self._get_conversation(ticket_id)
-        current_tags = _tag_names(conversation)
-        tags = merge_tags(current_tags, change.add_tags, change.remove_tags,
-                          settings.own_tag_prefix)
+        current_tags = tag_names(conversation)
+        tags = self._merged_tags(current_tags, change)
         fields: list[dict[str, Any]] | None = None
-        if change.priority is not None:
-            if change.priority not in PRIORITIES:
-                raise FatalError(f"helpscout: unknown priority {change.priority!r}")
-            current = self._priority_of(conversation)
-            if priority_rank(change.priority) > priority_rank(current):
-                if settings.priority_mode == "tag":
-                    # Lower priority tags stay (they are not ours); the highest one wins.
-                    tag = f"{settings.priority_tag_prefix}{change.priority}"
-                    if tag not in tags:
-                        tags.append(tag)
-                else:
-                    fields = self._fields_with_priority(conversation, change.priority)
+        raised = self._priority_raise(self._priority.of(conversation), change.priority)
+        if raised is not None:
+            fields = self._priority.raise_to(conversation, tags, raised)
         path = f"/v2/conversations/{int(ticket_id)}"
         if fields is not None:
             self._write("PUT", f"{path}/fields", {"fields": fields})
@@ -289,11 +177,11 @@ class HelpScoutConnector:
 
     # -- reading --------------------------------------------------------------------
 
-    def _walk(self, state: _Cursor, emit_from: datetime, messages: list[Message]) -> bool:
-        """Walk the changed conversations' pages from the cursor; True when caught up."""
+    def _read(self, state: _Cursor, batch: Batch) -> None:
+        """Walk the changed conversations' pages from the cursor."""
         settings = self._settings
-        me = self._user_me()
-        emitted: set[str] = set(state.seen)
+        emit_from = state.emit_from(settings.message_overlap)
+        me = self._own_id("/v2/users/me")  # the app's user id
         rewalked = False
         for _ in range(settings.page_budget):
             if state.page is None:
@@ -302,14 +190,10 @@ class HelpScoutConnector:
             if state.walk_start is None:
                 state.walk_start = self._server_time(response)
             for conversation in _embedded(body, "conversations"):
-                new = [m for m in self._conversation_messages(conversation, emit_from, me)
-                       if m.message_id not in emitted]
-                for message in new:
-                    emitted.add(message.message_id)
-                    state.seen[message.message_id] = format_vendor_time(message.created_at)
-                messages.extend(new)
+                batch.messages.extend(state.admit(
+                    self._conversation_messages(conversation, emit_from, me)))
                 state.walk_ids.add(int(conversation["id"]))
-            self._pages_read += 1
+            batch.progress += 1
             if _has_next(body):
                 state.page += 1
                 continue
@@ -325,12 +209,12 @@ class HelpScoutConnector:
                 continue
             state.since = max(state.since, state.walk_start - settings.modified_overlap)
             state.page, state.walk_start, state.walk_ids = None, None, set()
-            return True
-        return False
+            batch.caught_up = True
+            return
 
     def _list_page(self, since: datetime, page: int) -> tuple[Any, requests.Response]:
         # status=all: the default lists only active conversations.  Always modifiedSince.
-        params: dict[str, Any] = {"status": "all", "modifiedSince": format_vendor_time(since),
+        params: dict[str, Any] = {"status": "all", "modifiedSince": base.format_vendor_time(since),
                                   "sortField": "modifiedAt", "sortOrder": "asc", "page": page}
         if self._settings.embed_threads:
             params["embed"] = "threads"
@@ -339,7 +223,7 @@ class HelpScoutConnector:
         return self._get("/v2/conversations", params)
 
     def _conversation_messages(self, conversation: Mapping[str, Any], emit_from: datetime,
-                               me: int | None) -> Iterator[Message]:
+                               me: int | None) -> Iterator[base.Message]:
         snapshot = self._snapshot(conversation)
         embedded = conversation.get("_embedded")
         embedded_threads = embedded.get("threads") if isinstance(embedded, dict) else None
@@ -350,14 +234,14 @@ class HelpScoutConnector:
                 threads = [t for t in embedded_threads if isinstance(t, dict)]
             else:
                 threads = list(self._threads(snapshot.ticket_id, emit_from))
-        except FatalError as exc:
-            if exc.status in (301, 404):
+        except base.FatalError as exc:
+            if exc.status in self.GONE_STATUSES:
                 log.info("conversation_gone_while_read", source=self.name,
                          vendor="helpscout", ticket_id=snapshot.ticket_id)
                 return
             raise
         for thread in sorted(threads, key=lambda t: (t["createdAt"], int(t["id"]))):
-            created = parse_vendor_time(thread["createdAt"])
+            created = base.parse_vendor_time(thread["createdAt"])
             if created < emit_from:
                 continue
             classified = _classify(thread)
@@ -368,7 +252,7 @@ class HelpScoutConnector:
             assert isinstance(author, dict)
             author_id = author.get("id")
             name = " ".join(str(author[k]) for k in ("first", "last") if author.get(k)) or None
-            yield Message(
+            yield base.Message(
                 message_id=str(thread["id"]), ticket_id=snapshot.ticket_id,
                 author_role=role, public=public, created_at=created,
                 body=str(thread.get("body") or ""), ticket=snapshot,
@@ -380,17 +264,16 @@ class HelpScoutConnector:
     def _threads(self, conversation_id: str, emit_from: datetime) -> Iterator[dict[str, Any]]:
         """Threads newest first, stopping at the page that reaches past `emit_from`."""
         path = f"/v2/conversations/{int(conversation_id)}/threads"
-        for page in range(1, self._settings.max_thread_pages + 1):
+        for page in self._pages(self._settings.max_thread_pages, "threads",
+                                ticket_id=conversation_id):
             body, _ = self._get(path, {"page": page})
             threads = [t for t in _embedded(body, "threads") if isinstance(t, dict)]
             yield from threads
-            oldest = min((parse_vendor_time(t["createdAt"]) for t in threads), default=None)
+            oldest = min((base.parse_vendor_time(t["createdAt"]) for t in threads), default=None)
             if not _has_next(body) or oldest is None or oldest < emit_from:
                 return
-        log.warning("thread_pages_capped", source=self.name, vendor="helpscout",
-                    ticket_id=conversation_id)
 
-    def _snapshot(self, conversation: Mapping[str, Any]) -> TicketSnapshot:
+    def _snapshot(self, conversation: Mapping[str, Any]) -> base.TicketSnapshot:
         conversation_id = str(conversation["id"])
         customer = conversation.get("primaryCustomer")
         requester = None
@@ -402,58 +285,17 @@ class HelpScoutConnector:
         if isinstance(assignee, dict):
             assigned = " ".join(str(assignee[k]) for k in ("first", "last")
                                 if assignee.get(k)) or assignee.get("email")
-        return TicketSnapshot(
+        return base.TicketSnapshot(
             ticket_id=conversation_id, subject=str(conversation.get("subject") or ""),
             url=self.ticket_url(conversation_id), status=conversation.get("status"),
-            priority=self._priority_of(conversation), tags=tuple(_tag_names(conversation)),
+            priority=self._priority.of(conversation), tags=tuple(tag_names(conversation)),
             requester=requester, assignee=str(assigned) if assigned else None)
 
-    def _priority_of(self, conversation: Mapping[str, Any]) -> str:
-        """The conversation's priority; without a priority tag or field value, "normal"."""
-        settings = self._settings
-        if settings.priority_mode == "tag":
-            found = [tag[len(settings.priority_tag_prefix):]
-                     for tag in _tag_names(conversation)
-                     if tag.startswith(settings.priority_tag_prefix)]
-            ranked = [p for p in found if p in PRIORITIES]
-            return max(ranked, key=priority_rank) if ranked else "normal"
-        by_option = {str(option): name for name, option in settings.priority_options.items()}
-        for custom in conversation.get("customFields") or []:
-            if isinstance(custom, dict) and custom.get("id") == settings.priority_field_id:
-                return by_option.get(str(custom.get("value")), "normal")
-        return "normal"
-
-    def _fields_with_priority(self, conversation: Mapping[str, Any],
-                              priority: str) -> list[dict[str, Any]]:
-        """Every custom field as it is, with the priority dropdown set: PUT replaces all."""
-        settings = self._settings
-        option = settings.priority_options.get(priority)  # type: ignore[call-overload]
-        if option is None:
-            raise FatalError(f"helpscout: no dropdown option configured for {priority!r}")
-        fields = [{"id": custom["id"], "value": custom.get("value")}
-                  for custom in conversation.get("customFields") or []
-                  if isinstance(custom, dict) and custom.get("id") != settings.priority_field_id]
-        fields.append({"id": settings.priority_field_id, "value": str(option)})
-        return fields
-
-    def _user_me(self) -> int | None:
-        """The app's user id, to recognise our own notes.  Read once."""
-        if self._me is None:
-            body, _ = self._get("/v2/users/me", None)
-            if isinstance(body, dict) and isinstance(body.get("id"), int):
-                self._me = int(body["id"])
-        return self._me
-
     def _get_conversation(self, conversation_id: str) -> dict[str, Any]:
-        try:
-            body, _ = self._get(f"/v2/conversations/{int(conversation_id)}", None)
-        except FatalError as exc:
-            if exc.status in (301, 404):
-                raise TicketGoneError(f"helpscout: conversation {conversation_id} was merged "
-                                      "or deleted", exc.status) from None
-            raise
+        with self._gone(f"conversation {conversation_id} (merged or deleted)"):
+            body, _ = self._get(f"/v2/conversations/{int(conversation_id)}")
         if not isinstance(body, dict):
-            raise RetriableError("helpscout: a conversation was not a JSON object")
+            raise base.RetriableError("helpscout: a conversation was not a JSON object")
         return body
 
     def _server_time(self, response: requests.Response) -> datetime:
@@ -466,23 +308,8 @@ class HelpScoutConnector:
                 pass
         return datetime.fromtimestamp(self._clock(), UTC).replace(microsecond=0)
 
-    # -- HTTP -----------------------------------------------------------------------
 
-    def _get(self, path: str, params: Mapping[str, Any] | None) -> tuple[Any, requests.Response]:
-        response = self._http.request("GET", path, params=params)
-        return _decode(response, "GET", path), response
-
-    def _write(self, method: str, path: str, payload: Mapping[str, Any]) -> None:
-        try:
-            self._http.request(method, path, json=dict(payload))
-        except FatalError as exc:
-            if exc.status in (301, 404):
-                raise TicketGoneError(f"helpscout: {method} {path} found no conversation",
-                                      exc.status) from None
-            raise
-
-
-def _classify(thread: Mapping[str, Any]) -> tuple[AuthorRole, bool] | None:
+def _classify(thread: Mapping[str, Any]) -> tuple[base.AuthorRole, bool] | None:
     """(author role, public) of a thread, or None for what is not a message.
 
     Drafts and threads under review are not sent yet; line items are workflow and
@@ -511,7 +338,7 @@ def _classify(thread: Mapping[str, Any]) -> tuple[AuthorRole, bool] | None:
 
 def _embedded(body: Any, key: str) -> list[dict[str, Any]]:
     if not isinstance(body, dict):
-        raise RetriableError("helpscout: a list response was not a JSON object")
+        raise base.RetriableError("helpscout: a list response was not a JSON object")
     embedded = body.get("_embedded") or {}
     items = embedded.get(key) if isinstance(embedded, dict) else None
     return [item for item in items or [] if isinstance(item, dict)]
@@ -527,26 +354,6 @@ def _total(body: Any) -> int | None:
     if isinstance(page, dict) and isinstance(page.get("totalElements"), int):
         return int(page["totalElements"])
     return None
-
-
-def _tag_names(conversation: Mapping[str, Any]) -> list[str]:
-    names: list[str] = []
-    for tag in conversation.get("tags") or []:
-        name = tag.get("tag") if isinstance(tag, dict) else tag
-        if isinstance(name, str):
-            names.append(name)
-    return names
-
-
-def _decode(response: requests.Response, method: str, path: str) -> Any:
-    if response.status_code == 204 or not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        where = urlsplit(path).path
-        raise RetriableError(f"helpscout: {method} {where} returned a body that is not JSON") \
-            from None
 
 
 __all__ = ["HelpScoutConnector", "HelpScoutSettings"]

@@ -11,120 +11,33 @@ customer text (method, host, path and status only).
 
 Short waits (up to `RetryPolicy.max_inline_wait`) are slept here, inside the call; longer
 ones surface as `RetriableError(retry_after=...)` so the scheduler can move on and the
-source is polled again later.  The clock and the sleep are injectable for tests.
+source is polled again later.  The clock and the sleep are injectable for tests.  The
+policy, Retry-After parsing and budgets are in `connectors.waits`.
 
-Deadlines: `requests` timeouts apply per socket read, so a server that drips one byte
-every few seconds never trips them and holds a poll (and shutdown) forever.  Every
-request here has a wall-clock deadline (`RetryPolicy.deadline`): a watchdog timer shuts
-the request's socket down when it passes, whatever phase the request is in (connect,
-headers, body), and the request fails with a retriable error.  The socket is found
-through a connection pool that records, per thread, which connection the current
-request took (`_WatchedPool`).  Bodies are read in chunks and refused past
-`RetryPolicy.max_response_bytes` (after decompression), so a huge or endless body costs
-at most the cap in memory.  `close()` also cuts requests in flight, and at shutdown
-`stop_all_clients(grace)` stops every client: nothing new is sent or retried, and what
-is in flight gets `grace` seconds before it is cut.
+Every attempt has a wall-clock deadline (`RetryPolicy.deadline`, `connectors.deadline`)
+and a body cap (`RetryPolicy.max_response_bytes`, after decompression).  `close()` also
+cuts requests in flight, and at shutdown `stop_all_clients(grace)` stops every client:
+nothing new is sent or retried, and what is in flight gets `grace` seconds before it is
+cut.
 """
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import socket
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from connectors.base import AuthError, FatalError, RetriableError
-from vocab.backoff import Backoff
+from connectors.deadline import Watchdog, WatchedAdapter, read_capped, watch
+from connectors.waits import Clock, RateBudget, RetryPolicy, Sleep, parse_retry_after
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How one logical request is retried.  Immutable; named defaults."""
-
-    attempts: int = 4  # total tries of one request, the first included
-    backoff_base: float = 0.5  # seconds, doubled per attempt, with jitter
-    backoff_cap: float = 8.0
-    default_retry_after: float = 60.0  # a 429 without a usable header (Zendesk edge)
-    max_retry_after: float = 600.0  # never trust a server asking for more than this
-    max_inline_wait: float = 5.0  # longer waits are handed back to the scheduler
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0  # per socket read
-    #: Wall-clock limit of one attempt, from sending to the last byte of the body.
-    deadline: float = 60.0
-    #: Largest body read (decompressed); a bigger one is refused without being held.
-    max_response_bytes: int = 32 * 1024 * 1024
-
-    def backoff(self, attempt: int) -> float:
-        return Backoff(self.backoff_base, self.backoff_cap, jitter_low=0.75,
-                       jitter_high=1.0).delay(attempt)
-
-
-def parse_retry_after(value: str | None, now: float, cap: float) -> float | None:
-    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date), capped."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - now
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, min(seconds, cap))
-
-
-class RateBudget:
-    """At most `limit` requests in any `window` seconds (sliding window).
-
-    Shared by every call that spends it: Zendesk's incremental-export budget counts the
-    export pages of a poll and nothing else.
-    """
-
-    def __init__(self, name: str, limit: int, window: float, clock: Clock = time.monotonic):
-        if limit < 1 or window <= 0:
-            raise ValueError("a rate budget needs limit >= 1 and window > 0")
-        self.name = name
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._sent: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def wait_needed(self) -> float:
-        """Seconds until one more request fits; 0 when it fits now."""
-        with self._lock:
-            now = self._clock()
-            while self._sent and now - self._sent[0] >= self.window:
-                self._sent.popleft()
-            if len(self._sent) < self.limit:
-                return 0.0
-            return self.window - (now - self._sent[0])
-
-    def spend(self) -> None:
-        with self._lock:
-            self._sent.append(self._clock())
+__all__ = ["Clock", "RateBudget", "RetryPolicy", "Sleep", "parse_retry_after"]  # and below
 
 
 @dataclass(slots=True)
@@ -141,73 +54,6 @@ class RequestLog:
 
 class ResponseTooLarge(RetriableError):
     """A body over `RetryPolicy.max_response_bytes`; retried later, never held in memory."""
-
-
-# -- deadlines ---------------------------------------------------------------------------
-
-_current = threading.local()
-
-
-class _Watchdog:
-    """Shuts one request's socket down when its deadline passes."""
-
-    def __init__(self) -> None:
-        self.connection: Any = None
-        self.fired = False
-        self.done = False
-        self._lock = threading.Lock()
-
-    def attach(self, connection: Any) -> None:
-        with self._lock:
-            self.connection = connection
-            if self.fired:
-                self._cut()
-
-    def fire(self) -> None:
-        with self._lock:
-            if self.done:
-                return  # the connection may already serve another request
-            self.fired = True
-            self._cut()
-
-    def finish(self) -> None:
-        with self._lock:
-            self.done = True
-
-    def _cut(self) -> None:
-        sock = getattr(self.connection, "sock", None)
-        if sock is None:
-            return  # still connecting: the connect timeout bounds that
-        # The plain socket's shutdown, also for TLS: it wakes the reading thread without
-        # touching the SSL object that thread is using.  OSError: already closed.
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _attach(connection: Any) -> Any:
-    watchdog: _Watchdog | None = getattr(_current, "watchdog", None)
-    if watchdog is not None:
-        watchdog.attach(connection)
-    return connection
-
-
-class _WatchedPool(HTTPConnectionPool):
-    """Tells the current request's watchdog which connection it is using."""
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _attach(super()._get_conn(timeout))
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _attach(super()._get_conn(timeout))
-
-
-class _WatchedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedPool, "https": _WatchedHTTPSPool}
 
 
 #: Every client alive, so that shutdown can stop them all (`stop_all_clients`).
@@ -256,10 +102,10 @@ class HttpClient:
         self._clock = clock
         self._sleep = sleep
         self._session = session or requests.Session()
-        adapter = _WatchedAdapter()
+        adapter = WatchedAdapter()
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._in_flight: set[_Watchdog] = set()
+        self._in_flight: set[Watchdog] = set()
         self._in_flight_lock = threading.Lock()
         self._stopping = threading.Event()
         with _CLIENTS_LOCK:
@@ -319,7 +165,7 @@ class HttpClient:
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json: Any = None, data: Any = None, budgets: tuple[RateBudget, ...] = (),
                 authenticated: bool = True) -> requests.Response:
-        """One logical request with retries; returns a 2xx/3xx response or raises."""
+        """One logical request with retries; returns a 2xx response or raises."""
         url = self.url(path)
         where = self._where(url)
         reauthenticated = False
@@ -340,67 +186,77 @@ class HttpClient:
                 last = exc
             else:
                 self.log.record(response.status_code)
-                status = response.status_code
-                if status < 300:
-                    return response
-                if 300 <= status < 400:
-                    # Never follow: a redirect would carry our credentials to another host.
-                    raise FatalError(
-                        f"{self.vendor}: {method} {where} answered redirect {status}", status
-                    )
-                if status == 401 and not reauthenticated and self._on_unauthorized:
+                if response.status_code == 401 and not reauthenticated and self._on_unauthorized:
                     reauthenticated = True
                     if self._on_unauthorized():
-                        continue
-                if status in (401, 403):
-                    raise AuthError(
-                        f"{self.vendor}: {method} {where} was refused ({status}); "
-                        "check the credentials and their permissions", status)
-                if status == 409:
-                    # A conflict (Zendesk safe_update) means our view is stale: resending the
-                    # same request cannot succeed, so the caller re-reads and decides.
-                    raise RetriableError(f"{self.vendor}: {method} {where} answered 409 "
-                                         "(conflict)")
-                if status == 429 or status == 408 or status >= 500:
-                    wait = self._server_wait(response)
-                    if status == 429 and wait is None:
-                        wait = self.policy.default_retry_after
-                    if wait is not None:
-                        self._not_before = max(self._not_before, self._clock() + wait)
-                    last = RetriableError(
-                        f"{self.vendor}: {method} {where} answered {status}"
-                        f"{self._error_code(response)}", retry_after=wait)
-                else:
-                    raise FatalError(
-                        f"{self.vendor}: {method} {where} answered {status}"
-                        f"{self._error_code(response)}", status)
-            if attempt + 1 >= self.policy.attempts or self._stopping.is_set():
+                        continue  # new credentials: the same attempt once more
+                last = self._failure(response, method, where)
+                if last is None:
+                    return response
+            if not self._pause_before_retry(attempt):
                 break
-            wait = max(self._not_before - self._clock(), self.policy.backoff(attempt))
-            if wait > self.policy.max_inline_wait:
-                break  # hand the long wait back to the scheduler
-            self._sleep(wait)
         assert last is not None
         raise last
+
+    def _failure(self, response: requests.Response, method: str,
+                 where: str) -> RetriableError | None:
+        """None for a 2xx; the RetriableError of a status worth retrying; else raises."""
+        status = response.status_code
+        if status < 300:
+            return None
+        if 300 <= status < 400:
+            # Never follow: a redirect would carry our credentials to another host.
+            raise FatalError(f"{self.vendor}: {method} {where} answered redirect {status}",
+                             status)
+        if status in (401, 403):
+            raise AuthError(f"{self.vendor}: {method} {where} was refused ({status}); "
+                            "check the credentials and their permissions", status)
+        if status == 409:
+            # A conflict (Zendesk safe_update) means our view is stale: resending the same
+            # request cannot succeed, so the caller re-reads and decides.
+            raise RetriableError(f"{self.vendor}: {method} {where} answered 409 (conflict)")
+        if status == 429 or status == 408 or status >= 500:
+            wait = self._server_wait(response)
+            if status == 429 and wait is None:
+                wait = self.policy.default_retry_after
+            if wait is not None:
+                self._not_before = max(self._not_before, self._clock() + wait)
+            return RetriableError(f"{self.vendor}: {method} {where} answered {status}"
+                                  f"{self._error_code(response)}", retry_after=wait)
+        raise FatalError(f"{self.vendor}: {method} {where} answered {status}"
+                         f"{self._error_code(response)}", status)
+
+    def _pause_before_retry(self, attempt: int) -> bool:
+        """Sleep the backoff (or the server's wait) before another attempt; False when
+        there is none to make, or the wait is long enough to hand to the scheduler."""
+        if attempt + 1 >= self.policy.attempts or self._stopping.is_set():
+            return False
+        wait = max(self._not_before - self._clock(), self.policy.backoff(attempt))
+        if wait > self.policy.max_inline_wait:
+            return False  # hand the long wait back to the scheduler
+        self._sleep(wait)
+        return True
 
     # -- internals ----------------------------------------------------------------
 
     def _send(self, method: str, url: str, where: str, **kwargs: Any) -> requests.Response:
         """One attempt under the deadline, its body read and capped; RetriableError else."""
-        watchdog = _Watchdog()
+        watchdog = Watchdog()
         timer = threading.Timer(self.policy.deadline, watchdog.fire)
         timer.daemon = True
         with self._in_flight_lock:
             self._in_flight.add(watchdog)
-        _current.watchdog = watchdog
+        watch(watchdog)
         timer.start()
         response: requests.Response | None = None
         try:
             response = self._session.request(
                 method, url, timeout=(self.policy.connect_timeout, self.policy.read_timeout),
                 allow_redirects=False, stream=True, **kwargs)
-            _current.watchdog = None  # the connection is known; later requests are not ours
-            self._read_body(response, method, where, watchdog)
+            watch(None)  # the connection is known; later requests are not ours
+            read_capped(response, self.policy.max_response_bytes, ResponseTooLarge(
+                f"{self.vendor}: {method} {where} answered a body over "
+                f"{self.policy.max_response_bytes} bytes; refused"), watchdog)
         except ResponseTooLarge:
             raise
         except (requests.RequestException, OSError) as exc:
@@ -414,7 +270,7 @@ class HttpClient:
             raise RetriableError(
                 f"{self.vendor}: {method} {where} failed ({type(exc).__name__})") from None
         finally:
-            _current.watchdog = None
+            watch(None)
             timer.cancel()
             with self._in_flight_lock:
                 self._in_flight.discard(watchdog)
@@ -427,30 +283,6 @@ class HttpClient:
         if self._stopping.is_set():
             return f"{self.vendor}: {method} {where} was cut short: stopping"
         return f"{self.vendor}: {method} {where} exceeded its {self.policy.deadline:g}s deadline"
-
-    def _read_body(self, response: requests.Response, method: str, where: str,
-                   watchdog: _Watchdog) -> None:
-        """Read the streamed body into the response, refusing it past the size cap."""
-        cap = self.policy.max_response_bytes
-        too_large = ResponseTooLarge(
-            f"{self.vendor}: {method} {where} answered a body over {cap} bytes; refused")
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > cap:
-            response.close()
-            raise too_large
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > cap:
-                response.close()
-                raise too_large
-            chunks.append(chunk)
-        watchdog.finish()
-        # What `response.content` would have read, without reading past the cap.
-        response._content = b"".join(chunks)
-        response._content_consumed = True  # type: ignore[attr-defined]
-        response.close()  # the body is complete: the connection goes back to the pool
 
     def _wait_for_permission(self, budgets: tuple[RateBudget, ...], where: str) -> None:
         """Honour the server's not-before time and our own budgets, or hand back."""

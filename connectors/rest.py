@@ -1,25 +1,26 @@
-"""What a REST helpdesk connector shares, so a vendor module holds only vendor specifics.
+"""The shared REST source base: a vendor module holds only what is specific to its vendor.
 
 A vendor module reads "what changed since the watermark" from its API, turns records into
-`Message`s and writes changes back.  The parts that are the same whatever the vendor live
-here: the forward-only cursor with its overlap window (`OverlapCursor`: a watermark, the
-first poll's floor, and the ids already emitted inside the window, so a record committed
-late is still read and nothing is emitted twice), the tag merge that never drops a tag
-the daemon did not add, "only ever raise" for priorities, the mapping of a vendor's
-"no such ticket" answer to `TicketGoneError`, the turning of an unexpected response shape
-into a `RetriableError` (a malformed body means "try later", never a crash), JSON
-decoding with messages free of bodies, and a bound on every pagination loop.
+`Message`s and writes changes back.  What is the same whatever the vendor lives here:
+`RestConnector`, the base class every REST helpdesk connector subclasses (its HTTP
+client and credentials, `repr` without secrets, `close`, the poll skeleton that keeps
+partial progress, JSON reads, writes whose "no such ticket" answer becomes
+`TicketGoneError`, the tag merge and "only ever raise" for priorities), and the small
+functions it is built from: the tag merge that never drops a tag the daemon did not
+add, the turning of an unexpected response shape into a `RetriableError` (a malformed
+body means "try later", never a crash), JSON decoding with messages free of bodies, and
+a bound on every pagination loop.  The cursors with an overlap window live in
+`connectors.cursors`.  docs/connectors.md is the checklist for adding a helpdesk.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
 
 import requests
 import structlog
@@ -27,12 +28,18 @@ import structlog
 from connectors.base import (
     PRIORITIES,
     FatalError,
+    Message,
+    PollResult,
     RetriableError,
+    TicketChange,
     TicketGoneError,
-    format_vendor_time,
-    parse_vendor_time,
     priority_rank,
 )
+from connectors.cursors import OverlapCursor, WindowCursor
+from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
+from connectors.settings import SourceSettings, WindowedSourceSettings
+
+__all__ = ["OverlapCursor", "WindowCursor"]  # with the names defined below
 
 log = structlog.get_logger(__name__)
 
@@ -56,79 +63,6 @@ def priority_from_number(value: Any, numbers: Mapping[str, int]) -> str | None:
         return None
     reached = [p for p in PRIORITIES if numbers[p] <= number]
     return reached[-1] if reached else PRIORITIES[0]
-
-
-@dataclass(slots=True)
-class OverlapCursor:
-    """Watermark, floor, a walk in progress, and the ids emitted inside the window.
-
-    `since` is the newest record time read; a walk lists the records after `mark` (the
-    highest id a finished walk reached) or created since `since - overlap` (records can
-    become visible out of order: a transaction committed late), skipping the ids in
-    `seen`.  A walk keeps its query (`walk_from`) and goes on at `page` across polls, so a
-    window fuller than the page budget still makes progress; when it ends, `mark` moves
-    to `top`.  `floor` is the first poll's start: nothing older is ever emitted.
-    """
-
-    vendor: str
-    since: datetime
-    floor: datetime
-    mark: int = 0
-    top: int = 0
-    page: int = 1
-    walk_from: datetime | None = None
-    seen: dict[str, str] = field(default_factory=dict)  # message id -> created (ISO)
-
-    @classmethod
-    def load(cls, vendor: str, raw: str | None, start_from: datetime) -> OverlapCursor:
-        if not raw:
-            start = start_from.astimezone(UTC).replace(microsecond=0)
-            return cls(vendor=vendor, since=start, floor=start)
-        try:
-            data = json.loads(raw)
-            walk_from = data.get("walk_from")
-            return cls(vendor=vendor, since=parse_vendor_time(data["since"]),
-                       floor=parse_vendor_time(data["floor"]), mark=int(data.get("mark", 0)),
-                       top=int(data.get("top", 0)), page=int(data.get("page", 1)),
-                       walk_from=parse_vendor_time(walk_from) if walk_from else None,
-                       seen={str(k): str(v) for k, v in dict(data.get("seen", {})).items()})
-        except (ValueError, KeyError, TypeError):
-            raise FatalError(f"{vendor}: the stored cursor is not a {vendor} cursor") from None
-
-    def begin_walk(self, overlap: timedelta) -> datetime:
-        """The window start of the walk in progress, or of a new one from page 1."""
-        if self.walk_from is None:
-            self.walk_from, self.page = max(self.floor, self.since - overlap), 1
-        return self.walk_from
-
-    def page_read(self, ids: Iterable[int], last: bool) -> None:
-        """A page of the walk is read: go on at the next one, or finish the walk."""
-        self.top = max([self.top, self.mark, *ids])
-        if last:
-            self.mark, self.page, self.walk_from = self.top, 1, None
-        else:
-            self.page += 1
-
-    def is_new(self, message_id: str) -> bool:
-        return message_id not in self.seen
-
-    def remember(self, message_id: str, created: datetime) -> None:
-        self.seen[message_id] = format_vendor_time(created)
-        if created > self.since:
-            self.since = created
-
-    def dump(self, overlap: timedelta, max_seen: int) -> str:
-        """JSON, keeping only the ids still inside the window (at most `max_seen`)."""
-        horizon = self.since - overlap
-        kept = sorted(((created, message_id) for message_id, created in self.seen.items()
-                       if parse_vendor_time(created) >= horizon), reverse=True)[:max_seen]
-        return json.dumps({"v": 1, "since": format_vendor_time(self.since),
-                           "floor": format_vendor_time(self.floor), "mark": self.mark,
-                           "top": self.top, "page": self.page,
-                           "walk_from": format_vendor_time(self.walk_from)
-                           if self.walk_from else None,
-                           "seen": {message_id: created for created, message_id in kept}},
-                          separators=(",", ":"), sort_keys=True)
 
 
 def merge_tags(current: Sequence[str], add: Iterable[str], remove: Iterable[str],
@@ -187,3 +121,180 @@ def bounded_pages(limit: int, vendor: str, what: str, **context: Any) -> Iterato
     """Page numbers 1..limit; reaching the cap is logged (a loop never runs unbounded)."""
     yield from range(1, limit + 1)
     log.warning("pages_capped", vendor=vendor, what=what, pages=limit, **context)
+
+
+def default_policy(settings: SourceSettings) -> RetryPolicy:
+    """The retry policy of a source: its read timeout, and twice that for a request."""
+    return RetryPolicy(read_timeout=settings.timeout, deadline=2 * settings.timeout)
+
+
+class StopPoll(Exception):
+    """Raised inside `RestConnector._read` to end a poll with what is complete (a budget
+    spent); it never escapes `poll`."""
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one poll has read: the messages its cursor covers, and whether it is done.
+
+    `progress` counts what the cursor now covers (pages, tickets): while it is 0 a
+    retriable failure means nothing was consumed, and the caller polls again with the
+    same cursor.
+    """
+
+    messages: list[Message] = field(default_factory=list)
+    caught_up: bool = False
+    progress: int = 0
+
+
+StateT = TypeVar("StateT")
+CursorT = TypeVar("CursorT", bound=WindowCursor)
+
+
+class RestConnector(Generic[StateT]):
+    """One REST helpdesk account as a `Connector`; a vendor subclasses it.
+
+    A subclass sets `kind`, calls `__init__` with its API root and credentials, and
+    implements `_load_cursor` / `_dump_cursor` (its cursor as a string; done by
+    `WindowedConnector`), `_read` (one poll's walk: messages into the batch, the cursor
+    moved to cover exactly them), `_change` (a change that is not empty) and
+    `ticket_url`.  `poll` is the skeleton around `_read`, `apply` the one around
+    `_change`.
+    """
+
+    kind: str  # the config `kind`, set by each subclass
+    MAX_SEEN: ClassVar[int] = 20_000  # bound on a cursor's memory of emitted ids
+    #: Statuses of a ticket read or write that mean the ticket is gone (merged, deleted).
+    GONE_STATUSES: ClassVar[tuple[int, ...]] = (404,)
+
+    def __init__(self, settings: SourceSettings, api_url: str, *, authorization: str | None,
+                 policy: RetryPolicy | None, clock: Clock, sleep: Sleep,
+                 session: requests.Session | None = None,
+                 on_unauthorized: Callable[[], bool] | None = None,
+                 retry_after_headers: tuple[str, ...] = ("Retry-After",)) -> None:
+        self.name = settings.name
+        self._settings = settings
+        self._clock = clock
+        self.__authorization = authorization
+        self._http = HttpClient(
+            api_url, vendor=self.kind, auth=self._auth_headers,
+            policy=policy or default_policy(settings),
+            on_unauthorized=on_unauthorized, retry_after_headers=retry_after_headers,
+            clock=clock, sleep=sleep, session=session)
+        self._clients = [self._http]  # every client this connector sends through
+        self._own_user: int | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self._http.base_url!r})"
+
+    def _auth_headers(self) -> Mapping[str, str]:
+        """The credentials of one request (a subclass with expiring tokens overrides)."""
+        return {"Authorization": self.__authorization} if self.__authorization else {}
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+    # -- the poll skeleton ----------------------------------------------------------
+
+    def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
+        state = self._load_cursor(cursor, start_from)
+        before = self._requests_sent()
+        batch = Batch()
+        try:
+            with shape_errors_retriable(self.kind):
+                self._read(state, batch)
+        except (RetriableError, StopPoll) as exc:
+            if isinstance(exc, RetriableError) and not batch.progress:
+                raise  # nothing consumed: the caller polls again with the same cursor
+            # What was read before the stop is complete, and the cursor covers exactly it.
+            log.info("poll_stopped_early", source=self.name, vendor=self.kind,
+                     reason=type(exc).__name__, progress=batch.progress)
+        return PollResult(messages=batch.messages, next_cursor=self._dump_cursor(state),
+                          caught_up=batch.caught_up,
+                          requests=self._requests_sent() - before)
+
+    def _load_cursor(self, raw: str | None, start_from: datetime) -> StateT:
+        raise NotImplementedError
+
+    def _dump_cursor(self, state: StateT) -> str:
+        raise NotImplementedError
+
+    def _read(self, state: StateT, batch: Batch) -> None:
+        """Read from `state` on, within the page budget; move `state` as messages land."""
+        raise NotImplementedError
+
+    def _requests_sent(self) -> int:
+        return sum(client.log.total for client in self._clients)
+
+    # -- HTTP -----------------------------------------------------------------------
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None
+             ) -> tuple[Any, requests.Response]:
+        """GET as JSON, with the response (for headers and links)."""
+        response = self._http.request("GET", path, params=params)
+        self._observe(response)
+        return decode_json(response, self.kind, "GET", path), response
+
+    def _write(self, method: str, path: str, payload: Mapping[str, Any]) -> requests.Response:
+        """Send a change to a ticket; a gone ticket raises TicketGoneError."""
+        with self._gone(f"the ticket of {method} {path}"):
+            response = self._http.request(method, path, json=dict(payload))
+        self._observe(response)
+        return response
+
+    def _gone(self, what: str) -> AbstractContextManager[None]:
+        """Inside the block, a "no such ticket" answer (`GONE_STATUSES`) is TicketGoneError."""
+        return gone_on_missing(self.kind, what, self.GONE_STATUSES)
+
+    def _pages(self, limit: int, what: str, **context: Any) -> Iterator[int]:
+        """Page numbers 1..limit of one listing; reaching the cap is logged."""
+        return bounded_pages(limit, self.kind, what, source=self.name, **context)
+
+    def _own_id(self, path: str) -> int | None:
+        """The API user's id (`{"id": …}` at `path`), to recognise our own notes; read once."""
+        if self._own_user is None:
+            body, _ = self._get(path)
+            if isinstance(body, dict) and isinstance(body.get("id"), int):
+                self._own_user = int(body["id"])
+        return self._own_user
+
+    def _observe(self, response: requests.Response) -> None:
+        """Every response read or written (Freshdesk watches its rate-limit credits)."""
+
+    # -- writing --------------------------------------------------------------------
+
+    def apply(self, ticket_id: str, change: TicketChange) -> None:
+        if not change.is_empty():
+            self._change(ticket_id, change)
+
+    def _change(self, ticket_id: str, change: TicketChange) -> None:
+        """Apply a change that is not empty (read, merge, write; never clobber)."""
+        raise NotImplementedError
+
+    def _merged_tags(self, current: Sequence[str], change: TicketChange) -> list[str]:
+        return merge_tags(current, change.add_tags, change.remove_tags,
+                          self._settings.own_tag_prefix)
+
+    def _priority_raise(self, current: str | None, wanted: str | None,
+                        known: Iterable[str] = PRIORITIES) -> str | None:
+        """`wanted` when it ranks above `current` (priorities only ever rise), else None;
+        FatalError for a priority not in `known` (those this account can express)."""
+        if wanted is None:
+            return None
+        if wanted not in known:
+            raise FatalError(f"{self.kind}: unknown priority {wanted!r}")
+        return wanted if raises_priority(current, wanted) else None
+
+
+class WindowedConnector(RestConnector[CursorT]):
+    """A REST connector whose cursor is a `WindowCursor`: `CURSOR` names its subclass."""
+
+    CURSOR: type[CursorT]
+    _settings: WindowedSourceSettings
+
+    def _load_cursor(self, raw: str | None, start_from: datetime) -> CursorT:
+        return self.CURSOR.load(self.kind, raw, start_from)
+
+    def _dump_cursor(self, state: CursorT) -> str:
+        return state.dump(self._settings.message_overlap, self.MAX_SEEN)

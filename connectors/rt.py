@@ -29,39 +29,26 @@ from urllib.parse import quote
 import requests
 from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import (
-    FatalError,
-    Message,
-    PollResult,
-    RetriableError,
-    TicketChange,
-    TicketGoneError,
-    TicketSnapshot,
-    parse_vendor_time,
-)
-from connectors.http import Clock, HttpClient, RetryPolicy, Sleep
+from connectors import base
+from connectors.cursors import OverlapCursor
+from connectors.http import Clock, RetryPolicy, Sleep
 from connectors.rest import (
-    OverlapCursor,
+    Batch,
+    WindowedConnector,
     basic_authorization,
-    bounded_pages,
     check_priority_ladder,
-    decode_json,
-    gone_on_missing,
-    merge_tags,
     priority_from_number,
-    raises_priority,
-    shape_errors_retriable,
 )
-from connectors.settings import SourceSettings
+from connectors.settings import WindowedSourceSettings
 from vocab import Duration
 
 #: RT's own labels (`%PriorityAsString`: Low 0, Medium 50, High 100) with "high" between.
 DEFAULT_PRIORITIES: dict[str, int] = {"low": 0, "normal": 50, "high": 80, "urgent": 100}
 MESSAGE_TYPES = ("Create", "Correspond", "Comment")
-_Ticket = tuple[TicketSnapshot, frozenset[str]]  # a snapshot and its requestors' names
+_Ticket = tuple[base.TicketSnapshot, frozenset[str]]  # a snapshot and its requestors' names
 
 
-class RTSettings(SourceSettings):
+class RTSettings(WindowedSourceSettings):
     """An RT 5 instance: its root URL, a token or a user's password, what to watch."""
 
     kind: Literal["rt"] = "rt"
@@ -72,7 +59,6 @@ class RTSettings(SourceSettings):
     queues: tuple[str, ...] = ()  # queue names; empty: every queue the user can see
     tags_field: str = Field("sentiment-tags", min_length=1)  # a multi-value custom field
     priorities: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
-    own_tag_prefix: str = "sentiment-"
     #: Transactions this long before the newest one read are read again (late commits).
     message_overlap: Duration = timedelta(minutes=2)
     page_size: int = Field(100, ge=1, le=100)
@@ -93,100 +79,76 @@ class RTSettings(SourceSettings):
         return RTConnector(self)
 
 
-class RTConnector:
+class RTConnector(WindowedConnector[OverlapCursor]):
     """One RT instance as a `Connector`."""
 
     kind = "rt"
-    MAX_SEEN = 20_000  # bound on the cursor's memory of emitted transaction ids
+    CURSOR = OverlapCursor
     MAX_USERS = 10_000  # bound on the cache of who is privileged
+    _settings: RTSettings
 
     def __init__(self, settings: RTSettings, *, policy: RetryPolicy | None = None,
                  clock: Clock = time.time, sleep: Sleep = time.sleep,
                  session: requests.Session | None = None) -> None:
-        self.name = settings.name
-        self._settings = settings
         self._root = settings.base_url.rstrip("/")
         secret = settings.token or settings.password
         assert secret is not None  # the settings validator guarantees one of them
-        self.__authorization = (f"token {secret.get_secret_value()}" if settings.token else
-                                basic_authorization(str(settings.username),
-                                                    secret.get_secret_value()))
-        self._http = HttpClient(f"{self._root}/REST/2.0", vendor="rt", auth=self._auth_headers,
-                                policy=policy or RetryPolicy(read_timeout=settings.timeout),
-                                clock=clock, sleep=sleep, session=session)
+        super().__init__(
+            settings, f"{self._root}/REST/2.0",
+            authorization=(f"token {secret.get_secret_value()}" if settings.token else
+                           basic_authorization(str(settings.username),
+                                               secret.get_secret_value())),
+            policy=policy or RetryPolicy(read_timeout=settings.timeout),
+            clock=clock, sleep=sleep, session=session)
         self._me = settings.username.lower() if settings.username else None
         self._privileged: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         return f"RTConnector(name={self.name!r}, base_url={self._root!r})"
 
-    def _auth_headers(self) -> Mapping[str, str]:
-        return {"Authorization": self.__authorization}
-
-    # -- Connector ------------------------------------------------------------------
-
     def ticket_url(self, ticket_id: str) -> str:
         return f"{self._root}/Ticket/Display.html?id={int(ticket_id)}"
 
-    def close(self) -> None:
-        self._http.close()
-
-    def poll(self, cursor: str | None, start_from: datetime) -> PollResult:
-        state = OverlapCursor.load("rt", cursor, start_from)
-        first_request = self._http.log.total
-        messages: list[Message] = []
-        pages_read, caught_up = 0, False
+    def _read(self, state: OverlapCursor, batch: Batch) -> None:
+        me = self.whoami()
         tickets: dict[str, _Ticket] = {}
-        try:
-            with shape_errors_retriable("rt"):
-                me = self.whoami()
-                for _ in range(self._settings.page_budget):
-                    items, more = self._page("/transactions", {
-                        "query": self._transaction_query(state), "orderby": "id",
-                        "order": "ASC", "page": state.page,
-                        "fields": "Type,Created,Creator,ObjectId",
-                        "fields[Creator]": "RealName,EmailAddress"})
-                    new = [t for t in items if state.is_new(str(t["id"]))]
-                    messages.extend(self._messages(new, tickets, me, state))
-                    state.page_read((int(t["id"]) for t in items), last=not more)
-                    pages_read += 1
-                    if not more:
-                        caught_up = True
-                        break
-        except RetriableError:
-            if not pages_read:
-                raise  # nothing consumed: the caller polls again with the same cursor
-        return PollResult(messages=messages, caught_up=caught_up,
-                          next_cursor=state.dump(self._settings.message_overlap, self.MAX_SEEN),
-                          requests=self._http.log.total - first_request)
+        for _ in range(self._settings.page_budget):
+            items, more = self._page("/transactions", {
+                "query": self._transaction_query(state), "orderby": "id",
+                "order": "ASC", "page": state.page,
+                "fields": "Type,Created,Creator,ObjectId",
+                "fields[Creator]": "RealName,EmailAddress"})
+            new = [t for t in items if state.is_new(str(t["id"]))]
+            batch.messages.extend(self._messages(new, tickets, me, state))
+            state.page_read((int(t["id"]) for t in items), last=not more)
+            batch.progress += 1
+            if not more:
+                batch.caught_up = True
+                return
 
-    def apply(self, ticket_id: str, change: TicketChange) -> None:
-        if change.is_empty():
-            return
+    def _change(self, ticket_id: str, change: base.TicketChange) -> None:
         settings = self._settings
-        with gone_on_missing("rt", f"ticket {ticket_id}"):
+        with self._gone(f"ticket {ticket_id}"):
             ticket = self.read(f"/ticket/{int(ticket_id)}")
         if not isinstance(ticket, dict) or ticket.get("Status") == "deleted":
-            raise TicketGoneError(f"rt: ticket {ticket_id} is gone", 404)
+            raise base.TicketGoneError(f"rt: ticket {ticket_id} is gone", 404)
         update: dict[str, Any] = {}
         if change.add_tags or change.remove_tags:
             current = _field_values(ticket, settings.tags_field)
             if current is None:
-                raise FatalError(
+                raise base.FatalError(
                     f"rt: ticket {ticket_id} has no custom field {settings.tags_field!r}: create "
                     "it (multiple values), apply it to the queue and grant SeeCustomField and "
                     "ModifyCustomField (see docs/rt.md)")
-            tags = merge_tags(current, change.add_tags, change.remove_tags,
-                              settings.own_tag_prefix)
+            tags = self._merged_tags(current, change)
             if tags != current:
                 update["CustomFields"] = {settings.tags_field: tags}
-        if change.priority is not None:
-            if change.priority not in settings.priorities:
-                raise FatalError(f"rt: unknown priority {change.priority!r}")
-            if raises_priority(self._priority_name(ticket.get("Priority")), change.priority):
-                update["Priority"] = settings.priorities[change.priority]
+        raised = self._priority_raise(self._priority_name(ticket.get("Priority")),
+                                      change.priority, settings.priorities)
+        if raised is not None:
+            update["Priority"] = settings.priorities[raised]
         path = f"/ticket/{int(ticket_id)}"
-        with gone_on_missing("rt", f"ticket {ticket_id}"):
+        with self._gone(f"ticket {ticket_id}"):
             if update:
                 self._check_results(self._http.request_json("PUT", path, json=update), path)
             if change.note:
@@ -207,14 +169,14 @@ class RTConnector:
         return query
 
     def _messages(self, transactions: list[dict[str, Any]], tickets: dict[str, _Ticket],
-                  me: str | None, state: OverlapCursor) -> list[Message]:
+                  me: str | None, state: OverlapCursor) -> list[base.Message]:
         if not transactions:
             return []
         bodies = self._bodies([int(t["id"]) for t in transactions])
         self._load_tickets({str(t["ObjectId"]) for t in transactions} - set(tickets), tickets)
-        messages: list[Message] = []
+        messages: list[base.Message] = []
         for txn in transactions:
-            txn_id, created = str(txn["id"]), parse_vendor_time(txn["Created"])
+            txn_id, created = str(txn["id"]), base.parse_vendor_time(txn["Created"])
             state.remember(txn_id, created)
             ticket, body = tickets.get(str(txn["ObjectId"])), bodies.get(int(txn["id"]))
             if ticket is None or body is None:
@@ -225,7 +187,7 @@ class RTConnector:
             name = str(author.get("id") or "").lower()
             comment = txn["Type"] == "Comment"
             customer = not comment and (name in requestors or not self._is_privileged(name))
-            messages.append(Message(
+            messages.append(base.Message(
                 message_id=txn_id, ticket_id=snapshot.ticket_id,
                 author_role="customer" if customer else "agent", public=not comment,
                 created_at=created, body=body[0], ticket=snapshot, author_id=name or None,
@@ -242,7 +204,7 @@ class RTConnector:
             {"field": "ContentType", "operator": "LIKE", "value": "text/",
              "entry_aggregator": "AND"}])
         wanted, found = set(txn_ids), dict[int, tuple[str, bool]]()
-        for page in bounded_pages(1000, "rt", "attachments"):
+        for page in self._pages(1000, "attachments"):
             items, more = self._page("/attachments", {
                 "query": query, "page": page, "orderby": "id",
                 "fields": "TransactionId,ContentType,Filename,Content"})
@@ -269,10 +231,10 @@ class RTConnector:
                 tickets[str(ticket["id"])] = (self._snapshot(ticket, people), frozenset(
                     str(p.get("id") or "").lower() for p in people))
 
-    def _snapshot(self, ticket: Mapping[str, Any], people: list[dict[str, Any]]) -> TicketSnapshot:
+    def _snapshot(self, ticket: Mapping[str, Any], people: list[dict[str, Any]]) -> base.TicketSnapshot:
         ticket_id = str(ticket["id"])
         first = people[0] if people else {}
-        return TicketSnapshot(
+        return base.TicketSnapshot(
             ticket_id=ticket_id, subject=str(ticket.get("Subject") or ""),
             url=self.ticket_url(ticket_id), status=ticket.get("Status"),
             priority=self._priority_name(ticket.get("Priority")),
@@ -304,7 +266,7 @@ class RTConnector:
 
     def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a REST 2.0 path (below /REST/2.0) as JSON."""
-        return decode_json(self._http.request("GET", path, params=params), "rt", "GET", path)
+        return self._get(path, params)[0]
 
     def _page(self, path: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
         """One page of a collection, and whether another may follow.
@@ -314,7 +276,7 @@ class RTConnector:
         """
         body = self.read(path, {**params, "per_page": self._settings.page_size})
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise RetriableError(f"rt: GET {path} did not answer a collection")
+            raise base.RetriableError(f"rt: GET {path} did not answer a collection")
         items = [item for item in body["items"] if isinstance(item, dict)]
         if body.get("pages") is not None:
             return items, bool(body.get("next_page"))
@@ -326,7 +288,7 @@ class RTConnector:
         for line in results if isinstance(results, list) else []:
             text = str(line).lower()
             if "permission denied" in text or "could not" in text or "invalid" in text:
-                raise FatalError(f"rt: PUT {path} was refused in part; check the rights "
+                raise base.FatalError(f"rt: PUT {path} was refused in part; check the rights "
                                  "ModifyTicket and ModifyCustomField", 403)
 
 

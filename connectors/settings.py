@@ -49,7 +49,13 @@ def secure_url(value: str) -> str:
                      "127.0.0.1, for a local test server)")
 
 
+#: One DNS label: an account's name in its vendor's host name (acme for acme.zendesk.com).
+DNS_LABEL = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+
+
 class SourceSettings(BaseModel):
+    """What every helpdesk source is configured with, validated the same way for all."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -61,6 +67,9 @@ class SourceSettings(BaseModel):
     page_budget: int = Field(20, ge=1, le=1000)  # pages per poll before yielding
     # Read timeout per socket read, seconds; one whole request may take twice this.
     timeout: float = Field(30.0, gt=0, le=300)
+    #: Only tags with this prefix are ever removed (the daemon's namespace); never empty,
+    #: or a rule could remove any agent's tag.
+    own_tag_prefix: str = Field("sentiment-", min_length=1)
 
     @field_validator("base_url")
     @classmethod
@@ -69,6 +78,13 @@ class SourceSettings(BaseModel):
 
     def create(self) -> Connector:  # pragma: no cover - every kind overrides
         raise NotImplementedError
+
+
+class WindowedSourceSettings(SourceSettings):
+    """A source whose cursor reads again a window before its watermark (late commits)."""
+
+    #: How far back a changed ticket's messages are compared with those already emitted.
+    message_overlap: Duration = timedelta(hours=1)
 
 
 class NotifierSettings(BaseModel):

@@ -5,8 +5,9 @@ tools: the customer's latest words (an excerpt, PII-redacted with the scorer's r
 because a chat channel is a third party too, control characters stripped, capped), the
 ticket's priority and owner, how often this ticket and this customer were escalated
 before, the reasons in plain words (`rules.explain`), and how to say "false alarm".  The
-pipeline calls `alert_context` inside the transaction that queues the alert, so the
-payload is fixed once and every notifier (and every retry) shows the same facts.
+pipeline gathers those facts for a whole batch inside the transaction that queues the
+alerts (one read each, daemon.escalation) and builds each alert with `alert_context`, so
+the payload is fixed once and every notifier (and every retry) shows the same facts.
 """
 
 from __future__ import annotations
@@ -17,11 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from daemon.scoring.redact import DEFAULT_KINDS, Redactor
-from daemon.store import Store
-from rules.engine import Decision, ScoredMessage
+from rules.engine import Decision
 from rules.explain import explain, score_based
 
 #: Characters of the latest customer message an alert quotes.
@@ -80,18 +78,17 @@ def _text_or_none(value: object, limit: int = 256) -> str | None:
     return text[:limit] or None
 
 
-def alert_context(store: Store, conn: Connection, source: str, ticket_id: str,
-                  ticket: Mapping[str, Any], people: Mapping[str, Any],
-                  messages: tuple[ScoredMessage, ...], decision: Decision,
-                  redactor: Redactor, false_alarm_tag: str | None) -> AlertContext:
+def alert_context(ticket: Mapping[str, Any], people: Mapping[str, Any], body: str | None,
+                  earlier: tuple[int, int], decision: Decision, redactor: Redactor,
+                  false_alarm_tag: str | None) -> AlertContext:
     """Everything an agent needs besides the rule's own numbers.
 
     `ticket` is the snapshot before this decision; `people` holds assignee and group when
-    the connector reports them (read defensively: not every vendor or version does).
+    the connector reports them (read defensively: not every vendor or version does);
+    `body` is the latest customer message's stored text; `earlier` the escalations of
+    this ticket and of the requester's other tickets logged before this batch.
     """
-    body = store.message_body(conn, source, messages[-1].message_id) if messages else None
-    earlier_ticket, earlier_customer = store.escalations_before(
-        conn, source, ticket_id, ticket.get("requester"))
+    earlier_ticket, earlier_customer = earlier
     firing = decision.kind == "fire"
     return AlertContext(
         excerpt=excerpt(body, redactor),

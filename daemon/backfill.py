@@ -37,7 +37,7 @@ def run_backfill(config: Config, source_name: str, since: str, *, alerts: bool,
     with App.start(config, sandboxes=kinds) as app:
         store = app.store()
         store.create_schema()
-        store.ensure_sources([source_name])
+        store.sources.ensure([source_name])
         totals = _read_history(app, source_name, start, alerts, out)
     if totals is None:
         return 1
@@ -65,7 +65,7 @@ def _read_history(app: App, source_name: str, start: datetime, alerts: bool,
                   f"{exc}", file=out)
             return None
         batch = pipeline.process(source_name, result.messages, None,
-                                 evaluate_rules=alerts, side_effects=alerts)
+                                 evaluate_rules=alerts)
         cursor = result.next_cursor
         for key in totals:
             totals[key] += getattr(batch, key)

@@ -7,15 +7,16 @@ Secrets come from `${ENV_VAR}` (or `${ENV_VAR:-default}`), `file:/path`, or
 `credential:NAME` (systemd's `$CREDENTIALS_DIRECTORY/NAME`, from `LoadCredential=`); they
 are resolved before validation, only in secret and URL fields (daemon/references.py; a
 reference anywhere else is an error), and held as pydantic `SecretStr` afterwards.
+Loading goes in steps: the YAML (daemon/yamlsafe.py), the references, the plain-data
+sections here, then the sections checked apart (daemon/config_sections.py).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,18 +30,18 @@ from connectors.settings import (
     SourceSettings,
     settings_class,
 )
-from daemon.config_help import cross_reference_errors, did_you_mean
+from daemon.config_sections import SectionChecks
+from daemon.config_sections import parse_start_from as parse_start_from  # re-exported
 from daemon.references import resolve_references, sandbox_use
 from daemon.scoring.settings import (
     AnthropicScorerSettings,
     LocalScorerSettings,
     ScorerSettings,
-    parse_scorer_settings,
 )
 from daemon.yamlsafe import YamlDocument, YamlError, format_key, load_yaml, validation_errors
 from rules.incidents import IncidentSettings
 from rules.model import RuleSet
-from vocab import Duration, parse_duration
+from vocab import Duration
 
 
 class ConfigError(Exception):
@@ -171,39 +172,6 @@ def _scorer_class(raw: Any) -> type[BaseModel] | None:
     return classes.get(kind) if isinstance(kind, str) else None
 
 
-def parse_start_from(value: str, now: datetime) -> datetime:
-    """An ISO time, or a negative duration relative to now such as -24h or -15m."""
-    text = value.strip()
-    if text.startswith("-"):
-        return now - parse_duration(text[1:])
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def is_loopback(addr: str) -> bool:
-    if addr == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(addr.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def dashboard_problems(settings: DashboardSettings) -> list[tuple[tuple[str, ...], str]]:
-    """A dashboard reachable from other machines must ask for a token (pages show
-    customer text); a token short enough to guess is no token."""
-    token = settings.token.get_secret_value() if settings.token is not None else ""
-    if settings.token is not None and len(token) < 16:
-        return [(("dashboard", "token"), "the token must be at least 16 characters")]
-    if not is_loopback(settings.addr) and not token:
-        return [(("dashboard", "addr"), f"binding {settings.addr} (not loopback) needs "
-                 "dashboard.token (for example ${SENTINEL_DASHBOARD_TOKEN} or "
-                 "credential:dashboard-token)")]
-    return []
-
-
 def _refuse_without_sandboxes(doc: YamlDocument) -> None:
     """A config that needs the sandboxes where they are not installed (the production
     package has none) is refused with that one problem: nothing else matters until its
@@ -217,6 +185,36 @@ def _refuse_without_sandboxes(doc: YamlDocument) -> None:
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Load and validate everything; raises ConfigError listing every problem found."""
     env = os.environ if env is None else env
+    doc = _read_document(path)
+    _refuse_without_sandboxes(doc)
+    errors: list[str] = []
+    # Secrets and URLs only: a reference in a note or a tag is an error (daemon/references).
+    data = resolve_references(doc, TopLevel, errors, env, sections={"scorer": _scorer_class},
+                              listed={"sources": _kind_class(SOURCE_KINDS)},
+                              named={"notifiers": _kind_class(NOTIFIER_KINDS)},
+                              sandbox_placeholder=placeholder_url)
+    top = _validate_top_level(data, doc, errors)
+    # Each section is checked even when another one is broken: one run lists every problem.
+    sections = SectionChecks(doc, errors)
+    scorer = sections.scorer(top.scorer)
+    sources = sections.sources(top.sources)
+    notifiers = sections.notifiers(top.notifiers)
+    sections.dashboard(top.dashboard)
+    rules = sections.rules(top)
+    sections.incident_notifiers(top)
+    if errors:
+        # A reference the rule model also checks is reported by both: say it once.
+        raise ConfigError(list(dict.fromkeys(errors)))
+    assert scorer is not None
+    state_dir = _state_dir(doc, top, env)
+    url = top.database.url or f"sqlite:///{state_dir / 'sentinel.db'}"
+    return Config(path=Path(doc.path), top=top, scorer=scorer, sources=sources,
+                  notifiers=notifiers, rules=rules, state_dir=state_dir, database_url=url,
+                  sandbox=dict(top.sandbox or {}))
+
+
+def _read_document(path: str | Path) -> YamlDocument:
+    """The file as a YAML mapping (an empty file is an empty one), or ConfigError."""
     try:
         doc = load_yaml(path)
     except YamlError as exc:
@@ -225,110 +223,28 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         doc.data = {}
     if not isinstance(doc.data, dict):
         raise ConfigError([f"{doc.path}:1: (top level): expected a mapping of sections"])
-    _refuse_without_sandboxes(doc)
-    errors: list[str] = []
-    # Secrets and URLs only: a reference in a note or a tag is an error (daemon/references).
-    data = resolve_references(doc, TopLevel, errors, env, sections={"scorer": _scorer_class},
-                              listed={"sources": _kind_class(SOURCE_KINDS)},
-                              named={"notifiers": _kind_class(NOTIFIER_KINDS)},
-                              sandbox_placeholder=placeholder_url)
+    return doc
+
+
+def _validate_top_level(data: dict[str, Any], doc: YamlDocument, errors: list[str]) -> TopLevel:
+    """The plain-data sections; a broken one is reported and left at its default."""
     try:
-        top = TopLevel.model_validate(data)
+        return TopLevel.model_validate(data)
     except ValidationError as exc:
         # Report these, and go on checking the sections that are fine: one run should
         # list every problem, not one section's at a time.
         errors += validation_errors(exc, doc, model=TopLevel)
         broken = {error["loc"][0] for error in exc.errors() if error["loc"]}
-        try:
-            top = TopLevel.model_validate(
-                {key: value for key, value in data.items() if key not in broken})
-        except ValidationError:
-            raise ConfigError(errors) from None
-
-    scorer: ScorerSettings | None = None
     try:
-        scorer = parse_scorer_settings(top.scorer)
-    except ValidationError as exc:
-        errors += validation_errors(exc, doc, ("scorer",), model=ScorerSettings)
+        return TopLevel.model_validate(
+            {key: value for key, value in data.items() if key not in broken})
+    except ValidationError:
+        raise ConfigError(errors) from None
 
-    def error(key: tuple[str | int, ...], message: str) -> None:
-        errors.append(f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: {message}")
 
-    def by_kind(raw: Any, where: tuple[str | int, ...], registry: dict[str, str]) -> Any:
-        """Validate one registry-typed section with the class its `kind` names."""
-        kind = raw.get("kind") if isinstance(raw, dict) else None
-        if not isinstance(kind, str):
-            error(where, f"missing 'kind' (one of: {', '.join(sorted(registry))})")
-            return None
-        try:
-            model = settings_class(registry, kind)
-        except KeyError as exc:
-            guess = did_you_mean(kind, registry)
-            error((*where, "kind"), exc.args[0] + (f"; did you mean {guess}?" if guess else ""))
-            return None
-        try:
-            return model.model_validate(raw)
-        except ValidationError as exc:
-            errors.extend(validation_errors(exc, doc, where, model=model))
-        return None
-
-    sources: list[SourceSettings] = []
-    for index, raw in enumerate(top.sources):
-        where: tuple[str | int, ...] = ("sources", index)
-        source = by_kind(raw, where, SOURCE_KINDS)
-        if source is None:
-            continue
-        assert isinstance(source, SourceSettings)
-        if any(other.name == source.name for other in sources):
-            error((*where, "name"), f"duplicate source name {source.name!r}")
-        try:
-            parse_start_from(source.start_from, datetime.now(UTC))
-        except (ValueError, OverflowError):
-            error((*where, "start_from"), "expected an ISO time or a relative time such as -24h")
-        sources.append(source)
-
-    notifiers: dict[str, NotifierSettings] = {}
-    for name, raw in top.notifiers.items():
-        notifier = by_kind(raw, ("notifiers", name), NOTIFIER_KINDS)
-        if notifier is not None:
-            assert isinstance(notifier, NotifierSettings)
-            notifiers[name] = notifier
-
-    errors += [f"{doc.path}:{doc.line_of(key)}: {format_key(key)}: {message}"
-               for key, message in dashboard_problems(top.dashboard)]
-
-    rules = RuleSet()
-    try:
-        rules = RuleSet.model_validate({"rules": top.rules})
-    except ValidationError as exc:
-        errors += validation_errors(exc, doc, model=RuleSet)
-    # References between sections are checked even when a rule is broken, so one run
-    # lists them with everything else.
-    for key, message in cross_reference_errors(top.rules, top.notifiers,
-                                               [s.get("name") for s in top.sources
-                                                if isinstance(s, dict)]):
-        error(key, message)
-    if rules.rules:
-        names = [rule.name for rule in rules.rules]
-        for index, name in enumerate(names):
-            if names.index(name) != index:
-                error(("rules", index, "name"), f"duplicate rule name {name!r}")
-
-    for position, target in enumerate(top.incidents.notify):
-        if target not in top.notifiers:
-            error(("incidents", "notify", position),
-                  f"unknown notifier {target!r} (configured: "
-                  f"{', '.join(sorted(top.notifiers)) or 'none'})")
-
-    if errors:
-        # A reference the rule model also checks is reported by both: say it once.
-        raise ConfigError(list(dict.fromkeys(errors)))
-    assert scorer is not None
-    base = Path(doc.path).resolve().parent
+def _state_dir(doc: YamlDocument, top: TopLevel, env: Mapping[str, str]) -> Path:
+    """`state_dir`, else systemd's $STATE_DIRECTORY, else ./var; relative to the file."""
     state_dir = Path(top.state_dir or env.get("STATE_DIRECTORY") or "./var")
     if not state_dir.is_absolute():
-        state_dir = base / state_dir
-    url = top.database.url or f"sqlite:///{state_dir / 'sentinel.db'}"
-    return Config(path=Path(doc.path), top=top, scorer=scorer, sources=sources,
-                  notifiers=notifiers, rules=rules, state_dir=state_dir, database_url=url,
-                  sandbox=dict(top.sandbox or {}))
+        state_dir = Path(doc.path).resolve().parent / state_dir
+    return state_dir

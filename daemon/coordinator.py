@@ -150,7 +150,7 @@ class SourceCoordinator:
         """Our lease's token and the source row, or None with the summary saying why not."""
         try:
             token = self.leases.token(self.name)
-            state = self.store.source_state(self.name) if token is not None else {}
+            state = self.store.sources.state(self.name) if token is not None else {}
         except sa.exc.DBAPIError as exc:
             log.warning("database_error", error=db_error(exc))
             summary["outcome"] = "retriable"
@@ -232,7 +232,7 @@ class SourceCoordinator:
         """Count a failed poll; if the database cannot take even that, say so and go on
         (the cursor did not move, so the next poll reads the same messages again)."""
         try:
-            self.store.record_poll_failure(self.name, error, now, not_before, token)
+            self.store.sources.record_failure(self.name, error, now, not_before, token)
         except sa.exc.DBAPIError as exc:
             log.warning("poll_failure_not_recorded", error=db_error(exc))
 

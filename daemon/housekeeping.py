@@ -23,10 +23,10 @@ SWEEP_CHUNK = 200
 def sweep(store: Store, pipeline: Pipeline, sources: list[str], incidents: bool) -> None:
     """Re-evaluate tickets whose resolve timer ran out, so they resolve without new messages."""
     for name in sources:
-        tickets = store.due_tickets(name, utcnow())
+        tickets = store.rules.due_tickets(name, utcnow())
         for start in range(0, len(tickets), SWEEP_CHUNK):
             pipeline.reevaluate(name, tickets[start:start + SWEEP_CHUNK])
-    if incidents and store.incidents_due(utcnow()):
+    if incidents and store.incidents.due(utcnow()):
         pipeline.incident_timers()
 
 
@@ -35,17 +35,17 @@ def rescore(store: Store, scorer: Scorer, limit: int = 100) -> int:
     available = getattr(scorer, "is_available", None)
     if available is None or not available():
         return 0
-    rows = store.messages_needing_rescore(limit)
+    rows = store.messages.needing_rescore(limit)
     if not rows:
         return 0
     scores = scorer.score([row["body"] for row in rows])
     updates = [{"_id": row["id"], "score": s.score, "label": s.label,
                 "confidence": s.confidence, "indicators": list(s.indicators),
-                "signals": sorted(s.signals), "scorer": s.scorer, "model": s.model[:64],
+                "signals": sorted(s.signals), "scorer": s.scorer, "model": s.model,
                 "needs_rescore": s.needs_rescore, "language": s.language or None,
                 "language_supported": s.language_supported}
                for row, s in zip(rows, scores, strict=True) if not s.needs_rescore]
-    store.update_scores(updates)
+    store.messages.update_scores(updates)
     if updates:
         log.info("rescored", messages=len(updates))
     return len(updates)
@@ -55,7 +55,7 @@ def purge_old_text(store: Store, scorer: Scorer, pipeline: Pipeline,
                    keep: timedelta) -> dict[str, int]:
     """Remove customer text older than `keep` everywhere we keep it: messages, ticket
     snapshots, outbox payloads and the Claude score cache."""
-    purged = store.purge_customer_text(utcnow() - keep)
+    purged = store.retention.purge_customer_text(utcnow() - keep)
     purge_cache = getattr(scorer, "purge_expired", None)
     purged["score_cache"] = int(purge_cache(keep.total_seconds())) if purge_cache else 0
     if any(purged.values()):

@@ -25,7 +25,9 @@ from sqlalchemy.engine import Connection
 from connectors.base import Alert, Message, TicketChange
 from daemon.logs import get_logger
 from daemon.scoring.base import Score
-from daemon.store import Store
+from daemon.store import T_INCIDENT_CANDIDATE as _CANDIDATE
+from daemon.store import Store, clip
+from daemon.store.outbox import pending_row
 from daemon.topics import MAX_CHARS, extract_topic, surface_forms, topic_of_label
 from rules.incidents import (
     Candidate,
@@ -63,15 +65,15 @@ def candidate_for(source: str, message: Message, text: str, score: Score,
     if message.author_role != "customer" \
             or not is_weak_candidate(score.score, score.signals, below):
         return None
-    label = (score.topic or "").strip()[:80]
+    label = clip(_CANDIDATE.c.label, (score.topic or "").strip())
     topic = topic_of_label(label) if label else extract_topic(text)
     if label and not topic.terms:  # a label of stop words only: read the message instead
         topic = extract_topic(text)
-    return Candidate(source=source, ticket_id=message.ticket_id[:128],
-                     message_id=message.message_id[:128], at=message.created_at,
+    return Candidate(source=source, ticket_id=clip(_CANDIDATE.c.ticket_id, message.ticket_id),
+                     message_id=clip(_CANDIDATE.c.message_id, message.message_id), at=message.created_at,
                      score=score.score, language=topic.language, terms=topic.terms,
                      words=topic.words, signals=frozenset(score.signals), label=label,
-                     url=message.ticket.url, subject=message.ticket.subject[:300])
+                     url=message.ticket.url, subject=clip(_CANDIDATE.c.subject, message.ticket.subject))
 
 
 def excerpt(text: str, words: Sequence[str], limit: int = EXCERPT_CHARS) -> str:
@@ -134,9 +136,9 @@ class IncidentTracker:
         step = IncidentStep()
         if not settings.enabled:
             return step
-        self.store.lock_incidents(conn)
+        self.store.incidents.lock(conn)
         horizon = now - settings.window
-        candidate_rows, incident_rows, member_rows = self.store.incident_window(conn, horizon)
+        candidate_rows, incident_rows, member_rows = self.store.incidents.window(conn, horizon)
         window = _window(candidate_rows, incident_rows, member_rows)
         evaluation = self._with_excerpts(conn, evaluate_incidents(window, new, settings, now),
                                          texts or {})
@@ -160,7 +162,7 @@ class IncidentTracker:
                 touched[incident.incident_id] = incident
         due = {i.incident_id: next_incident_due(IncidentWindow((), (i,)), settings)
                for i in evaluation.window.incidents}
-        self.store.save_incident_window(
+        self.store.incidents.save_window(
             conn,
             add_candidates=[_candidate_row(c) for key, c in after.items() if key not in before],
             drop_candidates=[key for key in before if key not in after], older_than=horizon,
@@ -172,7 +174,7 @@ class IncidentTracker:
             log.info("incident_" + decision.kind, incident_id=decision.incident.incident_id,
                      topic=decision.incident.topic, members=len(decision.incident.members),
                      new_members=len(decision.members))
-        self.store.enqueue(conn, rows)
+        self.store.outbox.enqueue(conn, rows)
         step.enqueued = len(rows)
         return step
 
@@ -185,7 +187,7 @@ class IncidentTracker:
         if not new_members:
             return evaluation
         missing = [(m.source, m.message_id) for _, m in new_members if m.message_id not in texts]
-        bodies = self.store.message_bodies(conn, missing) if missing else {}
+        bodies = self.store.messages.bodies(conn, missing) if missing else {}
         quotes: dict[tuple[str, str], str] = {}
         for _, member in new_members:
             text = texts.get(member.message_id) or bodies.get((member.source, member.message_id))
@@ -217,14 +219,14 @@ class IncidentTracker:
         if decision.kind in ("open", "join") and settings.tag:
             change = TicketChange(add_tags=(settings.tag,)).to_json()
             for member in decision.members:
-                rows.append(_outbox_row(f"incident|{incident.incident_id}|tag|{member.source}|"
+                rows.append(pending_row(f"incident|{incident.incident_id}|tag|{member.source}|"
                                         f"{member.ticket_id}", member.source, member.ticket_id,
                                         "change", member.source, change, now))
         if decision.kind == "join":
             return rows
         alert = incident_alert(decision, settings)
         for notifier in settings.notify:
-            rows.append(_outbox_row(f"{key}|notify:{notifier}", INCIDENT_SOURCE,
+            rows.append(pending_row(f"{key}|notify:{notifier}", INCIDENT_SOURCE,
                                     incident.incident_id, "alert", notifier, alert.to_json(),
                                     now))
         return rows
@@ -287,7 +289,7 @@ def _candidate_row(c: Candidate) -> dict[str, Any]:
 
 def _incident_row(i: Incident, due_at: datetime | None) -> dict[str, Any]:
     return {"incident_id": i.incident_id, "state": i.state, "language": i.language,
-            "key_term": i.key_term[:128], "terms": list(i.terms), "topic": i.topic,
+            "key_term": i.key_term, "terms": list(i.terms), "topic": i.topic,
             "opened_at": aware(i.opened_at), "last_member_at": aware(i.last_member_at),
             "resolved_at": aware(i.resolved_at), "updates": i.updates,
             "last_update_at": aware(i.last_update_at), "members": len(i.members),
@@ -296,12 +298,5 @@ def _incident_row(i: Incident, due_at: datetime | None) -> dict[str, Any]:
 
 def _member_row(incident_id: str, m: Member) -> dict[str, Any]:
     return {"incident_id": incident_id, "source": m.source, "ticket_id": m.ticket_id,
-            "message_id": m.message_id, "joined_at": aware(m.at), "phrase": m.phrase[:300],
+            "message_id": m.message_id, "joined_at": aware(m.at), "phrase": m.phrase,
             "url": m.url, "subject": m.subject, "announced": m.announced}
-
-
-def _outbox_row(key: str, source: str, ticket_id: str, kind: str, target: str,
-                payload: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {"dedupe_key": key[:512], "source": source, "ticket_id": ticket_id, "kind": kind,
-            "target": target, "payload": payload, "status": "pending", "attempts": 0,
-            "next_attempt_at": aware(now), "created_at": aware(now), "result": {}}

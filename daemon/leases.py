@@ -47,7 +47,7 @@ class LeaseBalancer:
         return list(self._tokens)
 
     def renew(self, source: str, token: int) -> bool:
-        if self.store.renew_source(source, self.owner, token, utcnow(), self.duration):
+        if self.store.sources.renew(source, self.owner, token, utcnow(), self.duration):
             return True
         if self._tokens.pop(source, None) is not None:
             log.warning("lease_expired", source=source, token=token)
@@ -72,15 +72,15 @@ class LeaseBalancer:
         # Alive = heartbeated recently; the window spans several heartbeats so one late
         # beat does not make a replica look dead and shift everyone's fair share.
         window = max(self.duration, timedelta(seconds=3 * self._heartbeat_interval()))
-        live = self.store.touch_replica(self.owner, now, window)
+        live = self.store.sources.touch_replica(self.owner, now, window)
         if self.store.is_postgres:  # outbox rows a dead replica had claimed
-            self.store.release_claims(
-                keep_owners=self.store.live_replicas(now, 2 * self.duration))
+            self.store.outbox.release_claims(
+                keep_owners=self.store.sources.live_replicas(now, 2 * self.duration))
         fair = -(-len(self.sources) // live)
         # Keep what we hold (renew), release what is above our share, then claim free ones.
         for name in [n for n in self.sources if n in self._tokens]:
             if len(self._tokens) > fair and name not in self._polling:
-                self.store.release_source(name, self.owner)
+                self.store.sources.release(name, self.owner)
                 log.info("lease_released", source=name, token=self._tokens.pop(name),
                          replicas=live)
                 continue
@@ -97,7 +97,7 @@ class LeaseBalancer:
                 break
             if name in self._tokens:
                 continue
-            token = self.store.claim_source(name, self.owner, now, self.duration)
+            token = self.store.sources.claim(name, self.owner, now, self.duration)
             if token is not None:
                 self._tokens[name] = token
                 log.info("lease_acquired", source=name, token=token, replicas=live)
@@ -105,6 +105,6 @@ class LeaseBalancer:
     def release_all(self) -> None:
         """Hand our sources over now rather than when the leases run out."""
         for name in list(self._tokens):
-            self.store.release_source(name, self.owner)
+            self.store.sources.release(name, self.owner)
         self._tokens.clear()
-        self.store.remove_replica(self.owner)
+        self.store.sources.remove_replica(self.owner)

@@ -85,7 +85,7 @@ class OutboxDispatcher:
         """Deliver what is due now, in bounded rounds of `batch_size` rows."""
         stats = DeliveryStats()
         if self._lost_claims:  # rounds run one at a time: none of our claims is in use
-            self.store.release_claims(owner=self.owner)
+            self.store.outbox.release_claims(owner=self.owner)
             self._lost_claims = False
         try:
             for _ in range(max_rounds):
@@ -102,7 +102,7 @@ class OutboxDispatcher:
 
     def _round(self) -> tuple[DeliveryStats, int]:
         now = self._clock()
-        rows = self.store.claim_outbox(self.owner, now, self.policy.batch_size,
+        rows = self.store.outbox.claim(self.owner, now, self.policy.batch_size,
                                        self.policy.claim_hold)
         stats = DeliveryStats()
         blocked: dict[str, datetime] = {}  # target -> not before
@@ -114,7 +114,7 @@ class OutboxDispatcher:
                 blocked: dict[str, datetime]) -> None:
         target = row["target"]
         if target in blocked:
-            self.store.outbox_release(row["id"], blocked[target])
+            self.store.outbox.release(row["id"], blocked[target])
             stats.deferred += 1
             return
         outcome = self._send(row)
@@ -130,7 +130,7 @@ class OutboxDispatcher:
         if retry_after is not None:
             wait = max(wait, timedelta(seconds=retry_after))
         next_attempt = self._clock() + wait
-        self.store.outbox_failed(row["id"], error, next_attempt, park)
+        self.store.outbox.failed(row["id"], error, next_attempt, park)
         if park:
             stats.parked += 1
             self._report(row, "parked")
@@ -149,7 +149,7 @@ class OutboxDispatcher:
         again once the claim runs out, so try a few times (bounded) before giving up."""
         for pause in (*DONE_RETRY_PAUSES, None):
             try:
-                self.store.outbox_done(row["id"], self._clock(), result)
+                self.store.outbox.done(row["id"], self._clock(), result)
                 return
             except sa.exc.DBAPIError:
                 if pause is None:
@@ -175,7 +175,7 @@ class OutboxDispatcher:
                     return f"no configured notifier named {row['target']!r}", None, True
                 alert = Alert.from_json(row["payload"])
                 if alert.thread_ts is None:  # thread under this ticket's latest alert
-                    thread = self.store.latest_thread_key(row["source"], row["ticket_id"],
+                    thread = self.store.outbox.latest_thread_key(row["source"], row["ticket_id"],
                                                          row["target"])
                     if thread:
                         alert = Alert.from_json({**row["payload"], "thread_ts": thread})

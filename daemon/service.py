@@ -166,7 +166,7 @@ class Daemon:
         if stats.delivered or stats.retried or stats.parked:
             log.info("outbox", delivered=stats.delivered, retried=stats.retried,
                      parked=stats.parked, deferred=stats.deferred)
-        counts = self.store.outbox_stats(utcnow())
+        counts = self.store.outbox.stats(utcnow())
         self.metrics.outbox(counts["pending"], counts["oldest_pending_age_s"], counts["parked"])
         return {"delivered": stats.delivered, "retried": stats.retried, "parked": stats.parked}
 

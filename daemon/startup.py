@@ -58,12 +58,12 @@ def prepare_database(store: Store, sources: list[str], startup_wait: timedelta) 
     for attempt in range(_MAX_STARTUP_ATTEMPTS):
         try:
             store.create_schema()
-            store.ensure_sources(sources)
+            store.sources.ensure(sources)
             if store.is_sqlite:
                 # The lock file proves no other daemon runs here: source leases and
                 # outbox claims left by a killed process are void now, not later.
-                store.release_claims()
-                store.release_all_sources()
+                store.outbox.release_claims()
+                store.sources.release_all()
             return
         except sa.exc.OperationalError as exc:  # refused, reset, shutting down
             pause = STARTUP_BACKOFF.delay(attempt)

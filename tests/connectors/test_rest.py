@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.base import FatalError, RetriableError, TicketGoneError
 from connectors.rest import (
@@ -16,6 +17,7 @@ from connectors.rest import (
     shape_errors_retriable,
 )
 from connectors.rt import RTSettings
+from connectors.settings import SOURCE_KINDS, settings_class
 
 START = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
 LADDER = {"low": 0, "normal": 50, "high": 80, "urgent": 100}
@@ -74,3 +76,49 @@ def test_errors_are_classified() -> None:
     assert not isinstance(other.value, TicketGoneError)
     with pytest.raises(RetriableError, match="KeyError"), shape_errors_retriable("rt"):
         raise KeyError("items")
+
+
+#: The smallest valid settings of each source kind.
+MINIMAL_SETTINGS: dict[str, dict[str, object]] = {
+    "zendesk": {"subdomain": "acme", "email": "a@b.c", "api_token": "t"},
+    "freshdesk": {"domain": "acme", "api_key": "k"},
+    "helpscout": {"client_id": "i", "client_secret": "s"},
+    "rt": {"base_url": "https://rt.example.com", "token": "t"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SOURCE_KINDS))
+def test_every_source_refuses_an_empty_own_tag_prefix(kind: str) -> None:
+    """An empty prefix would let a rule remove any agent's tag: refused for every kind."""
+    settings_type = settings_class(SOURCE_KINDS, kind)
+    settings = {"name": "s", "kind": kind, **MINIMAL_SETTINGS[kind]}
+    assert settings_type.model_validate(settings).own_tag_prefix == "sentiment-"  # type: ignore[attr-defined]
+    with pytest.raises(ValidationError, match="own_tag_prefix"):
+        settings_type.model_validate({**settings, "own_tag_prefix": ""})
+
+
+# Cursors as the previous release stored them: they load and dump to the very same text.
+STORED_CURSORS = {
+    "freshdesk": '{"done":{"7":"2026-12-01T10:00:00Z"},"floor":"2026-12-01T09:00:00Z",'
+                 '"page":2,"seen":{"7-description":"2026-12-01T09:30:00Z"},'
+                 '"since":"2026-12-01T10:00:00Z","v":1}',
+    "helpscout": '{"floor":"2026-12-01T09:00:00Z","page":3,"seen":{"41":"2026-12-01T09:59:00Z"},'
+                 '"since":"2026-12-01T10:00:00Z","v":1,"walk_ids":[5,9],'
+                 '"walk_start":"2026-12-01T10:05:00Z"}',
+    "rt": '{"floor":"2026-12-01T09:00:00Z","mark":12,"page":1,"seen":{"13":"2026-12-01T09:59:00Z"},'
+          '"since":"2026-12-01T10:00:00Z","top":13,"v":1,"walk_from":null}',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(STORED_CURSORS))
+def test_a_stored_window_cursor_loads_unchanged(kind: str) -> None:
+    from connectors.freshdesk import FreshdeskConnector
+    from connectors.helpscout import HelpScoutConnector
+    from connectors.rt import RTConnector
+
+    connector_type = {"freshdesk": FreshdeskConnector, "helpscout": HelpScoutConnector,
+                      "rt": RTConnector}[kind]
+    cursor = connector_type.CURSOR.load(kind, STORED_CURSORS[kind], START)
+    assert cursor.dump(timedelta(hours=1), 100) == STORED_CURSORS[kind]
+    with pytest.raises(FatalError, match=f"not a {kind} cursor"):
+        connector_type.CURSOR.load(kind, '{"since": "2026-12-01T10:00:00Z"}', START)

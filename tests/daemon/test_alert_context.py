@@ -58,14 +58,14 @@ def _pipeline(url: str, rules: RuleSet = ARTICLE_RULES, scorer: Any = None,
               clock: Clock | None = None) -> tuple[Store, Pipeline]:
     store = Store(url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     pipeline = Pipeline(store, scorer or ScriptedScorer(), lambda: rules,
                         clock=clock or Clock(T0 + timedelta(hours=1)))
     return store, pipeline
 
 
 def _alerts(store: Store) -> list[Alert]:
-    return [Alert.from_json(r["payload"]) for r in store.outbox_rows()
+    return [Alert.from_json(r["payload"]) for r in store.outbox.rows()
             if r["kind"] == "alert"]
 
 
@@ -110,7 +110,7 @@ def test_earlier_escalations_of_the_ticket_and_the_customer(db_url: str) -> None
     # The helpdesk shows the priority the first escalation set by now.
     pipeline.process("zd", [message("7-5", "7", "score=-0.69 still", minutes=60 * 25,
                                     priority="urgent")], "c3")
-    rows = sorted(store.outbox_rows(), key=lambda r: r["id"])
+    rows = sorted(store.outbox.rows(), key=lambda r: r["id"])
     first, second, third = [Alert.from_json(r["payload"]) for r in rows if r["kind"] == "alert"]
     assert (first.earlier_on_ticket, first.earlier_for_customer) == (0, 0)
     assert (second.ticket_id, second.earlier_on_ticket, second.earlier_for_customer) == ("8", 0, 1)
@@ -122,10 +122,14 @@ def test_earlier_escalations_of_the_ticket_and_the_customer(db_url: str) -> None
 
 def test_backfill_escalations_are_not_counted(sqlite_url: str) -> None:
     store, pipeline = _pipeline(sqlite_url)
-    pipeline.process("zd", _declining("7", "score=-0.68 old"), None, side_effects=False)
+    # A backfill without --alerts stores and scores the history but evaluates no rule
+    # (daemon.backfill): it leaves no escalation for a later alert to count.
+    pipeline.process("zd", _declining("7", "score=-0.68 old"), None, evaluate_rules=False)
     pipeline.process("zd", _declining("8", "score=-0.7 new", minutes=40), "c1")
     (alert,) = _alerts(store)
     assert (alert.ticket_id, alert.earlier_for_customer) == ("8", 0)
+    with store.reading() as conn:
+        assert len(store.messages.customer_series(conn, "zd", ["7"])["7"]) == 4  # scored
     store.close()
 
 

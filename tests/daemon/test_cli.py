@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import DEFAULT_CONFIG, _join_time_ago_values, build_parser, main
+from daemon.cli import DEFAULT_CONFIG, build_parser, join_time_ago_values, main
 from tests.daemon.test_daemon_parts import _setup
 
 
@@ -68,7 +68,7 @@ def test_since_accepts_both_spellings_and_both_forms(since: str) -> None:
     for argv in (["backfill", "--source", "zd", "--since", since],
                  ["backfill", "--source", "zd", f"--since={since}"],
                  ["backfill", "--since", since, "--source", "zd"]):
-        args = parser.parse_args(_join_time_ago_values(argv))
+        args = parser.parse_args(join_time_ago_values(argv))
         assert (args.since, args.source) == (since, "zd")
 
 

@@ -86,8 +86,8 @@ def test_backfill_scores_history_without_acting_unless_asked(tmp_path: Path) -> 
                 fired = conn.execute(sa.select(sa.func.count()).select_from(T_ESCALATION)
                                      ).scalar()
             assert (stored, fired) == (6, 0)
-            assert daemon.store.outbox_rows() == []
-            assert daemon.store.source_state("zd")["cursor"] is None  # live cursor untouched
+            assert daemon.store.outbox.rows() == []
+            assert daemon.store.sources.state("zd")["cursor"] is None  # live cursor untouched
         finally:
             daemon.close()
         assert sandbox.writes == []  # nothing written back to the helpdesk

@@ -55,7 +55,7 @@ def _message(message_id: str, ticket_id: str, body: str, at: datetime, *,
 def fill(store: Store, now: datetime) -> None:
     """A week of ordinary conversations, plus one hostile ticket."""
     store.create_schema()
-    store.ensure_sources(["zd", "fd"])
+    store.sources.ensure(["zd", "fd"])
     pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
     for source in ("zd", "fd"):
         batch = []

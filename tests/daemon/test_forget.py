@@ -39,22 +39,22 @@ def _message(message_id: str, ticket_id: str, author: tuple[str, str] | None,
 
 def _populate(store: Store) -> None:
     with store.transaction() as conn:
-        store.insert_messages(conn, [
+        store.messages.insert(conn, [
             _message("z1", "a1", ZOE, 1), _message("z2", "a1", None, 2),
             _message("z3", "a1", ZOE, 3),
             _message("b1", "b9", BOB, 1), _message("z4", "b9", ZOE, 2),  # Zoë CC'd on Bob's
         ])
-        store.upsert_tickets(conn, [
+        store.messages.upsert_tickets(conn, [
             {"source": "zd", "ticket_id": ticket, "subject": f"subject {ticket}", "url": "u",
              "status": "open", "priority": None, "tags": [], "requester": requester,
              "updated_at": NOW} for ticket, requester in (("a1", ZOE[1]), ("b9", BOB[1]))])
-        store.save_rule_states(conn, [
+        store.rules.save_states(conn, [
             {"source": "zd", "ticket_id": ticket, "rule": "r", "state": "firing",
              "history": {}, "updated_at": NOW, "due_at": None} for ticket in ("a1", "b9")])
-        store.log_escalations(conn, [
+        store.rules.log_escalations(conn, [
             {"source": "zd", "ticket_id": ticket, "rule": "r", "kind": "fire", "reason": "",
-             "numbers": {}, "at": NOW, "backfill": False} for ticket in ("a1", "b9")])
-        store.enqueue(conn, [
+             "numbers": {}, "at": NOW} for ticket in ("a1", "b9")])
+        store.outbox.enqueue(conn, [
             {"dedupe_key": f"{ticket}|{status}", "source": "zd", "ticket_id": ticket,
              "kind": "alert", "target": "escalations", "payload": {"subject": "s"},
              "status": status, "attempts": 0, "next_attempt_at": NOW, "created_at": NOW,

@@ -220,7 +220,7 @@ def test_refused_credentials_pause_the_source_until_a_reload(tmp_path: Path) -> 
             second = daemon.poll_source("zd")
             assert daemon.reload()
             third = daemon.poll_source("zd")
-        state = daemon.store.source_state("zd")
+        state = daemon.store.sources.state("zd")
     finally:
         daemon.close()
         sandbox.stop()

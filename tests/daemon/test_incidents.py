@@ -47,14 +47,14 @@ class Clock:
 def _pipeline(url: str, clock: Clock) -> tuple[Store, Pipeline]:
     store = Store(url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     tracker = IncidentTracker(store, lambda: SETTINGS)
     pipeline = Pipeline(store, LocalScorer(), lambda: RULES, clock=clock, incidents=tracker)
     return store, pipeline
 
 
 def _alerts(store: Store) -> list[dict]:
-    return [r for r in store.outbox_rows(limit=1000) if r["kind"] == "alert"]
+    return [r for r in store.outbox.rows(limit=1000) if r["kind"] == "alert"]
 
 
 def test_incident_opens_once_with_the_poll_tags_members_and_inhibits(db_url: str) -> None:
@@ -76,15 +76,15 @@ def test_incident_opens_once_with_the_poll_tags_members_and_inhibits(db_url: str
     assert payload["rule"] == "incident" and payload["numbers"]["customers"] == 5
     assert sorted(m["ticket_id"] for m in payload["members"]) == [f"t{i}" for i in range(5)]
     assert payload["subject"] == "login"
-    tags = [r for r in store.outbox_rows(limit=1000) if r["kind"] == "change"
+    tags = [r for r in store.outbox.rows(limit=1000) if r["kind"] == "change"
             and r["payload"]["add_tags"] == ["sentiment-incident"]]
     assert sorted(r["ticket_id"] for r in tags) == [f"t{i}" for i in range(5)]
     # t4's own very-negative rule was inhibited: it is in the incident now.
     assert not [d for d in result.decisions if d[0] == "t4"]
     # Replaying the same poll (a crash before the cursor moved) adds nothing.
-    before = len(store.outbox_rows(limit=1000))
+    before = len(store.outbox.rows(limit=1000))
     assert pipeline.process("zd", batch, "c4").incidents == []
-    assert len(store.outbox_rows(limit=1000)) == before
+    assert len(store.outbox.rows(limit=1000)) == before
 
     # A sixth customer joins: tagged now, announced in the thread after update_every.
     clock.now = T0 + timedelta(minutes=6)
@@ -104,7 +104,7 @@ def test_incident_opens_once_with_the_poll_tags_members_and_inhibits(db_url: str
     kinds = [r["payload"]["reason"] for r in _alerts(store) if r["source"] == "incident"]
     assert kinds == ["incident_opened", "incident_grew", "incident_resolved"]
 
-    (listed,) = store.list_incidents()
+    (listed,) = store.incidents.overview()
     assert listed["state"] == "resolved" and listed["members"] == 6
     assert [m["ticket_id"] for m in listed["member_tickets"]] == [f"t{i}" for i in range(6)]
     assert listed["member_tickets"][0]["url"] == "https://example.test/agent/tickets/t0"
@@ -125,7 +125,7 @@ def test_a_restart_keeps_the_window(db_url: str) -> None:
     result = pipeline.process("zd", [message("m4", "t4", LOGIN[4], minutes=4)], "c4")
     assert [d.kind for d in result.incidents] == ["open"]
     # Members from before the restart are quoted from the stored message text.
-    phrases = {m["ticket_id"]: m["phrase"] for m in store.list_incidents()[0]["member_tickets"]}
+    phrases = {m["ticket_id"]: m["phrase"] for m in store.incidents.overview()[0]["member_tickets"]}
     assert phrases["t1"] == "Your login is broken!!!"
     assert phrases["t4"] == "Login completely broken for us, we are losing money, this is a disaster."
     with store.reading() as conn:  # the members left the pool
@@ -148,7 +148,7 @@ def test_varied_complaints_open_nothing_and_old_candidates_are_pruned(db_url: st
     with store.reading() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(
             T_INCIDENT_CANDIDATE)).scalar() == 1  # only the recent one is kept
-    assert store.list_incidents() == []
+    assert store.incidents.overview() == []
     store.close()
 
 

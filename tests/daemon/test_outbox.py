@@ -74,7 +74,7 @@ def test_retriable_failures_back_off_then_deliver(sqlite_url: str) -> None:
     store, connector, _, dispatcher, clock = _setup(
         sqlite_url, [RetriableError("429", retry_after=30), RetriableError("503")])
     with store.transaction() as conn:
-        store.enqueue(conn, [_row("a", "change", "zd"), _row("b", "change", "zd", "2")])
+        store.outbox.enqueue(conn, [_row("a", "change", "zd"), _row("b", "change", "zd", "2")])
     stats = dispatcher.deliver_due()
     # the first failure blocks the target for this round: row b is deferred, not attempted
     assert (stats.delivered, stats.retried, stats.deferred) == (0, 1, 1)
@@ -85,7 +85,7 @@ def test_retriable_failures_back_off_then_deliver(sqlite_url: str) -> None:
     clock.now += timedelta(minutes=5)
     assert dispatcher.deliver_due().delivered == 2
     assert [t for t, _ in connector.applied] == ["1", "2"]  # order kept
-    assert store.outbox_stats(clock.now)["done"] == 2
+    assert store.outbox.stats(clock.now)["done"] == 2
 
 
 def test_fatal_and_exhausted_rows_are_parked_not_dropped(sqlite_url: str) -> None:
@@ -93,11 +93,11 @@ def test_fatal_and_exhausted_rows_are_parked_not_dropped(sqlite_url: str) -> Non
         sqlite_url, [TicketGoneError("ticket 1 was deleted"), RetriableError("500"),
                      RetriableError("500"), RetriableError("500")])
     with store.transaction() as conn:
-        store.enqueue(conn, [_row("a", "change", "zd"), _row("b", "change", "zd", "2")])
+        store.outbox.enqueue(conn, [_row("a", "change", "zd"), _row("b", "change", "zd", "2")])
     for _ in range(6):
         dispatcher.deliver_due()
         clock.now += timedelta(hours=1)
-    parked = store.outbox_rows("parked")
+    parked = store.outbox.rows("parked")
     assert [(r["dedupe_key"], r["attempts"]) for r in parked] == [("a", 1), ("b", 3)]
     assert "deleted" in parked[0]["last_error"]
 
@@ -105,19 +105,19 @@ def test_fatal_and_exhausted_rows_are_parked_not_dropped(sqlite_url: str) -> Non
 def test_unknown_target_parks_and_alerts_thread_under_the_first(sqlite_url: str) -> None:
     store, _, notifier, dispatcher, _ = _setup(sqlite_url, [])
     with store.transaction() as conn:
-        store.enqueue(conn, [_row("a", "alert", "escalations"), _row("x", "alert", "gone")])
+        store.outbox.enqueue(conn, [_row("a", "alert", "escalations"), _row("x", "alert", "gone")])
     dispatcher.deliver_due()
     with store.transaction() as conn:
-        store.enqueue(conn, [_row("b", "alert", "escalations")])
+        store.outbox.enqueue(conn, [_row("b", "alert", "escalations")])
     dispatcher.deliver_due()
     assert [a.thread_ts for a in notifier.sent] == [None, "ts-1"]
-    assert [r["dedupe_key"] for r in store.outbox_rows("parked")] == ["x"]
+    assert [r["dedupe_key"] for r in store.outbox.rows("parked")] == ["x"]
 
 
 def test_a_crashing_target_does_not_stop_the_queue(sqlite_url: str) -> None:
     store, connector, notifier, dispatcher, _ = _setup(sqlite_url, [ValueError("bug")])
     with store.transaction() as conn:
-        store.enqueue(conn, [_row("a", "change", "zd"), _row("b", "alert", "escalations")])
+        store.outbox.enqueue(conn, [_row("a", "change", "zd"), _row("b", "alert", "escalations")])
     stats = dispatcher.deliver_due()
     assert (stats.retried, stats.delivered) == (1, 1)
     assert len(notifier.sent) == 1 and connector.applied == []

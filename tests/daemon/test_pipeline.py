@@ -19,7 +19,7 @@ from tests.daemon.helpers import ARTICLE_RULES, T0, ScriptedScorer, message
 def _pipeline(url: str, scorer: object | None = None) -> tuple[Store, Pipeline]:
     store = Store(url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     pipeline = Pipeline(store, scorer or ScriptedScorer(), lambda: ARTICLE_RULES,  # type: ignore[arg-type]
                         clock=lambda: T0 + timedelta(hours=1))
     return store, pipeline
@@ -44,15 +44,15 @@ def test_declining_conversation_escalates_once_and_queues_side_effects(db_url: s
                                                            "sentiment_declining")
     # direction = mean(-0.6,-0.65,-0.68) - mean(0.3,-0.6,-0.65) = -0.3267 < -0.3; avg -0.643
     assert (decision.numbers["direction"], decision.numbers["current_avg"]) == (-0.33, -0.64)
-    rows = store.outbox_rows()
+    rows = store.outbox.rows()
     assert sorted(r["kind"] for r in rows) == ["alert", "change"]
     change = next(r for r in rows if r["kind"] == "change")["payload"]
     assert change["add_tags"] == ["sentiment-declining"] and change["priority"] == "urgent"
-    assert store.source_state("zd")["cursor"] == "cursor-1"
+    assert store.sources.state("zd")["cursor"] == "cursor-1"
     # The same messages again (a re-poll after a crash) change nothing.
     again = pipeline.process("zd", _declining(), "cursor-2")
     assert (again.new, again.scored, again.escalated) == (0, 0, 0)
-    assert len(store.outbox_rows()) == 2
+    assert len(store.outbox.rows()) == 2
     store.close()
 
 
@@ -103,7 +103,7 @@ def test_a_crash_before_commit_stores_nothing_and_keeps_the_cursor(sqlite_url: s
     pipeline.scorer = Exploding()
     with pytest.raises(RuntimeError):
         pipeline.process("zd", _declining(), "cursor-after")
-    assert store.source_state("zd")["cursor"] is None
+    assert store.sources.state("zd")["cursor"] is None
     pipeline.scorer = ScriptedScorer()
     assert pipeline.process("zd", _declining(), "cursor-after").new == 5
     store.close()
@@ -119,7 +119,7 @@ def test_repeat_after_fires_again_only_when_due(sqlite_url: str) -> None:
     pipeline._clock = lambda: T0 + timedelta(hours=26)  # type: ignore[method-assign]
     third = pipeline.process("zd", [message("c", "3", "score=-0.8 still", minutes=120)], "c3")
     assert [d.rule for _, d in third.decisions] == ["very-negative-message"]
-    keys = sorted(r["dedupe_key"] for r in store.outbox_rows())
+    keys = sorted(r["dedupe_key"] for r in store.outbox.rows())
     assert keys == ["zd|3|very-negative-message|fire|1|change",
                     "zd|3|very-negative-message|fire|1|notify:escalations",
                     "zd|3|very-negative-message|fire|2|change",
@@ -144,7 +144,7 @@ class _LostCommitStore(Store):
 def test_a_commit_whose_answer_was_lost_does_not_leave_the_trend_stale(db_url: str) -> None:
     store = _LostCommitStore(db_url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES,  # type: ignore[arg-type]
                         clock=lambda: T0 + timedelta(hours=1))
     first, agent, second, third, fourth = _declining()
@@ -152,7 +152,7 @@ def test_a_commit_whose_answer_was_lost_does_not_leave_the_trend_stale(db_url: s
     store.lose_next = True
     with pytest.raises(sa.exc.OperationalError):
         pipeline.process("zd", [second], "c2")  # stored, cursor c2: it is not read again
-    assert store.source_state("zd")["cursor"] == "c2"
+    assert store.sources.state("zd")["cursor"] == "c2"
     # The trend must see all four customer messages (0.3, -0.6, -0.65, -0.68), not a
     # cached series missing the one whose commit went unacknowledged.
     result = pipeline.process("zd", [third, fourth], "c3")
@@ -177,6 +177,6 @@ def test_each_message_is_stored_with_its_language(db_url: str) -> None:
     # The unreadable reply does not hide the angry ones from the rules: the loaded
     # series keeps its language and flag.
     with store.reading() as conn:
-        series = store.customer_series(conn, "zd", ["9"])["9"]
+        series = store.messages.customer_series(conn, "zd", ["9"])["9"]
     assert [(m["language"], m["language_supported"]) for m in series][-1] == ("nl", False)
     store.close()

@@ -47,7 +47,7 @@ def test_article_numbers_match_the_article_sql(db_url: str) -> None:
     now = T0 + timedelta(days=10)
     store = Store(db_url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
     article_rows = []
     batch = []
@@ -89,7 +89,7 @@ def test_report_sections_and_agent_impact(sqlite_url: str) -> None:
     now = T0 + timedelta(hours=30)
     store = Store(sqlite_url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
     batch = []
     # Alex: six tickets where the customer is happier after the reply (+0.4 .. +0.9).
@@ -178,7 +178,7 @@ def test_report_into_a_closed_pipe_prints_no_traceback(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     store = Store(f"sqlite:///{db}")
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     now = datetime.now(UTC)
     pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
     pipeline.process("zd", [message(str(n), str(n), f"score=-0.{n % 9 + 1} bad",
@@ -206,7 +206,7 @@ def test_escalation_outcomes_read_resolves_and_false_alarm_marks(sqlite_url: str
     now = T0 + timedelta(hours=3)
     store = Store(sqlite_url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
     pipeline.process("zd", [message(str(n), str(n), "score=-0.9 awful", minutes=n)
                             for n in range(3)], "c")
@@ -232,7 +232,7 @@ def test_report_counts_customer_messages_by_language(sqlite_url: str) -> None:
     now = T0 + timedelta(hours=3)
     store = Store(sqlite_url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     pipeline = Pipeline(store, LocalScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
     batch = [message("1", "1", "Where can I download my invoice?", minutes=0),
              message("2", "1", "Thanks, found it!", minutes=10),
@@ -249,4 +249,34 @@ def test_report_counts_customer_messages_by_language(sqlite_url: str) -> None:
     assert report["scored_messages"] == 3
     text = render_report(report)
     assert "By language" in text and "nl" in text
+    store.close()
+
+
+def test_a_ticket_in_two_languages_is_one_ticket_overall_and_one_in_each_language(
+        sqlite_url: str) -> None:
+    """The summary and both breakdowns add up the same per-ticket figures: a ticket that
+    wrote in two languages counts once overall and per source, once in each language."""
+    from daemon.scoring.local import LocalScorer
+
+    now = T0 + timedelta(hours=3)
+    store = Store(sqlite_url)
+    store.create_schema()
+    store.sources.ensure(["zd"])
+    pipeline = Pipeline(store, LocalScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
+    pipeline.process("zd", [
+        message("1", "1", "This is a disaster, the worst service ever, I am furious!",
+                minutes=0),
+        message("2", "1", "Das ist eine Katastrophe, ich kündige!", minutes=10),
+        message("3", "2", "Thanks, found it!", minutes=0)], "c")
+    report = build_report(store, days=7, now=now)
+    scores = [s for (s,) in sqlite3.connect(sqlite_url.removeprefix("sqlite:///")).execute(
+        "SELECT score FROM message WHERE author_role = 'customer'")]
+    assert report["scored_messages"] == 3
+    assert report["avg_sentiment"] == round(mean(scores), 2)
+    assert min(scores) < -0.5 and report["negative_tickets"] == 1
+    (source,) = report["by_source"]
+    assert (source["tickets"], source["negative_tickets"], source["scored_messages"]) == (2, 1, 3)
+    by_language = {row["language"]: (row["scored_messages"], row["tickets"])
+                   for row in report["by_language"]}
+    assert by_language == {"en": (2, 2), "de": (1, 1)}
     store.close()

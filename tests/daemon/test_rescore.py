@@ -35,7 +35,7 @@ def test_fallback_scores_are_replaced_when_claude_is_back(tmp_path: Path) -> Non
     path.write_text(CONFIG.format(state=tmp_path / "state", url=sandbox.url))
     daemon = Daemon(load_config(path, env={})).build()
     try:
-        daemon.store.ensure_sources(["zd"])
+        daemon.store.sources.ensure(["zd"])
         sandbox.default_behaviour = "server_error"
         batch = [message("1", "9", "This is awful, my invoice is wrong again."),
                  message("2", "9", "Thanks, that worked great!", minutes=5)]

@@ -60,15 +60,15 @@ def test_retention_removes_customer_text_everywhere_it_is_stored(db_url: str) ->
     store = Store(db_url)
     store.create_schema()
     with store.transaction() as conn:
-        store.insert_messages(conn, [_message("m-old", "old", OLD),
+        store.messages.insert(conn, [_message("m-old", "old", OLD),
                                      _message("m-busy-old", "busy", OLD),
                                      _message("m-busy-new", "busy", NOW)])
-        store.upsert_tickets(conn, [_ticket("old", OLD), _ticket("busy", OLD),
+        store.messages.upsert_tickets(conn, [_ticket("old", OLD), _ticket("busy", OLD),
                                     _ticket("new", NOW)])
-        store.enqueue(conn, [_alert("done", OLD, "done"), _alert("parked", OLD, "parked"),
+        store.outbox.enqueue(conn, [_alert("done", OLD, "done"), _alert("parked", OLD, "parked"),
                              _alert("pending", OLD, "pending"), _alert("recent", NOW, "done")])
 
-    purged = store.purge_customer_text(NOW - KEEP)
+    purged = store.retention.purge_customer_text(NOW - KEEP)
     assert purged == {"messages": 2, "tickets": 1, "outbox": 2, "incident_members": 0,
                       "incident_candidates": 0}
 
@@ -89,7 +89,7 @@ def test_retention_removes_customer_text_everywhere_it_is_stored(db_url: str) ->
     assert outbox["done"]["result"] == {"thread_key": "1.2"}  # Slack threading still works
     assert outbox["pending"]["payload"]["subject"] == SUBJECT  # still to be delivered
     assert outbox["recent"]["payload"]["subject"] == SUBJECT
-    assert store.purge_customer_text(NOW - KEEP) == {"messages": 0, "tickets": 0, "outbox": 0,
+    assert store.retention.purge_customer_text(NOW - KEEP) == {"messages": 0, "tickets": 0, "outbox": 0,
                                                      "incident_members": 0,
                                                      "incident_candidates": 0}
     store.close()
@@ -174,7 +174,7 @@ def test_incidents_lose_the_customer_sentences_they_quote(sqlite_url: str) -> No
                 source="zd", message_id=f"c{ticket}", ticket_id=ticket, at=at, score=-0.5,
                 language="en", terms=["login"], words=["login"], signals=[], label="",
                 url="", subject="Login"))
-    purged = store.purge_customer_text(NOW - KEEP)
+    purged = store.retention.purge_customer_text(NOW - KEEP)
     assert purged["incident_members"] == 1 and purged["incident_candidates"] == 1
     with store.reading() as conn:
         members = dict(conn.execute(sa.select(T_INCIDENT_MEMBER.c.ticket_id,

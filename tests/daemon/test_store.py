@@ -25,9 +25,9 @@ def test_schema_creation_is_idempotent(db_url: str) -> None:
     store = Store(db_url)
     store.create_schema()
     store.create_schema()
-    store.ensure_sources(["zd"])
-    store.ensure_sources(["zd"])
-    assert [s["source"] for s in store.source_states()] == ["zd"]
+    store.sources.ensure(["zd"])
+    store.sources.ensure(["zd"])
+    assert [s["source"] for s in store.sources.states()] == ["zd"]
     store.close()
 
 
@@ -39,32 +39,32 @@ def test_duplicate_messages_are_ignored(db_url: str) -> None:
            "body_chars": 2, "truncated": False, "indicators": [], "signals": [],
            "needs_rescore": False, "stored_at": NOW}
     with store.transaction() as conn:
-        store.insert_messages(conn, [row, {**row, "message_id": "m2"}])
+        store.messages.insert(conn, [row, {**row, "message_id": "m2"}])
     with store.transaction() as conn:
-        store.insert_messages(conn, [row])
-        assert store.known_message_ids(conn, "zd", ["m1", "m2", "m3"]) == {"m1", "m2"}
+        store.messages.insert(conn, [row])
+        assert store.messages.known_ids(conn, "zd", ["m1", "m2", "m3"]) == {"m1", "m2"}
     store.close()
 
 
 def test_lease_is_exclusive_and_fences_a_paused_owner(db_url: str) -> None:
     store = Store(db_url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     lease = timedelta(seconds=30)
-    first = store.claim_source("zd", "a", NOW, lease)
+    first = store.sources.claim("zd", "a", NOW, lease)
     assert first is not None
-    assert store.claim_source("zd", "b", NOW + timedelta(seconds=10), lease) is None
-    assert store.claim_source("zd", "a", NOW + timedelta(seconds=10), lease) == first  # renew
+    assert store.sources.claim("zd", "b", NOW + timedelta(seconds=10), lease) is None
+    assert store.sources.claim("zd", "a", NOW + timedelta(seconds=10), lease) == first  # renew
     # a's lease runs out while it is paused; b takes over with a new token
-    second = store.claim_source("zd", "b", NOW + timedelta(seconds=41), lease)
+    second = store.sources.claim("zd", "b", NOW + timedelta(seconds=41), lease)
     assert second is not None and second > first
     with pytest.raises(LeaseLost), store.transaction() as conn:
-        store.check_fence(conn, "zd", first)
-        store.advance_cursor(conn, "zd", "stale", NOW, 0)
+        store.sources.check_fence(conn, "zd", first)
+        store.sources.advance_cursor(conn, "zd", "stale", NOW, 0)
     with store.transaction() as conn:
-        store.check_fence(conn, "zd", second)
-        store.advance_cursor(conn, "zd", "fresh", NOW, 0)
-    assert store.source_state("zd")["cursor"] == "fresh"
+        store.sources.check_fence(conn, "zd", second)
+        store.sources.advance_cursor(conn, "zd", "fresh", NOW, 0)
+    assert store.sources.state("zd")["cursor"] == "fresh"
     store.close()
 
 
@@ -75,25 +75,25 @@ def test_a_replica_frozen_inside_a_transaction_cannot_hold_its_source(pg_url: st
     frozen = Store(pg_url, stuck_after=timedelta(seconds=3))
     peer = Store(pg_url, stuck_after=timedelta(seconds=1))
     frozen.create_schema()
-    frozen.ensure_sources(["zd"])
+    frozen.sources.ensure(["zd"])
     lease = timedelta(seconds=30)
-    token = frozen.claim_source("zd", "a", NOW, lease)
+    token = frozen.sources.claim("zd", "a", NOW, lease)
     assert token is not None
     conn = frozen.engine.connect()
     transaction = conn.begin()
     conn.execute(sa.text("UPDATE source_state SET lease_until = lease_until WHERE source = 'zd'"))
     expired = NOW + timedelta(seconds=31)  # a's lease has run out; its lock has not
     try:
-        assert peer.claim_source("zd", "b", expired, lease) is None  # SKIP LOCKED
+        assert peer.sources.claim("zd", "b", expired, lease) is None  # SKIP LOCKED
         # A fenced write waits for the lock no longer than the peer's guard (1 s), not forever.
         with pytest.raises(sa.exc.OperationalError, match="lock timeout"), \
                 peer.transaction() as writing:
-            peer.check_fence(writing, "zd", token)
+            peer.sources.check_fence(writing, "zd", token)
         taken = None
         deadline = time.monotonic() + 20
         while taken is None and time.monotonic() < deadline:
             time.sleep(0.2)
-            taken = peer.claim_source("zd", "b", expired, lease)
+            taken = peer.sources.claim("zd", "b", expired, lease)
         assert taken is not None and taken > token, "the frozen session kept the row"
         with pytest.raises(sa.exc.DBAPIError):  # the server ended it: nothing it wrote stays
             transaction.commit()
@@ -108,16 +108,16 @@ def test_outbox_dedupes_claims_and_parks(db_url: str) -> None:
     store = Store(db_url)
     store.create_schema()
     with store.transaction() as conn:
-        store.enqueue(conn, [_outbox_row("k1"), _outbox_row("k2")])
-        store.enqueue(conn, [_outbox_row("k1")])
-    claimed = store.claim_outbox("me", NOW, 10, timedelta(minutes=2))
+        store.outbox.enqueue(conn, [_outbox_row("k1"), _outbox_row("k2")])
+        store.outbox.enqueue(conn, [_outbox_row("k1")])
+    claimed = store.outbox.claim("me", NOW, 10, timedelta(minutes=2))
     assert [r["dedupe_key"] for r in claimed] == ["k1", "k2"]
-    assert store.claim_outbox("other", NOW, 10, timedelta(minutes=2)) == []  # held
-    store.outbox_done(claimed[0]["id"], NOW, {"thread_key": "123.4"})
-    store.outbox_failed(claimed[1]["id"], "boom", None, park=True)
-    stats = store.outbox_stats(NOW)
+    assert store.outbox.claim("other", NOW, 10, timedelta(minutes=2)) == []  # held
+    store.outbox.done(claimed[0]["id"], NOW, {"thread_key": "123.4"})
+    store.outbox.failed(claimed[1]["id"], "boom", None, park=True)
+    stats = store.outbox.stats(NOW)
     assert (stats["done"], stats["parked"], stats["pending"]) == (1, 1, 0)
-    assert store.latest_thread_key("zd", "1", "escalations") == "123.4"
+    assert store.outbox.latest_thread_key("zd", "1", "escalations") == "123.4"
     store.close()
 
 
@@ -125,13 +125,13 @@ def test_concurrent_outbox_claims_never_overlap(db_url: str) -> None:
     store = Store(db_url)
     store.create_schema()
     with store.transaction() as conn:
-        store.enqueue(conn, [_outbox_row(f"k{i}") for i in range(60)])
+        store.outbox.enqueue(conn, [_outbox_row(f"k{i}") for i in range(60)])
     got: dict[str, list[int]] = {}
 
     def claim(owner: str) -> None:
         mine: list[int] = []
         for _ in range(10):
-            rows = store.claim_outbox(owner, NOW, 7, timedelta(minutes=2))
+            rows = store.outbox.claim(owner, NOW, 7, timedelta(minutes=2))
             mine += [r["id"] for r in rows]
         got[owner] = mine
 
@@ -162,20 +162,20 @@ def test_bulk_writes_of_every_table_round_trip(db_url: str) -> None:
             "history": {"rule": "r", "fire_count": 1, "first_fired_at": NOW.isoformat()},
             "updated_at": NOW, "due_at": None}
     escalation = {"source": "zd", "ticket_id": "1", "rule": "r", "kind": "fire",
-                  "reason": "very_negative_message", "at": NOW, "backfill": False,
+                  "reason": "very_negative_message", "at": NOW,
                   "numbers": {"last_score": -0.9, "signals": ["churn_risk"], "x": None}}
     with store.transaction() as conn:
-        store.upsert_tickets(conn, [ticket])
-        store.save_rule_states(conn, [rule])
-        store.log_escalations(conn, [escalation])
-        store.enqueue(conn, [_outbox_row("k1")])
+        store.messages.upsert_tickets(conn, [ticket])
+        store.rules.save_states(conn, [rule])
+        store.rules.log_escalations(conn, [escalation])
+        store.outbox.enqueue(conn, [_outbox_row("k1")])
     changed_ticket = {**ticket, "priority": "high", "tags": [], "assignee": None,
                       "assignee_group": "group #7", "updated_at": later}
     changed_rule = {**rule, "state": "resolved", "history": {}, "due_at": later}
     with store.transaction() as conn:  # upserts over the existing rows, a duplicate key
-        store.upsert_tickets(conn, [changed_ticket])
-        store.save_rule_states(conn, [changed_rule])
-        store.enqueue(conn, [_outbox_row("k1", target="other")])
+        store.messages.upsert_tickets(conn, [changed_ticket])
+        store.rules.save_states(conn, [changed_rule])
+        store.outbox.enqueue(conn, [_outbox_row("k1", target="other")])
     with store.reading() as conn:
         def one(table: sa.Table) -> dict[str, object]:
             row = dict(conn.execute(sa.select(table)).mappings().one())
@@ -206,7 +206,7 @@ def test_bulk_insert_round_trips_every_column(db_url: str) -> None:
            "signals": ["churn_risk"], "scorer": "local", "model": "m", "needs_rescore": True,
            "stored_at": NOW, "language": "pt", "language_supported": False}
     with store.transaction() as conn:
-        store.insert_messages(conn, [row])
+        store.messages.insert(conn, [row])
     with store.reading() as conn:
         back = dict(conn.execute(sa.select(T_MESSAGE)).mappings().one())
     back.pop("id")

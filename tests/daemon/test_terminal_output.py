@@ -46,7 +46,7 @@ def test_safe_terminal_strips_controls_bidi_and_zero_width() -> None:
 def test_report_subject_cannot_rewrite_the_terminal_or_forge_a_row(db_url: str) -> None:
     store = Store(db_url)
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     now = T0 + timedelta(days=1)
     pipeline = Pipeline(store, ScriptedScorer(), lambda: ARTICLE_RULES, clock=lambda: now)
     batch = []

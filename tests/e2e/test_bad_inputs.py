@@ -295,7 +295,7 @@ def test_broken_vendor_responses_are_logged_retried_and_lose_nothing(
             assert state["cursor"] is None and state["not_before"] is not None, case.name
         said = [e for e in events if e.get("source") == case.name
                 and e.get("event") in ("source_unavailable", "poll_crashed", "source_failed",
-                                       "zendesk.same_second_stall", "zendesk.poll_cut_short")]
+                                       "zendesk.same_second_stall", "poll_stopped_early")]
         # A 5xx is retried inside the request; missing optional fields take defaults.
         if case.name not in ("huge_page", "server_error_html", "comment_missing_fields"):
             assert said, f"{case.name}: nothing logged about the broken answer"

@@ -48,13 +48,13 @@ def test_shipped_demo_opens_the_login_incident_once(tmp_path: Path) -> None:
         assert "login" in opened[0].lower()
         (alert,) = [m for m in slack.messages_in("#escalations") if "Incident" in m.text]
         assert alert.thread_ts is None  # the incident's own thread starts here
-        listed = daemon.store.list_incidents()
+        listed = daemon.store.incidents.overview()
         assert len(listed) == 1 and listed[0]["members"] >= 5
         assert all(m["source"] == "freshdesk-demo" for m in listed[0]["member_tickets"])
         # The member tickets carry the incident tag in the sandbox helpdesk.
         for _ in range(3):
             daemon.deliver()
-        tagged = {row["ticket_id"] for row in daemon.store.outbox_rows(limit=1000)
+        tagged = {row["ticket_id"] for row in daemon.store.outbox.rows(limit=1000)
                   if row["kind"] == "change" and row["status"] == "done"
                   and "sentiment-incident" in row["payload"].get("add_tags", [])}
         assert tagged >= {m["ticket_id"] for m in listed[0]["member_tickets"]}

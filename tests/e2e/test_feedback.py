@@ -51,7 +51,7 @@ class Desk:
     def __init__(self, harness: Harness, url: str) -> None:
         self.store = Store(url)
         self.store.create_schema()
-        self.store.ensure_sources([SOURCE])
+        self.store.sources.ensure([SOURCE])
         self.connector = harness.connector()
         self.pipeline = Pipeline(self.store, ScriptedScorer(), lambda: RULES)
         self.outbox = OutboxDispatcher(self.store, {SOURCE: self.connector}, {}, "test")

@@ -58,7 +58,7 @@ def test_incident_alert_once_then_updates_and_resolve_in_its_thread(
     clock = Clock()
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     store.create_schema()
-    store.ensure_sources(["zd"])
+    store.sources.ensure(["zd"])
     settings = IncidentSettings(enabled=True, min_tickets=5, notify=("escalations",),
                                 update_every=timedelta(minutes=5))
     pipeline = Pipeline(store, LocalScorer(), lambda: RuleSet(), clock=clock,

@@ -135,12 +135,12 @@ def test_history_gives_claude_labels_and_agents_marks(sqlite_url: str) -> None:
             "confidence": 0.9, "indicators": [], "signals": [], "scorer": scorer,
             "model": "x", "needs_rescore": False, "stored_at": now})
     with store.transaction() as conn:
-        store.insert_messages(conn, messages)
-        store.log_escalations(conn, [
+        store.messages.insert(conn, messages)
+        store.rules.log_escalations(conn, [
             {"source": "zd", "ticket_id": "t1", "rule": "r", "kind": "false_alarm",
-             "reason": "agent_tag", "numbers": {}, "at": now, "backfill": False},
+             "reason": "agent_tag", "numbers": {}, "at": now},
             {"source": "zd", "ticket_id": "t5", "rule": "r", "kind": "missed",
-             "reason": "agent_tag", "numbers": {}, "at": now, "backfill": False}])
+             "reason": "agent_tag", "numbers": {}, "at": now}])
     examples = {(e.text, e.label, e.weight, e.origin) for e in read_history(store)}
     store.close()
     assert examples == {
