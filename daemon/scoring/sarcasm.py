@@ -23,17 +23,17 @@ from daemon.scoring.tally import Tally
 HARM_UNITS = 1.0
 
 _HARM: dict[str, str] = {
-    "en": r"deleted|wiped|erased|lost|disappeared|vanished|charged (?:me )?(?:twice|double"
+    "en": r"deleted|wiped|erased|(?:you|it|they|update|app|system) (?:have |has )?lost|disappeared|vanished|charged (?:me )?(?:twice|double"
           r"|two times)|double charged|(?:now|longer) (?:i |we )?(?:ca not|can not|cannot|could"
           r" not)|no longer (?:works?|loads?)",
-    "de": r"geloescht|verschwunden|verloren|doppelt (?:abgebucht|berechnet)|(?:dreimal|zweimal)"
+    "de": r"geloescht|verschwunden|(?:ist|sind|ging|gingen|habt|haben) (?:[^ .!?\n]+ )?verloren|doppelt (?:abgebucht|berechnet)|(?:dreimal|zweimal)"
           r" abgebucht|(?:jetzt|nun) kann (?:ich|man) (?:[^ .!?\n]+ )?(?:nicht|nichts)"
           r"|kann (?:ich|man) (?:[^ .!?\n]+ )?nicht mehr",
-    "fr": r"efface\w*|supprime\w*|disparu\w*|perdu\w*|en double|(?:maintenant|desormais)"
+    "fr": r"efface\w*|supprime\w*|disparu\w*|(?:vous avez|ont|a ete|ont ete|sont) perdu\w*|en double|(?:maintenant|desormais)"
           r" (?:, )?(?:impossible|je ne peux|on ne peut)",
-    "es": r"borr\w+|elimin\w+|desaparec\w+|perd\w+|dos veces|(?:ahora|ya) no (?:puedo|funciona"
+    "es": r"borr\w+|elimin\w+|desaparec\w+|(?:han perdido|perdieron|se perdi\w+)|dos veces|(?:ahora|ya) no (?:puedo|funciona"
           r"|carga)",
-    "pt": r"apag\w+|sumi\w+|desaparec\w+|perd\w+|duas vezes|(?:agora|mais) nao (?:consigo|da"
+    "pt": r"apag\w+|sumi\w+|desaparec\w+|(?:perderam|foi perdid\w+|foram perdid\w+|se perdeu)|duas vezes|(?:agora|mais) nao (?:consigo|da"
           r"|funciona)|nao (?:consigo|da) mais",
 }
 # A fix the praise may be thanking for: "... but support restored them. Excellent work!"

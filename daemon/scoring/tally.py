@@ -204,8 +204,8 @@ def count_cues(tokens: list[Token], language: str, tally: Tally) -> None:
     for hit in find_cues(tokens, language):
         tally.add_negative("anger" if hit.category == "anger" else "displeasure",
                            (hit.units, hit.first, hit.last))
-    chase = dated_chase(tokens)
-    if chase is not None:  # a dated log of follow-ups up to "today"
+    chase = None if tally.praise or tally.gratitude else dated_chase(tokens)
+    if chase is not None:  # a dated log of follow-ups up to "today", praising nothing
         tally.add_negative("anger", chase)
 
 

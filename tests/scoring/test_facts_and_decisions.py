@@ -34,10 +34,16 @@ def test_praise_over_harm_reads_as_sarcasm(offline: LocalScorer, text: str) -> N
     "La nouvelle version est excellente, tout est plus rapide. Bravo !",
     "La nueva versión es excelente, todo va más rápido. ¡Buen trabajo!",
     "A nova versão está excelente, tudo mais rápido. Parabéns!",
+    "Order placed Monday, shipped Tuesday, arrived Wednesday. Still amazed, thanks!",
 ])
 def test_genuine_praise_and_thanks_for_a_fix_stay_positive(offline: LocalScorer,
                                                             text: str) -> None:
     assert value(offline, text) > 0
+
+
+def test_losing_something_yourself_is_not_harm_done(offline: LocalScorer) -> None:
+    # Not read as sarcasm (it was -0.83 when any "lost" counted as harm).
+    assert value(offline, "Excellent app, I lost 5 kg with it!") > -0.3
 
 
 @pytest.mark.parametrize("text", [
