@@ -18,8 +18,8 @@ _ORDINAL = r"(?:second|third|fourth|fifth|sixth|seventh|tenth|\d+(?:st|nd|rd|th)
 _PATTERNS: dict[str, tuple[str, ...]] = {
     "churn_risk": (
         # A decision already taken, stated coldly (issue 9).
-        r"\b(?:i'?ve|i have|we'?ve|we have|i|we) (?:just |already )?(?:switched|moved|signed|gone over) (?:over )?(?:to|with) (?:a |an )?(?:another|a different|other|new) (?:provider|company|bank|carrier|supplier|vendor|service|operator|network)",
-        r"(?:terminate|close|end) (?:my|our|the) (?:contract|account|subscription|membership)\b",
+        r"\b(?:switched|moved|signed|gone over) (?:over )?(?:to|with) (?:a |an )?(?:another|a different|other|new) (?:provider|company|bank|carrier|supplier|vendor|service|operator|network)",
+        r"\b(?:terminate|close|end) (?:my|our|the) (?:contract|account|subscription|membership)\b",
         r"\bport (?:my|our) (?:phone )?numbers? out\b",
         r"\bcancel+(?:ing|ed)? (?:my |the |our )?(?:account|subscription|membership|contract|plan|service|renewal)",
         r"\bcancel+(?:ing)? (?:everything|it all)\b",
