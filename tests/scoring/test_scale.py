@@ -147,7 +147,7 @@ def _graded_rows(split: str) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(handle) if row["split"] == split]
 
 
-@pytest.mark.parametrize("split", ["holdout", "fresh"])
+@pytest.mark.parametrize("split", ["holdout", "fresh", "blind3"])
 def test_held_out_graded_messages_keep_their_order(offline: LocalScorer, split: str) -> None:
     """On messages the lexicons were not developed on: grades stay ordered on average
     and the escalation threshold separates furious/angry from mild/neutral."""
