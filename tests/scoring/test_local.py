@@ -129,3 +129,18 @@ def test_contract_holds_for_any_text(text: str) -> None:
     assert -1.0 <= score.score <= 1.0 and 0.0 <= score.confidence <= 1.0
     assert score.label in LABELS and score.signals <= SIGNALS
     assert all(indicator in text for indicator in score.indicators)
+
+
+@pytest.mark.parametrize("text", [
+    "Où en est mon remboursement pour le vol annulé du 2 mai ? Référence : KX7P2L.",
+    "Mon vol de demain est-il maintenu malgré la grève ?",
+])
+def test_a_french_flight_is_not_a_theft(text: str) -> None:
+    """"vol" is a flight as often as a theft: alone it is no evidence of anger."""
+    assert LocalScorer().score_one(text).score > -0.3
+
+
+@pytest.mark.parametrize("text", ["Ces frais cachés, c'est du vol !",
+                                  "C'est du vol pur et simple, remboursez-moi."])
+def test_calling_it_theft_in_french_is_anger(text: str) -> None:
+    assert LocalScorer().score_one(text).score <= -0.7
