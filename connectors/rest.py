@@ -16,6 +16,7 @@ a bound on every pagination loop.  The cursors with an overlap window live in
 from __future__ import annotations
 
 import base64
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from connectors.settings import SourceSettings, WindowedSourceSettings
 __all__ = ["OverlapCursor", "WindowCursor"]  # with the names defined below
 
 log = structlog.get_logger(__name__)
+
 
 def basic_authorization(user: str, password: str) -> str:
     """The `Authorization` value of HTTP basic auth."""
@@ -151,7 +153,7 @@ StateT = TypeVar("StateT")
 CursorT = TypeVar("CursorT", bound=WindowCursor)
 
 
-class RestConnector(Generic[StateT]):
+class RestConnector(ABC, Generic[StateT]):
     """One REST helpdesk account as a `Connector`; a vendor subclasses it.
 
     A subclass sets `kind`, calls `__init__` with its API root and credentials, and
@@ -214,15 +216,17 @@ class RestConnector(Generic[StateT]):
                           caught_up=batch.caught_up,
                           requests=self._requests_sent() - before)
 
+    @abstractmethod
     def _load_cursor(self, raw: str | None, start_from: datetime) -> StateT:
-        raise NotImplementedError
+        """The cursor stored as `raw`; with none stored, one starting at `start_from`."""
 
+    @abstractmethod
     def _dump_cursor(self, state: StateT) -> str:
-        raise NotImplementedError
+        """`state` as the string the store keeps."""
 
+    @abstractmethod
     def _read(self, state: StateT, batch: Batch) -> None:
         """Read from `state` on, within the page budget; move `state` as messages land."""
-        raise NotImplementedError
 
     def _requests_sent(self) -> int:
         return sum(client.log.total for client in self._clients)
@@ -268,9 +272,9 @@ class RestConnector(Generic[StateT]):
         if not change.is_empty():
             self._change(ticket_id, change)
 
+    @abstractmethod
     def _change(self, ticket_id: str, change: TicketChange) -> None:
         """Apply a change that is not empty (read, merge, write; never clobber)."""
-        raise NotImplementedError
 
     def _merged_tags(self, current: Sequence[str], change: TicketChange) -> list[str]:
         return merge_tags(current, change.add_tags, change.remove_tags,
