@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from daemon.scoring.langwalk import Walker
 
 #: Languages the offline scorer has lexicons for (ISO 639-1).
 SUPPORTED: frozenset[str] = frozenset({"en", "de", "fr", "es", "pt"})
@@ -65,13 +68,14 @@ class LanguageDetector:
             identifier._full_model = (identifier.nb_ptc, identifier.nb_pc,
                                       identifier.nb_classes)
         self._identifier = identifier
+        self._rank: Callable[[str], list[tuple[str, float]]] = Walker(identifier).rank
 
     def detect(self, text: str) -> Detection:
         sample = strip_for_detection(text)[:SAMPLE_CHARS]
         letters = sum(map(str.isalpha, sample))
         if letters < 2:
             return Detection(UNDETERMINED, True, 0.0)
-        ranked: list[tuple[str, float]] = self._identifier.rank(sample)
+        ranked = self._rank(sample)
         best, probability = ranked[0]
         if best in SUPPORTED:
             return Detection(best, True, round(probability, 3))

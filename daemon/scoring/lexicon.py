@@ -167,15 +167,24 @@ class Lexicon:
 
     @staticmethod
     def _fits(term: Term, tokens: list[Token], at: int) -> bool:
-        if at + len(term.words) > len(tokens):
+        """Whether the term's words follow at `at`.  Only for a candidate of the word at
+        `at` (`_candidates`): the index has already matched its first word, so a one-word
+        term always fits and a phrase is checked from its second word on."""
+        words = term.words
+        count = len(words)
+        if count == 1:
+            return True
+        if at + count > len(tokens):
             return False
-        for offset, expected in enumerate(term.words):
+        last = count - 1
+        for offset in range(1, count):
             word = tokens[at + offset].word
-            if word in _PUNCT and offset > 0:
+            if word in _PUNCT:
                 return False
+            expected = words[offset]
             if expected == "*":
                 continue
-            if term.prefix and offset == len(term.words) - 1:
+            if term.prefix and offset == last:
                 if not word.startswith(expected):
                     return False
             elif word != expected:

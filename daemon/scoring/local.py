@@ -124,7 +124,10 @@ class LocalScorer:
                          scorer=self.name, model=self.model, language=detection.language,
                          language_supported=False)
         language = detection.language if detection.language in SUPPORTED else "en"
-        negative, positive, tally, tokens = self._evidence(text, language, signals)
+        # find_signals already looked for text addressed to a model; on ASCII text its
+        # search and without_injections' agree, so a message without one skips the latter.
+        plain = text.isascii() and not any(hit.signal == "prompt_injection" for hit in hits)
+        negative, positive, tally, tokens = self._evidence(text, language, signals, plain)
         signal_phrases = tuple(dict.fromkeys(hit.phrase for hit in hits
                                              if hit.phrase and hit.signal in signals))
         value = to_score(negative, positive)
@@ -152,10 +155,10 @@ class LocalScorer:
 
     # -- evidence ------------------------------------------------------------------
 
-    def _evidence(self, text: str, language: str, signals: set[str],
+    def _evidence(self, text: str, language: str, signals: set[str], plain: bool,
                   ) -> tuple[float, float, Tally, list[Token]]:
         lexicon = self._lexicons[language]
-        tokens = tokenize(without_quotes(without_injections(text)))
+        tokens = tokenize(without_quotes(text if plain else without_injections(text)))
         modifiers = lexicon.modifiers(tokens)
         tally = Tally()
         covered: set[int] = set()
