@@ -73,27 +73,42 @@ class Token:
     shouted: bool  # written in capitals (3+ letters)
 
 
+def _read(raw: str) -> tuple[str, bool]:
+    """A token's word and whether it is shouted, from its raw text."""
+    if raw.isdigit():
+        return "#", False
+    if raw in _PUNCT or not raw[0].isalpha():  # punctuation, emoji, emoticons
+        return raw, False
+    return fold(raw), len(raw) >= 3 and raw.isupper()
+
+
+# Raw token text -> (word, shouted): words repeat, so each is read once.  Bounded.
+_READ: dict[str, tuple[str, bool]] = {}
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
+    append = tokens.append
+    read = _READ
     for match in _TOKEN.finditer(text):
-        raw = match.group(0)
-        start, end = match.start(), match.end()
-        if raw.isdigit():
-            tokens.append(Token("#", start, end, False))
-            continue
-        if raw in _PUNCT or not raw[0].isalpha():  # punctuation, emoji, emoticons
-            tokens.append(Token(raw, start, end, False))
-            continue
-        word = fold(raw)
+        raw = match.group()
+        start, end = match.span()
+        known = read.get(raw)
+        if known is None:
+            known = _read(raw)
+            if len(read) >= _MEMO_LIMIT:
+                read.clear()
+            read[raw] = known
+        word = known[0]
         # "don't" arrives as "don" + "t": read as "do" + "not", spanning "n't".
         if (word == "t" and tokens and start > 0 and text[start - 1] in _APOSTROPHES
                 and tokens[-1].word.endswith("n") and tokens[-1].end == start - 1):
             previous = tokens[-1]
             tokens[-1] = Token(previous.word[:-1], previous.start, previous.end - 1,
                                previous.shouted)
-            tokens.append(Token("not", previous.end - 1, end, previous.shouted))
+            append(Token("not", previous.end - 1, end, previous.shouted))
             continue
-        tokens.append(Token(word, start, end, len(raw) >= 3 and raw.isupper()))
+        append(Token(word, start, end, known[1]))
     return tokens
 
 
