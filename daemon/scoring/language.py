@@ -70,6 +70,11 @@ class LanguageDetector:
         self._identifier = identifier
         self._rank: Callable[[str], list[tuple[str, float]]] = Walker(identifier).rank
 
+    def rank(self, sample: str) -> list[tuple[str, float]]:
+        """Every candidate language with its probability, best first (py3langid's
+        `rank`, computed by daemon.scoring.langwalk)."""
+        return self._rank(sample)
+
     def detect(self, text: str) -> Detection:
         sample = strip_for_detection(text)[:SAMPLE_CHARS]
         letters = sum(map(str.isalpha, sample))
