@@ -56,6 +56,9 @@ class Walker:
         scores *= 1.0 / math.sqrt(len(data) or 1)
         np.exp(scores - scores.max(), out=scores)
         scores /= scores.sum()
+        if not self._aliases:  # one column per language: nothing to merge
+            return sorted(zip(self._classes, scores.tolist(), strict=True),
+                          key=itemgetter(1), reverse=True)
         for first, dupe in self._aliases:
             scores[first] += scores[dupe]
             scores[dupe] = 0.0
