@@ -180,6 +180,25 @@ def drop_praise_beside_complaints(tokens: list[Token], tally: Tally) -> None:
 
 
 
+# Exclamative words an ironic opener may follow: "Oh great,", "Ach wie schön,", "Que
+# maravilha,", "Qué maravilla,", "Quelle chance,", "What a surprise,".
+_EXCLAMATIVES = frozenset(("oh", "ah", "wow", "how", "what", "ach", "na", "oh la la", "wie",
+                           "was", "quel", "quelle", "que", "qu", "como", "nossa", "ai", "tao"))
+_ARTICLES = frozenset(("a", "an", "ein", "eine", "fuer", "un", "une", "una", "uma"))
+
+
+def _opens_sentence(tokens: list[Token], index: int) -> bool:
+    """The token opens its sentence, or follows an exclamative that does ("ach wie")."""
+    start = index
+    while start > 0 and tokens[start - 1].word not in ".!?\n" and index - start < 3:
+        start -= 1
+    if start > 0 and tokens[start - 1].word not in ".!?\n":
+        return False
+    before = [token.word for token in tokens[start:index]]
+    return not before or (before[0] in _EXCLAMATIVES and all(
+        word in _EXCLAMATIVES or word in _ARTICLES for word in before[1:]))
+
+
 def sarcastic_opener(tokens: list[Token], modifiers: dict[str, set[int]],
                      tally: Tally) -> bool:
         """"Great, another outage.": praise opening a sentence, then a complaint."""
@@ -188,7 +207,7 @@ def sarcastic_opener(tokens: list[Token], modifiers: dict[str, set[int]],
         if tally.resolution > 0:
             return False
         for index in sorted(modifiers["opener"]):
-            at_start = index == 0 or tokens[index - 1].word in ".!?\n"
+            at_start = _opens_sentence(tokens, index)
             nxt = index + 1
             while nxt in modifiers["opener"]:
                 nxt += 1
