@@ -104,6 +104,8 @@ EN: Slots = {
                   "ofgem", "fca", "cfpb", "attorney general", "press", "media",
                   "newspapers?", "journalists?", "social media"],
     "NOT_OVER_IDIOMS": ["this (?:is not|isn t|won t be|will not be) (?:over|the end of it)",
+                        # "Enough." as a sentence of its own: the limit reached.
+                        "(?:^|(?<=[.!?\\n] ))(?:enough is enough|enough)(?= [.!?])",
                         "(?:you|this) will (?:hear|regret)",
                         "post (?:\\w+ ){0,4}(?:online|everywhere)"],
     "CONTACT": ["time", "email", "e mail", "message", "call", "request", "ticket", "letter",
@@ -212,6 +214,7 @@ DE: Slots = {
                   "ombudsstelle", "ombudsmann", "bafin", "presse", "medien", "zeitung",
                   "oeffentlichkeit", "sozialen medien", "social media"],
     "NOT_OVER_IDIOMS": ["(?:das|dies) (?:wird|hat) (?:ein nachspiel|konsequenzen)",
+                        "(?:^|(?<=[.!?\\n] ))(?:es |jetzt |mir )?reicht(?: es| s| jetzt)?(?= [.!?])",
                         "(?:das|dies) (?:lasse|lassen) (?:ich|wir) (?:mir|uns) nicht gefallen"],
     "CONTACT_IDIOMS": [
         "zum (?:dritten|vierten|fuenften|sechsten|siebten|x ten|zigsten|# ten|#) (?:mal|male)",
