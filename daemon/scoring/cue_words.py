@@ -131,7 +131,8 @@ DE: Slots = {
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
     "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "rueckgewinnungsangebot\\w*", "keine (?:angebote|rueckrufe|rueckgewinnung\\w*|halteangebote?)", "entscheidung (?:ist|steht) (?:endgueltig|fest)", "nach (?:#|zwei|drei|vier|fuenf|zehn|zwoelf|zwanzig) jahren (?:als kunde|bei (?:ihnen|euch)|treue)"],
     # Refusing to pay, and a move to a competitor told as done (issue 9).
-    "REFUSED": ["(?:werde|werden) (?:ich|wir) (?:[^ .!?\\n]+ ){0,3}nicht (?:be)?zahlen", "(?:ich|wir) (?:werde|werden) (?:[^ .!?\\n]+ ){0,3}nicht (?:be)?zahlen", "(?:ich|wir) (?:zahle|zahlen|bezahle|bezahlen) (?:[^ .!?\\n]+ ){0,2}nicht", "(?:zahle|zahlen|bezahle|bezahlen) (?:ich|wir) (?:[^ .!?\\n]+ ){0,2}nicht", "weiger\\w* (?:mich|uns) (?:[^ .!?\\n]+ ){0,3}zu (?:be)?zahlen"],
+    "REFUSED": ["(?:werde|werden) (?:ich|wir) (?:[^ .!?\\n]+ ){0,3}{NOT_EVER} (?:be)?zahlen", "(?:ich|wir) (?:werde|werden) (?:[^ .!?\\n]+ ){0,3}{NOT_EVER} (?:be)?zahlen", "(?:ich|wir) (?:zahle|zahlen|bezahle|bezahlen) (?:[^ .!?\\n]+ ){0,2}nicht", "(?:zahle|zahlen|bezahle|bezahlen) (?:ich|wir) (?:[^ .!?\\n]+ ){0,2}nicht", "weiger\\w* (?:mich|uns) (?:[^ .!?\\n]+ ){0,3}zu (?:be)?zahlen"],
+    "NOT_EVER": ["nicht", "keinesfalls", "auf keinen fall", "sicher nicht"],
     "WENT_ELSEWHERE": ["(?:bin|sind|habe|haben) (?:[^ .!?\\n]+ ){0,3}(?:zur konkurrenz|zu einem anderen anbieter) (?:gewechselt|gegangen)", "(?:habe|haben) (?:[^ .!?\\n]+ ){0,3}(?:bei einem anderen anbieter|bei der konkurrenz) (?:abgeschlossen|unterschrieben)"],
     # Charged for what was promised free or at a fixed price.
     "FREE": ["kostenlos", "kostenfrei", "gratis", "ohne (?:zusatz)?kosten", "festpreis", "fest\\w* preis"],

@@ -278,7 +278,7 @@ PT: Slots = {
     "AFTER": ["depois de", "desde que"],
     "OR_ELSE": ["ou", "senao", "se nao", "caso contrario"],
     "IF": ["se", "caso"],
-    "LEAVE": ["encerr\\w* (?:a |minha |as |minhas )?contas?", "fecho (?:a |minha )?conta", "mudo", "mudamos", "cancelo", "cancelamos", "saio", "saimos", "troco",
+    "LEAVE": ["encerr\\w* (?:a |as )?(?:minhas? )?contas?", "fecho (?:a |minha )?conta", "mudo", "mudamos", "cancelo", "cancelamos", "saio", "saimos", "troco",
               "trocamos", "vou embora", "vamos embora"],
     "ELSEWHERE": ["(?:a|para a|pra) concorrencia", "mud\\w* de (?:operadora|empresa|banco"
                   "|fornecedor)", "outra (?:operadora|empresa)", "outro (?:banco|fornecedor)"],

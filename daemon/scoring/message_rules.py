@@ -148,8 +148,12 @@ def drop_repeats_outside_complaints(tokens: list[Token], tally: Tally) -> None:
     other_negative = [span for span in tally.negative_spans if id(span) not in repeat_ids]
     sentence_of = sentence_indices(tokens)
     complaining = {sentence_of[first] for _units, first, _last in other_negative}
-    praising = {sentence_of[first] for _units, first, _last in
-                itertools.chain(tally.positive_spans, tally.thanks_spans)}
+    # An exclamation opening its sentence ("Qué maravilla, otra vez ...") may be irony:
+    # it does not make its sentence one that praises.
+    praising = {sentence_of[first] for _units, first, last in
+                itertools.chain(tally.positive_spans, tally.thanks_spans)
+                if not (last < len(tokens) and tokens[last].word == ","
+                        and _opens_sentence(tokens, first))}
     strong_repeat = any(span[0] > 1.0 for span in tally.repeat_spans)
     for span in list(tally.repeat_spans):
         sentence = sentence_of[span[1]]
@@ -166,8 +170,8 @@ def drop_repeats_outside_complaints(tokens: list[Token], tally: Tally) -> None:
 def drop_praise_beside_complaints(tokens: list[Token], tally: Tally) -> None:
     """Praise or thanks in the same sentence as a complaint is irony or softening
     ("thanks for the 3 hour delay", "love the app but it crashes"): it does not count."""
-    if not tally.negative_spans:
-        return
+    if not tally.negative_spans or tally.sarcasm:
+        return  # sarcasm turns the praise into displeasure (settle) instead
     sentence_of = sentence_indices(tokens)
     complaining = {sentence_of[first] for _units, first, _last in tally.negative_spans}
     for spans, attribute in ((tally.praise_spans, "praise"),

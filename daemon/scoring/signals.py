@@ -118,7 +118,7 @@ _LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
                        r"\bbei (?:der konkurrenz|einem anderen anbieter) unterschrieben\b",
                        r"\b(?:schlie(?:ß|ss)en sie|l(?:ö|oe|o)schen sie|l(?:ö|oe|o)sen sie) (?:mein|unser)e?n? (?:konto|kundenkonto|depot|konten|vertrag)\b",
                        r"\bwechsle (?:zu|zur|zum) (?:konkurrenz|einem anderen anbieter)",
-                       r"\b(?:ziehe|ziehen) (?:ich |wir )?(?:mein|unser)e?n? (?:geld|konten|konto|depot|guthaben|ersparnisse) ab\b"),
+                       r"\b(?:ziehe|ziehen) (?:ich |wir )?(?:mein|unser)e?n? (?:geld|konten|konto|depot|guthaben|ersparnisse) (?:\w+ ){0,3}ab\b"),
         "legal_threat": (r"\b(?:rechts)?anw(?:a|ä|ae)lt\w*",
                          r"\b(?:zeige|zeigen) (?:das|euch|sie|dich|es|den laden) (?:\w+ )?an\b",
                          r"\banzeige (?:erstatten|erstatte|wegen)\b|\berstatte anzeige\b",
