@@ -90,6 +90,8 @@ def drop_abandoned_intent(tokens: list[Token], tally: Tally) -> bool:
     trouble before the contrast is over; True tells the scorer the churn words are past."""
     if tally.anger or not tally.positive_spans:
         return False
+    if _thanked_cancellation(tokens, tally):
+        return True
     joined = " ".join(token.word for token in tokens)
     match = _ABANDONED.search(joined)
     if match is None:
@@ -106,6 +108,22 @@ def drop_abandoned_intent(tokens: list[Token], tally: Tally) -> bool:
     for span in list(tally.negative_spans):
         remove_negative(tally, span)
     return True
+
+
+# A cancellation named as a noun: what a customer may thank for ("ma résiliation tardive").
+_CANCELLATION = re.compile(r"cancel\w*|termination|kuendigung\w*|resiliation\w*|cancelacion\w*"
+                           r"|baja|cancelamento\w*|rescisao")
+
+
+def _thanked_cancellation(tokens: list[Token], tally: Tally) -> bool:
+    """"Merci pour votre geste concernant ma résiliation tardive": a cancellation in the
+    sentence that gives thanks is what is thanked for, not a threat to leave."""
+    if tally.displeasure or not tally.gratitude_spans:
+        return False
+    sentence_of = sentence_indices(tokens)
+    grateful = {sentence_of[first] for _units, first, _last in tally.gratitude_spans}
+    return any(sentence_of[index] in grateful and _CANCELLATION.fullmatch(token.word)
+               for index, token in enumerate(tokens))
 
 
 def drop_thanked_topics(tokens: list[Token], tally: Tally) -> None:

@@ -168,3 +168,24 @@ def test_money_moved_out_or_another_provider_is_churn(offline: LocalScorer, text
     score = offline.score([text])[0]
     assert score.language == language
     assert "churn_risk" in score.signals
+
+
+@pytest.mark.parametrize("text", [
+    "Thank you for waiving the fee on my cancellation, much appreciated.",
+    "Vielen Dank für die unkomplizierte Abwicklung meiner Kündigung.",
+    "Merci pour la rapidité du traitement de ma résiliation, c'est apprécié.",
+    "Gracias por gestionar mi cancelación tan rápido, muy amables.",
+    "Obrigado pela agilidade no meu cancelamento, foram muito atenciosos.",
+])
+def test_thanks_for_how_a_cancellation_was_handled_is_positive(offline: LocalScorer,
+                                                              text: str) -> None:
+    assert value(offline, text) > 0
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks for your help so far. Cancel my subscription today.",
+    "Danke für nichts. Ich kündige meinen Vertrag.",
+    "Gracias por la ayuda. Cancelen mi contrato.",
+])
+def test_a_cancellation_beside_thanks_stays_negative(offline: LocalScorer, text: str) -> None:
+    assert value(offline, text) < -0.3
