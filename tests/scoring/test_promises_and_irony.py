@@ -189,3 +189,22 @@ def test_thanks_for_how_a_cancellation_was_handled_is_positive(offline: LocalSco
 ])
 def test_a_cancellation_beside_thanks_stays_negative(offline: LocalScorer, text: str) -> None:
     assert value(offline, text) < -0.3
+
+
+@pytest.mark.parametrize("text", [
+    "Just wanted to say: the replacement arrived in only two days. Impressive service.",
+    "Nur kurz: der Ersatz war bereits nach zwei Tagen da. Starker Service.",
+    "Petit mot : le remplacement est arrivé en seulement deux jours. Service impressionnant.",
+    "Solo quería decir que el reemplazo llegó en solo dos días. Un servicio impresionante.",
+    "Só queria dizer que a troca chegou em apenas dois dias. Atendimento impressionante.",
+])
+def test_a_duration_told_as_quick_is_no_wait(offline: LocalScorer, text: str) -> None:
+    assert value(offline, text) > 0
+
+
+@pytest.mark.parametrize("text", [
+    "The replacement broke again in only two days.",
+    "Der Ersatz war bereits nach zwei Tagen wieder kaputt.",
+])
+def test_a_quick_failure_stays_a_complaint(offline: LocalScorer, text: str) -> None:
+    assert value(offline, text) < 0
