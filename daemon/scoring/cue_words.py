@@ -21,7 +21,13 @@ _DE_ORDINAL = ["dritte", "vierte", "fuenfte", "sechste", "siebte", "achte", "neu
 
 EN: Slots = {
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
-    "DECIDED": ["(?:do not|no need to) (?:send|offer|call)(?: me| us)? (?:any |a |with )?(?:offers?|retention|deals?|discounts?)", "(?:do not|no longer) want (?:any|a|your) (?:retention )?(?:offers?|deals?|discounts?)", "no retention (?:offers?|calls?)", "will not be taking any calls", "(?:my|our|the) decision is final", "not up for discussion", "after (?:#|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty) years (?:as a customer|with you|of loyalty)"],
+    "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "(?:do not|no need to) (?:send|offer|call)(?: me| us)? (?:any |a |with )?(?:offers?|retention|deals?|discounts?)", "(?:do not|no longer) want (?:any|a|your) (?:retention )?(?:offers?|deals?|discounts?)", "no retention (?:offers?|calls?)", "will not be taking any calls", "(?:my|our|the) decision is final", "not up for discussion", "after (?:#|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty) years (?:as a customer|with you|of loyalty)"],
+    # Refusing to pay, and a move to a competitor told as done (issue 9).
+    "REFUSED": ["(?:i|we) (?:will not|wo not|refuse to|am not going to|are not going to|am not|are not) (?:pay|be paying|paying)"],
+    "WENT_ELSEWHERE": ["(?:i am|we are|i will be|we will be|i ll be|we ll be|i have|we have|i ve|we ve) (?:taking|moving|switched|moved|gone) (?:[^ .!?\\n]+ ){0,2}(?:business|money|custom|account) elsewhere", "(?:signed up|gone|went) with (?:another|a different|a competitor|your competitor)"],
+    # Charged for what was promised free or at a fixed price.
+    "FREE": ["free", "free of charge", "at no (?:extra )?cost", "no (?:extra )?charge", "(?:a )?fixed (?:price|rate)", "(?:price|rate) (?:was )?(?:fixed|locked)"],
+    "CHARGED": ["charg\\w*", "bill\\w*", "invoic\\w*", "fees?", "(?:went|gone|goes) up", "increas\\w*", "rais\\w*", "from(?= # to #)"],
     "NUM": ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
             "a dozen", "dozens of", "#", "several", "multiple", "numerous", "countless"],
     "PEOPLE": ["people", "persons", "agents", "reps", "representatives", "departments",
@@ -36,7 +42,10 @@ EN: Slots = {
               "by (?:end of (?:the )?day|eod|tomorrow)", "within (?:the hour|# hours)"],
     "DEMAND": ["(?:i|we) (?:(?:do|fully|absolutely|now|still) )?(?:demand|insist|require)"],
     "EXPECT": ["(?:i|we) (?:(?:do|fully|absolutely|now|still) )?expect"],
-    "WANT": ["(?:i|we) (?:(?:do|really|now) )?(?:want|need)"],
+    "WANT": ["(?:i|we) (?:(?:do|really|now) )?(?:want|need){SAYING}"],
+    # "I just want to say thanks": telling, not demanding (a lookahead after WANT).
+    "SAYING": ["(?! (?:just |only |simply )?to (?:say|thank|let|tell|share|compliment"
+               "|praise|mention|note|add|give)\\b)"],
     "IMPERATIVE": ["fix", "sort", "cancel", "refund", "close", "stop", "remove", "reverse",
                    "resolve", "return", "delete", "call"],
     "CAUSE": ["caus\\w*", "done", "did", "doing", "dealt"],
@@ -71,19 +80,19 @@ EN: Slots = {
     "PROMISED": ["promised", "assured", "guaranteed", "told", "you said", "i was told"],
     "NEVER": ["never", "not once", "nothing", "nobody", "no one", "no word"],
     "BUT_NOT": ["(?:but|yet|still) (?:[^ .!?\\n]+ ){0,4}(?:not|no|nothing|never)"],
-    "PROMISE_IDIOMS": ["broken promises?", "broke (?:your|their|the|its) promise",
+    "PROMISE_IDIOMS": ["{PROMISED} {G6}{FREE}[^?]{0,300}?{CHARGED}(?![^.!?\\n]*\\?)", "{CHARGED} [^?]{0,300}?{PROMISED} {G6}{FREE}(?![^.!?\\n]*\\?)", "broken promises?", "broke (?:your|their|the|its) promise",
                        "empty promises?"],
     "WITHOUT_WARNING": ["without (?:any )?(?:prior )?(?:warning|notice|notification|telling "
                         "(?:me|us)|asking (?:me|us))"],
     "DURATION": ["(?:a|one|two|three|four|five|six|#|several|many) (?:full )?(?:days?|weeks?"
                  "|months?)", "(?:days|weeks|months)"],
-    "ELAPSED": ["{DURATION} (?:ago|later)", "(?:it s|it is|today is|now it s) (?:monday"
-                "|tuesday|wednesday|thursday|friday|saturday|sunday|the #|#)"],
+    "ELAPSED": ["{DURATION} (?:ago|later)", "(?:it s|it is|today is|now it s)(?= (?:monday"
+                "|tuesday|wednesday|thursday|friday|saturday|sunday|the #|#))"],
     "GO": ["take", "taking", "move", "moving", "go", "going", "switch\\w*"],
     "AFTER": ["after", "since"],
     "OR_ELSE": ["or", "otherwise", "or else", "else"],
     "IF": ["if", "unless"],
-    "LEAVE": ["leave", "leaving", "cancel\\w*", "switch\\w*", "walk away", "terminate",
+    "LEAVE": ["clos\\w* (?:all )?(?:my|our) accounts?", "leave", "leaving", "cancel\\w*", "switch\\w*", "walk away", "terminate",
               "close (?:my|our|the) account", "move (?:my|our) (?:account|business|money)"],
     "ELSEWHERE": ["(?:business|money|custom|account) elsewhere",
                   "(?:another|a different|other) (?:provider|company|supplier|bank|carrier"
@@ -95,6 +104,8 @@ EN: Slots = {
                   "ofgem", "fca", "cfpb", "attorney general", "press", "media",
                   "newspapers?", "journalists?", "social media"],
     "NOT_OVER_IDIOMS": ["this (?:is not|isn t|won t be|will not be) (?:over|the end of it)",
+                        # "Enough." as a sentence of its own: the limit reached.
+                        "(?:^|(?<=[.!?\\n] ))(?:enough is enough|enough)(?= [.!?])",
                         "(?:you|this) will (?:hear|regret)",
                         "post (?:\\w+ ){0,4}(?:online|everywhere)"],
     "CONTACT": ["time", "email", "e mail", "message", "call", "request", "ticket", "letter",
@@ -118,7 +129,14 @@ EN: Slots = {
 
 DE: Slots = {
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
-    "DECIDED": ["rueckgewinnungsangebot\\w*", "keine (?:angebote|rueckrufe|rueckgewinnung\\w*|halteangebote?)", "entscheidung (?:ist|steht) (?:endgueltig|fest)", "nach (?:#|zwei|drei|vier|fuenf|zehn|zwoelf|zwanzig) jahren (?:als kunde|bei (?:ihnen|euch)|treue)"],
+    "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "rueckgewinnungsangebot\\w*", "keine (?:angebote|rueckrufe|rueckgewinnung\\w*|halteangebote?)", "entscheidung (?:ist|steht) (?:endgueltig|fest)", "nach (?:#|zwei|drei|vier|fuenf|zehn|zwoelf|zwanzig) jahren (?:als kunde|bei (?:ihnen|euch)|treue)"],
+    # Refusing to pay, and a move to a competitor told as done (issue 9).
+    "REFUSED": ["(?:werde|werden) (?:ich|wir) (?:[^ .!?\\n]+ ){0,3}{NOT_EVER} (?:be)?zahlen", "(?:ich|wir) (?:werde|werden) (?:[^ .!?\\n]+ ){0,3}{NOT_EVER} (?:be)?zahlen", "(?:ich|wir) (?:zahle|zahlen|bezahle|bezahlen) (?:[^ .!?\\n]+ ){0,2}nicht", "(?:zahle|zahlen|bezahle|bezahlen) (?:ich|wir) (?:[^ .!?\\n]+ ){0,2}nicht", "weiger\\w* (?:mich|uns) (?:[^ .!?\\n]+ ){0,3}zu (?:be)?zahlen"],
+    "NOT_EVER": ["nicht", "keinesfalls", "auf keinen fall", "sicher nicht"],
+    "WENT_ELSEWHERE": ["(?:bin|sind|habe|haben) (?:[^ .!?\\n]+ ){0,3}(?:zur konkurrenz|zu einem anderen anbieter) (?:gewechselt|gegangen)", "(?:habe|haben) (?:[^ .!?\\n]+ ){0,3}(?:bei einem anderen anbieter|bei der konkurrenz) (?:abgeschlossen|unterschrieben)"],
+    # Charged for what was promised free or at a fixed price.
+    "FREE": ["kostenlos", "kostenfrei", "gratis", "ohne (?:zusatz)?kosten", "festpreis", "fest\\w* preis"],
+    "CHARGED": ["berechn\\w*", "abgebucht", "abbuch\\w*", "gebuehr\\w*", "rechnung", "erhoeh\\w*", "von(?= # (?:[^ .!?\\n]+ )?auf #)"],
     "NUM": ["zwei", "drei", "vier", "fuenf", "sechs", "sieben", "acht", "neun", "zehn",
             "zwoelf", "#", "mehrere[n]?", "etliche[n]?", "zig"],
     "PEOPLE": ["leute[n]?", "personen", "mitarbeiter\\w*", "abteilungen", "agenten",
@@ -136,7 +154,9 @@ DE: Slots = {
     "DEMAND": ["(?:ich|wir) (?:verlange|verlangen|fordere|fordern|bestehe|bestehen)",
                "(?:verlange|verlangen|fordere|fordern) (?:ich|wir)"],
     "EXPECT": ["(?:ich|wir) (?:erwarte|erwarten)", "(?:erwarte|erwarten) (?:ich|wir)"],
-    "WANT": ["(?:ich|wir) (?:will|wollen|brauche|brauchen)"],
+    "WANT": ["(?:ich|wir) (?:will|wollen|brauche|brauchen){SAYING}"],
+    "SAYING": ["(?! (?:[^ .!?\\n]+ ){0,4}(?:sagen|danken|bedanken|loben|mitteilen"
+               "|erwaehnen|ausrichten|anmerken)\\b)"],
     "DEMAND_IDIOMS": ["(?:sofort|umgehend|unverzueglich|auf der stelle) (?:[^ .!?\\n]+ )"
                       "{0,6}(?:erwarte|verlange|fordere) ich"],
     "IMPERATIVE": ["\\w+en sie"],
@@ -168,9 +188,11 @@ DE: Slots = {
         "hin und her (?:geschickt|verwiesen|verbunden|geschoben|weitergeleitet)",
         "von (?:abteilung zu abteilung|einem zum (?:anderen|naechsten)|einer stelle zur "
         "(?:anderen|naechsten)|pontius zu pilatus)", "im kreis (?:geschickt|geschoben)"],
-    "PROMISED": ["versprochen", "zugesagt", "zugesichert", "garantiert"],
+    "PROMISED": ["versprochen", "zugesagt", "zugesichert", "garantiert", "hiess es",
+                 "wurde (?:mir|uns) (?:[^ .!?\\n]+ )?gesagt"],
     "NEVER": ["nie", "niemals", "nichts", "nicht"],
-    "PROMISE_IDIOMS": [
+    "PROMISE_IDIOMS": ["{PROMISED} {G6}{FREE}[^?]{0,300}?{CHARGED}(?![^.!?\\n]*\\?)", "{CHARGED} [^?]{0,300}?{PROMISED} {G6}{FREE}(?![^.!?\\n]*\\?)",
+        "{FREE} {G4}{PROMISED}[^?]{0,300}?{CHARGED}(?![^.!?\\n]*\\?)",
         "(?:nie|niemals|nichts) (?:[^ .!?\\n]+ ){0,6}(?:obwohl|trotz) (?:[^ .!?\\n]+ ){0,4}"
         "(?:versprochen|zugesagt|zusage|versprechen)\\w*",
         "(?:leere|gebrochene) versprechen\\w*", "versprechen (?:nicht )?gehalten"],
@@ -184,7 +206,7 @@ DE: Slots = {
     "AFTER": ["nachdem", "seit"],
     "OR_ELSE": ["oder", "sonst", "ansonsten", "andernfalls"],
     "IF": ["wenn", "falls", "sollte"],
-    "LEAVE": ["kuendige", "kuendigen", "wechsle", "wechseln", "storniere", "stornieren"],
+    "LEAVE": ["(?:schliesse|loese) (?:[^ .!?\\n]+ ){0,3}(?:konto|konten)", "kuendige", "kuendigen", "wechsle", "wechseln", "storniere", "stornieren"],
     "ELSEWHERE": ["(?:zur|zu der|die) konkurrenz", "(?:den|einen anderen) anbieter",
                   "anderen anbieter", "anderswo"],
     "ESCALATE": ["gehe", "gehen", "wende", "wenden", "melde", "melden", "beschwerde",
@@ -193,6 +215,7 @@ DE: Slots = {
                   "ombudsstelle", "ombudsmann", "bafin", "presse", "medien", "zeitung",
                   "oeffentlichkeit", "sozialen medien", "social media"],
     "NOT_OVER_IDIOMS": ["(?:das|dies) (?:wird|hat) (?:ein nachspiel|konsequenzen)",
+                        "(?:^|(?<=[.!?\\n] ))(?:es |jetzt |mir )?reicht(?: es| s| jetzt)?(?= [.!?])",
                         "(?:das|dies) (?:lasse|lassen) (?:ich|wir) (?:mir|uns) nicht gefallen"],
     "CONTACT_IDIOMS": [
         "zum (?:dritten|vierten|fuenften|sechsten|siebten|x ten|zigsten|# ten|#) (?:mal|male)",

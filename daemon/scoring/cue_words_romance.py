@@ -16,7 +16,13 @@ _PT_ORDINAL = ["terceira", "quarta", "quinta", "sexta", "setima", "oitava", "dec
 
 FR: Slots = {
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
-    "DECIDED": ["inutile de (?:me|nous) (?:rappeler|proposer|contacter|relancer)", "aucune offre", "(?:ma|notre) decision est (?:prise|definitive|irrevocable)", "apres (?:#|deux|trois|cinq|dix|douze|quinze|vingt) ans (?:chez vous|de fidelite|comme client)"],
+    "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "inutile de (?:me|nous) (?:rappeler|proposer|contacter|relancer)", "aucune offre", "(?:ma|notre) decision est (?:prise|definitive|irrevocable)", "apres (?:#|deux|trois|cinq|dix|douze|quinze|vingt) ans (?:chez vous|de fidelite|comme client)"],
+    # Refusing to pay, and a move to a competitor told as done (issue 9).
+    "REFUSED": ["(?:je|nous) ne (?:paierai|payerai|paierons|payerons|vais pas payer|allons pas payer|compte pas payer|paie pas|paye pas)", "refus\\w* de payer"],
+    "WENT_ELSEWHERE": ["(?:je suis|nous sommes) (?:deja )?(?:passe|passes|partis?) (?:chez|a) (?:la concurrence|un concurrent|un autre (?:fournisseur|operateur))", "(?:j ai|nous avons) (?:deja )?(?:souscrit|signe) (?:chez|avec) (?:la concurrence|un concurrent|un autre (?:fournisseur|operateur))"],
+    # Charged for what was promised free or at a fixed price.
+    "FREE": ["gratuit\\w*", "sans frais", "offert\\w*", "prix fixe", "tarif fixe", "prix bloque"],
+    "CHARGED": ["factur\\w*", "preleve\\w*", "prelevement\\w*", "frais", "augment\\w*", "passe\\w* de(?= #)"],
     "NUM": ["deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "douze",
             "#", "plusieurs", "differents", "differentes"],
     "PEOPLE": ["personnes", "conseillers", "conseilleres", "agents", "services",
@@ -32,7 +38,10 @@ FR: Slots = {
               "maintenant", "d ici demain", "avant ce soir", "demain"],
     "DEMAND": ["(?:j|je|nous) (?:exige|exigeons|insiste|insistons|reclame|reclamons)"],
     "EXPECT": ["(?:j|je|nous) (?:attends|attendons)"],
-    "WANT": ["(?:je|nous) (?:veux|voulons|demande|demandons)", "j ai besoin"],
+    "WANT": ["(?:je|nous) (?:veux|voulons|demande|demandons){SAYING}", "j ai besoin"],
+    # "Je veux juste vous remercier": telling, not demanding (a lookahead after WANT).
+    "SAYING": ["(?! (?:juste |simplement |seulement )?(?:vous )?(?:dire|remercier|feliciter"
+               "|signaler que|souligner|partager)\\b)"],
     "IMPERATIVE": ["\\w+ez"],
     "HARM_IDIOMS": [
         "prejudice\\w*", "dommages et interets", "degats", "manque a gagner", "agios",
@@ -55,21 +64,22 @@ FR: Slots = {
         "|d un service a l autre|de l un a l autre)",
         "de service en service", "d un service a l autre", "renvoient la balle",
         "se renvoient"],
-    "PROMISED": ["promis", "promise", "assure", "garanti", "garantie", "on m a dit"],
+    "PROMISED": ["promis", "promise", "assure", "garanti", "garantie", "on m a dit",
+                 "(?:vous )?m (?:a|avait|avez|aviez) (?:[^ .!?\\n]+ )?dit"],
     "NEVER": ["jamais", "rien", "toujours pas", "pas"],
-    "PROMISE_IDIOMS": ["promesses? (?:non tenues?|en l air|vides?)"],
+    "PROMISE_IDIOMS": ["{PROMISED} {G6}{FREE}[^?]{0,300}?{CHARGED}(?![^.!?\\n]*\\?)", "{CHARGED} [^?]{0,300}?{PROMISED} {G6}{FREE}(?![^.!?\\n]*\\?)", "promesses? (?:non tenues?|en l air|vides?)"],
     "WITHOUT_WARNING": ["sans (?:me |nous )?(?:prevenir|avertir|previent|avertissement"
                         "|preavis|aucun preavis|aucun avertissement|aucune information"
                         "|demander|informer|mon accord|notre accord)"],
     "DURATION": ["(?:un|une|deux|trois|quatre|cinq|#|plusieurs) (?:jours?|semaines?|mois)",
                  "semaines", "mois"],
     "ELAPSED": ["il y a {DURATION}", "{DURATION} (?:plus tard|apres)",
-                "(?:aujourd hui|on est|nous sommes) (?:le #|lundi|mardi|mercredi|jeudi"
-                "|vendredi|samedi|dimanche)"],
+                "(?:aujourd hui|on est|nous sommes)(?= (?:le #|lundi|mardi|mercredi|jeudi"
+                "|vendredi|samedi|dimanche))"],
     "AFTER": ["apres", "depuis"],
     "OR_ELSE": ["ou", "sinon", "soit", "faute de quoi"],
     "IF": ["si"],
-    "LEAVE": ["resilie", "resilier", "resilierai", "pars", "partons", "partir", "quitte",
+    "LEAVE": ["clotur\\w*", "ferme (?:mon|mes|notre|nos) comptes?", "resilie", "resilier", "resilierai", "pars", "partons", "partir", "quitte",
               "quitter", "annule", "annuler", "change de (?:fournisseur|operateur|banque"
               "|prestataire)"],
     "ELSEWHERE": ["(?:chez )?(?:un|le|la) concurren\\w+", "change\\w* de (?:fournisseur|operateur"
@@ -82,6 +92,7 @@ FR: Slots = {
                   "association de consommateurs", "presse", "journalistes?", "medias",
                   "reseaux sociaux"],
     "NOT_OVER_IDIOMS": ["(?:ca|cela) ne va pas (?:en )?rester (?:la|comme ca)",
+                        "(?:^|(?<=[.!?\\n] ))(?:ca suffit|c en est assez|trop c est trop)(?= [.!?])",
                         "(?:ca|cela) ne se passera pas comme ca",
                         "vous (?:allez|aurez) (?:le regretter|de mes nouvelles)"],
     "CONTACT": ["fois", "mail", "e mail", "courriel", "appel", "message", "relance",
@@ -102,7 +113,13 @@ FR: Slots = {
 
 ES: Slots = {
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
-    "DECIDED": ["(?:no quiero|no queremos|sin) (?:ninguna )?ofertas?", "no (?:me|nos) llamen", "decision (?:es )?(?:definitiva|tomada)", "despues de (?:#|dos|tres|cinco|diez|doce|quince|veinte) anos (?:como cliente|con ustedes|de fidelidad)"],
+    "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "(?:no quiero|no queremos|sin) (?:ninguna )?ofertas?", "no (?:me|nos) llamen", "decision (?:es )?(?:definitiva|tomada)", "despues de (?:#|dos|tres|cinco|diez|doce|quince|veinte) anos (?:como cliente|con ustedes|de fidelidad)"],
+    # Refusing to pay, and a move to a competitor told as done (issue 9).
+    "REFUSED": ["no (?:voy|vamos|pienso|pensamos) a pagar", "no (?:pienso|pensamos) pagar", "no (?:pagare|pagaremos)", "(?:me|nos) nego a pagar", "(?:me|nos) negamos a pagar", "no (?:deseo|deseamos) (?:recibir )?(?:ninguna )?ofertas?"],
+    "WENT_ELSEWHERE": ["(?:he|hemos) contratado (?:con )?(?:otra compania|otra operadora|otro banco|otro proveedor|la competencia)", "(?:me he|nos hemos) (?:ido|cambiado|pasado) a (?:la competencia|otra compania|otra operadora|otro banco)"],
+    # Charged for what was promised free or at a fixed price.
+    "FREE": ["gratis", "gratuit\\w*", "sin (?:coste|costo|cargo|comision)", "precio fijo", "tarifa fija"],
+    "CHARGED": ["cobr\\w*", "factur\\w*", "comision\\w*", "cargo\\w*", "subi\\w*", "aument\\w*", "de(?= # (?:[^ .!?\\n]+ )?a #)"],
     "NUM": ["dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "doce",
             "#", "varios", "varias", "distintos", "distintas", "diferentes"],
     "PEOPLE": ["personas", "agentes", "operadores", "operadoras", "departamentos", "asesores",
@@ -114,7 +131,9 @@ ES: Slots = {
     "TODAY": ["{NOW}", "hoy mismo", "cuanto antes", "lo antes posible", "hoy", "ahora", "ya",
               "antes de manana", "para manana", "manana"],
     "DEMAND": ["exijo", "exigimos", "insisto", "reclamo", "reclamamos", "exijo que"],
-    "WANT": ["quiero", "queremos", "necesito", "necesitamos", "espero", "esperamos"],
+    "WANT": ["(?:quiero|queremos|necesito|necesitamos|espero|esperamos){SAYING}"],
+    "SAYING": ["(?! (?:solo |solamente |simplemente )?(?:decir|agradecer|dar las gracias"
+               "|felicitar|comentar|destacar|dejar constancia|compartir|resaltar)\\b)"],
     "IMPERATIVE": ["den", "arreglen\\w*", "cancelen\\w*", "devuelvan\\w*", "solucionen\\w*",
                    "resuelvan\\w*", "llamen\\w*", "manden\\w*", "envien\\w*", "quiten\\w*",
                    "anulen\\w*"],
@@ -143,21 +162,22 @@ ES: Slots = {
         "(?:me|nos) (?:pasan|pasaron|han pasado|transfieren|transfirieron|mandan|mandaron"
         "|pelotean|marean|torean) (?:de|entre|con)", "peloteo"],
     "PROMISED": ["prometieron", "prometio", "prometido", "prometieran", "aseguraron",
-                 "garantizaron", "dijeron"],
+                 "garantizaron", "dijeron", "dijisteis", "prometisteis",
+                 "asegurasteis", "garantizasteis", "me dijo"],
     "NEVER": ["nunca", "nada", "jamas", "sigo sin", "todavia no", "aun no"],
-    "PROMISE_IDIOMS": ["promesas? (?:incumplidas?|vacias?|rotas?)"],
+    "PROMISE_IDIOMS": ["{PROMISED} {G6}{FREE}[^?]{0,300}?{CHARGED}(?![^.!?\\n]*\\?)", "{CHARGED} [^?]{0,300}?{PROMISED} {G6}{FREE}(?![^.!?\\n]*\\?)", "promesas? (?:incumplidas?|vacias?|rotas?)"],
     "WITHOUT_WARNING": ["sin (?:ningun |previo |ningun tipo de )?(?:aviso|avisar|aviso previo"
                         "|previo aviso|avisarme|avisarnos|consultar|consultarme"
                         "|mi consentimiento|notificacion)"],
     "DURATION": ["(?:un|una|dos|tres|cuatro|cinco|#|varias|varios) (?:dias?|semanas?|mes"
                  "|meses)", "semanas", "meses"],
     "ELAPSED": ["hace {DURATION}", "{DURATION} despues",
-                "(?:hoy es|ya es|estamos a) (?:#|lunes|martes|miercoles|jueves|viernes"
-                "|sabado|domingo)"],
+                "(?:hoy es|ya es|estamos a)(?= (?:#|lunes|martes|miercoles|jueves|viernes"
+                "|sabado|domingo))"],
     "AFTER": ["despues de que", "desde que"],
     "OR_ELSE": ["o", "si no", "sino", "de lo contrario"],
     "IF": ["si"],
-    "LEAVE": ["me cambio", "nos cambiamos", "me voy", "nos vamos", "me doy de baja",
+    "LEAVE": ["cierro (?:mi|la|mis|las) cuentas?", "me llevo", "nos llevamos", "me cambio", "nos cambiamos", "me voy", "nos vamos", "me doy de baja",
               "nos damos de baja", "cancelo", "cancelamos", "me borro"],
     "ELSEWHERE": ["(?:la|con la|a la) competencia", "cambi\\w* de (?:compania|operador"
                   "|proveedor|banco)", "otra (?:compania|empresa|operadora)",
@@ -169,6 +189,7 @@ ES: Slots = {
                   "hoja de reclamaciones", "superintendencia", "profeco", "defensor del pueblo",
                   "prensa", "periodistas?", "medios", "redes sociales"],
     "NOT_OVER_IDIOMS": ["esto no (?:se va a quedar|se queda|va a quedar) asi",
+                        "(?:^|(?<=[.!?\\n] ))(?:basta|ya basta|basta ya|se acabo)(?= [.!?])",
                         "(?:van|vais) a (?:saber de mi|arrepentirse|arrepentiros)"],
     "CONTACT": ["vez", "correo", "mensaje", "email", "e mail", "llamada", "reclamo",
                 "reclamacion", "ticket", "queja"],
@@ -190,7 +211,13 @@ ES: Slots = {
 
 PT: Slots = {
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
-    "DECIDED": ["(?:nao quero|nao queremos|sem) (?:nenhuma )?ofertas?", "nao (?:me|nos) liguem", "decisao (?:e |esta )?(?:definitiva|tomada)", "depois de (?:#|dois|tres|cinco|oito|dez|doze|quinze|vinte) anos (?:como cliente|com voces|de fidelidade)"],
+    "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "(?:nao quero|nao queremos|sem) (?:nenhuma )?ofertas?", "nao (?:me|nos) liguem", "decisao (?:e |esta )?(?:definitiva|tomada)", "depois de (?:#|dois|tres|cinco|oito|dez|doze|quinze|vinte) anos (?:como cliente|com voces|de fidelidade)"],
+    # Refusing to pay, and a move to a competitor told as done (issue 9).
+    "REFUSED": ["nao (?:vou|vamos|pretendo|penso) pagar", "nao (?:pago|pagarei|pagaremos)", "(?:me|nos) recus\\w* a pagar", "nao (?:desejo|desejamos) (?:receber )?(?:nenhuma )?ofertas?"],
+    "WENT_ELSEWHERE": ["(?:acabei de|acabamos de|ja) (?:contratar|contratei|contratamos|assinar|assinei|mudar|mudei) (?:com |para )?(?:a |uma )?(?:outra operadora|outra empresa|outro banco|outro fornecedor|concorrencia)", "(?:contratei|contratamos|assinei) (?:com )?(?:a |uma )?(?:outra operadora|outra empresa|outro banco|concorrencia)"],
+    # Charged for what was promised free or at a fixed price.
+    "FREE": ["gratis", "gratuit\\w*", "sem (?:custo|taxa|tarifa|cobranca)", "preco fixo", "tarifa fixa", "valor fixo"],
+    "CHARGED": ["cobr\\w*", "fatur\\w*", "tarifa\\w*", "taxa\\w*", "aument\\w*", "ja veio", "veio r(?= #)", "de r(?= # (?:[^ .!?\\n]+ )?para)"],
     "NUM": ["dois", "duas", "tres", "quatro", "cinco", "seis", "sete", "oito", "nove", "dez",
             "doze", "#", "varios", "varias", "diferentes"],
     "PEOPLE": ["pessoas", "atendentes", "agentes", "departamentos", "setores", "operadores",
@@ -203,7 +230,9 @@ PT: Slots = {
     "TODAY": ["{NOW}", "hoje mesmo", "o quanto antes", "o mais rapido possivel", "hoje",
               "agora", "ate amanha", "ainda hoje", "amanha"],
     "DEMAND": ["exijo", "exigimos", "insisto", "cobro", "cobramos"],
-    "WANT": ["quero", "queremos", "preciso", "precisamos", "espero", "esperamos"],
+    "WANT": ["(?:quero|queremos|preciso|precisamos|espero|esperamos){SAYING}"],
+    "SAYING": ["(?! (?:so |apenas |somente )?(?:dizer|agradecer|registrar|elogiar"
+               "|parabenizar|deixar registrado|comentar|compartilhar|destacar)\\b)"],
     "IMPERATIVE": ["cancelem", "resolvam", "devolvam", "consertem", "liguem", "mandem",
                    "enviem", "tirem", "parem", "estornem", "arrumem"],
     "HARM_IDIOMS": [
@@ -234,21 +263,22 @@ PT: Slots = {
         "(?:me|nos) (?:jogam|jogaram|passam|passaram|transferem|transferiram) (?:de|entre"
         "|para la e para ca)", "passar a bola"],
     "PROMISED": ["prometeram", "prometeu", "prometido", "prometerem", "garantiram",
-                 "garantiu", "disseram", "asseguraram"],
+                 "garantiu", "disseram", "asseguraram", "me falaram",
+                 "me disse"],
     "NEVER": ["nunca", "nada", "jamais", "ainda nao", "continua", "ate agora nao"],
-    "PROMISE_IDIOMS": ["promessas? (?:nao cumpridas?|vazias?|quebradas?)"],
+    "PROMISE_IDIOMS": ["{PROMISED} {G6}{FREE}[^?]{0,300}?{CHARGED}(?![^.!?\\n]*\\?)", "{CHARGED} [^?]{0,300}?{PROMISED} {G6}{FREE}(?![^.!?\\n]*\\?)", "promessas? (?:nao cumpridas?|vazias?|quebradas?)"],
     "WITHOUT_WARNING": ["sem (?:nenhum |qualquer |previo |nenhuma )?(?:aviso|avisar"
                         "|aviso previo|previo aviso|me avisar|nos avisar|consultar"
                         "|meu consentimento|notificacao|comunicacao)"],
     "DURATION": ["(?:um|uma|dois|duas|tres|quatro|cinco|#|varias|varios) (?:dias?|semanas?"
                  "|mes|meses)", "semanas", "meses"],
     "ELAPSED": ["(?:ha|faz) {DURATION}", "{DURATION} depois",
-                "(?:hoje e|hoje ja e|ja e|estamos a) (?:dia #|#|segunda|terca|quarta|quinta"
-                "|sexta|sabado|domingo)"],
+                "(?:hoje e|hoje ja e|ja e|estamos a)(?= (?:dia #|#|segunda|terca|quarta|quinta"
+                "|sexta|sabado|domingo))"],
     "AFTER": ["depois de", "desde que"],
     "OR_ELSE": ["ou", "senao", "se nao", "caso contrario"],
     "IF": ["se", "caso"],
-    "LEAVE": ["mudo", "mudamos", "cancelo", "cancelamos", "saio", "saimos", "troco",
+    "LEAVE": ["encerr\\w* (?:a |as )?(?:minhas? )?contas?", "fecho (?:a |minha )?conta", "mudo", "mudamos", "cancelo", "cancelamos", "saio", "saimos", "troco",
               "trocamos", "vou embora", "vamos embora"],
     "ELSEWHERE": ["(?:a|para a|pra) concorrencia", "mud\\w* de (?:operadora|empresa|banco"
                   "|fornecedor)", "outra (?:operadora|empresa)", "outro (?:banco|fornecedor)"],
@@ -258,7 +288,8 @@ PT: Slots = {
     "AUTHORITY": ["procon", "reclame aqui", "anatel", "aneel", "anac", "banco central",
                   "consumidor gov", "deco", "livro de reclamacoes", "portal da queixa",
                   "ouvidoria", "imprensa", "jornalistas?", "midia", "redes sociais"],
-    "NOT_OVER_IDIOMS": ["isso nao vai ficar assim", "nao vai ficar (?:por isso|barato)",
+    "NOT_OVER_IDIOMS": ["isso nao vai ficar assim",
+                        "(?:^|(?<=[.!?\\n] ))(?:chega|ja chega|basta)(?= [.!?])", "nao vai ficar (?:por isso|barato)",
                         "(?:voces )?vao se arrepender"],
     "CONTACT": ["vez", "email", "e mail", "contato", "chamado", "protocolo", "ligacao",
                 "reclamacao", "mensagem"],

@@ -46,7 +46,7 @@ _DAYS = frozenset(("days", "weeks", "tage", "tagen", "wochen", "jours", "semaine
 # Markers of the present the log runs up to.
 _NOW = frozenset(("today", "now", "still", "heute", "jetzt", "immer", "aujourd", "toujours",
                   "hoy", "sigo", "seguimos", "todavia", "hoje", "continuo", "continua",
-                  "ainda"))
+                  "ainda", "estamos", "sommes"))  # "estamos en abril", "nous sommes le 12"
 
 
 def _count_dates(tokens: list[Token]) -> tuple[int, bool, int]:

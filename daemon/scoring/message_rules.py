@@ -90,6 +90,8 @@ def drop_abandoned_intent(tokens: list[Token], tally: Tally) -> bool:
     trouble before the contrast is over; True tells the scorer the churn words are past."""
     if tally.anger or not tally.positive_spans:
         return False
+    if _thanked_cancellation(tokens, tally):
+        return True
     joined = " ".join(token.word for token in tokens)
     match = _ABANDONED.search(joined)
     if match is None:
@@ -106,6 +108,22 @@ def drop_abandoned_intent(tokens: list[Token], tally: Tally) -> bool:
     for span in list(tally.negative_spans):
         remove_negative(tally, span)
     return True
+
+
+# A cancellation named as a noun: what a customer may thank for ("ma résiliation tardive").
+_CANCELLATION = re.compile(r"cancel\w*|termination|kuendigung\w*|resiliation\w*|cancelacion\w*"
+                           r"|baja|cancelamento\w*|rescisao")
+
+
+def _thanked_cancellation(tokens: list[Token], tally: Tally) -> bool:
+    """"Merci pour votre geste concernant ma résiliation tardive": a cancellation in the
+    sentence that gives thanks is what is thanked for, not a threat to leave."""
+    if tally.displeasure or not tally.gratitude_spans:
+        return False
+    sentence_of = sentence_indices(tokens)
+    grateful = {sentence_of[first] for _units, first, _last in tally.gratitude_spans}
+    return any(sentence_of[index] in grateful and _CANCELLATION.fullmatch(token.word)
+               for index, token in enumerate(tokens))
 
 
 def drop_thanked_topics(tokens: list[Token], tally: Tally) -> None:
@@ -148,8 +166,12 @@ def drop_repeats_outside_complaints(tokens: list[Token], tally: Tally) -> None:
     other_negative = [span for span in tally.negative_spans if id(span) not in repeat_ids]
     sentence_of = sentence_indices(tokens)
     complaining = {sentence_of[first] for _units, first, _last in other_negative}
-    praising = {sentence_of[first] for _units, first, _last in
-                itertools.chain(tally.positive_spans, tally.thanks_spans)}
+    # An exclamation opening its sentence ("Qué maravilla, otra vez ...") may be irony:
+    # it does not make its sentence one that praises.
+    praising = {sentence_of[first] for _units, first, last in
+                itertools.chain(tally.positive_spans, tally.thanks_spans)
+                if not (last < len(tokens) and tokens[last].word == ","
+                        and _opens_sentence(tokens, first))}
     strong_repeat = any(span[0] > 1.0 for span in tally.repeat_spans)
     for span in list(tally.repeat_spans):
         sentence = sentence_of[span[1]]
@@ -166,8 +188,8 @@ def drop_repeats_outside_complaints(tokens: list[Token], tally: Tally) -> None:
 def drop_praise_beside_complaints(tokens: list[Token], tally: Tally) -> None:
     """Praise or thanks in the same sentence as a complaint is irony or softening
     ("thanks for the 3 hour delay", "love the app but it crashes"): it does not count."""
-    if not tally.negative_spans:
-        return
+    if not tally.negative_spans or tally.sarcasm:
+        return  # sarcasm turns the praise into displeasure (settle) instead
     sentence_of = sentence_indices(tokens)
     complaining = {sentence_of[first] for _units, first, _last in tally.negative_spans}
     for spans, attribute in ((tally.praise_spans, "praise"),
@@ -180,6 +202,25 @@ def drop_praise_beside_complaints(tokens: list[Token], tally: Tally) -> None:
 
 
 
+# Exclamative words an ironic opener may follow: "Oh great,", "Ach wie schön,", "Que
+# maravilha,", "Qué maravilla,", "Quelle chance,", "What a surprise,".
+_EXCLAMATIVES = frozenset(("oh", "ah", "wow", "how", "what", "ach", "na", "oh la la", "wie",
+                           "was", "quel", "quelle", "que", "qu", "como", "nossa", "ai", "tao"))
+_ARTICLES = frozenset(("a", "an", "ein", "eine", "fuer", "un", "une", "una", "uma"))
+
+
+def _opens_sentence(tokens: list[Token], index: int) -> bool:
+    """The token opens its sentence, or follows an exclamative that does ("ach wie")."""
+    start = index
+    while start > 0 and tokens[start - 1].word not in ".!?\n" and index - start < 3:
+        start -= 1
+    if start > 0 and tokens[start - 1].word not in ".!?\n":
+        return False
+    before = [token.word for token in tokens[start:index]]
+    return not before or (before[0] in _EXCLAMATIVES and all(
+        word in _EXCLAMATIVES or word in _ARTICLES for word in before[1:]))
+
+
 def sarcastic_opener(tokens: list[Token], modifiers: dict[str, set[int]],
                      tally: Tally) -> bool:
         """"Great, another outage.": praise opening a sentence, then a complaint."""
@@ -188,7 +229,7 @@ def sarcastic_opener(tokens: list[Token], modifiers: dict[str, set[int]],
         if tally.resolution > 0:
             return False
         for index in sorted(modifiers["opener"]):
-            at_start = index == 0 or tokens[index - 1].word in ".!?\n"
+            at_start = _opens_sentence(tokens, index)
             nxt = index + 1
             while nxt in modifiers["opener"]:
                 nxt += 1

@@ -31,9 +31,9 @@ _HARM: dict[str, str] = {
           r"|kann (?:ich|man) (?:[^ .!?\n]+ )?nicht mehr",
     "fr": r"efface\w*|supprime\w*|disparu\w*|(?:vous avez|ont|a ete|ont ete|sont) perdu\w*|en double|(?:maintenant|desormais)"
           r" (?:, )?(?:impossible|je ne peux|on ne peut)",
-    "es": r"borr\w+|elimin\w+|desaparec\w+|(?:han perdido|perdieron|se perdi\w+)|dos veces|(?:ahora|ya) no (?:puedo|funciona"
+    "es": r"borr\w+|elimin\w+|desaparec\w+|(?:han perdido|perdieron|se perdi\w+)|dos veces|(?:ahora|ya) (?:no|ni|ni siquiera) (?:puedo|funciona"
           r"|carga)",
-    "pt": r"apag\w+|sumi\w+|desaparec\w+|(?:perderam|foi perdid\w+|foram perdid\w+|se perdeu)|duas vezes|(?:agora|mais) nao (?:consigo|da"
+    "pt": r"apag\w+|sumi\w+|desaparec\w+|(?:perderam|foi perdid\w+|foram perdid\w+|se perdeu)|duas vezes|(?:agora|mais) (?:nao|nem) (?:consigo|da"
           r"|funciona)|nao (?:consigo|da) mais",
 }
 # A fix the praise may be thanking for: "... but support restored them. Excellent work!"
