@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 from daemon.scoring.base import Score, label_for
 from daemon.scoring.calibration import (
@@ -40,6 +41,7 @@ from daemon.scoring.calibration import (
     cap_for_signals,
     to_score,
 )
+from daemon.scoring.intensity import INTENSITY_MODEL, IntensityModel, shared_intensity
 from daemon.scoring.language import (
     SAMPLE_CHARS,
     SUPPORTED,
@@ -82,8 +84,14 @@ class LocalScorer:
     name = "local"
     model = "lexicon-multilingual-1"
 
-    def __init__(self) -> None:
+    def __init__(self, intensity: IntensityModel | Literal["shipped"] | None = "shipped",
+                 ) -> None:
         self._detector = shared_detector()
+        #: The learned second reading of intensity (daemon.scoring.intensity); None reads
+        #: with the lexicons alone (how bench/train_intensity.py measures what it adds).
+        self._intensity = shared_intensity() if intensity == "shipped" else intensity
+        if self._intensity is not None:
+            self.model = f"{LocalScorer.model}+{INTENSITY_MODEL}"
         self._lexicons: dict[str, Lexicon] = {language: load(language)
                                               for language in sorted(SUPPORTED)}
         self._vader = _vader_lexicon()
@@ -133,6 +141,8 @@ class LocalScorer:
         value = to_score(negative, positive)
         value = cap_for_signals(value, signals - {"churn_risk"} if tally.churn_question
                                 else signals)
+        if self._intensity is not None:
+            value = self._intensity.deepen(value, text)
         value = round(max(-1.0, min(1.0, value)), 4)
         indicators = signal_phrases + self._indicators(text, tokens, tally, value)
         return Score(score=value, label=label_for(value),
