@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/train_intensity.py [--hold-out blind5] [--write]
 
-Reads bench/data/graded_messages.csv, fits a binary logistic regression (angry or
+Reads bench/data/graded_messages.csv (each text prepared as the daemon prepares a
+message: daemon.text.normalise), fits a binary logistic regression (angry or
 furious vs the rest) over daemon.scoring.intensity's hashed character n-grams on every
 split but the held-out ones, picks the decision threshold from five-fold out-of-fold
 probabilities on the training rows alone (the lowest threshold at which at most 2% of
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from daemon.scoring.intensity import BUCKETS, IntensityModel, bucket_counts  # noqa: E402
 from daemon.scoring.local import LocalScorer  # noqa: E402
+from daemon.text import normalise  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "graded_messages.csv"
 OUTPUT = ROOT / "daemon" / "scoring" / "models" / "intensity.npz"
@@ -100,9 +102,10 @@ def fit(rows: Rows, labels: Any, idf: Any) -> tuple[Any, float]:
 
 
 def model_for(rows: Rows, labels: Any, count: int, threshold: float = 0.5) -> IntensityModel:
+    """The fitted model with its arrays as shipped (float32), so figures are the package's."""
     idf = idf_of(rows, count)
     weight, bias = fit(rows, labels, idf)
-    return IntensityModel(idf, weight, bias, threshold)
+    return IntensityModel(idf.astype(np.float32), weight.astype(np.float32), bias, threshold)
 
 
 def pick_threshold(texts: list[str], grades: list[str], rows: Rows, labels: Any) -> float:
@@ -142,6 +145,8 @@ def main() -> int:
     args = parser.parse_args()
     with DATA.open(encoding="utf-8", newline="") as handle:
         every = list(csv.DictReader(handle))
+    for row in every:  # what the daemon and `eval` score: quotes and signatures cut
+        row["text"] = normalise(row["text"]).text
     train = [r for r in every if r["split"] not in args.hold_out]
     held = [r for r in every if r["split"] in args.hold_out]
     texts = [r["text"] for r in train]
