@@ -104,6 +104,22 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime
 
 
+class TicketSeries(SQLModel, table=True):
+    """Each ticket's scored customer series as the dashboard reads it (every score, oldest
+    first, and its latest message), rewritten from `message` in the transaction that
+    changes them (daemon/store/series.py): the pages read one row per ticket, not
+    every message, and the trend is still computed from the scores at read time."""
+
+    __tablename__ = "ticket_series"
+    __table_args__ = (sa.Index("ix_ticket_series_last", "last_at"),)
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    scores: list[float] = Field(default_factory=list, sa_column=Column(JSON))
+    last_id: int
+    last_at: datetime
+    last_signals: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+
+
 class RuleState(SQLModel, table=True):
     __tablename__ = "rule_state"
     source: str = Field(primary_key=True, max_length=64)
@@ -237,6 +253,7 @@ T_SOURCE = SourceState.__table__  # type: ignore[attr-defined]
 T_MESSAGE = StoredMessage.__table__  # type: ignore[attr-defined]
 T_TICKET = Ticket.__table__  # type: ignore[attr-defined]
 T_RULE = RuleState.__table__  # type: ignore[attr-defined]
+T_SERIES = TicketSeries.__table__  # type: ignore[attr-defined]
 T_ESCALATION = EscalationEvent.__table__  # type: ignore[attr-defined]
 T_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 T_REPLICA = Replica.__table__  # type: ignore[attr-defined]

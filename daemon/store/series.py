@@ -1,0 +1,101 @@
+"""Each ticket's scored customer series in one row (`ticket_series`), for the readers.
+
+The dashboard and `report` need, for every ticket active in a window, the whole series of
+its readable customer scores (the rules' trend is computed from it) and its latest
+message.  Reading that from `message` costs a row per message; this table keeps it as
+one row per ticket.  It is never updated piecemeal: every write that changes a ticket's
+scored customer messages (the pipeline's insert, a rescore, an erasure) calls `refresh`
+for those tickets in the same transaction, which rewrites their rows from `message` with
+the same predicate and order the readers used, so the row is always what a read of
+`message` would give.  Migration 0008 builds the rows of an existing database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from daemon.store.database import Database, chunks
+from daemon.store.models import T_MESSAGE, T_SERIES
+
+# A message in a language the scorer cannot read has a score of 0.0 that means "not read":
+# like the rules, the series leaves it out.
+CUSTOMER_SCORED = ((T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
+                   & T_MESSAGE.c.language_supported.is_not(False))
+
+_SOURCE_P: sa.BindParameter[str] = sa.bindparam("source")
+_IDS_P: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
+_SERIES = sa.select(
+    T_MESSAGE.c.ticket_id, T_MESSAGE.c.id, T_MESSAGE.c.score, T_MESSAGE.c.created_at,
+    sa.cast(T_MESSAGE.c.signals, sa.Text),
+).where((T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.ticket_id.in_(_IDS_P)
+        & CUSTOMER_SCORED).order_by(T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
+                                    T_MESSAGE.c.id)
+_DELETE = T_SERIES.delete().where((T_SERIES.c.source == _SOURCE_P)
+                                  & T_SERIES.c.ticket_id.in_(_IDS_P))
+_UPDATED = ["scores", "last_id", "last_at", "last_signals"]
+
+
+def signal_list(raw: str | None) -> list[str]:
+    """A stored JSON list of signals as a list (most are empty: no parsing then)."""
+    if not raw or raw == "[]":
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def series_rows(source: str, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """`ticket_series` rows from (ticket_id, id, score, created_at, signals text) rows in
+    ticket, time, id order."""
+    out: list[dict[str, Any]] = []
+    first = 0
+    for end in range(1, len(rows) + 1):
+        if end < len(rows) and rows[end][0] == rows[first][0]:
+            continue
+        ticket_id, last_id, _, last_at, raw = rows[end - 1]
+        out.append({"source": source, "ticket_id": ticket_id,
+                    "scores": [float(row[2]) for row in rows[first:end]],
+                    "last_id": last_id, "last_at": last_at,
+                    "last_signals": signal_list(raw)})
+        first = end
+    return out
+
+
+class Series:
+    """The `ticket_series` rows: rewritten from `message`, never edited."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def refresh(self, conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
+        """Rewrite the rows of these (source, ticket_id) from their stored messages (a
+        ticket left with no scored customer message loses its row)."""
+        by_source: dict[str, set[str]] = {}
+        for source, ticket_id in keys:
+            by_source.setdefault(source, set()).add(ticket_id)
+        for source, ticket_ids in by_source.items():
+            for chunk in chunks(sorted(ticket_ids)):
+                rows = conn.execute(_SERIES, {"source": source, "ids": list(chunk)}).all()
+                fresh = series_rows(source, rows)
+                self._db.upsert(conn, T_SERIES, ["source", "ticket_id"], fresh, _UPDATED)
+                if gone := set(chunk) - {row["ticket_id"] for row in fresh}:
+                    conn.execute(_DELETE, {"source": source, "ids": sorted(gone)})
+
+    def rebuild(self, conn: Connection) -> int:
+        """Rewrite every row (what migration 0008 does to an existing database)."""
+        conn.execute(T_SERIES.delete())
+        sources = list(conn.execute(sa.select(T_MESSAGE.c.source).distinct()).scalars())
+        count = 0
+        for source in sources:
+            tickets = list(conn.execute(sa.select(T_MESSAGE.c.ticket_id).where(
+                (T_MESSAGE.c.source == source) & CUSTOMER_SCORED).distinct()).scalars())
+            self.refresh(conn, [(source, t) for t in tickets])
+            count += len(tickets)
+        return count
