@@ -37,6 +37,7 @@ from daemon.store.models import (
     T_MESSAGE,
     T_OUTBOX,
     T_REPLICA,
+    T_REPLY,
     T_RULE,
     T_SERIES,
     T_SOURCE,
@@ -57,15 +58,16 @@ from daemon.store.models import (
     fitted,
 )
 from daemon.store.outbox import Outbox
+from daemon.store.replies import AGENT_KEY
 from daemon.store.retention import Retention
 from daemon.store.rules import Rules
 from daemon.store.series import CUSTOMER_SCORED, Series
 from daemon.store.sources import LeaseLost, Sources
 
 __all__ = [
-    "CUSTOMER_SCORED", "T_ESCALATION", "T_FEEDBACK", "T_INCIDENT", "T_INCIDENT_CANDIDATE",
-    "T_INCIDENT_MEMBER", "T_MESSAGE", "T_OUTBOX", "T_REPLICA", "T_RULE", "T_SERIES", "T_SOURCE",
-    "T_TICKET",
+    "AGENT_KEY", "CUSTOMER_SCORED", "T_ESCALATION", "T_FEEDBACK", "T_INCIDENT",
+    "T_INCIDENT_CANDIDATE", "T_INCIDENT_MEMBER", "T_MESSAGE", "T_OUTBOX", "T_REPLICA",
+    "T_REPLY", "T_RULE", "T_SERIES", "T_SOURCE", "T_TICKET",
     "DatabaseUnavailable", "EscalationEvent", "EscalationFeedback", "IncidentCandidateRow",
     "IncidentMemberRow", "IncidentRow", "LeaseLost", "OutboxRow", "Replica", "RuleState",
     "SourceState", "Store", "StoredMessage", "Ticket", "clip", "fit", "fitted",

@@ -120,6 +120,23 @@ class TicketSeries(SQLModel, table=True):
     last_signals: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
+class ReplyPair(SQLModel, table=True):
+    """One agent's public reply (several in a row count once) that a scored customer
+    message follows, with the customer's score before it and the next one: what the
+    agents' page adds up, rewritten with `ticket_series` (daemon/store/replies.py)."""
+
+    __tablename__ = "reply_pair"
+    __table_args__ = (sa.Index("ix_reply_pair_reply", "last_reply_at"),)
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    turn: int = Field(primary_key=True)  # scored customer messages before the reply
+    agent: str = Field(primary_key=True, max_length=256)  # id, else name, else "unknown"
+    score_before: float
+    score_after: float
+    last_reply_at: datetime  # the agent's latest reply before the customer's next message
+    after_at: datetime  # when the customer's next scored message was written
+
+
 class RuleState(SQLModel, table=True):
     __tablename__ = "rule_state"
     source: str = Field(primary_key=True, max_length=64)
@@ -254,6 +271,7 @@ T_MESSAGE = StoredMessage.__table__  # type: ignore[attr-defined]
 T_TICKET = Ticket.__table__  # type: ignore[attr-defined]
 T_RULE = RuleState.__table__  # type: ignore[attr-defined]
 T_SERIES = TicketSeries.__table__  # type: ignore[attr-defined]
+T_REPLY = ReplyPair.__table__  # type: ignore[attr-defined]
 T_ESCALATION = EscalationEvent.__table__  # type: ignore[attr-defined]
 T_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 T_REPLICA = Replica.__table__  # type: ignore[attr-defined]

@@ -7,7 +7,9 @@ one row per ticket.  It is never updated piecemeal: every write that changes a t
 scored customer messages (the pipeline's insert, a rescore, an erasure) calls `refresh`
 for those tickets in the same transaction, which rewrites their rows from `message` with
 the same predicate and order the readers used, so the row is always what a read of
-`message` would give.  Migration 0008 builds the rows of an existing database.
+`message` would give.  The same call rewrites the tickets' `reply_pair` rows (the
+agents' page, daemon/store/replies.py).  Migration 0008 builds both for an existing
+database.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from daemon.store.database import Database, chunks
-from daemon.store.models import T_MESSAGE, T_SERIES
+from daemon.store.models import T_MESSAGE, T_REPLY, T_SERIES
+from daemon.store.replies import refresh_pairs
 
 # A message in a language the scorer cannot read has a score of 0.0 that means "not read":
 # like the rules, the series leaves it out.
@@ -76,7 +79,8 @@ class Series:
 
     def refresh(self, conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
         """Rewrite the rows of these (source, ticket_id) from their stored messages (a
-        ticket left with no scored customer message loses its row)."""
+        ticket left with no scored customer message loses its row), and their agents'
+        reply pairs (daemon/store/replies.py)."""
         by_source: dict[str, set[str]] = {}
         for source, ticket_id in keys:
             by_source.setdefault(source, set()).add(ticket_id)
@@ -87,15 +91,12 @@ class Series:
                 self._db.upsert(conn, T_SERIES, ["source", "ticket_id"], fresh, _UPDATED)
                 if gone := set(chunk) - {row["ticket_id"] for row in fresh}:
                     conn.execute(_DELETE, {"source": source, "ids": sorted(gone)})
+                refresh_pairs(self._db, conn, source, chunk)
 
-    def rebuild(self, conn: Connection) -> int:
-        """Rewrite every row (what migration 0008 does to an existing database)."""
+    def rebuild(self, conn: Connection) -> None:
+        """Rewrite every row, of both tables (what migration 0008 does to an existing
+        database, and a way to check it did)."""
         conn.execute(T_SERIES.delete())
-        sources = list(conn.execute(sa.select(T_MESSAGE.c.source).distinct()).scalars())
-        count = 0
-        for source in sources:
-            tickets = list(conn.execute(sa.select(T_MESSAGE.c.ticket_id).where(
-                (T_MESSAGE.c.source == source) & CUSTOMER_SCORED).distinct()).scalars())
-            self.refresh(conn, [(source, t) for t in tickets])
-            count += len(tickets)
-        return count
+        conn.execute(T_REPLY.delete())
+        keys = conn.execute(sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).distinct())
+        self.refresh(conn, [(source, ticket_id) for source, ticket_id in keys])
