@@ -135,14 +135,15 @@ def _walked_pairs(store: Store, scope: Scope) -> dict[tuple[str, str], list[tupl
             T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
             T_MESSAGE.c.id)).all()
     pairs: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    ticket, before, waiting = None, None, []
+    ticket: tuple[str, str] | None = None
+    before: float | None = None
+    waiting: list[tuple[str, str]] = []
     for source, ticket_id, role, score, agent, created_at in rows:
         if (source, ticket_id) != ticket:
             ticket, before, waiting = (source, ticket_id), None, []
         if role == "customer":
             if score is not None:
-                for key in waiting:
-                    pairs[key].append((before, score))
+                pairs.update({key: [*pairs[key], (before or 0.0, score)] for key in waiting})
                 waiting, before = [], score
         elif (before is not None and created_at.replace(tzinfo=None)
               > scope.start.replace(tzinfo=None) and (source, agent) not in waiting):
