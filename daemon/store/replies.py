@@ -29,12 +29,6 @@ AGENT_KEY = sa.func.coalesce(T_MESSAGE.c.author_id, T_MESSAGE.c.author_name, "un
 
 _SOURCE_P: sa.BindParameter[str] = sa.bindparam("source")
 _IDS_P: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
-_THREAD = sa.select(
-    T_MESSAGE.c.ticket_id, T_MESSAGE.c.author_role, T_MESSAGE.c.score, AGENT_KEY,
-    T_MESSAGE.c.created_at,
-).where((T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.ticket_id.in_(_IDS_P)
-        & T_MESSAGE.c.public & T_MESSAGE.c.author_role.in_(("customer", "agent"))
-        ).order_by(T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at, T_MESSAGE.c.id)
 _DELETE = T_REPLY.delete().where((T_REPLY.c.source == _SOURCE_P)
                                  & T_REPLY.c.ticket_id.in_(_IDS_P))
 
@@ -63,9 +57,9 @@ def pairs(source: str, rows: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def refresh_pairs(db: Database, conn: Connection, source: str,
-                  ticket_ids: Sequence[str]) -> None:
-    """Rewrite the pairs of these tickets of one source from their stored messages."""
-    rows = conn.execute(_THREAD, {"source": source, "ids": list(ticket_ids)}).all()
+def replace_pairs(db: Database, conn: Connection, source: str, ticket_ids: Sequence[str],
+                  rows: list[dict[str, Any]]) -> None:
+    """The pairs of these tickets of one source become `rows` (made by `pairs` from their
+    stored messages, read with their `ticket_series` rows)."""
     conn.execute(_DELETE, {"source": source, "ids": list(ticket_ids)})
-    db.write_many(conn, T_REPLY, T_REPLY.insert(), pairs(source, rows))
+    db.write_many(conn, T_REPLY, T_REPLY.insert(), rows)

@@ -23,21 +23,27 @@ from sqlalchemy.engine import Connection
 
 from daemon.store.database import Database, chunks
 from daemon.store.models import T_MESSAGE, T_REPLY, T_SERIES
-from daemon.store.replies import refresh_pairs
+from daemon.store.replies import AGENT_KEY, pairs, replace_pairs
 
 # A message in a language the scorer cannot read has a score of 0.0 that means "not read":
-# like the rules, the series leaves it out.
+# like the rules, the series leaves it out (`refresh` applies the same test in Python).
 CUSTOMER_SCORED = ((T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
                    & T_MESSAGE.c.language_supported.is_not(False))
 
 _SOURCE_P: sa.BindParameter[str] = sa.bindparam("source")
 _IDS_P: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
-_SERIES = sa.select(
-    T_MESSAGE.c.ticket_id, T_MESSAGE.c.id, T_MESSAGE.c.score, T_MESSAGE.c.created_at,
+_TEXT = sa.String()  # read as plain text: the models' string type converts each value
+# Everything both tables are made of, in one read: the customer messages (the series) and
+# the public agent replies (the pairs), in time order.
+_MESSAGES = sa.select(
+    sa.type_coerce(T_MESSAGE.c.ticket_id, _TEXT), T_MESSAGE.c.id,
+    sa.type_coerce(T_MESSAGE.c.author_role, _TEXT), T_MESSAGE.c.public, T_MESSAGE.c.score,
+    T_MESSAGE.c.language_supported, sa.type_coerce(AGENT_KEY, _TEXT), T_MESSAGE.c.created_at,
     sa.cast(T_MESSAGE.c.signals, sa.Text),
 ).where((T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.ticket_id.in_(_IDS_P)
-        & CUSTOMER_SCORED).order_by(T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
-                                    T_MESSAGE.c.id)
+        & ((T_MESSAGE.c.author_role == "customer")
+           | ((T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public))
+        ).order_by(T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at, T_MESSAGE.c.id)
 _DELETE = T_SERIES.delete().where((T_SERIES.c.source == _SOURCE_P)
                                   & T_SERIES.c.ticket_id.in_(_IDS_P))
 _UPDATED = ["scores", "last_id", "last_at", "last_signals"]
@@ -86,12 +92,15 @@ class Series:
             by_source.setdefault(source, set()).add(ticket_id)
         for source, ticket_ids in by_source.items():
             for chunk in chunks(sorted(ticket_ids)):
-                rows = conn.execute(_SERIES, {"source": source, "ids": list(chunk)}).all()
-                fresh = series_rows(source, rows)
+                rows = conn.execute(_MESSAGES, {"source": source, "ids": list(chunk)}).all()
+                fresh = series_rows(source, [
+                    (r[0], r[1], r[4], r[7], r[8]) for r in rows
+                    if r[2] == "customer" and r[4] is not None and r[5] is not False])
                 self._db.upsert(conn, T_SERIES, ["source", "ticket_id"], fresh, _UPDATED)
                 if gone := set(chunk) - {row["ticket_id"] for row in fresh}:
                     conn.execute(_DELETE, {"source": source, "ids": sorted(gone)})
-                refresh_pairs(self._db, conn, source, chunk)
+                replace_pairs(self._db, conn, source, chunk, pairs(source, [
+                    (r[0], r[2], r[4], r[6], r[7]) for r in rows if r[3]]))
 
     def rebuild(self, conn: Connection) -> None:
         """Rewrite every row, of both tables (what migration 0008 does to an existing
