@@ -1,7 +1,8 @@
 """`ticket_series` and `reply_pair` (daemon/store/series.py, replies.py): the rows the
 dashboard and `report` read instead of every message.  They must always be what a walk
 of `message` gives: after the pipeline's batches (late messages, equal times, notes,
-unreadable languages, several agents), a rescore and an erasure, and when migration 0008
+unreadable languages, several agents), a rescore, an erasure and retention (an agent known
+by name only loses it), and when migration 0008
 builds them for an existing database; and the pages' conversations and agents' pairs
 read from them equal the walk of the messages, also for a `now` before the last message.
 """
@@ -104,9 +105,10 @@ def test_the_pipeline_keeps_them_equal_to_a_rebuild_and_to_the_migration(db_url:
     store.close()
 
 
-def test_a_rescore_and_an_erasure_keep_them_equal_to_a_rebuild(db_url: str) -> None:
+def test_a_rescore_an_erasure_and_retention_keep_them_equal_to_a_rebuild(db_url: str
+                                                                          ) -> None:
     store = Store(db_url)
-    _fill(store)
+    now = _fill(store)
     with store.reading() as conn:
         ids = list(conn.execute(sa.select(T_MESSAGE.c.id).where(
             T_MESSAGE.c.author_role == "customer").order_by(T_MESSAGE.c.id).limit(6)
@@ -117,8 +119,11 @@ def test_a_rescore_and_an_erasure_keep_them_equal_to_a_rebuild(db_url: str) -> N
          "needs_rescore": False, "language": "en", "language_supported": True}
         for row_id in ids])
     assert forget_requester(store, "customer3", "zd").matched
+    named = {row["agent"] for row in _summaries(store)["reply_pair"]}
+    store.retention.purge_customer_text(now + timedelta(days=1))  # names go: "unknown"
     kept = _summaries(store)
     assert any(row["last_signals"] == ["churn_risk"] for row in kept["ticket_series"])
+    assert "Agent Nameless" in named - {row["agent"] for row in kept["reply_pair"]}
     with store.transaction() as conn:
         store.series.rebuild(conn)
     assert _summaries(store) == kept
