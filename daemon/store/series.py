@@ -99,8 +99,13 @@ class Series:
                 self._db.upsert(conn, T_SERIES, ["source", "ticket_id"], fresh, _UPDATED)
                 if gone := set(chunk) - {row["ticket_id"] for row in fresh}:
                     conn.execute(_DELETE, {"source": source, "ids": sorted(gone)})
-                replace_pairs(self._db, conn, source, chunk, pairs(source, [
-                    (r[0], r[2], r[4], r[6], r[7]) for r in rows if r[3]]))
+                # A ticket whose messages hold no agent reply has no pairs, and agent
+                # replies only ever go with their whole ticket: only the tickets with a
+                # reply, or with no message left, can have pairs to rewrite.
+                replied = {r[0] for r in rows if r[2] == "agent"}
+                if stale := replied | (set(chunk) - {r[0] for r in rows}):
+                    replace_pairs(self._db, conn, source, sorted(stale), pairs(source, [
+                        (r[0], r[2], r[4], r[6], r[7]) for r in rows if r[3] and r[0] in stale]))
 
     def rebuild(self, conn: Connection) -> None:
         """Rewrite every row, of both tables (what migration 0008 does to an existing
