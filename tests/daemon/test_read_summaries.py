@@ -156,8 +156,8 @@ def _walked_pairs(store: Store, scope: Scope) -> dict[tuple[str, str], list[tupl
     return {key: sorted(value) for key, value in pairs.items()}
 
 
-def test_the_pages_reads_equal_a_walk_of_the_messages(sqlite_url: str) -> None:
-    store = Store(sqlite_url)
+def test_the_pages_reads_equal_a_walk_of_the_messages(db_url: str) -> None:
+    store = Store(db_url)
     end = _fill(store)
     with store.reading() as conn:
         keys = [(s, t) for s, t in conn.execute(sa.select(T_MESSAGE.c.source,
