@@ -106,6 +106,7 @@ def forget_requester(store: Store, requester: str, source: str | None = None,
         erasure.tickets = sorted(tickets)
         touched = set(tickets) | {(s, t) for s, t in conn.execute(sa.select(
             T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(authored).distinct())}
+        store.series.lock(conn, {s for s, _ in touched})  # before the deletes' row locks
         counts["messages"] += int(conn.execute(T_MESSAGE.delete().where(authored)).rowcount
                                   or 0)
         for table, key in ((T_MESSAGE, "messages"), (T_TICKET, "tickets"),

@@ -103,6 +103,13 @@ class Messages:
         if not rows:
             return
         with self._db.transaction() as conn:
+            keys: set[tuple[str, str]] = set()
+            for chunk in chunks([row["_id"] for row in rows]):
+                keys.update((source, ticket_id) for source, ticket_id in conn.execute(
+                    sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
+                        T_MESSAGE.c.id.in_(list(chunk)))))
+            series = Series(self._db)
+            series.lock(conn, {source for source, _ in keys})
             conn.execute(T_MESSAGE.update().where(T_MESSAGE.c.id == sa.bindparam("_id")).values(
                 score=sa.bindparam("score"), label=sa.bindparam("label"),
                 confidence=sa.bindparam("confidence"), indicators=sa.bindparam("indicators"),
@@ -111,9 +118,4 @@ class Messages:
                 language=sa.bindparam("language"),
                 language_supported=sa.bindparam("language_supported")),
                 fit(T_MESSAGE, rows))
-            keys: set[tuple[str, str]] = set()
-            for chunk in chunks([row["_id"] for row in rows]):
-                keys.update((source, ticket_id) for source, ticket_id in conn.execute(
-                    sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
-                        T_MESSAGE.c.id.in_(list(chunk)))))
-            Series(self._db).refresh(conn, keys)  # the readers' copy of the new scores
+            series.refresh(conn, keys)  # the readers' copy of the new scores

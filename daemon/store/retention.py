@@ -39,6 +39,7 @@ class Retention:
                 (T_MESSAGE.c.created_at < cutoff) & (T_MESSAGE.c.author_role == "agent")
                 & T_MESSAGE.c.author_id.is_(None) & T_MESSAGE.c.author_name.is_not(None)
             ).distinct()).all()
+            Series(self._db).lock(conn, {source for source, _ in named_only})
             messages = conn.execute(T_MESSAGE.update().where(
                 (T_MESSAGE.c.created_at < cutoff)
                 & (T_MESSAGE.c.body.is_not(None) | T_MESSAGE.c.author_name.is_not(None)

@@ -15,6 +15,7 @@ database.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -46,6 +47,8 @@ _MESSAGES = sa.select(
         ).order_by(T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at, T_MESSAGE.c.id)
 _DELETE = T_SERIES.delete().where((T_SERIES.c.source == _SOURCE_P)
                                   & T_SERIES.c.ticket_id.in_(_IDS_P))
+#: Advisory lock keys of the sources' rows (a source's CRC-32 added: no other key is near).
+_LOCK_BASE = 7_400_000_000
 _UPDATED = ["scores", "last_id", "last_at", "last_signals"]
 
 
@@ -83,6 +86,15 @@ class Series:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    def lock(self, conn: Connection, sources: Iterable[str]) -> None:
+        """Serialise, per source, the transactions that rewrite rows until they end (on
+        PostgreSQL; SQLite transactions are serialised already).  Without it a rescore
+        could read the messages before a poll's uncommitted ones, wait for the poll's
+        row, and then write it back without them.  A transaction that also deletes or
+        updates messages takes it first, before those row locks."""
+        for source in sorted(set(sources)):
+            self._db.lock(conn, _LOCK_BASE + zlib.crc32(source.encode()))
+
     def refresh(self, conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
         """Rewrite the rows of these (source, ticket_id) from their stored messages (a
         ticket left with no scored customer message loses its row), and their agents'
@@ -90,6 +102,7 @@ class Series:
         by_source: dict[str, set[str]] = {}
         for source, ticket_id in keys:
             by_source.setdefault(source, set()).add(ticket_id)
+        self.lock(conn, by_source)
         for source, ticket_ids in by_source.items():
             for chunk in chunks(sorted(ticket_ids)):
                 rows = conn.execute(_MESSAGES, {"source": source, "ids": list(chunk)}).all()
