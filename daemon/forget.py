@@ -104,6 +104,9 @@ def forget_requester(store: Store, requester: str, source: str | None = None,
     with store.transaction() as conn:
         tickets, authored = _customer_tickets(conn, requester, source)
         erasure.tickets = sorted(tickets)
+        touched = set(tickets) | {(s, t) for s, t in conn.execute(sa.select(
+            T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(authored).distinct())}
+        store.series.lock(conn, {s for s, _ in touched})  # before the deletes' row locks
         counts["messages"] += int(conn.execute(T_MESSAGE.delete().where(authored)).rowcount
                                   or 0)
         for table, key in ((T_MESSAGE, "messages"), (T_TICKET, "tickets"),
@@ -115,6 +118,7 @@ def forget_requester(store: Store, requester: str, source: str | None = None,
                 result = conn.execute(table.delete().where(
                     (table.c.source == ticket_source) & (table.c.ticket_id == ticket_id)))
                 counts[key] += int(result.rowcount or 0)
+        store.series.refresh(conn, touched)  # the readers' copy of what is left
     counts["score_cache"] = 0
     if erasure.matched and score_cache is not None and score_cache.exists():
         from daemon.scoring.cache import ScoreCache

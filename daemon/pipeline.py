@@ -140,6 +140,8 @@ class Pipeline:
             with self.store.transaction() as conn:
                 self.store.sources.check_fence(conn, source, fencing)
                 self.store.messages.insert(conn, batch.message_rows(source, now))
+                self.store.series.refresh(conn, {(source, m.ticket_id) for m in batch.fresh
+                                                 if m.author_role == "customer" or m.public})
                 written = self._write_snapshots(conn, source, batch.snapshots)
                 if candidates and self.incidents is not None:
                     step = self.incidents.process(conn, candidates, now, batch.scored_texts())

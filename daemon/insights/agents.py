@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from daemon.insights.common import Scope, rounded, where_source
-from daemon.store import T_MESSAGE
+from daemon.store import AGENT_KEY, T_MESSAGE, T_REPLY
 
 #: Fewer replies than this cannot tell an agent's effect from noise: counted, not ranked.
 MIN_AGENT_SAMPLES = 5
@@ -26,7 +26,7 @@ Agent = tuple[str, str]  # (source, agent id): ids are unique within a source
 Pair = tuple[float, float]  # the customer's score before the reply, and after it
 
 # Agents are told apart by id (the name where the vendor gives no id).
-_AGENT_KEY = sa.func.coalesce(T_MESSAGE.c.author_id, T_MESSAGE.c.author_name, "unknown")
+_AGENT_KEY = AGENT_KEY
 
 
 def t_quantile_975(df: int) -> float:
@@ -82,41 +82,15 @@ def agent_impact(conn: Connection, scope: Scope,
 
 
 def _pairs(conn: Connection, scope: Scope) -> dict[Agent, list[Pair]]:
-    """Walk every conversation with an agent reply in the window, in order: each reply
-    (several in a row count once) pairs the customer's score before it with the next."""
-    replied = sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
-        (T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public
-        & (T_MESSAGE.c.created_at > scope.start) & (T_MESSAGE.c.created_at <= scope.now)
-        & where_source(T_MESSAGE, scope)).distinct().subquery()
-    # Only what the walk needs, with the window test done by the database (a flag,
-    # not a timestamp to convert per row).
-    rows = conn.execute(sa.select(
-        T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.author_role,
-        T_MESSAGE.c.score, _AGENT_KEY,
-        sa.case((T_MESSAGE.c.created_at > scope.start, 1), else_=0),
-    ).join(replied, (T_MESSAGE.c.source == replied.c.source)
-           & (T_MESSAGE.c.ticket_id == replied.c.ticket_id)).where(
-        T_MESSAGE.c.public & (T_MESSAGE.c.created_at <= scope.now)
-        & T_MESSAGE.c.author_role.in_(("customer", "agent"))
-    ).order_by(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
-               T_MESSAGE.c.id)).all()
+    """Each agent's replies in the window (several in a row count once) that a scored
+    customer message followed by the window's end: the customer's score before the reply
+    and the next one, as `reply_pair` keeps them (daemon/store/replies.py)."""
     pairs: dict[Agent, list[Pair]] = defaultdict(list)
-    ticket: tuple[str, str] | None = None
-    last_customer: float | None = None
-    waiting: list[Agent] = []  # agents whose reply awaits the next score
-    before: float = 0.0
-    for source, ticket_id, role, score, agent, recent in rows:
-        if (source, ticket_id) != ticket:
-            ticket, last_customer, waiting = (source, ticket_id), None, []
-        if role == "customer":
-            if score is None:
-                continue
-            for waiting_agent in waiting:
-                pairs[waiting_agent].append((before, float(score)))
-            waiting = []
-            last_customer = before = float(score)
-        elif last_customer is not None and recent and (source, agent) not in waiting:
-            waiting.append((source, agent))  # several replies in a row count once
+    for source, agent, before, after in conn.execute(sa.select(
+            T_REPLY.c.source, T_REPLY.c.agent, T_REPLY.c.score_before, T_REPLY.c.score_after,
+    ).where((T_REPLY.c.last_reply_at > scope.start) & (T_REPLY.c.after_at <= scope.now)
+            & where_source(T_REPLY, scope))).all():
+        pairs[(source, agent)].append((float(before), float(after)))
     return pairs
 
 

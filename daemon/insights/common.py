@@ -23,11 +23,6 @@ NEGATIVE_BELOW = -0.5
 VERY_NEGATIVE_BELOW = -0.7
 EXCERPT_CHARS = 240
 
-# A message in a language the scorer cannot read has a score of 0.0 that means "not read",
-# not "calm": like the rules (rules/engine.py), every number here leaves it out.
-CUSTOMER_SCORED = ((T_MESSAGE.c.author_role == "customer") & T_MESSAGE.c.score.is_not(None)
-                   & T_MESSAGE.c.language_supported.is_not(False))
-
 #: An agent's false-alarm mark on a (ticket, rule): rules.feedback, kept in
 #: escalation_feedback and joined to the rule state wherever an outcome is shown.
 FALSE_ALARM_COLUMNS = (T_FEEDBACK.c.false_alarm_at,)

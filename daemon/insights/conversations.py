@@ -2,24 +2,23 @@
 window, with the trend the rules would compute from its whole scored series up to `now`.
 
 This is the hot path of the overview and the at-risk page (thousands of tickets in a
-30-day window), so it reads only (source, ticket, id, score, signals) in one query, in
-the order of the covering index ix_message_series, and parses signals only for each
-ticket's latest message.
+30-day window), so it reads one `ticket_series` row per active ticket (the store keeps
+it equal to the ticket's scored customer messages) rather than every message.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from daemon.insights.common import CUSTOMER_SCORED, Scope, TrendSettings, signals, where_source
-from daemon.store import T_MESSAGE
+from daemon.insights.common import Scope, TrendSettings, signals, where_source
+from daemon.store import CUSTOMER_SCORED, T_MESSAGE, T_SERIES
 from rules.trend import Trend
 
 
@@ -36,45 +35,62 @@ class Conversation:
     trend: Trend = field(init=False)
 
 
-def active_tickets(scope: Scope) -> Any:
-    """(source, ticket_id) of tickets with a scored customer message in the window."""
-    return sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
-        CUSTOMER_SCORED & (T_MESSAGE.c.created_at > scope.start)
-        & (T_MESSAGE.c.created_at <= scope.now) & where_source(T_MESSAGE, scope)
-    ).distinct().subquery()
-
-
 def conversations(conn: Connection, scope: Scope, trend: TrendSettings) -> list[Conversation]:
     """Every ticket with a scored customer message in the window, with its whole scored
-    customer series up to `now` (what the rules saw last) and its trend.
+    customer series up to `now` (what the rules saw last) and its trend, in ticket order.
 
-    One query, in ticket order: the signals come as text on every row (most are "[]")
-    and only each ticket's latest is parsed, which costs less than a second round of
-    queries for the latest messages (numbering the rows in SQL with window functions,
-    to send fewer, cost SQLite more than it saved)."""
-    active = active_tickets(scope)
-    query = sa.select(
-        T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.id, T_MESSAGE.c.score,
-        sa.cast(T_MESSAGE.c.signals, sa.Text),
-    ).join(active, (T_MESSAGE.c.source == active.c.source)
-           & (T_MESSAGE.c.ticket_id == active.c.ticket_id)).where(
-        CUSTOMER_SCORED & (T_MESSAGE.c.created_at <= scope.now)
-    ).order_by(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at,
-               T_MESSAGE.c.id)
-    # fetchall: one driver call; iterating the result fetches row by row (slower).
-    rows = conn.execute(query).all()
-    out: list[Conversation] = []
-    first = 0  # the current ticket's first row
-    for end in range(1, len(rows) + 1):
-        if end < len(rows) and rows[end][1] == rows[first][1] and rows[end][0] == rows[first][0]:
-            continue
-        source, ticket_id, last_id, _, raw = rows[end - 1]
-        scores = [float(row[3]) for row in rows[first:end]]
-        conversation = Conversation(source, ticket_id, end - first, scores, last_id,
+    Read from `ticket_series` (one row per ticket, kept equal to what `message` holds by
+    every write, daemon/store/series.py): a ticket whose latest scored message is in the
+    window is active, and its row is its series up to `now`.  The few tickets with a
+    message after `now` (a helpdesk clock ahead, a `now` in the past) are read from
+    `message`, cut at `now`."""
+    rows = conn.execute(sa.select(
+        T_SERIES.c.source, T_SERIES.c.ticket_id, sa.cast(T_SERIES.c.scores, sa.Text),
+        T_SERIES.c.last_id, sa.cast(T_SERIES.c.last_signals, sa.Text),
+    ).where((T_SERIES.c.last_at > scope.start) & (T_SERIES.c.last_at <= scope.now)
+            & where_source(T_SERIES, scope))).all()
+    out = []
+    for source, ticket_id, scores_text, last_id, raw in rows:
+        scores = [float(score) for score in json.loads(scores_text)]
+        conversation = Conversation(source, ticket_id, len(scores), scores, last_id,
                                     signals(raw))
         conversation.trend = trend.trend(scores)
         out.append(conversation)
-        first = end
+    later = conn.execute(sa.select(T_SERIES.c.source, T_SERIES.c.ticket_id).where(
+        (T_SERIES.c.last_at > scope.now) & where_source(T_SERIES, scope))).all()
+    if later:
+        out += from_messages(conn, scope, trend, [(s, t) for s, t in later])
+    out.sort(key=lambda c: (c.source, c.ticket_id))
+    return out
+
+
+def from_messages(conn: Connection, scope: Scope, trend: TrendSettings,
+                  keys: Sequence[tuple[str, str]]) -> list[Conversation]:
+    """`conversations` of these tickets read from `message` (one query per 500)."""
+    out: list[Conversation] = []
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        query = sa.select(
+            T_MESSAGE.c.source, T_MESSAGE.c.ticket_id, T_MESSAGE.c.id, T_MESSAGE.c.score,
+            sa.cast(T_MESSAGE.c.signals, sa.Text),
+            sa.case((T_MESSAGE.c.created_at > scope.start, 1), else_=0),
+        ).where(sa.tuple_(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).in_(list(chunk))
+                & CUSTOMER_SCORED & (T_MESSAGE.c.created_at <= scope.now)
+                ).order_by(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id,
+                           T_MESSAGE.c.created_at, T_MESSAGE.c.id)
+        rows = conn.execute(query).all()
+        first = 0  # the current ticket's first row
+        for end in range(1, len(rows) + 1):
+            if end < len(rows) and rows[end][:2] == rows[first][:2]:
+                continue
+            source, ticket_id, last_id, _, raw, recent = rows[end - 1]
+            if recent:  # its latest scored message up to `now` is in the window
+                scores = [float(row[3]) for row in rows[first:end]]
+                conversation = Conversation(source, ticket_id, end - first, scores,
+                                            last_id, signals(raw))
+                conversation.trend = trend.trend(scores)
+                out.append(conversation)
+            first = end
     return out
 
 

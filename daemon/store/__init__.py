@@ -8,7 +8,8 @@ out the concerns, each a small object over the same `Database`:
 - `store.rules`: per-(ticket, rule) history, the escalation log, the agents' marks;
 - `store.outbox`: side effects queued with the batch, claimed and delivered later;
 - `store.incidents`: the incident window, incidents and their members;
-- `store.retention`: the customer's words leave every table after a while.
+- `store.retention`: the customer's words leave every table after a while;
+- `store.series`: each ticket's scored customer series in one row, for the readers.
 
 Methods taking a `conn` join the caller's transaction: `with store.transaction() as conn`
 a poll's messages, rule state, outbox rows and cursor commit together or not at all.
@@ -36,7 +37,9 @@ from daemon.store.models import (
     T_MESSAGE,
     T_OUTBOX,
     T_REPLICA,
+    T_REPLY,
     T_RULE,
+    T_SERIES,
     T_SOURCE,
     T_TICKET,
     EscalationEvent,
@@ -55,13 +58,16 @@ from daemon.store.models import (
     fitted,
 )
 from daemon.store.outbox import Outbox
+from daemon.store.replies import AGENT_KEY
 from daemon.store.retention import Retention
 from daemon.store.rules import Rules
+from daemon.store.series import CUSTOMER_SCORED, Series
 from daemon.store.sources import LeaseLost, Sources
 
 __all__ = [
-    "T_ESCALATION", "T_FEEDBACK", "T_INCIDENT", "T_INCIDENT_CANDIDATE", "T_INCIDENT_MEMBER",
-    "T_MESSAGE", "T_OUTBOX", "T_REPLICA", "T_RULE", "T_SOURCE", "T_TICKET",
+    "AGENT_KEY", "CUSTOMER_SCORED", "T_ESCALATION", "T_FEEDBACK", "T_INCIDENT",
+    "T_INCIDENT_CANDIDATE", "T_INCIDENT_MEMBER", "T_MESSAGE", "T_OUTBOX", "T_REPLICA",
+    "T_REPLY", "T_RULE", "T_SERIES", "T_SOURCE", "T_TICKET",
     "DatabaseUnavailable", "EscalationEvent", "EscalationFeedback", "IncidentCandidateRow",
     "IncidentMemberRow", "IncidentRow", "LeaseLost", "OutboxRow", "Replica", "RuleState",
     "SourceState", "Store", "StoredMessage", "Ticket", "clip", "fit", "fitted",
@@ -85,6 +91,7 @@ class Store:
         self.outbox = Outbox(self.db)
         self.incidents = Incidents(self.db)
         self.retention = Retention(self.db)
+        self.series = Series(self.db)
 
     @property
     def url(self) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from daemon.store.database import Database, chunks
 from daemon.store.models import T_MESSAGE, T_TICKET, fit
+from daemon.store.series import Series
 
 _SOURCE_P: sa.BindParameter[str] = sa.bindparam("source")
 _IDS_P: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
@@ -97,10 +98,18 @@ class Messages:
                 ).order_by(T_MESSAGE.c.id).limit(limit)).mappings()]
 
     def update_scores(self, rows: list[dict[str, Any]]) -> None:
-        """New scores for stored messages (`_id` is the row's id)."""
+        """New scores for stored messages (`_id` is the row's id), and their tickets'
+        `ticket_series` rows, in one transaction."""
         if not rows:
             return
         with self._db.transaction() as conn:
+            keys: set[tuple[str, str]] = set()
+            for chunk in chunks([row["_id"] for row in rows]):
+                keys.update((source, ticket_id) for source, ticket_id in conn.execute(
+                    sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
+                        T_MESSAGE.c.id.in_(list(chunk)))))
+            series = Series(self._db)
+            series.lock(conn, {source for source, _ in keys})
             conn.execute(T_MESSAGE.update().where(T_MESSAGE.c.id == sa.bindparam("_id")).values(
                 score=sa.bindparam("score"), label=sa.bindparam("label"),
                 confidence=sa.bindparam("confidence"), indicators=sa.bindparam("indicators"),
@@ -109,3 +118,4 @@ class Messages:
                 language=sa.bindparam("language"),
                 language_supported=sa.bindparam("language_supported")),
                 fit(T_MESSAGE, rows))
+            series.refresh(conn, keys)  # the readers' copy of the new scores

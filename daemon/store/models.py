@@ -104,6 +104,39 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime
 
 
+class TicketSeries(SQLModel, table=True):
+    """Each ticket's scored customer series as the dashboard reads it (every score, oldest
+    first, and its latest message), rewritten from `message` in the transaction that
+    changes them (daemon/store/series.py): the pages read one row per ticket, not
+    every message, and the trend is still computed from the scores at read time."""
+
+    __tablename__ = "ticket_series"
+    __table_args__ = (sa.Index("ix_ticket_series_last", "last_at"),)
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    scores: list[float] = Field(default_factory=list, sa_column=Column(JSON))
+    last_id: int
+    last_at: datetime
+    last_signals: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+class ReplyPair(SQLModel, table=True):
+    """One agent's public reply (several in a row count once) that a scored customer
+    message follows, with the customer's score before it and the next one: what the
+    agents' page adds up, rewritten with `ticket_series` (daemon/store/replies.py)."""
+
+    __tablename__ = "reply_pair"
+    __table_args__ = (sa.Index("ix_reply_pair_reply", "last_reply_at"),)
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    turn: int = Field(primary_key=True)  # scored customer messages before the reply
+    agent: str = Field(primary_key=True, max_length=256)  # id, else name, else "unknown"
+    score_before: float
+    score_after: float
+    last_reply_at: datetime  # the agent's latest reply before the customer's next message
+    after_at: datetime  # when the customer's next scored message was written
+
+
 class RuleState(SQLModel, table=True):
     __tablename__ = "rule_state"
     source: str = Field(primary_key=True, max_length=64)
@@ -237,6 +270,8 @@ T_SOURCE = SourceState.__table__  # type: ignore[attr-defined]
 T_MESSAGE = StoredMessage.__table__  # type: ignore[attr-defined]
 T_TICKET = Ticket.__table__  # type: ignore[attr-defined]
 T_RULE = RuleState.__table__  # type: ignore[attr-defined]
+T_SERIES = TicketSeries.__table__  # type: ignore[attr-defined]
+T_REPLY = ReplyPair.__table__  # type: ignore[attr-defined]
 T_ESCALATION = EscalationEvent.__table__  # type: ignore[attr-defined]
 T_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 T_REPLICA = Replica.__table__  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from daemon.store.models import (
     T_OUTBOX,
     T_TICKET,
 )
+from daemon.store.series import Series
 from vocab import aware
 
 
@@ -32,11 +33,19 @@ class Retention:
         members lose their quoted sentence and subject, old incident candidates go."""
         cutoff = aware(older_than)
         with self._db.transaction() as conn:
+            # An agent known by name only is told apart by it (`reply_pair.agent`): once
+            # the name goes, their tickets' pairs are rewritten with what is left.
+            named_only = conn.execute(sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).where(
+                (T_MESSAGE.c.created_at < cutoff) & (T_MESSAGE.c.author_role == "agent")
+                & T_MESSAGE.c.author_id.is_(None) & T_MESSAGE.c.author_name.is_not(None)
+            ).distinct()).all()
+            Series(self._db).lock(conn, {source for source, _ in named_only})
             messages = conn.execute(T_MESSAGE.update().where(
                 (T_MESSAGE.c.created_at < cutoff)
                 & (T_MESSAGE.c.body.is_not(None) | T_MESSAGE.c.author_name.is_not(None)
                    | _json_not_empty(T_MESSAGE.c.indicators, "[]"))
             ).values(body=None, author_name=None, indicators=[]))
+            Series(self._db).refresh(conn, [(source, ticket) for source, ticket in named_only])
             recent = sa.select(T_MESSAGE.c.id).where(
                 (T_MESSAGE.c.source == T_TICKET.c.source)
                 & (T_MESSAGE.c.ticket_id == T_TICKET.c.ticket_id)
