@@ -25,6 +25,7 @@ import math
 import re
 import threading
 import zlib
+from array import array
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
@@ -64,10 +65,10 @@ def ngrams(word: str) -> Iterator[str]:
             yield padded[start:start + size]
 
 
-@lru_cache(maxsize=50_000)
-def _word_buckets(word: str) -> tuple[int, ...]:
-    return tuple(zlib.crc32(gram.encode("utf-8", "surrogatepass")) & (BUCKETS - 1)
-                 for gram in ngrams(word))
+@lru_cache(maxsize=16_384)  # words are Zipf-distributed; packed arrays, ~0.3 KB each
+def _word_buckets(word: str) -> array[int]:
+    return array("l", (zlib.crc32(gram.encode("utf-8", "surrogatepass")) & (BUCKETS - 1)
+                       for gram in ngrams(word)))
 
 
 def bucket_counts(text: str) -> tuple[Any, Any]:
