@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -43,7 +44,6 @@ from daemon.metrics import Metrics
 from daemon.outbox import OutboxDispatcher
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
-from daemon.scoring.http_limits import stop_all_limited_clients
 from daemon.signals import SignalInbox
 from daemon.startup import prepare_database, restart_sandbox_sources, take_sqlite_locks
 from daemon.store import Store
@@ -356,7 +356,7 @@ class Daemon:
             # A vendor dripping bytes must not hold shutdown past systemd's stop timeout:
             # requests in flight get a grace period, nothing new is sent or retried.
             stop_all_clients(grace=STOP_GRACE_SECONDS)
-            stop_all_limited_clients(grace=STOP_GRACE_SECONDS)  # the Claude scorer's
+            _stop_limited_clients(grace=STOP_GRACE_SECONDS)  # the Claude scorer's
             scheduler.shutdown(wait=True)  # jobs finish their unit of work
         log.info("stopped")
         return 0
