@@ -125,11 +125,11 @@ class TicketCache:
     def remember(self, source: str, fencing: int | None, series: Mapping[Key, Series],
                  written: Mapping[Key, tuple[Any, ...]]) -> None:
         """What a batch committed: its series and the snapshots it wrote."""
+        compacted = {key: compact(found) for key, found in series.items()}
         with self._lock:
             if fencing is not None:
                 self._token[source] = fencing
-            _put(self._series, {key: compact(found) for key, found in series.items()},
-                 self.size)
+            _put(self._series, compacted, self.size)
             _put(self._written, written, self.size)
 
     def forget(self, source: str | None = None) -> None:
