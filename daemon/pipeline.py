@@ -29,7 +29,14 @@ from daemon.scoring.base import Score, Scorer
 from daemon.scoring.redact import Redactor
 from daemon.store import T_MESSAGE, T_TICKET, Store, clip, fitted
 from daemon.text import NormalisedText, normalise
-from daemon.ticket_cache import Key, Series, TicketCache, extend, scored_from_row
+from daemon.ticket_cache import (
+    Key,
+    Series,
+    TicketCache,
+    extend,
+    scored_from_row,
+    shared_signals,
+)
 from rules.engine import ScoredMessage
 from rules.feedback import FeedbackTags
 from rules.model import RuleSet
@@ -188,7 +195,7 @@ class Pipeline:
                 batch.added.setdefault(message.ticket_id, []).append(ScoredMessage(
                     message_id=clip(T_MESSAGE.c.message_id, message.message_id),
                     created_at=message.created_at, score=score.score, label=score.label,
-                    signals=frozenset(score.signals), indicators=tuple(score.indicators),
+                    signals=shared_signals(score.signals), indicators=tuple(score.indicators),
                     language=score.language, supported=score.language_supported))
         return batch
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -43,7 +44,6 @@ from daemon.metrics import Metrics
 from daemon.outbox import OutboxDispatcher
 from daemon.pipeline import Pipeline
 from daemon.scoring.base import Scorer
-from daemon.scoring.http_limits import stop_all_limited_clients
 from daemon.signals import SignalInbox
 from daemon.startup import prepare_database, restart_sandbox_sources, take_sqlite_locks
 from daemon.store import Store
@@ -55,6 +55,14 @@ log = get_logger("sentinel.service")
 
 #: Seconds an HTTP request in flight at SIGTERM may still take (systemd allows 60 in all).
 STOP_GRACE_SECONDS = 10.0
+
+
+def _stop_limited_clients(grace: float) -> None:
+    """Stop the Claude scorer's HTTP clients, if it ever made one.  The module is imported
+    only by that scorer: without it, httpx is never loaded (about 2 MB less RSS)."""
+    module = sys.modules.get("daemon.scoring.http_limits")
+    if module is not None:
+        module.stop_all_limited_clients(grace=grace)
 
 
 @dataclass(slots=True)
@@ -356,7 +364,7 @@ class Daemon:
             # A vendor dripping bytes must not hold shutdown past systemd's stop timeout:
             # requests in flight get a grace period, nothing new is sent or retried.
             stop_all_clients(grace=STOP_GRACE_SECONDS)
-            stop_all_limited_clients(grace=STOP_GRACE_SECONDS)  # the Claude scorer's
+            _stop_limited_clients(grace=STOP_GRACE_SECONDS)  # the Claude scorer's
             scheduler.shutdown(wait=True)  # jobs finish their unit of work
         log.info("stopped")
         return 0

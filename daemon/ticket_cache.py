@@ -5,33 +5,77 @@ Bounded LRUs, per source, valid only while this process holds the source's lease
 the fencing token changes (another replica may have written) or a batch fails (rolled
 back, or committed without our hearing so), the source's entries go.  A miss costs one
 read of the database, never a wrong answer.
+
+The series are kept compact (a few thousand tickets of long conversations add up): the
+few distinct signal sets and the labels and languages read back from the database are
+shared objects, and only the last `INDICATOR_WINDOW` messages of a series keep their
+indicator phrases, the only ones a decision quotes.  A later batch's messages sort
+after those or among them, never before the older ones, so the phrases a decision
+quotes from a cached series plus a batch are always there.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Message
 from daemon.alerting import ticket_people
-from rules.engine import ScoredMessage
+from rules.engine import INDICATOR_WINDOW, ScoredMessage
 from vocab import aware
 
 Key = tuple[str, str]  # (source, ticket_id)
 Series = tuple[ScoredMessage, ...]
 
 
+#: One frozenset per distinct signal set (the rules' signal names make few), instead of
+#: one 216-byte set per cached message.  Cleared if it ever grows past the limit.
+_SIGNAL_SETS: dict[frozenset[str], frozenset[str]] = {}
+_SIGNAL_SETS_LIMIT = 1024
+
+
+def shared_signals(signals: Iterable[str]) -> frozenset[str]:
+    """The shared frozenset equal to `signals`."""
+    key = signals if isinstance(signals, frozenset) else frozenset(signals)
+    found = _SIGNAL_SETS.get(key)
+    if found is None:
+        if len(_SIGNAL_SETS) >= _SIGNAL_SETS_LIMIT:
+            _SIGNAL_SETS.clear()
+        found = _SIGNAL_SETS.setdefault(key, key)
+    return found
+
+
 def scored_from_row(row: Mapping[str, Any]) -> ScoredMessage:
     """A stored customer message (daemon.store.messages.customer_series) for the rules."""
     return ScoredMessage(message_id=row["message_id"], created_at=aware(row["created_at"])
                          or datetime.min.replace(tzinfo=UTC), score=float(row["score"]),
-                         label=row["label"] or "neutral", signals=frozenset(row["signals"] or ()),
+                         label=sys.intern(row["label"] or "neutral"),
+                         signals=shared_signals(row["signals"] or ()),
                          indicators=tuple(row["indicators"] or ()),
-                         language=row["language"] or "",
+                         language=sys.intern(row["language"] or ""),
                          supported=row["language_supported"] is not False)
+
+
+def compact(series: Series) -> Series:
+    """`series` as the cache keeps it: indicator phrases on the last `INDICATOR_WINDOW`
+    messages only, signal sets shared (see the module's docstring)."""
+    cut = len(series) - INDICATOR_WINDOW
+    if all(_compact(m, i >= cut) is m for i, m in enumerate(series)):
+        return series  # the usual case: compacted when it was cached
+    return tuple(_compact(m, i >= cut) for i, m in enumerate(series))
+
+
+def _compact(message: ScoredMessage, quoted: bool) -> ScoredMessage:
+    signals = shared_signals(message.signals)
+    if signals is message.signals and (quoted or not message.indicators):
+        return message
+    return replace(message, signals=signals,
+                   indicators=message.indicators if quoted else ())
 
 
 def extend(cached: Series, new: Sequence[ScoredMessage]) -> Series:
@@ -81,10 +125,11 @@ class TicketCache:
     def remember(self, source: str, fencing: int | None, series: Mapping[Key, Series],
                  written: Mapping[Key, tuple[Any, ...]]) -> None:
         """What a batch committed: its series and the snapshots it wrote."""
+        compacted = {key: compact(found) for key, found in series.items()}
         with self._lock:
             if fencing is not None:
                 self._token[source] = fencing
-            _put(self._series, series, self.size)
+            _put(self._series, compacted, self.size)
             _put(self._written, written, self.size)
 
     def forget(self, source: str | None = None) -> None:

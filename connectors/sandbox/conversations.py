@@ -16,7 +16,7 @@ instructions, like the real thing.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -433,17 +433,31 @@ def generate(n_tickets: int, n_messages: int, seed: int = 0, *,
     Deterministic for a seed.  Every ticket opens with a customer message; the other
     turns are agent replies with probability `agent_share`, internal notes with
     `note_share`, customer messages otherwise (both shares 0 gives customer-only load).
-    Scripted gaps are `first_minutes` on average.
+    Scripted gaps are `first_minutes` on average.  `iter_generate` yields the same ones
+    one at a time (a workload too large to hold as objects).
     """
+    return list(iter_generate(n_tickets, n_messages, seed, agent_share=agent_share,
+                              note_share=note_share, first_minutes=first_minutes))
+
+
+def iter_generate(n_tickets: int, n_messages: int, seed: int = 0, *,
+                  agent_share: float = 0.3, note_share: float = 0.1,
+                  first_minutes: float = 5.0) -> Iterator[Conversation]:
+    """`generate()`, lazily; the arguments are checked on the call."""
     if n_tickets < 1 or n_messages < n_tickets:
         raise ValueError("need at least one ticket and one message per ticket")
     if agent_share < 0 or note_share < 0 or agent_share + note_share > 1:
         raise ValueError("agent_share and note_share must be >= 0 and sum to at most 1")
-    rng = random.Random(seed)
+    return _generated(n_tickets, n_messages, random.Random(seed), seed, agent_share,
+                      note_share, first_minutes)
+
+
+def _generated(n_tickets: int, n_messages: int, rng: random.Random, seed: int,
+               agent_share: float, note_share: float,
+               first_minutes: float) -> Iterator[Conversation]:
     counts = [1] * n_tickets
     for _ in range(n_messages - n_tickets):
         counts[rng.randrange(n_tickets)] += 1
-    conversations: list[Conversation] = []
     for number, count in enumerate(counts):
         first = rng.choice(_FIRST_NAMES)
         last = rng.choice(_LAST_NAMES)
@@ -459,13 +473,12 @@ def generate(n_tickets: int, n_messages: int, seed: int = 0, *,
                 turns.append(Turn("agent", rng.choice(_AGENT_LINES), gap))
             else:
                 turns.append(Turn("note", rng.choice(_NOTE_LINES), gap))
-        conversations.append(Conversation(
+        yield Conversation(
             key=f"gen-{seed}-{number}", subject=problem.capitalize(),
             customer_name=f"{first} {last}",
             customer_email=f"{first.lower()}.{last.lower()}{number}@example.com",
             turns=tuple(turns), expect=frozenset(), tags=(),
-        ))
-    return conversations
+        )
 
 
 class ScriptPlayer:

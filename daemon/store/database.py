@@ -50,7 +50,10 @@ class Database:
             database = sqlite_file(url)
             if database is not None:  # customer text: 0600 (its -wal and -shm follow it)
                 private_file(database)
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            # Prepared statements kept per connection (sqlite3's default is 128): an IN list
+            # of each length is a statement of its own, hundreds of KB when long.
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30,
+                                      "cached_statements": 32}
         else:
             kwargs["pool_pre_ping"] = True
             kwargs["pool_size"] = 5
