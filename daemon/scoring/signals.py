@@ -128,6 +128,9 @@ _LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
         "manager_request": (r"\bvorgesetzt\w*",
                             r"\b(?:mit|den|ihren|einen) (?:chef|teamleiter|geschäftsführer)\b"),
         "repeat_contact": (r"\bzum (?:zweiten|dritten|vierten|f(?:ü|ue|u)nften|sechsten|\d+\.) mal\b",
+                           # "Wie oft denn noch", "wie oft muss ich Ihnen noch ..." (not "wie
+                           # oft muss ich die Filter wechseln?": without "noch" it asks).
+                           r"\bwie oft (?:denn\b|(?!kann|darf|k(?:ö|oe|o)nnen|d(?:ü|ue|u)rfen)[^.!?\n]{0,40}?\bnoch\b)",
                            r"\bdas (?:dritte|vierte|f(?:ü|ue|u)nfte|sechste) mal\b",
                            r"\b(?:zwei|drei|vier|f(?:ü|ue|u)nf|mehr)mal\b",
                            r"\b(?:immer noch|noch immer) (?:nicht|kein|nichts)\b",
@@ -148,6 +151,9 @@ _LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
                          r"\b(?:porter plainte|porte plainte|mise en demeure|poursuites judiciaires)\b"),
         "manager_request": (r"\b(?:un|une|votre|au|le) (?:responsable|sup[ée]rieur|manager)\b",),
         "repeat_contact": (r"\b(?:deuxi[èe]me|troisi[èe]me|quatri[èe]me|cinqui[èe]me|sixi[èe]me) fois\b",
+                           # "Combien de fois faudra-t-il que je renvoie le même ..." (not
+                           # "combien de fois faut-il recharger la batterie ?").
+                           r"\bcombien de fois\b[^.!?\n]{0,50}?\b(?:encore|m[êe]mes?|r[ée]p[ée]ter|redire|(?:r[ée]?)?expliquer|r?envoyer|relancer|rappeler|r[ée]?[ée]crire)\b",
                            r"\b(?:deux|trois|quatre|cinq|plusieurs) fois\b",
                            r"\btoujours (?:pas|rien)\b",
                            r"\bd[ée]j[àa] (?:demand|expliqu|[ée]crit|envoy|appel)\w*"),
@@ -169,6 +175,9 @@ _LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
                          r"\b(?:hoja de reclamaciones|oficina de consumo|en consumo)\b"),
         "manager_request": (r"\b(?:un|una|su|al|el) (?:supervisor|responsable|encargad[oa]|gerente)\b",),
         "repeat_contact": (r"\b(?:segunda|tercera|cuarta|quinta|sexta) vez\b",
+                           # "¿Cuántas veces más tengo que explicar ...?" (not "¿cuántas veces
+                           # hay que regar la planta?").
+                           r"\bcu[áa]ntas veces (?:m[áa]s\b|[^.!?\n]{0,40}?\b(?:explicar|repetir|decir|llamar|enviar|mandar|escribir|reclamar)\w*)",
                            r"\b(?:dos|tres|cuatro|cinco|seis|varias) veces\b",
                            r"\botra vez\b",
                            r"\bya (?:ped[íi]|expliqu[ée]|escrib[íi]|llam[ée]|le dije|les dije)\b",
@@ -189,6 +198,9 @@ _LOCAL_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
                          r"\b(?:procon|reclame aqui|a[çc][ãa]o judicial|processar voc[êe]s|juizado)\b"),
         "manager_request": (r"\b(?:um|o|seu|ao|com o) (?:supervisor|gerente|respons[áa]vel|superior)\b",),
         "repeat_contact": (r"\b(?:segunda|terceira|quarta|quinta|sexta) vez\b",
+                           # "Quantas vezes vou ter que mandar o mesmo ...?" (not "quantas vezes
+                           # tenho de tomar o medicamento?").
+                           r"\bquantas vezes (?:mais\b|[^.!?\n]{0,40}?\b(?:explicar|repetir|dizer|ligar|enviar|mandar|escrever|reclamar)\w*)",
                            r"\b(?:duas|tr[êe]s|quatro|cinco|v[áa]rias) vezes\b",
                            r"\b(?:de novo|mais uma vez)\b",
                            r"\bj[áa] (?:pedi|liguei|expliquei|falei|mandei|escrevi)\b"),

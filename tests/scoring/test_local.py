@@ -144,3 +144,37 @@ def test_a_french_flight_is_not_a_theft(text: str) -> None:
                                   "C'est du vol pur et simple, remboursez-moi."])
 def test_calling_it_theft_in_french_is_anger(text: str) -> None:
     assert LocalScorer().score_one(text).score <= -0.7
+
+
+@pytest.mark.parametrize("text", [
+    "Wie oft soll ich Ihnen denn noch schreiben, dass der Zähler falsch abgelesen wurde?",
+    "Wie oft denn noch: Der Router verliert jede Nacht die Verbindung.",
+    "Combien de fois vais-je devoir vous réexpliquer que je n'ai jamais reçu le colis ?",
+    "Combien de fois faut-il vous renvoyer la même attestation ?",
+    "¿Cuántas veces más tengo que llamar para que alguien lea mi caso?",
+    "¿Cuántas veces les tengo que explicar que la lavadora llegó rota?",
+    "Quantas vezes mais vou ter que ligar para resolverem isto?",
+    "Quantas vezes preciso explicar que o pagamento já foi feito?",
+])
+def test_asking_how_many_times_it_takes_is_repeat_contact(offline: LocalScorer,
+                                                          text: str) -> None:
+    score = offline.score([text])[0]
+    assert "repeat_contact" in score.signals, text
+    assert score.score <= -0.25, (text, score.score)
+
+
+@pytest.mark.parametrize("text", [
+    "Wie oft muss ich die Filter wechseln?",
+    "Wie oft kann ich noch kostenlos umbuchen?",
+    "Combien de fois faut-il recharger la batterie par semaine ?",
+    "Combien de fois puis-je modifier ma réservation ?",
+    "¿Cuántas veces hay que regar esta planta?",
+    "¿Cuántas veces puedo cambiar la fecha del vuelo?",
+    "Quantas vezes tenho de tomar o medicamento por dia?",
+    "Quantas vezes posso remarcar a consulta?",
+])
+def test_how_often_as_a_plain_question_is_no_repeat_contact(offline: LocalScorer,
+                                                             text: str) -> None:
+    score = offline.score([text])[0]
+    assert "repeat_contact" not in score.signals, text
+    assert score.score > -0.3, (text, score.score)
