@@ -20,6 +20,9 @@ _DE_ORDINAL = ["dritte", "vierte", "fuenfte", "sechste", "siebte", "achte", "neu
                "zehnte", "x te", "# te", "#"]
 
 EN: Slots = {
+    # A delay refused and disbelief asked as a question (family "refusal").
+    "REFUSED_DELAY": ["no , not (?:another|one more) (?:week|day|month|delay)"],
+    "DISBELIEF": ["(?:^|(?<=[.!?\\n] ))(?:seriously|really) , (?:you|i|we)"],
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
     "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "(?:do not|no need to) (?:send|offer|call)(?: me| us)? (?:any |a |with )?(?:offers?|retention|deals?|discounts?)", "(?:do not|no longer) want (?:any|a|your) (?:retention )?(?:offers?|deals?|discounts?)", "no retention (?:offers?|calls?)", "will not be taking any calls", "(?:my|our|the) decision is final", "not up for discussion", "after (?:#|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty) years (?:as a customer|with you|of loyalty)"],
     # Refusing to pay, and a move to a competitor told as done (issue 9).
@@ -107,7 +110,11 @@ EN: Slots = {
                         # "Enough." as a sentence of its own: the limit reached.
                         "(?:^|(?<=[.!?\\n] ))(?:enough is enough|enough)(?= [.!?])",
                         "(?:you|this) will (?:hear|regret)",
-                        "post (?:\\w+ ){0,4}(?:online|everywhere)"],
+                        "post (?:\\w+ ){0,4}(?:online|everywhere)",
+                        # A public shaming promised: one star (singular; "5 stars" is praise),
+                        # everyone told.
+                        "(?:one|a single) star (?:review|rating)s?",
+                        "(?:everyone|everybody) (?:will|is going to|should) (?:know|hear) (?:how|what|about)"],
     "CONTACT": ["time", "email", "e mail", "message", "call", "request", "ticket", "letter",
                 "chat", "complaint", "reminder"],
     "ORDINAL": _EN_ORDINAL,
@@ -116,7 +123,10 @@ EN: Slots = {
                  "hours on hold", "hours", "transfers", "promises", "answers", "replies",
                  "days", "weeks", "months"],
     "STILL_NOTHING": ["still (?:nothing|no (?:answer|reply|response|word|refund|update|news"
-                      "|one|date|technician|fix))", "(?:and )?nothing (?:since|yet|so far)"],
+                      "|one|date|technician|fix))", "(?:and )?nothing (?:since|yet|so far)",
+                      # What did not happen, told as a fact: nobody came, not one call.
+                      "(?:nobody|no one) (?:has |ever )?(?:called|came|turned up|showed up|rang|got back)",
+                      "not (?:a single|one) (?:call|email|reply|word|message)"],
     "WAIT": ["(?:been )?(?:waiting|waited|patient)", "been chasing"],
     "REPAY": ["refund\\w*", "reimburs\\w*", "cover", "pay (?:back|for)", "compensat\\w*",
               "repay\\w*", "responsible for"],
@@ -128,6 +138,9 @@ EN: Slots = {
 }
 
 DE: Slots = {
+    # A delay refused and disbelief asked as a question (family "refusal").
+    "REFUSED_DELAY": ["nein , nicht noch (?:eine|einen|ein) (?:woche|tag|monat|aufschub)"],
+    "DISBELIEF": ["(?:^|(?<=[.!?\\n] ))(?:ernsthaft|im ernst) , (?:ich|wir|sie|ihr)"],
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
     "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "rueckgewinnungsangebot\\w*", "keine (?:angebote|rueckrufe|rueckgewinnung\\w*|halteangebote?)", "entscheidung (?:ist|steht) (?:endgueltig|fest)", "nach (?:#|zwei|drei|vier|fuenf|zehn|zwoelf|zwanzig) jahren (?:als kunde|bei (?:ihnen|euch)|treue)"],
     # Refusing to pay, and a move to a competitor told as done (issue 9).
@@ -216,7 +229,9 @@ DE: Slots = {
                   "oeffentlichkeit", "sozialen medien", "social media"],
     "NOT_OVER_IDIOMS": ["(?:das|dies) (?:wird|hat) (?:ein nachspiel|konsequenzen)",
                         "(?:^|(?<=[.!?\\n] ))(?:es |jetzt |mir )?reicht(?: es| s| jetzt)?(?= [.!?])",
-                        "(?:das|dies) (?:lasse|lassen) (?:ich|wir) (?:mir|uns) nicht gefallen"],
+                        "(?:das|dies) (?:lasse|lassen) (?:ich|wir) (?:mir|uns) nicht gefallen",
+                        "(?:einen|ein|#) (?:einzigen )?stern(?= (?:bei|auf|in|bewertung)\\b)",
+                        "(?:jeder|alle|die ganze welt) (?:soll|sollen|wird|werden) (?:erfahren|wissen) (?:wie|was)"],
     "CONTACT_IDIOMS": [
         "zum (?:dritten|vierten|fuenften|sechsten|siebten|x ten|zigsten|# ten|#) (?:mal|male)",
         "(?:dritte|vierte|fuenfte|sechste|zigste)[nrs]? (?:mail|e mail|anruf|nachricht"
@@ -225,7 +240,9 @@ DE: Slots = {
                  "techniker", "termine", "mal", "stunden", "wochen", "tage"],
     "STILL_NOTHING": ["immer (?:noch )?(?:nichts|keine (?:antwort|rueckmeldung|loesung"
                       "|erstattung|reaktion))", "bis heute (?:nichts|keine)",
-                      "noch immer (?:nichts|keine)"],
+                      "noch immer (?:nichts|keine)",
+                      "niemand (?:kam|ist gekommen|ist erschienen|erschien|hat (?:sich gemeldet|angerufen|zurueckgerufen))",
+                      "(?:kein einziger|nicht ein) (?:anruf|rueckruf)", "keine einzige (?:antwort|mail|nachricht)"],
     "WAIT": ["warte\\w*", "gewartet"],
     "REPAY": ["tragen sie", "uebernehmen sie", "erstatten sie", "zahlen sie", "ersetzen sie",
               "gehen auf ihre rechnung", "kosten", "gebuehren"],

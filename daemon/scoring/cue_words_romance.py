@@ -15,6 +15,9 @@ _PT_ORDINAL = ["terceira", "quarta", "quinta", "sexta", "setima", "oitava", "dec
                "enesima", "terceiro", "quarto", "quinto", "sexto", "setimo", "decimo"]
 
 FR: Slots = {
+    # A delay refused and disbelief asked as a question (family "refusal").
+    "REFUSED_DELAY": ["non , pas (?:une|un) (?:autre|nouveau|nouvelle|semaine) (?:semaine|report|delai|retard|de plus)"],
+    "DISBELIEF": ["(?:^|(?<=[.!?\\n] ))(?:serieusement|sans rire) , (?:je|nous|vous|on)"],
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
     "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "inutile de (?:me|nous) (?:rappeler|proposer|contacter|relancer)", "aucune offre", "(?:ma|notre) decision est (?:prise|definitive|irrevocable)", "apres (?:#|deux|trois|cinq|dix|douze|quinze|vingt) ans (?:chez vous|de fidelite|comme client)"],
     # Refusing to pay, and a move to a competitor told as done (issue 9).
@@ -94,14 +97,18 @@ FR: Slots = {
     "NOT_OVER_IDIOMS": ["(?:ca|cela) ne va pas (?:en )?rester (?:la|comme ca)",
                         "(?:^|(?<=[.!?\\n] ))(?:ca suffit|c en est assez|trop c est trop)(?= [.!?])",
                         "(?:ca|cela) ne se passera pas comme ca",
-                        "vous (?:allez|aurez) (?:le regretter|de mes nouvelles)"],
+                        "vous (?:allez|aurez) (?:le regretter|de mes nouvelles)",
+                        "(?:une|#) (?:seule )?etoile(?= (?:sur|partout|sur google)\\b)",
+                        "tout le monde (?:saura|va savoir) (?:comment|ce que)"],
     "CONTACT": ["fois", "mail", "e mail", "courriel", "appel", "message", "relance",
                 "demande", "reclamation"],
     "ORDINAL": _FR_ORDINAL,
     "CONTACTS": ["mails", "appels", "tickets", "messages", "conseillers", "techniciens",
                  "rendez vous", "fois", "heures", "jours", "semaines", "mois", "relances"],
     "STILL_NOTHING": ["toujours (?:rien|pas de (?:reponse|nouvelles|remboursement|solution"
-                      "|technicien|date))", "(?:et )?(?:toujours )?aucune (?:reponse|nouvelle)"],
+                      "|technicien|date))", "(?:et )?(?:toujours )?aucune (?:reponse|nouvelle)",
+                      "personne n (?:est|a) (?:venu|passe|appele|rappele|repondu)",
+                      "(?:pas|sans) un (?:seul )?(?:appel|coup de fil|mail|message)"],
     "WAIT": ["patient\\w*", "attend\\w*"],
     "REPAY": ["rembours\\w*", "a votre charge", "a vos frais", "pris en charge", "payer",
               "dedommag\\w*"],
@@ -112,6 +119,9 @@ FR: Slots = {
 }
 
 ES: Slots = {
+    # A delay refused and disbelief asked as a question (family "refusal").
+    "REFUSED_DELAY": ["no , otr[oa] (?:semana|mes|dia|retraso|aplazamiento) no"],
+    "DISBELIEF": ["(?:^|(?<=[.!?\\n] ))(?:¿ )?(?:en serio|de verdad) (?:que )?(?:me|tengo|tenemos|hay que|para)"],
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
     "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "(?:no quiero|no queremos|sin) (?:ninguna )?ofertas?", "no (?:me|nos) llamen", "decision (?:es )?(?:definitiva|tomada)", "despues de (?:#|dos|tres|cinco|diez|doce|quince|veinte) anos (?:como cliente|con ustedes|de fidelidad)"],
     # Refusing to pay, and a move to a competitor told as done (issue 9).
@@ -190,7 +200,10 @@ ES: Slots = {
                   "prensa", "periodistas?", "medios", "redes sociales"],
     "NOT_OVER_IDIOMS": ["esto no (?:se va a quedar|se queda|va a quedar) asi",
                         "(?:^|(?<=[.!?\\n] ))(?:basta|ya basta|basta ya|se acabo)(?= [.!?])",
-                        "(?:van|vais) a (?:saber de mi|arrepentirse|arrepentiros)"],
+                        "(?:van|vais) a (?:saber de mi|arrepentirse|arrepentiros)",
+                        "(?:una|#) (?:sola )?estrella(?= (?:en|por)\\b)",
+                        "(?:que )?todo el mundo (?:sepa|se entere|va a saber|lo va a saber) (?:como|lo que)",
+                        "lo va a saber todo el mundo", "a caer de un burro"],
     "CONTACT": ["vez", "correo", "mensaje", "email", "e mail", "llamada", "reclamo",
                 "reclamacion", "ticket", "queja"],
     "ORDINAL": _ES_ORDINAL,
@@ -198,7 +211,10 @@ ES: Slots = {
                  "visitas", "veces", "horas", "dias", "semanas", "meses", "reclamos"],
     "STILL_NOTHING": ["(?:sigo|seguimos) sin (?:nada|respuesta|noticias|solucion|tecnico)",
                       "todavia (?:nada|sin respuesta|no hay respuesta)", "aun (?:nada"
-                      "|sin respuesta)"],
+                      "|sin respuesta)",
+                      "no (?:vino|ha venido|aparecio|ha aparecido|llamo|ha llamado|contesto) nadie",
+                      "nadie (?:vino|ha venido|aparecio|me (?:llamo|ha llamado|contesto|ha contestado))",
+                      "ni (?:una|un) (?:sola |solo )?(?:llamada|respuesta|aviso|correo|mensaje)"],
     "WAIT": ["esperando", "esperado", "esperamos", "espero"],
     "REPAY": ["(?:los|lo|la|las) (?:pagan|pagais|paguen|devuelven|devolvais|devuelvan)",
               "reembols\\w*", "devolucion", "devuelvan", "compens\\w*", "corren de su cuenta",
@@ -210,6 +226,9 @@ ES: Slots = {
 }
 
 PT: Slots = {
+    # A delay refused and disbelief asked as a question (family "refusal").
+    "REFUSED_DELAY": ["nao , (?:mais )?(?:uma|um|outra|outro) (?:semana|mes|dia|adiamento) nao"],
+    "DISBELIEF": ["(?:^|(?<=[.!?\\n] ))(?:e )?serio que (?:eu|pra|para|voces|tenho|preciso|me)"],
     # A decision to leave, stated coldly: refusing offers, years of loyalty ended.
     "DECIDED": ["{REFUSED}", "{WENT_ELSEWHERE}", "(?:nao quero|nao queremos|sem) (?:nenhuma )?ofertas?", "nao (?:me|nos) liguem", "decisao (?:e |esta )?(?:definitiva|tomada)", "depois de (?:#|dois|tres|cinco|oito|dez|doze|quinze|vinte) anos (?:como cliente|com voces|de fidelidade)"],
     # Refusing to pay, and a move to a competitor told as done (issue 9).
@@ -290,7 +309,11 @@ PT: Slots = {
                   "ouvidoria", "imprensa", "jornalistas?", "midia", "redes sociais"],
     "NOT_OVER_IDIOMS": ["isso nao vai ficar assim",
                         "(?:^|(?<=[.!?\\n] ))(?:chega|ja chega|basta)(?= [.!?])", "nao vai ficar (?:por isso|barato)",
-                        "(?:voces )?vao se arrepender"],
+                        "(?:voces )?vao se arrepender",
+                        "(?:uma|#) (?:so )?estrela(?= (?:no|na|em)\\b)",
+                        "(?:toda a gente|todo mundo|todos) (?:vai|vao) saber (?:como|o que)",
+                        "(?:vai|vou) (?:para|pra|levar isto (?:para|a)) (?:a )?(?:comunicacao social|imprensa)",
+                        "minha opiniao em (?:todo o lado|toda parte|todo lugar)"],
     "CONTACT": ["vez", "email", "e mail", "contato", "chamado", "protocolo", "ligacao",
                 "reclamacao", "mensagem"],
     "ORDINAL": _PT_ORDINAL,
@@ -299,7 +322,11 @@ PT: Slots = {
                  "meses"],
     "STILL_NOTHING": ["(?:continuo|continuamos|sigo|estou|ainda) sem (?:nada|resposta|retorno"
                       "|solucao|noticias|tecnico)", "ate (?:agora|hoje) (?:nada"
-                      "|nenhuma resposta)"],
+                      "|nenhuma resposta)",
+                      "ninguem (?:apareceu|aparece|veio|vem|ligou|liga|respondeu|responde)",
+                      "nao (?:apareceu|veio|ligou) ninguem", "em nenhuma das datas",
+                      "nem (?:uma |um )?(?:ligacao|resposta|aviso|telefonema)",
+                      "nem recebi (?:qualquer|nenhum) (?:aviso|contacto|contato)"],
     "WAIT": ["esperando", "esperei", "aguardando", "aguardei"],
     "REPAY": ["reembols\\w*", "estorn\\w*", "devolv\\w*", "responsabilidade (?:vossa|sua|de voces)",
               "custos sao (?:vossos|seus|de voces)", "pag\\w*", "compens\\w*"],

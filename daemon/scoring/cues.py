@@ -89,6 +89,9 @@ SHAPES: tuple[FamilySpec, ...] = (
     # "You will cover that charge in full": the bill for the harm, sent back.
     FamilySpec("liability", "anger", 2.0, ("{REPAY} {G6}{IN_FULL}",),
                polite_cancels=True, asking_cancels=True),
+    # "No, not another week." / "Seriously, I have to ...?": a delay refused, disbelief
+    # asked as a question (fifth round).
+    FamilySpec("refusal", "displeasure", 2.0, ("{REFUSED_DELAY}", "{DISBELIEF}[^.!?\\n]*(?= [?])")),
     # "Because of your mistake ...": the customer says whose fault it is.
     FamilySpec("blame", "displeasure", 1.5, ("{YOUR_FAULT}",), asking_cancels=True),
 )
