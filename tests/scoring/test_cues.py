@@ -30,7 +30,7 @@ def test_every_language_has_every_family() -> None:
     for language, found in names.items():
         assert found == {"demand", "harm", "passed_around", "broken_promise",
                          "without_warning", "ultimatum", "escalation", "counted_contact",
-                         "tally", "no_response", "liability", "blame", "decided"}, language
+                         "tally", "no_response", "liability", "blame", "refusal", "decided"}, language
 
 
 @pytest.mark.parametrize(("language", "text", "family"), [
