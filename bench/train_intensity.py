@@ -1,6 +1,6 @@
 """Fit the offline scorer's intensity model and print its held-out figures (one JSON line).
 
-    .venv/bin/python bench/train_intensity.py [--hold-out blind5] [--write]
+    .venv/bin/python bench/train_intensity.py [--hold-out blind6] [--write]
 
 Reads bench/data/graded_messages.csv (each text prepared as the daemon prepares a
 message: daemon.text.normalise), fits a binary logistic regression (angry or
@@ -139,7 +139,7 @@ def figures(rows: list[dict[str, str]], scores: list[float]) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hold-out", nargs="+", default=["blind5"],
+    parser.add_argument("--hold-out", nargs="+", default=["blind6"],
                         help="splits never trained on; the figures are theirs")
     parser.add_argument("--write", action="store_true", help=f"save the model to {OUTPUT}")
     args = parser.parse_args()
