@@ -143,7 +143,8 @@ class TimedTracker(IncidentTracker):
             self.seconds += time.perf_counter() - began
 
 
-def run_pipeline(messages: Workload, db: Path, batch: int) -> tuple[float, float, float]:
+def run_pipeline(messages: Workload, db: Path, batch: int,
+                 series_cache: int | None = None) -> tuple[float, float, float]:
     """(seconds for the whole run, of which inside the scorer, of which incidents)."""
     config = load_config(REPO / "config.yaml", env={})
     rules = config.rules
@@ -153,7 +154,8 @@ def run_pipeline(messages: Workload, db: Path, batch: int) -> tuple[float, float
     scorer = TimedScorer()
     # As the daemon builds it: with the shipped config's incident detection.
     tracker = TimedTracker(store, lambda: config.top.incidents)
-    pipeline = Pipeline(store, scorer, lambda: rules, incidents=tracker)
+    sizes = {} if series_cache is None else {"series_cache_size": series_cache}
+    pipeline = Pipeline(store, scorer, lambda: rules, incidents=tracker, **sizes)
     elapsed = 0.0  # in `process` only: making the batch is the bench's work, not ours
     for number, polled in enumerate(messages.batches(batch)):
         began = time.perf_counter()
@@ -243,6 +245,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each; medians reported")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the article's per-message run (minutes on a slow machine)")
+    parser.add_argument("--series-cache", type=int, default=None,
+                        help="the pipeline's series cache, in tickets (default: Pipeline's)")
     args = parser.parse_args()
     configure(level="warning", fmt="json")  # as in production: no per-message log lines
     messages = Workload(args.tickets, args.messages)
@@ -260,7 +264,8 @@ def main() -> None:
             if repeat == 0:
                 rss_before_mb = _status_mb("VmRSS")
                 reset = _reset_peak()
-            pipeline_runs.append(run_pipeline(messages, Path(tmp) / "pipeline.db", args.batch))
+            pipeline_runs.append(run_pipeline(messages, Path(tmp) / "pipeline.db", args.batch,
+                                              args.series_cache))
             if repeat == 0:
                 peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 pipeline_peak_mb = _status_mb("VmHWM") if reset else None
@@ -279,6 +284,7 @@ def main() -> None:
         total - scoring for total, scoring in reference_runs) / n if reference_runs else None
     print(json.dumps({
         "messages": n, "tickets": args.tickets, "batch": args.batch, "repeats": args.repeats,
+        "series_cache": args.series_cache,
         "pipeline_msgs_per_s": round(n / pipeline_s, 1),
         "reference_msgs_per_s": round(n / reference_s, 1) if reference_s else None,
         "scorer_msgs_per_s": round(n / scorer_s, 1),

@@ -1,7 +1,8 @@
 """Which language a customer wrote in, and whether the offline scorer can read it.
 
-Detection uses py3langid (BSD, maintained; its naive-Bayes model ships inside the wheel,
-so nothing is downloaded) restricted to the languages a helpdesk commonly receives.  A
+Detection uses py3langid's naive-Bayes model (BSD) restricted to the languages a helpdesk
+commonly receives; the restricted tables ship inside our package (models/langid.npz,
+see daemon.scoring.langwalk), so nothing is downloaded and py3langid is not imported.  A
 restricted candidate set is both faster and steadier on short texts than the full 97.
 Short replies ("ok thanks", "danke") carry too few character n-grams for any detector,
 so a message is only called unsupported when an unsupported language wins *clearly*
@@ -17,7 +18,6 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from daemon.scoring.langwalk import Walker
 
@@ -58,17 +58,11 @@ class LanguageDetector:
     """Thread-safe after construction (the model is read-only)."""
 
     def __init__(self) -> None:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-        identifier: Any = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-        identifier.set_languages(list(CANDIDATES))
-        # The identifier keeps the full 97-language table (28 MB) to allow resetting the
-        # restriction; we never reset, so only the restricted copy is kept (-21 MB RSS).
-        if hasattr(identifier, "_full_model"):
-            identifier._full_model = (identifier.nb_ptc, identifier.nb_pc,
-                                      identifier.nb_classes)
-        self._identifier = identifier
-        self._rank: Callable[[str], list[tuple[str, float]]] = Walker(identifier).rank
+        walker = Walker.shipped()
+        if walker.languages != frozenset(CANDIDATES):
+            raise ValueError("models/langid.npz was built for other languages: "
+                             "run bench/build_langid.py")
+        self._rank: Callable[[str], list[tuple[str, float]]] = walker.rank
 
     def rank(self, sample: str) -> list[tuple[str, float]]:
         """Every candidate language with its probability, best first (py3langid's
@@ -98,7 +92,7 @@ _LOCK = threading.Lock()
 
 
 def shared_detector() -> LanguageDetector:
-    """One detector per process: the model costs ~80 MB and a second adds nothing."""
+    """One detector per process: the tables cost ~30 MB and a second adds nothing."""
     global _SHARED
     with _LOCK:
         if _SHARED is None:

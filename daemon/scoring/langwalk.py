@@ -1,4 +1,4 @@
-"""py3langid's `rank`, computed the same way at a fraction of the cost.
+"""py3langid's `rank`, computed the same way at a fraction of the cost and memory.
 
 py3langid finds its character n-gram features by walking a byte automaton one byte at a
 time in Python -- most of a detection's time.  Messages repeat their words (Zipf), and
@@ -7,38 +7,66 @@ features, so `Walker` walks each (state, word) once and remembers it: a message 
 dictionary look-up per word instead of a step per byte.  The features come out in the
 same order with the same counts, and the scoring is py3langid's own numpy arithmetic on
 the model's own tables, so the probabilities are bit for bit those of
-`LanguageIdentifier.rank` (tests/scoring/test_langwalk.py holds them equal).
+`LanguageIdentifier.rank` restricted to the same languages
+(tests/scoring/test_langwalk.py holds them equal).
+
+The tables ship in the package (models/langid.npz, derived from py3langid's model by
+bench/build_langid.py, which describes the layout; BSD licence in
+models/langid.LICENSE.txt), so py3langid itself is not needed at run time: loading them
+costs ~30 MB where py3langid's full model cost ~54 MB kept and ~50 MB more while loading.
 """
 
 from __future__ import annotations
 
 import math
 import unicodedata
+from bisect import bisect_left
 from collections import Counter
+from importlib import resources
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
+MODEL_FILE = "langid.npz"
+#: In `nextmove`: the target is not the value but in `escape_to` (uint16 overflow).
+ESCAPE = 0xFFFF
 _SPACE = 0x20
 _MEMO_LIMIT = 50_000  # (state, word) pairs, a few MB; then cleared
 
 
-class Walker:
-    """Ranks text with a py3langid identifier's (normalised) model; read-only tables,
-    a memo that is only ever added to or cleared (safe under the GIL)."""
+def load_tables() -> dict[str, Any]:
+    """The shipped tables, by name (see bench/build_langid.py)."""
+    source = resources.files("daemon.scoring").joinpath("models", MODEL_FILE)
+    with resources.as_file(source) as path, np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
 
-    def __init__(self, identifier: Any) -> None:
-        if not identifier._norm_probs:
-            raise ValueError("the walker reproduces normalised probabilities only")
-        self._nextmove = identifier.tk_nextmove
-        self._rowbase: list[int] = identifier._rowbase
-        self._output: list[int] = identifier.tk_output
-        self._ptc = identifier.nb_ptc
-        self._pc = identifier.nb_pc
-        self._classes: list[str] = list(identifier.nb_classes)
-        self._aliases: list[tuple[int, int]] = list(identifier._alias_pairs)
+
+class Walker:
+    """Ranks text with py3langid's normalised probabilities; read-only tables, a memo
+    that is only ever added to or cleared (safe under the GIL)."""
+
+    def __init__(self, tables: dict[str, Any]) -> None:
+        # Element access from Python: memoryviews over the arrays (plain ints, no copy).
+        self._nextmove = memoryview(tables["nextmove"])
+        self._escape_at = memoryview(tables["escape_at"])
+        self._escape_to = memoryview(tables["escape_to"])
+        self._rowbase = memoryview(tables["row"].astype(np.uint32) << 8)
+        self._output = memoryview(tables["output"])
+        self._ptc = tables["ptc"]
+        self._pc = tables["pc"]
+        self._classes: list[str] = tables["classes"].tolist()
+        self._aliases: list[tuple[int, int]] = [
+            (int(first), int(dupe)) for first, dupe in tables["aliases"]]
         self._memo: dict[tuple[int, bytes], tuple[int, tuple[int, ...]]] = {}
+
+    @classmethod
+    def shipped(cls) -> Walker:
+        return cls(load_tables())
+
+    @property
+    def languages(self) -> frozenset[str]:
+        return frozenset(self._classes)
 
     def rank(self, text: str) -> list[tuple[str, float]]:
         """Every candidate language with its probability, best first."""
@@ -74,7 +102,10 @@ class Walker:
         state = 0
         for number, word in enumerate(data.split(b" ")):
             if number:  # the space before every word but the first
-                state = nextmove[rowbase[state] + _SPACE]
+                at = rowbase[state] + _SPACE
+                state = nextmove[at]
+                if state == ESCAPE:
+                    state = self._escape_to[bisect_left(self._escape_at, at)]
                 if output[state] >= 0:
                     found.append(output[state])
             known = memo.get((state, word))
@@ -91,10 +122,13 @@ class Walker:
         nextmove, rowbase, output = self._nextmove, self._rowbase, self._output
         found: list[int] = []
         for byte in word:
-            state = nextmove[rowbase[state] + byte]
+            at = rowbase[state] + byte
+            state = nextmove[at]
+            if state == ESCAPE:
+                state = self._escape_to[bisect_left(self._escape_at, at)]
             if output[state] >= 0:
                 found.append(output[state])
         return state, tuple(found)
 
 
-__all__ = ["Walker"]
+__all__ = ["ESCAPE", "MODEL_FILE", "Walker", "load_tables"]
