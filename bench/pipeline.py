@@ -44,7 +44,7 @@ from connectors.sandbox.conversations import iter_generate
 from daemon.config import load_config
 from daemon.incidents import IncidentTracker
 from daemon.logs import configure
-from daemon.pipeline import Pipeline
+from daemon.pipeline import SERIES_CACHE_TICKETS, Pipeline
 from daemon.scoring.base import Score
 from daemon.scoring.local import LocalScorer
 from daemon.store import Store
@@ -284,7 +284,7 @@ def main() -> None:
         total - scoring for total, scoring in reference_runs) / n if reference_runs else None
     print(json.dumps({
         "messages": n, "tickets": args.tickets, "batch": args.batch, "repeats": args.repeats,
-        "series_cache": args.series_cache,
+        "series_cache": args.series_cache or SERIES_CACHE_TICKETS,
         "pipeline_msgs_per_s": round(n / pipeline_s, 1),
         "reference_msgs_per_s": round(n / reference_s, 1) if reference_s else None,
         "scorer_msgs_per_s": round(n / scorer_s, 1),
