@@ -122,8 +122,6 @@ class IntensityModel:
         return min(score, AT_THRESHOLD + (AT_CERTAINTY - AT_THRESHOLD) * share)
 
 
-
-
 _SHARED: IntensityModel | None = None
 _LOCK = threading.Lock()
 

@@ -17,6 +17,8 @@ message it
    one, and greetings, order numbers and signatures add nothing -- and maps the sum onto
    the shared scale with the monotone calibration `to_score`, whose anchors were fixed
    before measuring (docs/scoring.md).
+4. lets the learned intensity reading (daemon.scoring.intensity) deepen a negative
+   reading into the "clearly angry" band when it is confident; it never raises a score.
 
 English also reads VADER's lexicon for words our own list does not have, at half weight:
 it adds breadth (slang, emoticons) without deciding anything alone.  Hard signals come
