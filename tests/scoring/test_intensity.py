@@ -14,6 +14,7 @@ from daemon.scoring.intensity import (
     AT_CERTAINTY,
     AT_THRESHOLD,
     BUCKETS,
+    MAX_CHARS,
     IntensityModel,
     bucket_counts,
     ngrams,
@@ -75,7 +76,11 @@ def test_the_shipped_weights_load_as_plain_arrays() -> None:
     model = shared_intensity()
     assert 0.5 <= model.threshold < 1.0
     assert 0.0 <= model.probability("") <= 1.0
-    assert model.probability("x" * 50_000) == model.probability("x" * 50_000)
+    # Only the first MAX_CHARS characters are read: what follows cannot change the reading.
+    opening = "Third time I write. Nobody answers. " * 100
+    assert len(opening) > MAX_CHARS
+    assert model.probability(opening + "thanks, all good " * 500) == model.probability(
+        opening[:MAX_CHARS])
 
 
 def test_no_message_reads_milder_with_the_model(pair: tuple[LocalScorer, LocalScorer]) -> None:
