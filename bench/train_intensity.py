@@ -1,15 +1,19 @@
 """Fit the offline scorer's intensity model and print its held-out figures (one JSON line).
 
-    .venv/bin/python bench/train_intensity.py [--hold-out blind6] [--write]
+    .venv/bin/python bench/train_intensity.py [--hold-out blind6 blind7] [--write]
 
 Reads bench/data/graded_messages.csv (each text prepared as the daemon prepares a
-message: daemon.text.normalise), fits a binary logistic regression (angry or
-furious vs the rest) over daemon.scoring.intensity's hashed character n-grams on every
-split but the held-out ones, picks the decision threshold from five-fold out-of-fold
-probabilities on the training rows alone (the lowest threshold at which at most 2% of
-the calm grades -- mild, neutral, positive -- would be lowered), and reports, on the
-held-out rows it never saw, the scale's target fractions per language for the lexicon
-reading alone and with the model.  `--write` saves the weights to
+message: daemon.text.normalise) and fits, on every split but the held-out ones, the two
+binary logistic regressions of daemon.scoring.intensity over its hashed character
+n-grams: angry or furious against the rest, and positive against the rest.  Each head's
+threshold comes from five-fold out-of-fold probabilities on the training rows alone:
+- angry: the lowest threshold at which at most 2% of the calm grades (mild, neutral,
+  positive) would be lowered;
+- satisfied: the lowest at which at most 0.5% of the other grades would be lifted, counting
+  only the rows the scorer would let it lift (lexicon reading in the liftable band, no
+  hard signal, angry head below its threshold).
+It then reports, on the held-out rows it never saw, the scale's target fractions per
+language for the lexicon reading alone and with the model.  `--write` saves the weights to
 daemon/scoring/models/intensity.npz (what the package ships).  Deterministic: no random
 state, full-batch optimisation, fixed iteration count.
 """
@@ -29,7 +33,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from daemon.scoring.intensity import BUCKETS, IntensityModel, bucket_counts  # noqa: E402
+from daemon.scoring.base import Score  # noqa: E402
+from daemon.scoring.intensity import (  # noqa: E402
+    BUCKETS,
+    LIFT_CEILING,
+    LIFT_FLOOR,
+    Head,
+    IntensityModel,
+    bucket_counts,
+)
 from daemon.scoring.local import LocalScorer  # noqa: E402
 from daemon.text import normalise  # noqa: E402
 
@@ -37,11 +49,13 @@ DATA = ROOT / "bench" / "data" / "graded_messages.csv"
 OUTPUT = ROOT / "daemon" / "scoring" / "models" / "intensity.npz"
 ANGRY = frozenset({"angry", "furious"})
 CALM = frozenset({"mild", "neutral", "positive"})
+GRADES = ("furious", "angry", "negative", "mild", "neutral", "positive")
 C = 16.0  # inverse L2 strength, per example (as scikit-learn's LogisticRegression)
 ITERATIONS = 3_000
 MIN_DF = 2
 CALM_BUDGET = 0.02
-THRESHOLDS = tuple(round(0.40 + 0.05 * step, 2) for step in range(11))
+LIFT_BUDGET = 0.005
+THRESHOLDS = tuple(round(0.30 + 0.05 * step, 2) for step in range(14))
 
 
 class Rows:
@@ -101,26 +115,45 @@ def fit(rows: Rows, labels: Any, idf: Any) -> tuple[Any, float]:
     return weight, bias
 
 
-def model_for(rows: Rows, labels: Any, count: int, threshold: float = 0.5) -> IntensityModel:
+def heads_for(rows: Rows, angry: Any, satisfied: Any, count: int,
+              thresholds: tuple[float, float] = (0.5, 0.5)) -> IntensityModel:
     """The fitted model with its arrays as shipped (float32), so figures are the package's."""
     idf = idf_of(rows, count)
-    weight, bias = fit(rows, labels, idf)
-    return IntensityModel(idf.astype(np.float32), weight.astype(np.float32), bias, threshold)
+    fitted = [fit(rows, labels, idf) for labels in (angry, satisfied)]
+    (angry_w, angry_b), (happy_w, happy_b) = fitted
+    return IntensityModel(idf.astype(np.float32),
+                          Head(angry_w.astype(np.float32), angry_b, thresholds[0]),
+                          Head(happy_w.astype(np.float32), happy_b, thresholds[1]))
 
 
-def pick_threshold(texts: list[str], grades: list[str], rows: Rows, labels: Any) -> float:
-    """The lowest threshold whose out-of-fold calm false alarms stay within budget."""
-    probability = np.zeros(len(texts))
+def out_of_fold(texts: list[str], rows: Rows, angry: Any, satisfied: Any) -> Any:
+    """Five-fold out-of-fold probabilities of both heads, one row per text."""
+    found = np.zeros((len(texts), 2))
     for fold in range(5):
         train = [i for i in range(len(texts)) if i % 5 != fold]
-        model = model_for(rows.take(train), labels[train], len(train))
+        model = heads_for(rows.take(train), angry[train], satisfied[train], len(train))
         for i in range(fold, len(texts), 5):
-            probability[i] = model.probability(texts[i])
-    calm = [i for i, grade in enumerate(grades) if grade in CALM]
+            found[i] = model.probabilities(texts[i])
+    return found
+
+
+def lowest(grades: list[str], fires: Any, others: frozenset[str], budget: float) -> float:
+    """The lowest threshold at which at most `budget` of the rows of `others` fire."""
+    picked = [i for i, grade in enumerate(grades) if grade in others]
     for threshold in THRESHOLDS:
-        if sum(probability[i] >= threshold for i in calm) <= CALM_BUDGET * len(calm):
+        if sum(fires(i, threshold) for i in picked) <= budget * len(picked):
             return threshold
     return THRESHOLDS[-1]
+
+
+def pick_thresholds(grades: list[str], lexicon: list[Score], oof: Any) -> tuple[float, float]:
+    """Both heads' thresholds from the out-of-fold probabilities (module docstring)."""
+    angry = lowest(grades, lambda i, t: oof[i, 0] >= t, CALM, CALM_BUDGET)
+    liftable = [not s.signals and s.language_supported and LIFT_FLOOR < s.score < LIFT_CEILING
+                for s in lexicon]
+    satisfied = lowest(grades, lambda i, t: liftable[i] and oof[i, 0] < angry and oof[i, 1] >= t,
+                       frozenset(GRADES) - {"positive"}, LIFT_BUDGET)
+    return angry, satisfied
 
 
 def figures(rows: list[dict[str, str]], scores: list[float]) -> dict[str, Any]:
@@ -133,13 +166,16 @@ def figures(rows: list[dict[str, str]], scores: list[float]) -> dict[str, Any]:
                        "mild_below_-0.7": share({"mild"}, lambda s: s < -0.7, language),
                        "negative_below_-0.7": share({"negative"}, lambda s: s < -0.7, language),
                        "neutral_below_-0.3": share({"neutral"}, lambda s: s < -0.3, language),
-                       "positive_above_0": share({"positive"}, lambda s: s > 0, language)}
+                       "positive_above_0": share({"positive"}, lambda s: s > 0, language),
+                       # what the satisfied head may get wrong: a complaint read as satisfied
+                       "not_positive_above_0.25": share(set(GRADES) - {"positive"},
+                                                        lambda s: s > 0.25, language)}
             for language in ("all", "en", "de", "fr", "es", "pt")}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hold-out", nargs="+", default=["blind6"],
+    parser.add_argument("--hold-out", nargs="+", default=["blind6", "blind7"],
                         help="splits never trained on; the figures are theirs")
     parser.add_argument("--write", action="store_true", help=f"save the model to {OUTPUT}")
     args = parser.parse_args()
@@ -151,22 +187,21 @@ def main() -> int:
     held = [r for r in every if r["split"] in args.hold_out]
     texts = [r["text"] for r in train]
     grades = [r["grade"] for r in train]
-    labels = np.array([grade in ANGRY for grade in grades], dtype=np.float64)
+    angry = np.array([grade in ANGRY for grade in grades], dtype=np.float64)
+    satisfied = np.array([grade == "positive" for grade in grades], dtype=np.float64)
     rows = Rows(texts)
-    threshold = pick_threshold(texts, grades, rows, labels)
-    model = model_for(rows, labels, len(texts), threshold)
+    lexicon = LocalScorer(intensity=None)
+    thresholds = pick_thresholds(grades, [lexicon.score_one(t) for t in texts],
+                                 out_of_fold(texts, rows, angry, satisfied))
+    model = heads_for(rows, angry, satisfied, len(texts), thresholds)
     if args.write:
         OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(OUTPUT, idf=model._idf.astype(np.float32),
-                            weight=model._weight.astype(np.float32),
-                            bias=np.float64(model.bias), threshold=np.float64(threshold))
-    lexicon = LocalScorer(intensity=None)
+        model.save(OUTPUT)
     base = [lexicon.score_one(r["text"]) for r in held]
-    with_model = [model.lowered(s.score, model.probability(r["text"])) if s.language_supported
-                  else s.score for r, s in zip(held, base, strict=True)]
+    with_model = [model.adjust(s.score, r["text"], may_lift=not s.signals)
+                  if s.language_supported else s.score for r, s in zip(held, base, strict=True)]
     print(json.dumps({"trained_on": len(train), "held_out": len(held),
-                      "held_out_splits": args.hold_out, "threshold": threshold,
-                      "nonzero_weights": int(np.count_nonzero(model._weight)),
+                      "held_out_splits": args.hold_out, "thresholds": thresholds,
                       "lexicon_only": figures(held, [s.score for s in base]),
                       "with_model": figures(held, with_model)}))
     return 0

@@ -17,8 +17,10 @@ message it
    one, and greetings, order numbers and signatures add nothing -- and maps the sum onto
    the shared scale with the monotone calibration `to_score`, whose anchors were fixed
    before measuring (docs/scoring.md).
-4. lets the learned intensity reading (daemon.scoring.intensity) deepen a negative
-   reading into the "clearly angry" band when it is confident; it never raises a score.
+4. lets the learned readings (daemon.scoring.intensity) deepen a negative reading into
+   the "clearly angry" band when the angry head is confident, and lift a neutral reading
+   of a message with no hard signal into the satisfied band when the satisfied head is
+   (never a negative reading, never when the angry head objects).
 
 English also reads VADER's lexicon for words our own list does not have, at half weight:
 it adds breadth (slang, emoticons) without deciding anything alone.  Hard signals come
@@ -144,7 +146,7 @@ class LocalScorer:
         value = cap_for_signals(value, signals - {"churn_risk"} if tally.churn_question
                                 else signals)
         if self._intensity is not None:
-            value = self._intensity.deepen(value, text)
+            value = self._intensity.adjust(value, text, may_lift=not signals)
         value = round(max(-1.0, min(1.0, value)), 4)
         indicators = signal_phrases + self._indicators(text, tokens, tally, value)
         return Score(score=value, label=label_for(value),
