@@ -173,17 +173,14 @@ class IntensityModel:
         return self.angry.probability(*features), satisfied
 
     def adjust(self, score: float, text: str, *, may_lift: bool) -> float:
-        """`score` after these readings of `text` (the heads run only where they may
+        """`score` after these readings of `text`: a negative reading may be deepened, a
+        neutral one lifted (the bands do not overlap; the heads run only where they may
         act).  `may_lift` is the caller's word that the message has no hard signal."""
-        liftable = may_lift and self.satisfied is not None and LIFT_FLOOR < score < LIFT_CEILING
-        if score > NEGATIVE_READING and not liftable:
-            return score
-        angry, satisfied = self.probabilities(text) if liftable else (
-            self.probability(text), 0.0)
-        deeper = self.lowered(score, angry)
-        if deeper != score or not liftable:
-            return deeper
-        return self.lifted(score, angry, satisfied)
+        if score <= NEGATIVE_READING:
+            return self.lowered(score, self.probability(text))
+        if may_lift and self.satisfied is not None and score < LIFT_CEILING:
+            return self.lifted(score, *self.probabilities(text))
+        return score
 
     def lowered(self, score: float, probability: float) -> float:
         """The score after the angry reading: never higher than `score`."""
