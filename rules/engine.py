@@ -235,29 +235,8 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
         if len(messages) < when.min_customer_messages:
             return no()
         numbers["min_customer_messages"] = when.min_customer_messages
-    if when.trend is not None:
-        if trend.trend != when.trend:
-            return no()
-        numbers["decline_threshold"] = when.decline_threshold
-        reasons.append(f"sentiment_{when.trend}")
-    if when.current_avg_below is not None:
-        # The rounded current_avg, as the article compares it (-0.504 is not < -0.5).
-        if not trend.current_avg < when.current_avg_below:
-            return no()
-        numbers["current_avg_below"] = when.current_avg_below
-    if when.last_score_below is not None:
-        if not readable or not readable[-1].score < when.last_score_below:
-            return no()
-        numbers["last_score_below"] = when.last_score_below
-        reasons.append("very_negative_message")
-    if when.consecutive_negative is not None:
-        run = when.consecutive_negative
-        recent = readable[-run.count:]
-        if len(recent) < run.count or not all(m.score < run.below for m in recent):
-            return no()
-        numbers["consecutive_negative"] = run.count
-        numbers["consecutive_below"] = run.below
-        reasons.append("consecutive_negative")
+    if not _score_conditions(when, trend, readable, numbers, reasons):
+        return no()
     if when.signals_any is not None:
         matched = sorted(set(when.signals_any) & scored.signals)
         if not matched:
@@ -281,6 +260,36 @@ def _check(rule: Rule, state: ConversationState, cache: FeatureCache | None = No
     if when.current_avg_below is not None and not reasons:
         reasons.append("low_current_avg")
     return _Check(True, reasons[0] if reasons else rule.name, scored, numbers)
+
+
+def _score_conditions(when: When, trend: Trend, readable: list[ScoredMessage],
+                      numbers: dict[str, Any], reasons: list[str]) -> bool:
+    """The conditions on the scores (trend, averages, last and consecutive messages):
+    whether they all hold, recording their numbers and reasons as they pass."""
+    if when.trend is not None:
+        if trend.trend != when.trend:
+            return False
+        numbers["decline_threshold"] = when.decline_threshold
+        reasons.append(f"sentiment_{when.trend}")
+    if when.current_avg_below is not None:
+        # The rounded current_avg, as the article compares it (-0.504 is not < -0.5).
+        if not trend.current_avg < when.current_avg_below:
+            return False
+        numbers["current_avg_below"] = when.current_avg_below
+    if when.last_score_below is not None:
+        if not readable or not readable[-1].score < when.last_score_below:
+            return False
+        numbers["last_score_below"] = when.last_score_below
+        reasons.append("very_negative_message")
+    if when.consecutive_negative is not None:
+        run = when.consecutive_negative
+        recent = readable[-run.count:]
+        if len(recent) < run.count or not all(m.score < run.below for m in recent):
+            return False
+        numbers["consecutive_negative"] = run.count
+        numbers["consecutive_below"] = run.below
+        reasons.append("consecutive_negative")
+    return True
 
 
 def _applies(when: When, ticket: TicketView, messages: tuple[ScoredMessage, ...]) -> bool:

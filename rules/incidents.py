@@ -358,6 +358,14 @@ def evaluate_incidents(window: IncidentWindow, new: Sequence[Candidate],
     for incident_id, members in joined.items():
         decisions.append(IncidentDecision("join", by_id[incident_id], tuple(members)))
 
+    still_open = _timers(incidents, settings, now, decisions)
+    return IncidentEvaluation(IncidentWindow(tuple(pool), tuple(still_open)), tuple(decisions))
+
+
+def _timers(incidents: list[Incident], settings: IncidentSettings, now: datetime,
+            decisions: list[IncidentDecision]) -> list[Incident]:
+    """Resolve the quiet incidents and announce pending members where an update is due
+    (appending those decisions); the incidents still open."""
     still_open: list[Incident] = []
     for incident in incidents:
         pending = tuple(m for m in incident.members if not m.announced)
@@ -376,7 +384,7 @@ def evaluate_incidents(window: IncidentWindow, new: Sequence[Candidate],
             decisions.append(IncidentDecision("update", incident, pending,
                                               sequence=incident.updates))
         still_open.append(incident)
-    return IncidentEvaluation(IncidentWindow(tuple(pool), tuple(still_open)), tuple(decisions))
+    return still_open
 
 
 def next_incident_due(window: IncidentWindow, settings: IncidentSettings) -> datetime | None:
