@@ -145,9 +145,11 @@ class LocalScorer:
         value = to_score(negative, positive)
         value = cap_for_signals(value, signals - {"churn_risk"} if tally.churn_question
                                 else signals)
-        if self._intensity is not None:
-            value = self._intensity.adjust(value, text, may_lift=not signals)
+        # The learned readings act on the score as stored, so their bands mean what
+        # the labels do (a reading of 0.05 is already positive).
         value = round(max(-1.0, min(1.0, value)), 4)
+        if self._intensity is not None:
+            value = round(self._intensity.adjust(value, text, may_lift=not signals), 4)
         indicators = signal_phrases + self._indicators(text, tokens, tally, value)
         return Score(score=value, label=label_for(value),
                      confidence=self._confidence(value, negative, positive),

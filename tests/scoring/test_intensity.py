@@ -125,7 +125,8 @@ def test_a_saved_model_loads_back_unchanged(tmp_path: Path) -> None:
 
 def test_the_shipped_weights_load_as_plain_arrays() -> None:
     model = shared_intensity()
-    assert 0.5 <= model.threshold < 1.0
+    assert model.satisfied is not None
+    assert 0.3 <= model.angry.threshold < 1.0 and 0.3 <= model.satisfied.threshold < 1.0
     assert 0.0 <= model.probability("") <= 1.0
     # Only the first MAX_CHARS characters are read: what follows cannot change the reading.
     opening = "Third time I write. Nobody answers. " * 100
