@@ -42,6 +42,7 @@ from daemon.store.models import (
     T_SERIES,
     T_SOURCE,
     T_TICKET,
+    T_TURN,
     EscalationEvent,
     EscalationFeedback,
     IncidentCandidateRow,
@@ -67,7 +68,7 @@ from daemon.store.sources import LeaseLost, Sources
 __all__ = [
     "AGENT_KEY", "CUSTOMER_SCORED", "T_ESCALATION", "T_FEEDBACK", "T_INCIDENT",
     "T_INCIDENT_CANDIDATE", "T_INCIDENT_MEMBER", "T_MESSAGE", "T_OUTBOX", "T_REPLICA",
-    "T_REPLY", "T_RULE", "T_SERIES", "T_SOURCE", "T_TICKET",
+    "T_REPLY", "T_RULE", "T_SERIES", "T_SOURCE", "T_TICKET", "T_TURN",
     "DatabaseUnavailable", "EscalationEvent", "EscalationFeedback", "IncidentCandidateRow",
     "IncidentMemberRow", "IncidentRow", "LeaseLost", "OutboxRow", "Replica", "RuleState",
     "SourceState", "Store", "StoredMessage", "Ticket", "clip", "fit", "fitted",

@@ -137,6 +137,24 @@ class ReplyPair(SQLModel, table=True):
     after_at: datetime  # when the customer's next scored message was written
 
 
+class TicketTurn(SQLModel, table=True):
+    """Where each ticket's `ticket_series` and `reply_pair` rows stand: the latest
+    customer or public agent message they were made from, and the turn the conversation
+    is in (the scored public customer messages so far and the latest of them).  A batch
+    whose messages all come after `last_at`/`last_id` extends the two copies from here
+    instead of rewriting them (daemon/store/series.py); written with them."""
+
+    __tablename__ = "ticket_turn"
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    last_id: int
+    last_at: datetime
+    turns: int = 0  # scored public customer messages: the pairs' `turn` of the next reply
+    turn_id: int | None = None  # the latest of them (None: no turn yet)
+    turn_at: datetime | None = None
+    turn_score: float | None = None
+
+
 class RuleState(SQLModel, table=True):
     __tablename__ = "rule_state"
     source: str = Field(primary_key=True, max_length=64)
@@ -272,6 +290,7 @@ T_TICKET = Ticket.__table__  # type: ignore[attr-defined]
 T_RULE = RuleState.__table__  # type: ignore[attr-defined]
 T_SERIES = TicketSeries.__table__  # type: ignore[attr-defined]
 T_REPLY = ReplyPair.__table__  # type: ignore[attr-defined]
+T_TURN = TicketTurn.__table__  # type: ignore[attr-defined]
 T_ESCALATION = EscalationEvent.__table__  # type: ignore[attr-defined]
 T_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 T_REPLICA = Replica.__table__  # type: ignore[attr-defined]

@@ -3,27 +3,34 @@
 The dashboard and `report` need, for every ticket active in a window, the whole series of
 its readable customer scores (the rules' trend is computed from it) and its latest
 message.  Reading that from `message` costs a row per message; this table keeps it as
-one row per ticket.  It is never updated piecemeal: every write that changes a ticket's
-scored customer messages (the pipeline's insert, a rescore, an erasure) calls `refresh`
-for those tickets in the same transaction, which rewrites their rows from `message` with
-the same predicate and order the readers used, so the row is always what a read of
-`message` would give.  The same call rewrites the tickets' `reply_pair` rows (the
-agents' page, daemon/store/replies.py).  Migration 0008 builds both for an existing
-database.
+one row per ticket, and `reply_pair` the agents' pairs (daemon/store/replies.py).  Every
+write that changes a ticket's messages brings both up to date in the same transaction,
+under the source's lock, so they are always what a read of `message` would give:
+
+- `extend`, the pipeline's: when all of a ticket's new messages come after what its rows
+  were made from (`ticket_turn`: the latest message, the turn the conversation is in),
+  its series gets their scores appended and only the turn they close gets pairs: older
+  turns cannot change.  A batch's cost does not grow with the conversation's length;
+- `refresh` otherwise (a late message, a rescore, an erasure, retention): the rows are
+  rewritten from all the ticket's messages, with the same predicate and order the
+  readers used.
+
+Migrations 0008 and 0009 build the three tables for an existing database.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from daemon.store.database import Database, chunks
-from daemon.store.models import T_MESSAGE, T_REPLY, T_SERIES
+from daemon.store.models import T_MESSAGE, T_REPLY, T_SERIES, T_TURN
 from daemon.store.replies import AGENT_KEY, pairs, replace_pairs
 
 # A message in a language the scorer cannot read has a score of 0.0 that means "not read":
@@ -36,20 +43,56 @@ _IDS_P: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
 _TEXT = sa.String()  # read as plain text: the models' string type converts each value
 # Everything both tables are made of, in one read: the customer messages (the series) and
 # the public agent replies (the pairs), in time order.
-_MESSAGES = sa.select(
+_COLUMNS = (
     sa.type_coerce(T_MESSAGE.c.ticket_id, _TEXT), T_MESSAGE.c.id,
     sa.type_coerce(T_MESSAGE.c.author_role, _TEXT), T_MESSAGE.c.public, T_MESSAGE.c.score,
     T_MESSAGE.c.language_supported, sa.type_coerce(AGENT_KEY, _TEXT), T_MESSAGE.c.created_at,
-    sa.cast(T_MESSAGE.c.signals, sa.Text),
-).where((T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.ticket_id.in_(_IDS_P)
-        & ((T_MESSAGE.c.author_role == "customer")
+    sa.cast(T_MESSAGE.c.signals, sa.Text))
+_COPIED = ((T_MESSAGE.c.author_role == "customer")
            | ((T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public))
-        ).order_by(T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at, T_MESSAGE.c.id)
+_ORDER = (T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at, T_MESSAGE.c.id)
+_MESSAGES = sa.select(*_COLUMNS).where(
+    (T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.ticket_id.in_(_IDS_P) & _COPIED
+).order_by(*_ORDER)
+_OF_TURN = ((T_TURN.c.source == T_MESSAGE.c.source)
+            & (T_TURN.c.ticket_id == T_MESSAGE.c.ticket_id))
+# A batch's messages (by message id), each with whether it sorts after everything its
+# ticket's rows were made from (false when the ticket has none: it is rewritten), and
+# where the ticket stood.
+_NEW = sa.select(
+    *_COLUMNS,
+    T_TURN.c.last_id.is_not(None) & (
+        (T_MESSAGE.c.created_at > T_TURN.c.last_at)
+        | ((T_MESSAGE.c.created_at == T_TURN.c.last_at) & (T_MESSAGE.c.id > T_TURN.c.last_id))),
+    T_TURN.c.turns, T_TURN.c.turn_id, T_TURN.c.turn_at, T_TURN.c.turn_score,
+).select_from(T_MESSAGE.outerjoin(T_TURN, _OF_TURN)).where(
+    (T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.message_id.in_(_IDS_P) & _COPIED
+).order_by(*_ORDER)
+# The public agent replies of each ticket's open turn that its rows were made from: after
+# the turn's scored customer message, up to the latest message (the range on created_at
+# alone is the index's).
+_OPEN_TURN = sa.select(
+    sa.type_coerce(T_MESSAGE.c.ticket_id, _TEXT), T_MESSAGE.c.created_at,
+    sa.type_coerce(AGENT_KEY, _TEXT),
+).select_from(T_MESSAGE.join(T_TURN, _OF_TURN)).where(
+    (T_TURN.c.source == _SOURCE_P) & T_TURN.c.ticket_id.in_(_IDS_P)
+    & (T_MESSAGE.c.source == _SOURCE_P) & (T_MESSAGE.c.author_role == "agent")
+    & T_MESSAGE.c.public
+    & (T_MESSAGE.c.created_at >= T_TURN.c.turn_at) & (T_MESSAGE.c.created_at <= T_TURN.c.last_at)
+    & ((T_MESSAGE.c.created_at > T_TURN.c.turn_at) | (T_MESSAGE.c.id > T_TURN.c.turn_id))
+    & ((T_MESSAGE.c.created_at < T_TURN.c.last_at) | (T_MESSAGE.c.id <= T_TURN.c.last_id))
+).order_by(*_ORDER)
+_STORED_SCORES = sa.select(sa.type_coerce(T_SERIES.c.ticket_id, _TEXT),
+                           sa.cast(T_SERIES.c.scores, sa.Text)).where(
+    (T_SERIES.c.source == _SOURCE_P) & T_SERIES.c.ticket_id.in_(_IDS_P))
 _DELETE = T_SERIES.delete().where((T_SERIES.c.source == _SOURCE_P)
                                   & T_SERIES.c.ticket_id.in_(_IDS_P))
+_DELETE_TURN = T_TURN.delete().where((T_TURN.c.source == _SOURCE_P)
+                                     & T_TURN.c.ticket_id.in_(_IDS_P))
 #: Advisory lock keys of the sources' rows (a source's CRC-32 added: no other key is near).
 _LOCK_BASE = 7_400_000_000
 _UPDATED = ["scores", "last_id", "last_at", "last_signals"]
+_TURN_UPDATED = ["last_id", "last_at", "turns", "turn_id", "turn_at", "turn_score"]
 
 
 def signal_list(raw: str | None) -> list[str]:
@@ -80,8 +123,48 @@ def series_rows(source: str, rows: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _readable(role: str, score: float | None, supported: bool | None) -> bool:
+    """A message the series holds (the predicate of CUSTOMER_SCORED)."""
+    return role == "customer" and score is not None and supported is not False
+
+
+def _opens_turn(role: str, public: bool | None, score: float | None) -> bool:
+    """A message that ends a turn of the pairs and begins the next (daemon/store/replies.py:
+    an unreadable language's 0.0 counts)."""
+    return role == "customer" and bool(public) and score is not None
+
+
+def turn_rows(source: str, rows: Sequence[Any],
+              stood: Mapping[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """`ticket_turn` rows by ticket from message rows (`_COLUMNS`) in ticket, time, id
+    order; a ticket in `stood` (where its stored row left it) goes on from there."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        ticket_id, row_id, role, public, score, created_at = (row[0], row[1], row[2], row[3],
+                                                               row[4], row[7])
+        turn = out.get(ticket_id)
+        if turn is None:
+            turn = out[ticket_id] = dict(stood[ticket_id]) if stood and ticket_id in stood \
+                else {"source": source, "ticket_id": ticket_id, "turns": 0, "turn_id": None,
+                      "turn_at": None, "turn_score": None}
+        turn["last_id"], turn["last_at"] = row_id, created_at
+        if _opens_turn(role, public, score):
+            turn.update(turns=turn["turns"] + 1, turn_id=row_id, turn_at=created_at,
+                        turn_score=float(score))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Extended:
+    """The tickets `Series.extend` appended to and those it rewrote."""
+
+    appended: frozenset[str]
+    rewritten: frozenset[str]
+
+
 class Series:
-    """The `ticket_series` rows: rewritten from `message`, never edited."""
+    """The `ticket_series`, `reply_pair` and `ticket_turn` rows: rewritten from `message`,
+    or extended by messages that come after everything they were made from."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -104,26 +187,100 @@ class Series:
             by_source.setdefault(source, set()).add(ticket_id)
         self.lock(conn, by_source)
         for source, ticket_ids in by_source.items():
-            for chunk in chunks(sorted(ticket_ids)):
-                rows = conn.execute(_MESSAGES, {"source": source, "ids": list(chunk)}).all()
-                fresh = series_rows(source, [
-                    (r[0], r[1], r[4], r[7], r[8]) for r in rows
-                    if r[2] == "customer" and r[4] is not None and r[5] is not False])
-                self._db.upsert(conn, T_SERIES, ["source", "ticket_id"], fresh, _UPDATED)
-                if gone := set(chunk) - {row["ticket_id"] for row in fresh}:
-                    conn.execute(_DELETE, {"source": source, "ids": sorted(gone)})
-                # A ticket whose messages hold no agent reply has no pairs, and agent
-                # replies only ever go with their whole ticket: only the tickets with a
-                # reply, or with no message left, can have pairs to rewrite.
-                replied = {r[0] for r in rows if r[2] == "agent"}
-                if stale := replied | (set(chunk) - {r[0] for r in rows}):
-                    replace_pairs(self._db, conn, source, sorted(stale), pairs(source, [
-                        (r[0], r[2], r[4], r[6], r[7]) for r in rows if r[3] and r[0] in stale]))
+            self._rewrite(conn, source, sorted(ticket_ids))
+
+    def extend(self, conn: Connection, source: str, message_ids: Sequence[str]) -> Extended:
+        """Bring the rows up to date with these messages of `source` (their stored ids),
+        inserted by this transaction: a ticket whose new messages all sort after the
+        latest message its rows were made from (created_at, then id, as the readers
+        order) has them appended, the others are rewritten (`refresh`).  The same rows
+        either way; the append reads and writes what is new, its ticket's series row and
+        the replies of the turn it closes, however long the conversation.  Which
+        tickets went which way is returned."""
+        self.lock(conn, [source])
+        new: list[Any] = []
+        reads = list(chunks(sorted(set(message_ids))))
+        for chunk in reads:
+            new += conn.execute(_NEW, {"source": source, "ids": list(chunk)}).all()
+        if len(reads) > 1:  # a ticket's messages may be in two reads: in order again
+            new.sort(key=lambda r: (r[0], r[7], r[1]))
+        if late := {r[0] for r in new if not r[9]}:  # or no rows made yet: rewritten
+            self._rewrite(conn, source, sorted(late))
+        rows = [r for r in new if r[0] not in late]
+        done = Extended(appended=frozenset(r[0] for r in rows), rewritten=frozenset(late))
+        if not rows:
+            return done
+        stood = {r[0]: {"source": source, "ticket_id": r[0], "turns": r[10], "turn_id": r[11],
+                        "turn_at": r[12], "turn_score": r[13]} for r in rows}
+        self._append_series(conn, source, [(r[0], r[1], r[4], r[7], r[8]) for r in rows
+                                           if _readable(r[2], r[4], r[5])])
+        self._append_pairs(conn, source, rows, stood)  # reads `ticket_turn`: before the write
+        self._db.upsert(conn, T_TURN, ["source", "ticket_id"],
+                        list(turn_rows(source, rows, stood).values()), _TURN_UPDATED)
+        return done
+
+    def _append_series(self, conn: Connection, source: str, readable: Sequence[Any]) -> None:
+        """Their tickets' series rows with these (ticket_id, id, score, created_at, signals
+        text) rows, which come after them, at the end."""
+        if not readable:
+            return
+        stored: dict[str, list[float]] = {}
+        for chunk in chunks(sorted({r[0] for r in readable})):
+            for ticket_id, scores in conn.execute(_STORED_SCORES,
+                                                  {"source": source, "ids": list(chunk)}):
+                stored[ticket_id] = [float(score) for score in json.loads(scores or "[]")]
+        fresh = series_rows(source, readable)
+        for row in fresh:
+            row["scores"] = stored.get(row["ticket_id"], []) + row["scores"]
+        self._db.upsert(conn, T_SERIES, ["source", "ticket_id"], fresh, _UPDATED)
+
+    def _append_pairs(self, conn: Connection, source: str, rows: Sequence[Any],
+                      stood: Mapping[str, dict[str, Any]]) -> None:
+        """The pairs of the turns these new rows (`_COLUMNS`) close.  A turn's pairs are
+        written when the customer's next scored message ends it, so only the open turn
+        (its replies read back from `message`) and the turns within the rows get any."""
+        closing = sorted({r[0] for r in rows if _opens_turn(r[2], r[3], r[4])})
+        if not closing:
+            return
+        walks: dict[str, list[tuple[Any, ...]]] = {t: [] for t in closing}
+        for chunk in chunks([t for t in closing if stood[t]["turns"]]):
+            for ticket_id, created_at, agent in conn.execute(
+                    _OPEN_TURN, {"source": source, "ids": list(chunk)}):
+                walks[ticket_id].append((ticket_id, "agent", None, agent, created_at))
+        for r in rows:
+            if r[3] and r[0] in walks:
+                walks[r[0]].append((r[0], r[2], r[4], r[6], r[7]))
+        start = {t: (int(stood[t]["turns"]), float(stood[t]["turn_score"] or 0.0))
+                 for t in closing}
+        self._db.write_many(conn, T_REPLY, T_REPLY.insert(), pairs(
+            source, [row for t in closing for row in walks[t]], start))
+
+    def _rewrite(self, conn: Connection, source: str, ticket_ids: Sequence[str]) -> None:
+        for chunk in chunks(ticket_ids):
+            rows = conn.execute(_MESSAGES, {"source": source, "ids": list(chunk)}).all()
+            fresh = series_rows(source, [(r[0], r[1], r[4], r[7], r[8]) for r in rows
+                                         if _readable(r[2], r[4], r[5])])
+            self._db.upsert(conn, T_SERIES, ["source", "ticket_id"], fresh, _UPDATED)
+            if gone := set(chunk) - {row["ticket_id"] for row in fresh}:
+                conn.execute(_DELETE, {"source": source, "ids": sorted(gone)})
+            turns = turn_rows(source, rows)
+            self._db.upsert(conn, T_TURN, ["source", "ticket_id"], list(turns.values()),
+                            _TURN_UPDATED)
+            if gone := set(chunk) - set(turns):
+                conn.execute(_DELETE_TURN, {"source": source, "ids": sorted(gone)})
+            # A ticket whose messages hold no agent reply has no pairs, and agent
+            # replies only ever go with their whole ticket: only the tickets with a
+            # reply, or with no message left, can have pairs to rewrite.
+            replied = {r[0] for r in rows if r[2] == "agent"}
+            if stale := replied | (set(chunk) - {r[0] for r in rows}):
+                replace_pairs(self._db, conn, source, sorted(stale), pairs(source, [
+                    (r[0], r[2], r[4], r[6], r[7]) for r in rows if r[3] and r[0] in stale]))
 
     def rebuild(self, conn: Connection) -> None:
-        """Rewrite every row, of both tables (what migration 0008 does to an existing
-        database, and a way to check it did)."""
+        """Rewrite every row, of the three tables (what migrations 0008 and 0009 do to an
+        existing database, and a way to check they did)."""
         conn.execute(T_SERIES.delete())
         conn.execute(T_REPLY.delete())
+        conn.execute(T_TURN.delete())
         keys = conn.execute(sa.select(T_MESSAGE.c.source, T_MESSAGE.c.ticket_id).distinct())
         self.refresh(conn, [(source, ticket_id) for source, ticket_id in keys])
