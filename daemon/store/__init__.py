@@ -9,7 +9,8 @@ out the concerns, each a small object over the same `Database`:
 - `store.outbox`: side effects queued with the batch, claimed and delivered later;
 - `store.incidents`: the incident window, incidents and their members;
 - `store.retention`: the customer's words leave every table after a while;
-- `store.series`: each ticket's scored customer series in one row, for the readers.
+- `store.series`: each ticket's scored customer series in one row and its agents' reply
+  pairs, for the readers.
 
 Methods taking a `conn` join the caller's transaction: `with store.transaction() as conn`
 a poll's messages, rule state, outbox rows and cursor commit together or not at all.

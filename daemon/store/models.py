@@ -106,9 +106,10 @@ class Ticket(SQLModel, table=True):
 
 class TicketSeries(SQLModel, table=True):
     """Each ticket's scored customer series as the dashboard reads it (every score, oldest
-    first, and its latest message), rewritten from `message` in the transaction that
-    changes them (daemon/store/series.py): the pages read one row per ticket, not
-    every message, and the trend is still computed from the scores at read time."""
+    first, and its latest message), brought up to date in the transaction that changes
+    them (daemon/store/series.py: later messages appended, anything else rewritten from
+    `message`): the pages read one row per ticket, not every message, and the trend is
+    still computed from the scores at read time."""
 
     __tablename__ = "ticket_series"
     __table_args__ = (sa.Index("ix_ticket_series_last", "last_at"),)
@@ -123,7 +124,7 @@ class TicketSeries(SQLModel, table=True):
 class ReplyPair(SQLModel, table=True):
     """One agent's public reply (several in a row count once) that a scored customer
     message follows, with the customer's score before it and the next one: what the
-    agents' page adds up, rewritten with `ticket_series` (daemon/store/replies.py)."""
+    agents' page adds up, kept with `ticket_series` (daemon/store/replies.py)."""
 
     __tablename__ = "reply_pair"
     __table_args__ = (sa.Index("ix_reply_pair_reply", "last_reply_at"),)

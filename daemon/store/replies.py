@@ -3,8 +3,10 @@
 The agents' page asks, for each public agent reply in a window that a scored customer
 message follows, how the customer's score changed: the score before the reply and the
 next one.  Walking every conversation for that costs a row per message; this table keeps
-the pairs, rewritten from `message` for the tickets a write touched (with their
-`ticket_series` rows, daemon/store/series.py), so the page reads one row per pair.
+the pairs, kept up to date for the tickets a write touched (with their `ticket_series`
+rows, daemon/store/series.py: the turns a poll's later messages close are added, any
+other write rewrites the ticket's pairs from `message`), so the page reads one row per
+pair.
 
 A pair is one agent in one turn of the conversation (the stretch between two scored
 customer messages, the public ones and the customer's scored messages in time order):

@@ -28,6 +28,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.selectable import Join
 
 from daemon.store.database import Database, chunks
 from daemon.store.models import T_MESSAGE, T_REPLY, T_SERIES, T_TURN
@@ -54,34 +56,55 @@ _ORDER = (T_MESSAGE.c.ticket_id, T_MESSAGE.c.created_at, T_MESSAGE.c.id)
 _MESSAGES = sa.select(*_COLUMNS).where(
     (T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.ticket_id.in_(_IDS_P) & _COPIED
 ).order_by(*_ORDER)
+
+
+class _CrossJoin(Join):
+    """`left CROSS JOIN right`, the join's condition in the WHERE clause: SQLite then reads
+    `left` first (it has no statistics to choose by: it read every message of the
+    tickets to look each up in `ticket_turn`); to PostgreSQL it is any inner join."""
+
+    inherit_cache = True
+
+
+@compiles(_CrossJoin)
+def _cross_join(join: _CrossJoin, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    return (f"{join.left._compiler_dispatch(compiler, **kw)} CROSS JOIN "
+            f"{join.right._compiler_dispatch(compiler, **kw)}")
+
+
 _OF_TURN = ((T_TURN.c.source == T_MESSAGE.c.source)
             & (T_TURN.c.ticket_id == T_MESSAGE.c.ticket_id))
 # A batch's messages (by message id), each with whether it sorts after everything its
-# ticket's rows were made from (false when the ticket has none: it is rewritten), and
-# where the ticket stood.
+# ticket's rows were made from (false when the ticket has none: it is rewritten).  Not
+# in order: with an ORDER BY, SQLite reads every message of the source in the index's
+# order instead of looking the ids up.
 _NEW = sa.select(
     *_COLUMNS,
     T_TURN.c.last_id.is_not(None) & (
         (T_MESSAGE.c.created_at > T_TURN.c.last_at)
         | ((T_MESSAGE.c.created_at == T_TURN.c.last_at) & (T_MESSAGE.c.id > T_TURN.c.last_id))),
-    T_TURN.c.turns, T_TURN.c.turn_id, T_TURN.c.turn_at, T_TURN.c.turn_score,
 ).select_from(T_MESSAGE.outerjoin(T_TURN, _OF_TURN)).where(
-    (T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.message_id.in_(_IDS_P) & _COPIED
-).order_by(*_ORDER)
+    (T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.message_id.in_(_IDS_P) & _COPIED)
+# Where tickets stand: their turns so far and the latest turn's message.
+_STOOD = sa.select(
+    sa.type_coerce(T_TURN.c.ticket_id, _TEXT), T_TURN.c.turns, T_TURN.c.turn_id,
+    T_TURN.c.turn_at, T_TURN.c.turn_score,
+).where((T_TURN.c.source == _SOURCE_P) & T_TURN.c.ticket_id.in_(_IDS_P))
 # The public agent replies of each ticket's open turn that its rows were made from: after
 # the turn's scored customer message, up to the latest message (the range on created_at
-# alone is the index's).
+# alone is the index's).  Not in order either: SQLite would read the tickets' every
+# message for it.
 _OPEN_TURN = sa.select(
-    sa.type_coerce(T_MESSAGE.c.ticket_id, _TEXT), T_MESSAGE.c.created_at,
+    sa.type_coerce(T_MESSAGE.c.ticket_id, _TEXT), T_MESSAGE.c.created_at, T_MESSAGE.c.id,
     sa.type_coerce(AGENT_KEY, _TEXT),
-).select_from(T_MESSAGE.join(T_TURN, _OF_TURN)).where(
-    (T_TURN.c.source == _SOURCE_P) & T_TURN.c.ticket_id.in_(_IDS_P)
-    & (T_MESSAGE.c.source == _SOURCE_P) & (T_MESSAGE.c.author_role == "agent")
+).select_from(_CrossJoin(T_TURN, T_MESSAGE, sa.true())).where(
+    _OF_TURN & (T_TURN.c.source == _SOURCE_P) & T_TURN.c.ticket_id.in_(_IDS_P)
+    & (T_MESSAGE.c.author_role == "agent")
     & T_MESSAGE.c.public
     & (T_MESSAGE.c.created_at >= T_TURN.c.turn_at) & (T_MESSAGE.c.created_at <= T_TURN.c.last_at)
     & ((T_MESSAGE.c.created_at > T_TURN.c.turn_at) | (T_MESSAGE.c.id > T_TURN.c.turn_id))
-    & ((T_MESSAGE.c.created_at < T_TURN.c.last_at) | (T_MESSAGE.c.id <= T_TURN.c.last_id))
-).order_by(*_ORDER)
+    & ((T_MESSAGE.c.created_at < T_TURN.c.last_at) | (T_MESSAGE.c.id <= T_TURN.c.last_id)))
 _STORED_SCORES = sa.select(sa.type_coerce(T_SERIES.c.ticket_id, _TEXT),
                            sa.cast(T_SERIES.c.scores, sa.Text)).where(
     (T_SERIES.c.source == _SOURCE_P) & T_SERIES.c.ticket_id.in_(_IDS_P))
@@ -140,17 +163,15 @@ def turn_rows(source: str, rows: Sequence[Any],
     order; a ticket in `stood` (where its stored row left it) goes on from there."""
     out: dict[str, dict[str, Any]] = {}
     for row in rows:
-        ticket_id, row_id, role, public, score, created_at = (row[0], row[1], row[2], row[3],
-                                                               row[4], row[7])
-        turn = out.get(ticket_id)
+        turn = out.get(row[0])
         if turn is None:
-            turn = out[ticket_id] = dict(stood[ticket_id]) if stood and ticket_id in stood \
-                else {"source": source, "ticket_id": ticket_id, "turns": 0, "turn_id": None,
+            turn = out[row[0]] = dict(stood[row[0]]) if stood and row[0] in stood \
+                else {"source": source, "ticket_id": row[0], "turns": 0, "turn_id": None,
                       "turn_at": None, "turn_score": None}
-        turn["last_id"], turn["last_at"] = row_id, created_at
-        if _opens_turn(role, public, score):
-            turn.update(turns=turn["turns"] + 1, turn_id=row_id, turn_at=created_at,
-                        turn_score=float(score))
+        if _opens_turn(row[2], row[3], row[4]):
+            turn["turns"] += 1
+            turn["turn_id"], turn["turn_at"], turn["turn_score"] = row[1], row[7], float(row[4])
+        turn["last_id"], turn["last_at"] = row[1], row[7]
     return out
 
 
@@ -199,19 +220,23 @@ class Series:
         tickets went which way is returned."""
         self.lock(conn, [source])
         new: list[Any] = []
-        reads = list(chunks(sorted(set(message_ids))))
-        for chunk in reads:
+        for chunk in chunks(sorted(set(message_ids))):
             new += conn.execute(_NEW, {"source": source, "ids": list(chunk)}).all()
-        if len(reads) > 1:  # a ticket's messages may be in two reads: in order again
-            new.sort(key=lambda r: (r[0], r[7], r[1]))
+        # The readers' order (times are UTC, to the microsecond, in both databases).
+        new.sort(key=lambda r: (r[0], r[7], r[1]))
         if late := {r[0] for r in new if not r[9]}:  # or no rows made yet: rewritten
             self._rewrite(conn, source, sorted(late))
         rows = [r for r in new if r[0] not in late]
         done = Extended(appended=frozenset(r[0] for r in rows), rewritten=frozenset(late))
         if not rows:
             return done
-        stood = {r[0]: {"source": source, "ticket_id": r[0], "turns": r[10], "turn_id": r[11],
-                        "turn_at": r[12], "turn_score": r[13]} for r in rows}
+        stood: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(sorted(done.appended)):
+            for ticket_id, turns, turn_id, turn_at, turn_score in conn.execute(
+                    _STOOD, {"source": source, "ids": list(chunk)}):
+                stood[ticket_id] = {"source": source, "ticket_id": ticket_id, "turns": turns,
+                                    "turn_id": turn_id, "turn_at": turn_at,
+                                    "turn_score": turn_score}
         self._append_series(conn, source, [(r[0], r[1], r[4], r[7], r[8]) for r in rows
                                            if _readable(r[2], r[4], r[5])])
         self._append_pairs(conn, source, rows, stood)  # reads `ticket_turn`: before the write
@@ -242,11 +267,13 @@ class Series:
         closing = sorted({r[0] for r in rows if _opens_turn(r[2], r[3], r[4])})
         if not closing:
             return
-        walks: dict[str, list[tuple[Any, ...]]] = {t: [] for t in closing}
+        earlier: list[Any] = []
         for chunk in chunks([t for t in closing if stood[t]["turns"]]):
-            for ticket_id, created_at, agent in conn.execute(
-                    _OPEN_TURN, {"source": source, "ids": list(chunk)}):
-                walks[ticket_id].append((ticket_id, "agent", None, agent, created_at))
+            earlier += conn.execute(_OPEN_TURN, {"source": source, "ids": list(chunk)}).all()
+        earlier.sort(key=lambda r: (r[0], r[1], r[2]))
+        walks: dict[str, list[tuple[Any, ...]]] = {t: [] for t in closing}
+        for ticket_id, created_at, _, agent in earlier:
+            walks[ticket_id].append((ticket_id, "agent", None, agent, created_at))
         for r in rows:
             if r[3] and r[0] in walks:
                 walks[r[0]].append((r[0], r[2], r[4], r[6], r[7]))
