@@ -142,18 +142,16 @@ class TicketTurn(SQLModel, table=True):
     """Where each ticket's `ticket_series` and `reply_pair` rows stand: the latest
     customer or public agent message they were made from, and the turn the conversation
     is in (the scored public customer messages so far and the latest of them).  A batch
-    whose messages all come after `last_at`/`last_id` extends the two copies from here
-    instead of rewriting them (daemon/store/series.py); written with them."""
+    whose messages all come after `last_id`'s extends the two copies from here instead of
+    rewriting them (daemon/store/series.py); written with them.  Messages are named by
+    id, not copied: their stored times are what orders them."""
 
     __tablename__ = "ticket_turn"
     source: str = Field(primary_key=True, max_length=64)
     ticket_id: str = Field(primary_key=True, max_length=128)
-    last_id: int
-    last_at: datetime
+    last_id: int  # `message.id`
     turns: int = 0  # scored public customer messages: the pairs' `turn` of the next reply
     turn_id: int | None = None  # the latest of them (None: no turn yet)
-    turn_at: datetime | None = None
-    turn_score: float | None = None
 
 
 class RuleState(SQLModel, table=True):

@@ -73,38 +73,46 @@ def _cross_join(join: _CrossJoin, compiler: Any, **kw: Any) -> str:
             f"{join.right._compiler_dispatch(compiler, **kw)}")
 
 
+# Times are compared with the stored times of the messages `ticket_turn` names, never
+# with copies: on SQLite times are text, and the first release wrote them with their
+# offset ("...+00:00", kept by an upgrade), so a copy would not order as the readers do.
+_LAST = T_MESSAGE.alias("last_message")
+_TURN = T_MESSAGE.alias("turn_message")
 _OF_TURN = ((T_TURN.c.source == T_MESSAGE.c.source)
             & (T_TURN.c.ticket_id == T_MESSAGE.c.ticket_id))
-# A batch's messages (by message id), each with whether it sorts after everything its
-# ticket's rows were made from (false when the ticket has none: it is rewritten).  Not
-# in order: with an ORDER BY, SQLite reads every message of the source in the index's
-# order instead of looking the ids up.
+# A batch's messages (by message id), each with whether it sorts after the latest message
+# its ticket's rows were made from, as the readers order (false when the ticket has no
+# rows yet: it is rewritten).  Not in order: with an ORDER BY, SQLite reads every message
+# of the source in the index's order instead of looking the ids up.
 _NEW = sa.select(
     *_COLUMNS,
-    T_TURN.c.last_id.is_not(None) & (
-        (T_MESSAGE.c.created_at > T_TURN.c.last_at)
-        | ((T_MESSAGE.c.created_at == T_TURN.c.last_at) & (T_MESSAGE.c.id > T_TURN.c.last_id))),
-).select_from(T_MESSAGE.outerjoin(T_TURN, _OF_TURN)).where(
+    _LAST.c.id.is_not(None) & (
+        (T_MESSAGE.c.created_at > _LAST.c.created_at)
+        | ((T_MESSAGE.c.created_at == _LAST.c.created_at) & (T_MESSAGE.c.id > _LAST.c.id))),
+).select_from(T_MESSAGE.outerjoin(T_TURN, _OF_TURN).outerjoin(
+    _LAST, _LAST.c.id == T_TURN.c.last_id)).where(
     (T_MESSAGE.c.source == _SOURCE_P) & T_MESSAGE.c.message_id.in_(_IDS_P) & _COPIED)
-# Where tickets stand: their turns so far and the latest turn's message.
+# Where tickets stand: their turns so far, the message that began the latest, its score.
 _STOOD = sa.select(
-    sa.type_coerce(T_TURN.c.ticket_id, _TEXT), T_TURN.c.turns, T_TURN.c.turn_id,
-    T_TURN.c.turn_at, T_TURN.c.turn_score,
-).where((T_TURN.c.source == _SOURCE_P) & T_TURN.c.ticket_id.in_(_IDS_P))
+    sa.type_coerce(T_TURN.c.ticket_id, _TEXT), T_TURN.c.turns, T_TURN.c.turn_id, _TURN.c.score,
+).select_from(T_TURN.outerjoin(_TURN, _TURN.c.id == T_TURN.c.turn_id)).where(
+    (T_TURN.c.source == _SOURCE_P) & T_TURN.c.ticket_id.in_(_IDS_P))
 # The public agent replies of each ticket's open turn that its rows were made from: after
-# the turn's scored customer message, up to the latest message (the range on created_at
-# alone is the index's).  Not in order either: SQLite would read the tickets' every
-# message for it.
+# the message that began it, up to the latest one, in the readers' order.  The tables are
+# read in the order written (see _CrossJoin), the range on created_at is the index's.
 _OPEN_TURN = sa.select(
-    sa.type_coerce(T_MESSAGE.c.ticket_id, _TEXT), T_MESSAGE.c.created_at, T_MESSAGE.c.id,
+    sa.type_coerce(T_MESSAGE.c.ticket_id, _TEXT), T_MESSAGE.c.created_at,
     sa.type_coerce(AGENT_KEY, _TEXT),
-).select_from(_CrossJoin(T_TURN, T_MESSAGE, sa.true())).where(
-    _OF_TURN & (T_TURN.c.source == _SOURCE_P) & T_TURN.c.ticket_id.in_(_IDS_P)
-    & (T_MESSAGE.c.author_role == "agent")
-    & T_MESSAGE.c.public
-    & (T_MESSAGE.c.created_at >= T_TURN.c.turn_at) & (T_MESSAGE.c.created_at <= T_TURN.c.last_at)
-    & ((T_MESSAGE.c.created_at > T_TURN.c.turn_at) | (T_MESSAGE.c.id > T_TURN.c.turn_id))
-    & ((T_MESSAGE.c.created_at < T_TURN.c.last_at) | (T_MESSAGE.c.id <= T_TURN.c.last_id)))
+).select_from(_CrossJoin(_CrossJoin(_CrossJoin(T_TURN, _TURN, sa.true()), _LAST, sa.true()),
+                         T_MESSAGE, sa.true())).where(
+    (T_TURN.c.source == _SOURCE_P) & T_TURN.c.ticket_id.in_(_IDS_P)
+    & (_TURN.c.id == T_TURN.c.turn_id) & (_LAST.c.id == T_TURN.c.last_id) & _OF_TURN
+    & (T_MESSAGE.c.author_role == "agent") & T_MESSAGE.c.public
+    & (T_MESSAGE.c.created_at >= _TURN.c.created_at)
+    & (T_MESSAGE.c.created_at <= _LAST.c.created_at)
+    & ((T_MESSAGE.c.created_at > _TURN.c.created_at) | (T_MESSAGE.c.id > _TURN.c.id))
+    & ((T_MESSAGE.c.created_at < _LAST.c.created_at) | (T_MESSAGE.c.id <= _LAST.c.id))
+).order_by(*_ORDER)
 _STORED_SCORES = sa.select(sa.type_coerce(T_SERIES.c.ticket_id, _TEXT),
                            sa.cast(T_SERIES.c.scores, sa.Text)).where(
     (T_SERIES.c.source == _SOURCE_P) & T_SERIES.c.ticket_id.in_(_IDS_P))
@@ -115,7 +123,7 @@ _DELETE_TURN = T_TURN.delete().where((T_TURN.c.source == _SOURCE_P)
 #: Advisory lock keys of the sources' rows (a source's CRC-32 added: no other key is near).
 _LOCK_BASE = 7_400_000_000
 _UPDATED = ["scores", "last_id", "last_at", "last_signals"]
-_TURN_UPDATED = ["last_id", "last_at", "turns", "turn_id", "turn_at", "turn_score"]
+_TURN_UPDATED = ["last_id", "turns", "turn_id"]
 
 
 def signal_list(raw: str | None) -> list[str]:
@@ -158,20 +166,21 @@ def _opens_turn(role: str, public: bool | None, score: float | None) -> bool:
 
 
 def turn_rows(source: str, rows: Sequence[Any],
-              stood: Mapping[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+              stood: Mapping[str, tuple[int, int | None]] | None = None
+              ) -> dict[str, dict[str, Any]]:
     """`ticket_turn` rows by ticket from message rows (`_COLUMNS`) in ticket, time, id
-    order; a ticket in `stood` (where its stored row left it) goes on from there."""
+    order; a ticket in `stood` (its stored turns and turn_id) goes on from there."""
     out: dict[str, dict[str, Any]] = {}
     for row in rows:
         turn = out.get(row[0])
         if turn is None:
-            turn = out[row[0]] = dict(stood[row[0]]) if stood and row[0] in stood \
-                else {"source": source, "ticket_id": row[0], "turns": 0, "turn_id": None,
-                      "turn_at": None, "turn_score": None}
+            turns, turn_id = stood[row[0]] if stood and row[0] in stood else (0, None)
+            turn = out[row[0]] = {"source": source, "ticket_id": row[0], "turns": turns,
+                                  "turn_id": turn_id}
         if _opens_turn(row[2], row[3], row[4]):
             turn["turns"] += 1
-            turn["turn_id"], turn["turn_at"], turn["turn_score"] = row[1], row[7], float(row[4])
-        turn["last_id"], turn["last_at"] = row[1], row[7]
+            turn["turn_id"] = row[1]
+        turn["last_id"] = row[1]
     return out
 
 
@@ -191,10 +200,11 @@ class Series:
         self._db = db
 
     def lock(self, conn: Connection, sources: Iterable[str]) -> None:
-        """Serialise, per source, the transactions that rewrite rows until they end (on
+        """Serialise, per source, the transactions that write rows until they end (on
         PostgreSQL; SQLite transactions are serialised already).  Without it a rescore
         could read the messages before a poll's uncommitted ones, wait for the poll's
-        row, and then write it back without them.  A transaction that also deletes or
+        row, and then write it back without them; an append could extend rows another
+        transaction is rewriting.  A transaction that also deletes or
         updates messages takes it first, before those row locks."""
         for source in sorted(set(sources)):
             self._db.lock(conn, _LOCK_BASE + zlib.crc32(source.encode()))
@@ -218,6 +228,8 @@ class Series:
         either way; the append reads and writes what is new, its ticket's series row and
         the replies of the turn it closes, however long the conversation.  Which
         tickets went which way is returned."""
+        if not message_ids:
+            return Extended(appended=frozenset(), rewritten=frozenset())
         self.lock(conn, [source])
         new: list[Any] = []
         for chunk in chunks(sorted(set(message_ids))):
@@ -230,16 +242,17 @@ class Series:
         done = Extended(appended=frozenset(r[0] for r in rows), rewritten=frozenset(late))
         if not rows:
             return done
-        stood: dict[str, dict[str, Any]] = {}
+        stood: dict[str, tuple[int, int | None]] = {}
+        before: dict[str, float] = {}  # the score that began each ticket's open turn
         for chunk in chunks(sorted(done.appended)):
-            for ticket_id, turns, turn_id, turn_at, turn_score in conn.execute(
+            for ticket_id, turns, turn_id, score in conn.execute(
                     _STOOD, {"source": source, "ids": list(chunk)}):
-                stood[ticket_id] = {"source": source, "ticket_id": ticket_id, "turns": turns,
-                                    "turn_id": turn_id, "turn_at": turn_at,
-                                    "turn_score": turn_score}
+                stood[ticket_id] = (int(turns), turn_id)
+                before[ticket_id] = float(score or 0.0)
         self._append_series(conn, source, [(r[0], r[1], r[4], r[7], r[8]) for r in rows
                                            if _readable(r[2], r[4], r[5])])
-        self._append_pairs(conn, source, rows, stood)  # reads `ticket_turn`: before the write
+        # Before `ticket_turn` is written: the open turn is read from where it stood.
+        self._append_pairs(conn, source, rows, {t: (stood[t][0], before[t]) for t in stood})
         self._db.upsert(conn, T_TURN, ["source", "ticket_id"],
                         list(turn_rows(source, rows, stood).values()), _TURN_UPDATED)
         return done
@@ -260,25 +273,22 @@ class Series:
         self._db.upsert(conn, T_SERIES, ["source", "ticket_id"], fresh, _UPDATED)
 
     def _append_pairs(self, conn: Connection, source: str, rows: Sequence[Any],
-                      stood: Mapping[str, dict[str, Any]]) -> None:
-        """The pairs of the turns these new rows (`_COLUMNS`) close.  A turn's pairs are
+                      start: Mapping[str, tuple[int, float]]) -> None:
+        """The pairs of the turns these new rows (`_COLUMNS`) close, their tickets at
+        `start` (turns so far, the score that began the latest).  A turn's pairs are
         written when the customer's next scored message ends it, so only the open turn
         (its replies read back from `message`) and the turns within the rows get any."""
         closing = sorted({r[0] for r in rows if _opens_turn(r[2], r[3], r[4])})
         if not closing:
             return
-        earlier: list[Any] = []
-        for chunk in chunks([t for t in closing if stood[t]["turns"]]):
-            earlier += conn.execute(_OPEN_TURN, {"source": source, "ids": list(chunk)}).all()
-        earlier.sort(key=lambda r: (r[0], r[1], r[2]))
         walks: dict[str, list[tuple[Any, ...]]] = {t: [] for t in closing}
-        for ticket_id, created_at, _, agent in earlier:
-            walks[ticket_id].append((ticket_id, "agent", None, agent, created_at))
+        for chunk in chunks([t for t in closing if start[t][0]]):
+            for ticket_id, created_at, agent in conn.execute(
+                    _OPEN_TURN, {"source": source, "ids": list(chunk)}):
+                walks[ticket_id].append((ticket_id, "agent", None, agent, created_at))
         for r in rows:
             if r[3] and r[0] in walks:
                 walks[r[0]].append((r[0], r[2], r[4], r[6], r[7]))
-        start = {t: (int(stood[t]["turns"]), float(stood[t]["turn_score"] or 0.0))
-                 for t in closing}
         self._db.write_many(conn, T_REPLY, T_REPLY.insert(), pairs(
             source, [row for t in closing for row in walks[t]], start))
 

@@ -313,42 +313,60 @@ def _stored_row(number: int, ticket: int, kind: str, agent: str | None, minute: 
         "needs_rescore": False, "stored_at": T0}
 
 
+#: On SQLite the first release wrote times with their offset ("...+00:00"), today's code
+#: without: a database upgraded from it holds both, and SQLite compares them as text.
+_FIRST_RELEASE_TIMES = sa.text(
+    "UPDATE message SET created_at = created_at || '+00:00' WHERE created_at NOT LIKE '%+%'")
+
+
 def test_appending_batches_gives_what_a_rebuild_gives(db_url: str) -> None:
-    """Any conversations, arriving in any batches with some messages late: after every
-    batch the three tables equal a rebuild, and exactly the tickets whose new messages
-    all come after their stored ones were appended to."""
+    """Any conversations, arriving in any batches with some messages late, some stored
+    before an upgrade from the first release: after every batch the three tables equal a
+    rebuild, and exactly the tickets whose new messages all come after their stored ones
+    were appended to."""
     store = Store(db_url)
     store.create_schema()
 
     @settings(max_examples=60, deadline=None)
-    @given(_MESSAGES, st.lists(st.integers(1, 6), min_size=1, max_size=6))
+    @given(_MESSAGES, st.lists(st.tuples(st.integers(1, 6), st.booleans()), min_size=1,
+                               max_size=6))
     def check(messages: list[tuple[int, str, str | None, int, float, int]],
-              sizes: list[int]) -> None:
+              sizes: list[tuple[int, bool]]) -> None:
         with store.transaction() as conn:
             for table in (T_MESSAGE, T_SERIES, T_REPLY, T_TURN):
                 conn.execute(table.delete())
         arrival = sorted(range(len(messages)),
                          key=lambda i: (messages[i][3] + messages[i][5], i))
-        latest: dict[int, int] = {}  # ticket -> minute of its latest stored message
+        # Per ticket, its stored messages as the readers order them: (minute, written by
+        # the first release, insertion order); SQLite sorts "...+00:00" after the same
+        # time without it.
+        stored: dict[int, list[tuple[int, bool, int]]] = defaultdict(list)
         begin = 0
-        for size in cycle(sizes):
+        first_release = store.is_sqlite  # until the upgrade: once, at most
+        for size, upgrade in cycle(sizes):
             if begin >= len(arrival):
                 break
             batch = arrival[begin:begin + size]
-            begin += size
+            if upgrade and first_release:  # the messages so far were the first release's
+                first_release = False
+                with store.transaction() as conn:
+                    conn.execute(_FIRST_RELEASE_TIMES)
+                stored = defaultdict(list, {t: [(minute, True, n) for minute, _, n in keys]
+                                            for t, keys in stored.items()})
             with store.transaction() as conn:
                 store.messages.insert(conn, [_stored_row(i, *messages[i][:5]) for i in batch])
                 done = store.series.extend(conn, "zd", [f"m{i}" for i in batch])
-            new: dict[int, list[int]] = defaultdict(list)
-            for i in batch:
+            new: dict[int, list[tuple[int, bool, int]]] = defaultdict(list)
+            for n, i in enumerate(batch, start=begin):
                 if messages[i][1] != "note":  # a private note is in neither table
-                    new[messages[i][0]].append(messages[i][3])
-            appended = {f"T{t}" for t, minutes in new.items()
-                        if t in latest and min(minutes) >= latest[t]}
+                    new[messages[i][0]].append((messages[i][3], False, n))
+            appended = {f"T{t}" for t, keys in new.items()
+                        if stored[t] and min(keys) > max(stored[t])}
             assert done == Extended(appended=frozenset(appended), rewritten=frozenset(
                 {f"T{t}" for t in new} - appended))
-            for t, minutes in new.items():
-                latest[t] = max(latest.get(t, 0), *minutes)
+            for t, keys in new.items():
+                stored[t] += keys
+            begin += len(batch)
             kept = _summaries(store)
             assert _rebuilt(store) == kept
 

@@ -1,7 +1,7 @@
-"""`ticket_turn`: where each ticket's `ticket_series` and `reply_pair` rows stand (the
-latest customer or public agent message they were made from, the scored public customer
-messages so far and the latest of them), so the pipeline extends them with a batch's
-later messages instead of rewriting them from every message of the ticket
+"""`ticket_turn`: where each ticket's `ticket_series` and `reply_pair` rows stand (the ids
+of the latest customer or public agent message they were made from and of the latest
+scored public customer message, and how many of those), so the pipeline extends them
+with a batch's later messages instead of rewriting them from every message of the ticket
 (daemon/store/series.py).  The rows of an existing database are built here from
 `message`, with the predicates and order the store uses (a test compares the two).
 
@@ -30,9 +30,7 @@ _MESSAGE = sa.table("message", sa.column("id", sa.Integer()), sa.column("public"
                     sa.column("created_at", UTC_TIME))
 _TURN = sa.table("ticket_turn", sa.column("source", sa.String()),
                  sa.column("ticket_id", sa.String()), sa.column("last_id", sa.Integer()),
-                 sa.column("last_at", UTC_TIME), sa.column("turns", sa.Integer()),
-                 sa.column("turn_id", sa.Integer()), sa.column("turn_at", UTC_TIME),
-                 sa.column("turn_score", sa.Float()))
+                 sa.column("turns", sa.Integer()), sa.column("turn_id", sa.Integer()))
 
 
 def upgrade() -> None:
@@ -41,11 +39,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("ticket_id", sa.String(length=128), nullable=False),
         sa.Column("last_id", sa.Integer(), nullable=False),
-        sa.Column("last_at", UTC_TIME, nullable=False),
         sa.Column("turns", sa.Integer(), nullable=False),
         sa.Column("turn_id", sa.Integer(), nullable=True),
-        sa.Column("turn_at", UTC_TIME, nullable=True),
-        sa.Column("turn_score", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("source", "ticket_id"))
     _backfill(op.get_bind())
 
@@ -60,20 +55,19 @@ def _backfill(conn: sa.Connection) -> None:
     the scorer cannot read counts: 0.0), how many and the latest."""
     m = _MESSAGE.c
     rows = conn.execute(sa.select(
-        m.source, m.ticket_id, m.id, m.author_role, m.public, m.score, m.created_at,
+        m.source, m.ticket_id, m.id, m.author_role, m.public, m.score,
     ).where((m.author_role == "customer") | ((m.author_role == "agent") & m.public)
             ).order_by(m.source, m.ticket_id, m.created_at, m.id))
     batch: list[dict[str, Any]] = []
     turn: dict[str, Any] | None = None
-    for source, ticket_id, row_id, role, public, score, created_at in rows:
+    for source, ticket_id, row_id, role, public, score in rows:
         if turn is None or (turn["source"], turn["ticket_id"]) != (source, ticket_id):
-            turn = {"source": source, "ticket_id": ticket_id, "turns": 0, "turn_id": None,
-                    "turn_at": None, "turn_score": None}
+            turn = {"source": source, "ticket_id": ticket_id, "turns": 0, "turn_id": None}
             batch.append(turn)
-        turn.update(last_id=row_id, last_at=created_at)
+        turn["last_id"] = row_id
         if role == "customer" and public and score is not None:
-            turn.update(turns=turn["turns"] + 1, turn_id=row_id, turn_at=created_at,
-                        turn_score=float(score))
+            turn["turns"] += 1
+            turn["turn_id"] = row_id
         if len(batch) > 1000:
             conn.execute(_TURN.insert(), batch[:-1])
             del batch[:-1]
