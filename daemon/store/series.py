@@ -10,7 +10,8 @@ under the source's lock, so they are always what a read of `message` would give:
 - `extend`, the pipeline's: when all of a ticket's new messages come after what its rows
   were made from (`ticket_turn`: the latest message, the turn the conversation is in),
   its series gets their scores appended and only the turn they close gets pairs: older
-  turns cannot change.  A batch's cost does not grow with the conversation's length;
+  turns cannot change.  What a batch reads of `message` does not grow with the
+  conversation's length (its series row, one JSON list, is still read and written whole);
 - `refresh` otherwise (a late message, a rescore, an erasure, retention): the rows are
   rewritten from all the ticket's messages, with the same predicate and order the
   readers used.
@@ -60,8 +61,9 @@ _MESSAGES = sa.select(*_COLUMNS).where(
 
 class _CrossJoin(Join):
     """`left CROSS JOIN right`, the join's condition in the WHERE clause: SQLite then reads
-    `left` first (it has no statistics to choose by: it read every message of the
-    tickets to look each up in `ticket_turn`); to PostgreSQL it is any inner join."""
+    `left` first (with no statistics to choose by, it read every message of the tickets
+    to look each up in `ticket_turn`, rather than the open turn's range of the index);
+    to PostgreSQL it is any inner join."""
 
     inherit_cache = True
 
@@ -225,9 +227,9 @@ class Series:
         inserted by this transaction: a ticket whose new messages all sort after the
         latest message its rows were made from (created_at, then id, as the readers
         order) has them appended, the others are rewritten (`refresh`).  The same rows
-        either way; the append reads and writes what is new, its ticket's series row and
-        the replies of the turn it closes, however long the conversation.  Which
-        tickets went which way is returned."""
+        either way; the append reads the new messages, its ticket's series row and the
+        replies of the turn they close, however long the conversation.  Which tickets
+        went which way is returned."""
         if not message_ids:
             return Extended(appended=frozenset(), rewritten=frozenset())
         self.lock(conn, [source])
