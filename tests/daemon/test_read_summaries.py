@@ -226,7 +226,8 @@ def _said(number: int, ticket_id: str, minutes: int, body: str = "score=0.1", *,
 
 #: Four batches, each ticket a case: A has agents' replies before the customer's first
 #: message, then two agents (one twice, a private note between) in one turn that a later
-#: batch closes; U's customer writes in a language the scorer cannot read (turns of the
+#: batch closes; B has only agents' replies until a batch appends its customer's first
+#: message; U's customer writes in a language the scorer cannot read (turns of the
 #: pairs, not in the series) and its agent replies at the same time as the last stored
 #: message; S's messages all share one time; L gets a late message in the same batch as
 #: the others' in-order ones, then in-order ones again; M gets a late and an in-order one
@@ -235,23 +236,26 @@ _BATCHES = [
     [_said(0, "A", 0, agent="a1"), _said(1, "A", 1, agent="a2"), _said(2, "A", 2, "score=-0.2"),
      _said(0, "U", 1, "score=-0.9 lang=xx"), _said(0, "S", 5, "score=0.3"),
      _said(0, "L", 3, "score=0.2"), _said(1, "L", 10, agent="a1"),
-     _said(0, "M", 1, "score=0.1"), _said(1, "M", 20, "score=0.4")],
+     _said(0, "M", 1, "score=0.1"), _said(1, "M", 20, "score=0.4"),
+     _said(0, "B", 0, agent="a1")],
     [_said(3, "A", 3, agent="a1"), _said(4, "A", 4, agent="a9", public=False),
      _said(5, "A", 4, agent="a2"), _said(6, "A", 5, agent="a1"),
      _said(1, "U", 2, agent=""), _said(2, "U", 3, "score=0.5"),
      _said(1, "S", 5, agent="a2"),
      _said(2, "L", 2, "score=-0.4"),
-     _said(2, "M", 21, "score=-0.3"), _said(3, "M", 15, "score=0.6")],
+     _said(2, "M", 21, "score=-0.3"), _said(3, "M", 15, "score=0.6"),
+     _said(1, "B", 1, agent="a2")],
     [_said(7, "A", 6, "score=-0.6"),
      _said(3, "U", 3, agent="a2"), _said(4, "U", 4, "score=0.8 lang=xx"),
      _said(2, "S", 5, "score=-0.5"), _said(3, "S", 5, agent="a1"),
-     _said(3, "L", 11, agent="a2"), _said(4, "L", 12, "score=-0.8")],
+     _said(3, "L", 11, agent="a2"), _said(4, "L", 12, "score=-0.8"),
+     _said(2, "B", 2, agent="a1"), _said(3, "B", 3, "score=-0.3"), _said(4, "B", 4, agent="a2")],
     [_said(8, "A", 7, agent="a2"), _said(9, "A", 8, "score=0.2"), _said(10, "A", 8, agent="a1"),
      _said(5, "U", 5, agent="a1"), _said(6, "U", 6, "score=-0.1"),
-     _said(4, "S", 5, "score=0.7")],
+     _said(4, "S", 5, "score=0.7"), _said(5, "B", 5, "score=0.3")],
 ]
 #: Per batch, the tickets appended to (the others had no rows yet or a late message).
-_APPENDED = [set(), {"A", "U", "S"}, {"A", "U", "S", "L"}, {"A", "U", "S"}]
+_APPENDED = [set(), {"A", "U", "S", "B"}, {"A", "U", "S", "L", "B"}, {"A", "U", "S", "B"}]
 
 
 def test_the_pipeline_appends_what_a_rebuild_gives(db_url: str) -> None:
@@ -271,7 +275,7 @@ def test_the_pipeline_appends_what_a_rebuild_gives(db_url: str) -> None:
     assert series["U"]["scores"] == [0.5, -0.1]  # the unreadable ones are left out
     assert series["S"]["scores"] == [0.3, -0.5, 0.7]
     turns = {row["ticket_id"]: row["turns"] for row in kept["ticket_turn"]}
-    assert turns == {"A": 3, "U": 4, "S": 3, "L": 3, "M": 4}
+    assert turns == {"A": 3, "U": 4, "S": 3, "L": 3, "M": 4, "B": 2}
     pairs = {(row["ticket_id"], row["turn"], row["agent"]): (row["score_before"],
                                                             row["score_after"])
              for row in kept["reply_pair"]}
@@ -281,7 +285,8 @@ def test_the_pipeline_appends_what_a_rebuild_gives(db_url: str) -> None:
         ("U", 1, "Agent Nameless"): (0.0, 0.5), ("U", 2, "a2"): (0.5, 0.0),
         ("U", 3, "a1"): (0.0, -0.1),
         ("S", 1, "a2"): (0.3, -0.5), ("S", 2, "a1"): (-0.5, 0.7),
-        ("L", 2, "a1"): (0.2, -0.8), ("L", 2, "a2"): (0.2, -0.8)}
+        ("L", 2, "a1"): (0.2, -0.8), ("L", 2, "a2"): (0.2, -0.8),
+        ("B", 1, "a2"): (-0.3, 0.3)}  # the replies before the customer's first: no pair
     store.close()
 
 
