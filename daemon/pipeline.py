@@ -61,6 +61,10 @@ class _Batch:
         return [_message_row(source, message, self.texts[index], self.scores.get(index), now)
                 for index, message in enumerate(self.fresh)]
 
+    def stored_ids(self) -> list[str]:
+        """The messages' ids as stored."""
+        return [clip(T_MESSAGE.c.message_id, m.message_id) for m in self.fresh]
+
     def scored_texts(self) -> dict[str, str]:
         """Stored message id -> normalised text of the scored messages (for incidents)."""
         return {clip(T_MESSAGE.c.message_id, self.fresh[i].message_id): self.texts[i].text
@@ -154,8 +158,7 @@ class Pipeline:
             with self.store.transaction() as conn:
                 self.store.sources.check_fence(conn, source, fencing)
                 self.store.messages.insert(conn, batch.message_rows(source, now))
-                self.store.series.refresh(conn, {(source, m.ticket_id) for m in batch.fresh
-                                                 if m.author_role == "customer" or m.public})
+                self.store.series.extend(conn, source, batch.stored_ids())
                 written = self._write_snapshots(conn, source, batch.snapshots)
                 if candidates and self.incidents is not None:
                     step = self.incidents.process(conn, candidates, now, batch.scored_texts())

@@ -9,7 +9,8 @@ out the concerns, each a small object over the same `Database`:
 - `store.outbox`: side effects queued with the batch, claimed and delivered later;
 - `store.incidents`: the incident window, incidents and their members;
 - `store.retention`: the customer's words leave every table after a while;
-- `store.series`: each ticket's scored customer series in one row, for the readers.
+- `store.series`: each ticket's scored customer series in one row and its agents' reply
+  pairs, for the readers.
 
 Methods taking a `conn` join the caller's transaction: `with store.transaction() as conn`
 a poll's messages, rule state, outbox rows and cursor commit together or not at all.
@@ -42,6 +43,7 @@ from daemon.store.models import (
     T_SERIES,
     T_SOURCE,
     T_TICKET,
+    T_TURN,
     EscalationEvent,
     EscalationFeedback,
     IncidentCandidateRow,
@@ -67,7 +69,7 @@ from daemon.store.sources import LeaseLost, Sources
 __all__ = [
     "AGENT_KEY", "CUSTOMER_SCORED", "T_ESCALATION", "T_FEEDBACK", "T_INCIDENT",
     "T_INCIDENT_CANDIDATE", "T_INCIDENT_MEMBER", "T_MESSAGE", "T_OUTBOX", "T_REPLICA",
-    "T_REPLY", "T_RULE", "T_SERIES", "T_SOURCE", "T_TICKET",
+    "T_REPLY", "T_RULE", "T_SERIES", "T_SOURCE", "T_TICKET", "T_TURN",
     "DatabaseUnavailable", "EscalationEvent", "EscalationFeedback", "IncidentCandidateRow",
     "IncidentMemberRow", "IncidentRow", "LeaseLost", "OutboxRow", "Replica", "RuleState",
     "SourceState", "Store", "StoredMessage", "Ticket", "clip", "fit", "fitted",

@@ -106,9 +106,10 @@ class Ticket(SQLModel, table=True):
 
 class TicketSeries(SQLModel, table=True):
     """Each ticket's scored customer series as the dashboard reads it (every score, oldest
-    first, and its latest message), rewritten from `message` in the transaction that
-    changes them (daemon/store/series.py): the pages read one row per ticket, not
-    every message, and the trend is still computed from the scores at read time."""
+    first, and its latest message), brought up to date in the transaction that changes
+    them (daemon/store/series.py: later messages appended, anything else rewritten from
+    `message`): the pages read one row per ticket, not every message, and the trend is
+    still computed from the scores at read time."""
 
     __tablename__ = "ticket_series"
     __table_args__ = (sa.Index("ix_ticket_series_last", "last_at"),)
@@ -123,7 +124,7 @@ class TicketSeries(SQLModel, table=True):
 class ReplyPair(SQLModel, table=True):
     """One agent's public reply (several in a row count once) that a scored customer
     message follows, with the customer's score before it and the next one: what the
-    agents' page adds up, rewritten with `ticket_series` (daemon/store/replies.py)."""
+    agents' page adds up, kept with `ticket_series` (daemon/store/replies.py)."""
 
     __tablename__ = "reply_pair"
     __table_args__ = (sa.Index("ix_reply_pair_reply", "last_reply_at"),)
@@ -135,6 +136,22 @@ class ReplyPair(SQLModel, table=True):
     score_after: float
     last_reply_at: datetime  # the agent's latest reply before the customer's next message
     after_at: datetime  # when the customer's next scored message was written
+
+
+class TicketTurn(SQLModel, table=True):
+    """Where each ticket's `ticket_series` and `reply_pair` rows stand: the latest
+    customer or public agent message they were made from, and the turn the conversation
+    is in (the scored public customer messages so far and the latest of them).  A batch
+    whose messages all come after `last_id`'s extends the two copies from here instead of
+    rewriting them (daemon/store/series.py); written with them.  Messages are named by
+    id, not copied: their stored times are what orders them."""
+
+    __tablename__ = "ticket_turn"
+    source: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=128)
+    last_id: int  # `message.id`
+    turns: int = 0  # scored public customer messages: the pairs' `turn` of the next reply
+    turn_id: int | None = None  # the latest of them (None: no turn yet)
 
 
 class RuleState(SQLModel, table=True):
@@ -272,6 +289,7 @@ T_TICKET = Ticket.__table__  # type: ignore[attr-defined]
 T_RULE = RuleState.__table__  # type: ignore[attr-defined]
 T_SERIES = TicketSeries.__table__  # type: ignore[attr-defined]
 T_REPLY = ReplyPair.__table__  # type: ignore[attr-defined]
+T_TURN = TicketTurn.__table__  # type: ignore[attr-defined]
 T_ESCALATION = EscalationEvent.__table__  # type: ignore[attr-defined]
 T_OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 T_REPLICA = Replica.__table__  # type: ignore[attr-defined]

@@ -3,8 +3,10 @@
 The agents' page asks, for each public agent reply in a window that a scored customer
 message follows, how the customer's score changed: the score before the reply and the
 next one.  Walking every conversation for that costs a row per message; this table keeps
-the pairs, rewritten from `message` for the tickets a write touched (with their
-`ticket_series` rows, daemon/store/series.py), so the page reads one row per pair.
+the pairs, kept up to date for the tickets a write touched (with their `ticket_series`
+rows, daemon/store/series.py: the turns a poll's later messages close are added, any
+other write rewrites the ticket's pairs from `message`), so the page reads one row per
+pair.
 
 A pair is one agent in one turn of the conversation (the stretch between two scored
 customer messages, the public ones and the customer's scored messages in time order):
@@ -15,7 +17,7 @@ was written by the window's end (`after_at`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,9 +35,13 @@ _DELETE = T_REPLY.delete().where((T_REPLY.c.source == _SOURCE_P)
                                  & T_REPLY.c.ticket_id.in_(_IDS_P))
 
 
-def pairs(source: str, rows: Sequence[Any]) -> list[dict[str, Any]]:
+def pairs(source: str, rows: Sequence[Any],
+          start: Mapping[str, tuple[int, float]] | None = None) -> list[dict[str, Any]]:
     """`reply_pair` rows from (ticket_id, role, score, agent, created_at) rows, public
-    customer and agent messages in ticket, time, id order."""
+    customer and agent messages in ticket, time, id order.
+
+    A ticket in `start` has its rows from its latest scored customer message on only (the
+    messages after it, an append): (turns before them, that message's score)."""
     out: list[dict[str, Any]] = []
     ticket: str | None = None
     turn = 0  # scored customer messages so far in this ticket
@@ -43,7 +49,8 @@ def pairs(source: str, rows: Sequence[Any]) -> list[dict[str, Any]]:
     waiting: dict[str, Any] = {}  # agent -> time of their latest reply in this turn
     for ticket_id, role, score, agent, created_at in rows:
         if ticket_id != ticket:
-            ticket, turn, waiting = ticket_id, 0, {}
+            ticket, waiting = ticket_id, {}
+            turn, before = start.get(ticket_id, (0, 0.0)) if start else (0, 0.0)
         if role == "customer":
             if score is None:
                 continue
