@@ -88,8 +88,10 @@ class IntensityModel:
             raise ValueError(f"intensity model arrays must have {BUCKETS} entries")
         if not 0.0 < threshold < 1.0:
             raise ValueError("intensity threshold must be a probability")
-        self._idf = idf.astype(np.float64)
-        self._weight = weight.astype(np.float64)
+        # Kept as shipped (float32: 2 MB where float64 took 4); the few entries a message
+        # reads are widened before any arithmetic, which is then the float64 it always was.
+        self._idf = np.asarray(idf, dtype=_stored_dtype(idf))
+        self._weight = np.asarray(weight, dtype=_stored_dtype(weight))
         self.bias = float(bias)
         self.threshold = float(threshold)
 
@@ -103,9 +105,10 @@ class IntensityModel:
     def probability(self, text: str) -> float:
         """The model's probability that the message is angry or furious."""
         index, counts = bucket_counts(text)
-        values = (1.0 + np.log(counts)) * self._idf[index]
+        values = (1.0 + np.log(counts)) * self._idf[index].astype(np.float64)
         norm = float(np.sqrt(values @ values))
-        logit = self.bias + (float(values @ self._weight[index]) / norm if norm else 0.0)
+        weights = self._weight[index].astype(np.float64)
+        logit = self.bias + (float(values @ weights) / norm if norm else 0.0)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
     def deepen(self, score: float, text: str) -> float:
@@ -122,12 +125,17 @@ class IntensityModel:
         return min(score, AT_THRESHOLD + (AT_CERTAINTY - AT_THRESHOLD) * share)
 
 
+def _stored_dtype(weights: Any) -> Any:
+    """float32 weights stay float32 (widening them is exact); anything else is float64."""
+    return np.float32 if np.asarray(weights).dtype == np.float32 else np.float64
+
+
 _SHARED: IntensityModel | None = None
 _LOCK = threading.Lock()
 
 
 def shared_intensity() -> IntensityModel:
-    """One model per process (4 MB of weights, read-only)."""
+    """One model per process (2 MB of weights, read-only)."""
     global _SHARED
     with _LOCK:
         if _SHARED is None:
