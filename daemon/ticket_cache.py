@@ -1,5 +1,5 @@
 """What this process remembers about tickets between batches: each ticket's committed
-customer series, the snapshot it last wrote, and who owns the ticket.
+customer series, a digest of the snapshot it last wrote, and who owns the ticket.
 
 Bounded LRUs, per source, valid only while this process holds the source's lease: when
 the fencing token changes (another replica may have written) or a batch fails (rolled
@@ -10,11 +10,12 @@ The series are kept compact (ten thousand tickets of long conversations add up):
 the last `INDICATOR_WINDOW` messages of a series keep their indicator phrases, the only
 ones a decision quotes (a later batch's messages sort after those or among them, never
 before the older ones, so the phrases a decision quotes from a cached series plus a
-batch are always there), and a cached series is packed (`Packed`): per message its time
-and score as two 8-byte numbers, its id in one string with the others, and its label,
-language, signal set and readability as one 2-byte code into a table of the few
-distinct combinations.  About 30 bytes a message where ScoredMessage objects took ~250;
-the rules get ScoredMessage objects back, equal to the ones cached.
+batch are always there), and a cached series is packed into one bytes object
+(`Packed`): per message its time and score as two 8-byte numbers, its id's UTF-8 bytes,
+and its label, language, signal set and readability as one 2-byte code into a table of
+the few distinct combinations (`Kinds`).  About 30 bytes a message, and one object a
+ticket, where ScoredMessage objects took ~250 bytes a message in a dozen objects; the
+rules get ScoredMessage objects back, equal to the ones cached.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -89,21 +90,24 @@ def extend(cached: Series, new: Sequence[ScoredMessage]) -> Series:
     return (*cached, *new)
 
 
-#: Per packed message: microseconds since the epoch (UTC), score, kind code, id length.
+#: A packed series: its number of messages, then per message its time (microseconds
+#: since the epoch, UTC), score, kind code and the UTF-8 length of its id; then per
+#: quoted message (the last INDICATOR_WINDOW) its number of indicator phrases and each
+#: one's UTF-8 length; then the ids and the phrases themselves, in that order.
+_COUNT = struct.Struct("<I")
 _RECORD = struct.Struct("<qdHH")
+_PHRASES = struct.Struct("<H")
+_LENGTH = struct.Struct("<I")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 #: What a kind code names: (label, language, signals, supported).
 Kind = tuple[str, str, frozenset[str], bool]
 
 
-@dataclass(frozen=True, slots=True)
-class Packed:
-    """A committed series as the cache keeps it (see the module's docstring)."""
+class Packed(bytes):
+    """A committed series as the cache keeps it: one bytes object (layout above)."""
 
-    records: bytes  # `_RECORD` per message, oldest first
-    ids: str  # the message ids, concatenated (lengths in the records)
-    indicators: tuple[tuple[str, ...], ...]  # of the last INDICATOR_WINDOW messages
+    __slots__ = ()
 
 
 class Kinds:
@@ -129,36 +133,56 @@ class Kinds:
 
 def pack(series: Series, kinds: Kinds) -> Packed | Series:
     """`series` compacted and packed; as a tuple (compacted) when a message does not fit
-    the record (a time not in UTC, an id over 65,535 characters, no kind code left)."""
-    records = bytearray()
+    (a time not in UTC, an id over 65,535 bytes, no kind code left)."""
+    head, text = bytearray(_COUNT.pack(len(series))), bytearray()
     for message in series:
         code = kinds.code((message.label, message.language, message.signals,
                            message.supported))
-        if (code is None or message.created_at.tzinfo is not UTC
-                or len(message.message_id) > 0xFFFF):
+        message_id = message.message_id.encode("utf-8", "surrogatepass")
+        if code is None or message.created_at.tzinfo is not UTC or len(message_id) > 0xFFFF:
             return compact(series)
         micros = (message.created_at - _EPOCH) // _MICROSECOND
-        records += _RECORD.pack(micros, message.score, code, len(message.message_id))
-    return Packed(bytes(records), "".join(m.message_id for m in series),
-                  tuple(m.indicators for m in series[-INDICATOR_WINDOW:]))
+        head += _RECORD.pack(micros, message.score, code, len(message_id))
+        text += message_id
+    for message in series[-INDICATOR_WINDOW:]:
+        head += _PHRASES.pack(len(message.indicators))  # at most 8 (daemon.scoring.base)
+        for phrase in message.indicators:
+            encoded = phrase.encode("utf-8", "surrogatepass")
+            head += _LENGTH.pack(len(encoded))
+            text += encoded
+    return Packed(head + text)
 
 
 def unpack(packed: Packed | Series, kinds: Kinds) -> Series:
     """The series `pack` was given, compacted: equal ScoredMessage objects."""
     if not isinstance(packed, Packed):
         return packed
+    (count,) = _COUNT.unpack_from(packed)
+    at = _COUNT.size + count * _RECORD.size
+    records = list(_RECORD.iter_unpack(memoryview(packed)[_COUNT.size:at]))
+    lengths: list[list[int]] = []  # of the phrases of each quoted message
+    for _ in range(min(count, INDICATOR_WINDOW)):
+        (phrases,) = _PHRASES.unpack_from(packed, at)
+        lengths.append([_LENGTH.unpack_from(packed, at + _PHRASES.size + i * _LENGTH.size)[0]
+                        for i in range(phrases)])
+        at += _PHRASES.size + phrases * _LENGTH.size
+    phrase_at = at + sum(record[3] for record in records)
+    quoted = count - len(lengths)
     messages: list[ScoredMessage] = []
-    end = 0
-    quoted = len(packed.records) // _RECORD.size - len(packed.indicators)
-    for number, (micros, score, code, length) in enumerate(
-            _RECORD.iter_unpack(packed.records)):
+    for number, (micros, score, code, length) in enumerate(records):
+        indicators: tuple[str, ...] = ()
+        if number >= quoted:
+            phrases = []
+            for size in lengths[number - quoted]:
+                phrases.append(packed[phrase_at:phrase_at + size].decode("utf-8", "surrogatepass"))
+                phrase_at += size
+            indicators = tuple(phrases)
         label, language, signals, supported = kinds[code]
-        start, end = end, end + length
         messages.append(ScoredMessage(
-            message_id=packed.ids[start:end], created_at=_EPOCH + micros * _MICROSECOND,
-            score=score, label=label, signals=signals,
-            indicators=packed.indicators[number - quoted] if number >= quoted else (),
-            language=language, supported=supported))
+            message_id=packed[at:at + length].decode("utf-8", "surrogatepass"),
+            created_at=_EPOCH + micros * _MICROSECOND, score=score, label=label,
+            signals=signals, indicators=indicators, language=language, supported=supported))
+        at += length
     return tuple(messages)
 
 
@@ -170,7 +194,7 @@ class TicketCache:
         self._lock = threading.Lock()
         self._series: OrderedDict[Key, Packed | Series] = OrderedDict()
         self._kinds = Kinds()
-        self._written: OrderedDict[Key, tuple[Any, ...]] = OrderedDict()
+        self._written: OrderedDict[Key, bytes] = OrderedDict()  # snapshot digests
         self._people: OrderedDict[Key, dict[str, str | None]] = OrderedDict()
         self._token: dict[str, int] = {}
 
@@ -182,7 +206,7 @@ class TicketCache:
         # Unpacked outside the lock: a packed series is immutable, and `Kinds` only grows.
         return {t: unpack(packed, self._kinds) for t, packed in found.items()}
 
-    def unwritten(self, source: str, keys: Mapping[str, tuple[Any, ...]]) -> list[str]:
+    def unwritten(self, source: str, keys: Mapping[str, bytes]) -> list[str]:
         """Tickets whose snapshot differs from the one this process last wrote."""
         with self._lock:
             return [t for t, key in keys.items() if self._written.get((source, t)) != key]
@@ -203,7 +227,7 @@ class TicketCache:
             self.forget(source)
 
     def remember(self, source: str, fencing: int | None, series: Mapping[Key, Series],
-                 written: Mapping[Key, tuple[Any, ...]]) -> None:
+                 written: Mapping[Key, bytes]) -> None:
         """What a batch committed: its series and the snapshots it wrote."""
         with self._lock:
             packed = {key: pack(found, self._kinds) for key, found in series.items()}

@@ -72,9 +72,9 @@ def test_a_packed_series_unpacks_to_the_compact_series() -> None:
         *(_scored(n, 10 * n) for n in range(6)),
         ScoredMessage(message_id="", created_at=datetime.min.replace(tzinfo=UTC), score=0.0,
                       label="neutral", language="xx", supported=False),
-        ScoredMessage(message_id="é" * 300, created_at=T0 + timedelta(microseconds=7),
+        ScoredMessage(message_id="é\ud800" * 300, created_at=T0 + timedelta(microseconds=7),
                       score=-0.3333, label="negative", signals=frozenset({"urgent"}),
-                      indicators=("a", "b"), language="de"))
+                      indicators=("Ärger \ud800", "", "b" * 70_000), language="de"))
     packed = pack(series, kinds)
     assert isinstance(packed, Packed)
     assert unpack(packed, kinds) == compact(series)
