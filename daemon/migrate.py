@@ -7,7 +7,10 @@ tool that opens the database, calls `upgrade_schema`:
 - a database already at `HEAD` costs one query (Alembic is not even imported: start-up
   time matters to a daemon restarted after a crash);
 - an empty database gets the models' tables and is stamped `HEAD`, in one transaction
-  (Alembic's recipe for a fresh install: nothing to replay);
+  (Alembic's recipe for a fresh install: nothing to replay).  The stamp is Alembic's
+  version table written here (`VERSION_TABLE`, as Alembic defines it), so a fresh
+  install does not import Alembic either: its modules (and Mako's) would stay in the
+  daemon's memory, some 6 to 8 MB, for a migration that never runs;
 - a database written by the first release (a `schema_info` table, no `alembic_version`)
   is stamped with the baseline it already has, then upgraded revision by revision;
 - a database at a revision this release does not know (written by a newer release) is
@@ -50,6 +53,13 @@ MIGRATION_LOCK_KEY = 7364021
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"
 
 log = get_logger("sentinel.migrate")
+
+
+#: Alembic's version table, as alembic.ddl.impl.DefaultImpl.version_table_impl builds it
+#: (tests/daemon/test_migrations.py holds the two equal).
+VERSION_TABLE = sa.Table("alembic_version", sa.MetaData(),
+                         sa.Column("version_num", sa.String(32), nullable=False),
+                         sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
 
 
 class SchemaError(Exception):
@@ -132,36 +142,38 @@ def upgrade_schema(engine: Engine) -> tuple[str, ...]:
     with engine.connect() as conn:
         if _recorded(conn) == (HEAD,):
             return (HEAD,)
-    # Alembic narrates every plugin and revision at INFO; one line of ours says it all.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    from alembic import command
-    from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    scripts, head, known = _scripts(), head_revision(), known_revisions()
     with _one_transaction(engine) as conn:
         before = _recorded(conn)
-        unknown = sorted(set(before) - known)
-        if unknown:
-            raise SchemaTooNew(
-                f"the database schema is at revision {', '.join(unknown)}, newer than this "
-                f"helpdesk-sentinel knows (newest: {head}); it was upgraded by a newer "
-                "release: run that release, or restore the backup taken before the upgrade")
-        if before == (head,):
+        if before == (HEAD,):
             return before
-        config = alembic_config(conn)
         if not before:
             existing = set(sa.inspect(conn).get_table_names()) & set(SQLModel.metadata.tables)
             if not existing and not sa.inspect(conn).has_table("schema_info"):
                 SQLModel.metadata.create_all(conn, checkfirst=False)  # fresh: nothing to replay
-                MigrationContext.configure(conn).stamp(scripts, head)
-                log.info("schema_created", revision=head)
+                VERSION_TABLE.create(conn, checkfirst=True)  # Alembic's stamp checks too
+                conn.execute(VERSION_TABLE.insert().values(version_num=HEAD))
+                log.info("schema_created", revision=HEAD)
                 return before
             if not sa.inspect(conn).has_table("schema_info"):
                 raise SchemaUnknown(
                     f"the database has helpdesk-sentinel tables ({', '.join(sorted(existing))}) "
                     "but no record of their schema version (neither alembic_version nor "
                     "schema_info); restore it from a backup or point database.url elsewhere")
+        # Alembic narrates every plugin and revision at INFO; one line of ours says it all.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        from alembic import command
+
+        head, known = head_revision(), known_revisions()
+        unknown = sorted(set(before) - known)
+        if unknown:
+            raise SchemaTooNew(
+                f"the database schema is at revision {', '.join(unknown)}, newer than this "
+                f"helpdesk-sentinel knows (newest: {head}); it was upgraded by a newer "
+                "release: run that release, or restore the backup taken before the upgrade")
+        config = alembic_config(conn)
+        if not before:
             command.stamp(config, BASELINE)  # the first release's schema is the baseline
         command.upgrade(config, "head")
         log.info("schema_upgraded", before=list(before) or f"{BASELINE} (first release)",

@@ -13,6 +13,7 @@ second pass harmless.  Side effects never happen here: the outbox job delivers t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,10 +101,15 @@ def _snapshot_row(source: str, message: Message, now: datetime) -> dict[str, Any
         "assignee_group": ticket.group, "updated_at": now})
 
 
-def _snapshot_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (row.get("subject"), row.get("url"), row.get("status"), row.get("priority"),
-            tuple(row.get("tags") or ()), row.get("requester"), row.get("assignee"),
-            row.get("assignee_group"))
+def _snapshot_key(row: Mapping[str, Any]) -> bytes:
+    """A 128-bit digest of what a snapshot row says about the ticket: the cache keeps
+    this instead of the values (subject, URL, people: ~500 bytes a ticket), and two
+    different snapshots sharing one is a 2**-128 chance.  `repr` of the tuple of str and
+    None tells every value and every boundary apart."""
+    key = (row.get("subject"), row.get("url"), row.get("status"), row.get("priority"),
+           tuple(row.get("tags") or ()), row.get("requester"), row.get("assignee"),
+           row.get("assignee_group"))
+    return hashlib.blake2b(repr(key).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 #: Tickets whose scored series stay in memory between batches (a miss costs one read of
@@ -225,7 +231,7 @@ class Pipeline:
                 result.fallbacks[reason] = result.fallbacks.get(reason, 0) + 1
 
     def _write_snapshots(self, conn: Connection, source: str,
-                         snapshots: dict[str, dict[str, Any]]) -> dict[Key, tuple[Any, ...]]:
+                         snapshots: dict[str, dict[str, Any]]) -> dict[Key, bytes]:
         """Upsert the batch's ticket snapshots but those identical to what this process
         last wrote; what was written, for the cache once committed."""
         keys = {ticket_id: _snapshot_key(row) for ticket_id, row in snapshots.items()}

@@ -1,27 +1,32 @@
 """What this process remembers about tickets between batches: each ticket's committed
-customer series, the snapshot it last wrote, and who owns the ticket.
+customer series, a digest of the snapshot it last wrote, and who owns the ticket.
 
 Bounded LRUs, per source, valid only while this process holds the source's lease: when
 the fencing token changes (another replica may have written) or a batch fails (rolled
 back, or committed without our hearing so), the source's entries go.  A miss costs one
 read of the database, never a wrong answer.
 
-The series are kept compact (a few thousand tickets of long conversations add up): the
-few distinct signal sets and the labels and languages read back from the database are
-shared objects, and only the last `INDICATOR_WINDOW` messages of a series keep their
-indicator phrases, the only ones a decision quotes.  A later batch's messages sort
-after those or among them, never before the older ones, so the phrases a decision
-quotes from a cached series plus a batch are always there.
+The series are kept compact (ten thousand tickets of long conversations add up): only
+the last `INDICATOR_WINDOW` messages of a series keep their indicator phrases, the only
+ones a decision quotes (a later batch's messages sort after those or among them, never
+before the older ones, so the phrases a decision quotes from a cached series plus a
+batch are always there), and a cached series is packed into one bytes object
+(`Packed`): per message its time and score as two 8-byte numbers, its id's UTF-8 bytes,
+and its label, language, signal set and readability as one 2-byte code into a table of
+the few distinct combinations (`Kinds`).  About 30 bytes a message, and one object a
+ticket, where ScoredMessage objects took ~250 bytes a message in a dozen objects; the
+rules get ScoredMessage objects back, equal to the ones cached.
 """
 
 from __future__ import annotations
 
+import struct
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import Message
@@ -85,24 +90,123 @@ def extend(cached: Series, new: Sequence[ScoredMessage]) -> Series:
     return (*cached, *new)
 
 
+#: A packed series: its number of messages, then per message its time (microseconds
+#: since the epoch, UTC), score, kind code and the UTF-8 length of its id; then per
+#: quoted message (the last INDICATOR_WINDOW) its number of indicator phrases and each
+#: one's UTF-8 length; then the ids and the phrases themselves, in that order.
+_COUNT = struct.Struct("<I")
+_RECORD = struct.Struct("<qdHH")
+_PHRASES = struct.Struct("<H")
+_LENGTH = struct.Struct("<I")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+#: What a kind code names: (label, language, signals, supported).
+Kind = tuple[str, str, frozenset[str], bool]
+
+
+class Packed(bytes):
+    """A committed series as the cache keeps it: one bytes object (layout above)."""
+
+    __slots__ = ()
+
+
+class Kinds:
+    """The distinct (label, language, signal set, readability) of cached messages, each
+    numbered once; a handful in practice, never more than 65,536 (then `code` says no)."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self) -> None:
+        self._kinds: list[Kind] = []
+        self._codes: dict[Kind, int] = {}
+
+    def code(self, kind: Kind) -> int | None:
+        found = self._codes.get(kind)
+        if found is None and len(self._kinds) < self.LIMIT:
+            found = self._codes[kind] = len(self._kinds)
+            self._kinds.append(kind)
+        return found
+
+    def __getitem__(self, code: int) -> Kind:
+        return self._kinds[code]
+
+
+def pack(series: Series, kinds: Kinds) -> Packed | Series:
+    """`series` compacted and packed; as a tuple (compacted) when a message does not fit
+    (a time not in UTC, an id over 65,535 bytes, no kind code left)."""
+    head, text = bytearray(_COUNT.pack(len(series))), bytearray()
+    for message in series:
+        code = kinds.code((message.label, message.language, message.signals,
+                           message.supported))
+        message_id = message.message_id.encode("utf-8", "surrogatepass")
+        if code is None or message.created_at.tzinfo is not UTC or len(message_id) > 0xFFFF:
+            return compact(series)
+        micros = (message.created_at - _EPOCH) // _MICROSECOND
+        head += _RECORD.pack(micros, message.score, code, len(message_id))
+        text += message_id
+    for message in series[-INDICATOR_WINDOW:]:
+        head += _PHRASES.pack(len(message.indicators))  # at most 8 (daemon.scoring.base)
+        for phrase in message.indicators:
+            encoded = phrase.encode("utf-8", "surrogatepass")
+            head += _LENGTH.pack(len(encoded))
+            text += encoded
+    return Packed(head + text)
+
+
+def unpack(packed: Packed | Series, kinds: Kinds) -> Series:
+    """The series `pack` was given, compacted: equal ScoredMessage objects."""
+    if not isinstance(packed, Packed):
+        return packed
+    (count,) = _COUNT.unpack_from(packed)
+    at = _COUNT.size + count * _RECORD.size
+    records = list(_RECORD.iter_unpack(memoryview(packed)[_COUNT.size:at]))
+    lengths: list[list[int]] = []  # of the phrases of each quoted message
+    for _ in range(min(count, INDICATOR_WINDOW)):
+        (phrases,) = _PHRASES.unpack_from(packed, at)
+        lengths.append([_LENGTH.unpack_from(packed, at + _PHRASES.size + i * _LENGTH.size)[0]
+                        for i in range(phrases)])
+        at += _PHRASES.size + phrases * _LENGTH.size
+    phrase_at = at + sum(record[3] for record in records)
+    quoted = count - len(lengths)
+    messages: list[ScoredMessage] = []
+    for number, (micros, score, code, length) in enumerate(records):
+        indicators: tuple[str, ...] = ()
+        if number >= quoted:
+            phrases = []
+            for size in lengths[number - quoted]:
+                phrases.append(packed[phrase_at:phrase_at + size].decode("utf-8", "surrogatepass"))
+                phrase_at += size
+            indicators = tuple(phrases)
+        label, language, signals, supported = kinds[code]
+        messages.append(ScoredMessage(
+            message_id=packed[at:at + length].decode("utf-8", "surrogatepass"),
+            created_at=_EPOCH + micros * _MICROSECOND, score=score, label=label,
+            signals=signals, indicators=indicators, language=language, supported=supported))
+        at += length
+    return tuple(messages)
+
+
 class TicketCache:
     """Per-ticket state carried from one committed batch to the next.  Thread-safe."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._series: OrderedDict[Key, Series] = OrderedDict()
-        self._written: OrderedDict[Key, tuple[Any, ...]] = OrderedDict()
+        self._series: OrderedDict[Key, Packed | Series] = OrderedDict()
+        self._kinds = Kinds()
+        self._written: OrderedDict[Key, bytes] = OrderedDict()  # snapshot digests
         self._people: OrderedDict[Key, dict[str, str | None]] = OrderedDict()
         self._token: dict[str, int] = {}
 
     def series(self, source: str, ticket_ids: Sequence[str]) -> dict[str, Series]:
         """The cached series of those tickets that have one."""
         with self._lock:
-            return {t: found for t in ticket_ids
-                    if (found := self._series.get((source, t))) is not None}
+            found = {t: packed for t in ticket_ids
+                     if (packed := self._series.get((source, t))) is not None}
+        # Unpacked outside the lock: a packed series is immutable, and `Kinds` only grows.
+        return {t: unpack(packed, self._kinds) for t, packed in found.items()}
 
-    def unwritten(self, source: str, keys: Mapping[str, tuple[Any, ...]]) -> list[str]:
+    def unwritten(self, source: str, keys: Mapping[str, bytes]) -> list[str]:
         """Tickets whose snapshot differs from the one this process last wrote."""
         with self._lock:
             return [t for t, key in keys.items() if self._written.get((source, t)) != key]
@@ -123,13 +227,13 @@ class TicketCache:
             self.forget(source)
 
     def remember(self, source: str, fencing: int | None, series: Mapping[Key, Series],
-                 written: Mapping[Key, tuple[Any, ...]]) -> None:
+                 written: Mapping[Key, bytes]) -> None:
         """What a batch committed: its series and the snapshots it wrote."""
-        compacted = {key: compact(found) for key, found in series.items()}
         with self._lock:
+            packed = {key: pack(found, self._kinds) for key, found in series.items()}
             if fencing is not None:
                 self._token[source] = fencing
-            _put(self._series, compacted, self.size)
+            _put(self._series, packed, self.size)
             _put(self._written, written, self.size)
 
     def forget(self, source: str | None = None) -> None:

@@ -120,6 +120,36 @@ def test_a_fresh_database_is_created_at_head(db_url: str) -> None:
     store.close()
 
 
+def test_a_fresh_database_gets_alembics_own_version_table(db_url: str) -> None:
+    """The stamp written without Alembic is the table and row Alembic's stamp writes."""
+    from daemon.migrate import VERSION_TABLE
+
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        theirs = MigrationContext.configure(conn)._version
+    assert theirs.name == VERSION_TABLE.name and theirs.schema == VERSION_TABLE.schema
+    create = [str(sa.schema.CreateTable(table).compile(dialect=engine.dialect))
+              for table in (VERSION_TABLE, theirs)]
+    assert create[0] == create[1]
+    engine.dispose()
+    store = Store(db_url)
+    store.create_schema()
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
+            (HEAD,)]
+        assert MigrationContext.configure(conn).get_current_heads() == (HEAD,)
+    store.close()
+
+
+def test_neither_a_fresh_install_nor_a_restart_imports_alembic(tmp_path: Path) -> None:
+    code = ("import sys; from daemon.store import Store; "
+            f"store = Store('sqlite:///{tmp_path / 'fresh.db'}'); store.create_schema(); "
+            "store.create_schema(); print('alembic' in sys.modules, 'mako' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=REPO, timeout=120)
+    assert result.stdout.splitlines()[-1] == "False False"
+
+
 def test_tables_without_a_version_are_refused(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'odd.db'}")
     with store.engine.begin() as conn:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from daemon.pipeline import Pipeline
 from daemon.store import Store
-from daemon.ticket_cache import compact, extend, shared_signals
+from daemon.ticket_cache import Kinds, Packed, compact, extend, pack, shared_signals, unpack
 from rules.engine import INDICATOR_WINDOW, ScoredMessage
 from tests.daemon.helpers import ARTICLE_RULES, T0, ScriptedScorer, message
 
@@ -64,3 +64,43 @@ def test_cached_series_decide_as_the_database_does(sqlite_url: str) -> None:
         store.close()
     assert decided[0] == decided[1]
     assert any(decisions for decisions in decided[0])
+
+
+def test_a_packed_series_unpacks_to_the_compact_series() -> None:
+    kinds = Kinds()
+    series = (
+        *(_scored(n, 10 * n) for n in range(6)),
+        ScoredMessage(message_id="", created_at=datetime.min.replace(tzinfo=UTC), score=0.0,
+                      label="neutral", language="xx", supported=False),
+        ScoredMessage(message_id="é\ud800" * 300, created_at=T0 + timedelta(microseconds=7),
+                      score=-0.3333, label="negative", signals=frozenset({"urgent"}),
+                      indicators=("Ärger \ud800", "", "b" * 70_000), language="de"))
+    packed = pack(series, kinds)
+    assert isinstance(packed, Packed)
+    assert unpack(packed, kinds) == compact(series)
+    assert unpack(pack(series[:2], kinds), kinds) == compact(series[:2])  # shorter than the window
+    assert unpack(pack((), kinds), kinds) == ()
+    again = unpack(pack(series, kinds), kinds)
+    assert again[0].signals is again[1].signals  # one frozenset per distinct kind
+
+
+def test_what_does_not_fit_a_record_stays_a_compact_tuple() -> None:
+    kinds = Kinds()
+    not_utc = ScoredMessage(message_id="m", score=-0.5, created_at=T0.astimezone(
+        timezone(timedelta(hours=2))))
+    long_id = ScoredMessage(message_id="x" * 70_000, created_at=T0, score=-0.5)
+    for odd in (not_utc, long_id):
+        series = (_scored(1, 0), odd)
+        kept = pack(series, kinds)
+        assert kept == compact(series) and unpack(kept, kinds) == compact(series)
+        assert unpack(kept, kinds)[1].created_at.tzinfo is odd.created_at.tzinfo
+
+
+def test_a_series_with_a_kind_past_the_table_limit_stays_a_tuple() -> None:
+    kinds = Kinds()
+    kinds.LIMIT = 1  # type: ignore[misc]
+    first = (_scored(1, 0),)
+    assert isinstance(pack(first, kinds), Packed)
+    series = (*first, ScoredMessage(message_id="m2", created_at=T0, score=0.5,
+                                    label="positive"))
+    assert pack(series, kinds) == compact(series)

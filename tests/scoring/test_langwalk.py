@@ -2,7 +2,7 @@
 the word-at-a-time walk over them ranks exactly as py3langid does (restricted to the same
 candidates): same languages, same order, bit-identical probabilities, on every graded
 message and on text that strains the byte walk (runs of spaces, capitals, accents, other
-scripts, emoji, transitions past the uint16 escape)."""
+scripts, emoji), and its blocks of transitions are py3langid's table."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from daemon.scoring.language import SAMPLE_CHARS, shared_detector, strip_for_detection
-from daemon.scoring.langwalk import ESCAPE, Walker, load_tables
+from daemon.scoring.langwalk import BLOCK, Walker, load_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADED = ROOT / "bench" / "data" / "graded_messages.csv"
@@ -71,32 +71,31 @@ def test_the_walk_ranks_exactly_as_py3langid(identifier: Any) -> None:
         assert detector.rank(sample) == identifier.rank(sample), text
 
 
-def test_every_escaped_transition_leads_where_py3langid_does(identifier: Any) -> None:
-    """Walk py3langid's automaton and ours side by side on text reaching the states past
-    the uint16 range: both emit the same features at every byte."""
+def test_every_transition_leads_where_py3langid_does(identifier: Any) -> None:
+    """The blocks put back together are py3langid's transition table, entry for entry."""
     tables = load_tables()
-    assert len(tables["escape_at"]) > 0 and (tables["nextmove"] == ESCAPE).sum() == len(
-        tables["escape_at"])
-    walker, escapes = Walker(tables), 0
+    assert len(tables["blocks"]) < len(identifier.tk_nextmove) // 10  # they do share
+    blocks = tables["blocks"].reshape(-1, BLOCK)
+    rows = blocks[tables["block_of"]].reshape(-1, 256)
+    assert np.array_equal(rows[tables["row"]],
+                          np.frombuffer(identifier.tk_nextmove, dtype=np.uint32)
+                          .reshape(-1, 256)[np.frombuffer(identifier.tk_row, np.uint16)])
+    assert np.array_equal(tables["output"], np.asarray(identifier.tk_output))
+
+
+def test_the_byte_walk_emits_py3langids_features(identifier: Any) -> None:
+    """Walk py3langid's automaton and ours side by side, every byte (spaces too): both
+    emit the same features in the same order and end in the same state."""
+    walker = Walker(load_tables())
     for text in _texts():
         data = text.encode("utf8", errors="surrogatepass")
-        state, ours = 0, []
+        ours = walker._walk(0, data)
+        theirs, state = [], 0
         for byte in data:
-            at = tables["row"][state].item() * 256 + byte
-            state = walker._nextmove[at]
-            if state == ESCAPE:
-                escapes += 1
-                state = tables["escape_to"][np.searchsorted(tables["escape_at"], at)].item()
-            if tables["output"][state] >= 0:
-                ours.append(tables["output"][state].item())
-        theirs = []
-        py_state = 0
-        for byte in data:
-            py_state = identifier.tk_nextmove[identifier._rowbase[py_state] + byte]
-            if identifier.tk_output[py_state] >= 0:
-                theirs.append(identifier.tk_output[py_state])
-        assert ours == theirs, text
-    assert escapes > 0  # the escape path was walked
+            state = identifier.tk_nextmove[identifier._rowbase[state] + byte]
+            if identifier.tk_output[state] >= 0:
+                theirs.append(identifier.tk_output[state])
+        assert ours == (state, tuple(theirs)), text
 
 
 def test_the_daemon_does_not_import_py3langid() -> None:
