@@ -50,6 +50,10 @@ _DELETE = T_SERIES.delete().where((T_SERIES.c.source == _SOURCE_P)
 #: Advisory lock keys of the sources' rows (a source's CRC-32 added: no other key is near).
 _LOCK_BASE = 7_400_000_000
 _UPDATED = ["scores", "last_id", "last_at", "last_signals"]
+#: Tickets rewritten per read: every message of each is read, so a poll touching a
+#: thousand long conversations holds this many tickets' rows at a time, not all of them
+#: (a few hundred KB at a hundred tickets of ten messages, ~8 MB at five hundred).
+REFRESH_TICKETS = 100
 
 
 def signal_list(raw: str | None) -> list[str]:
@@ -104,7 +108,7 @@ class Series:
             by_source.setdefault(source, set()).add(ticket_id)
         self.lock(conn, by_source)
         for source, ticket_ids in by_source.items():
-            for chunk in chunks(sorted(ticket_ids)):
+            for chunk in chunks(sorted(ticket_ids), REFRESH_TICKETS):
                 rows = conn.execute(_MESSAGES, {"source": source, "ids": list(chunk)}).all()
                 fresh = series_rows(source, [
                     (r[0], r[1], r[4], r[7], r[8]) for r in rows
