@@ -65,13 +65,19 @@ class Workload:
 
     def __init__(self, n_tickets: int, n_messages: int) -> None:
         self.start = datetime(2026, 11, 1, tzinfo=UTC)
-        self.tickets: list[tuple[str, str]] = []  # (subject, customer name) per ticket
+        # Per ticket, its subject and customer name as indexes into the few distinct ones.
+        subject_ids: dict[str, int] = {}
+        customer_ids: dict[str, int] = {}
+        self._subject, self._customer = array("i"), array("i")
         text_ids: dict[str, int] = {}
         ticket, position, text = array("i"), array("i"), array("i")
         micros = array("q")  # since `start`, as the original's running sum of timedeltas
         for number, conversation in enumerate(iter_generate(
                 n_tickets, n_messages, seed=42, agent_share=0.0, note_share=0.0)):
-            self.tickets.append((conversation.subject, conversation.customer_name))
+            self._subject.append(subject_ids.setdefault(conversation.subject,
+                                                        len(subject_ids)))
+            self._customer.append(customer_ids.setdefault(conversation.customer_name,
+                                                          len(customer_ids)))
             moment = timedelta()
             for index, turn in enumerate(conversation.turns):
                 assert not turn.html  # customer-only load: plain text
@@ -81,6 +87,8 @@ class Workload:
                 text.append(text_ids.setdefault(turn.text, len(text_ids)))
                 micros.append(moment // timedelta(microseconds=1))
         self.texts: list[str] = list(text_ids)
+        self.subjects: list[str] = list(subject_ids)
+        self.customers: list[str] = list(customer_ids)
         # Time order; ties keep generation order, as a stable sort of the full list did.
         order = sorted(range(len(micros)), key=micros.__getitem__)
         self._ticket = array("i", (ticket[i] for i in order))
@@ -97,7 +105,8 @@ class Workload:
 
     def _message(self, i: int) -> Message:
         number = self._ticket[i]
-        subject, customer = self.tickets[number]
+        subject = self.subjects[self._subject[number]]
+        customer = self.customers[self._customer[number]]
         ticket_id = str(10_000 + number)
         snapshot = TicketSnapshot(ticket_id=ticket_id, subject=subject,
                                   url=f"https://bench.invalid/agent/tickets/{ticket_id}",

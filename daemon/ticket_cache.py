@@ -229,6 +229,9 @@ class TicketCache:
     def remember(self, source: str, fencing: int | None, series: Mapping[Key, Series],
                  written: Mapping[Key, bytes]) -> None:
         """What a batch committed: its series and the snapshots it wrote."""
+        # A ticket new to both caches gets one key object in both (and one ticket id).
+        keys = {key: key for key in series}
+        written = {keys.get(key, key): digest for key, digest in written.items()}
         with self._lock:
             packed = {key: pack(found, self._kinds) for key, found in series.items()}
             if fencing is not None:

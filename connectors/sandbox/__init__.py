@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.sandbox.base import SandboxServer
+if TYPE_CHECKING:  # the servers (http.server, email) load with the first sandbox started:
+    # importing the conversations alone (bench/pipeline.py's workload) needs none of them
+    from connectors.sandbox.base import SandboxServer
 
 #: kind -> "module:Class"; each class takes keyword options and has start().
 SANDBOX_KINDS: dict[str, str] = {
@@ -29,6 +31,8 @@ def sandbox_class(kind: str) -> type[SandboxServer]:
     target = SANDBOX_KINDS.get(kind)
     if target is None:
         raise KeyError(f"unknown sandbox kind {kind!r}; known: {', '.join(sorted(SANDBOX_KINDS))}")
+    from connectors.sandbox.base import SandboxServer
+
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     if not (isinstance(cls, type) and issubclass(cls, SandboxServer)):

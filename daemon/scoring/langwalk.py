@@ -103,12 +103,12 @@ class Walker:
         """The automaton's feature ids over `data`, in the order a byte walk emits them."""
         blocks, block_of, rowbase = self._blocks, self._block_of, self._rowbase
         output, memo = self._output, self._memo
+        bits, space_block, space_at = BLOCK_BITS, _SPACE_BLOCK, _SPACE_AT
         found: list[int] = []
         state = 0
         for number, word in enumerate(data.split(b" ")):
             if number:  # the space before every word but the first
-                block = block_of[rowbase[state] + _SPACE_BLOCK]
-                state = blocks[(block << BLOCK_BITS) + _SPACE_AT]
+                state = blocks[(block_of[rowbase[state] + space_block] << bits) + space_at]
                 if output[state] >= 0:
                     found.append(output[state])
             known = memo.get((state, word))

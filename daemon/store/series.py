@@ -126,6 +126,10 @@ _DELETE_TURN = T_TURN.delete().where((T_TURN.c.source == _SOURCE_P)
 _LOCK_BASE = 7_400_000_000
 _UPDATED = ["scores", "last_id", "last_at", "last_signals"]
 _TURN_UPDATED = ["last_id", "turns", "turn_id"]
+#: Tickets rewritten per read: every message of each is read, so a poll touching a
+#: thousand long conversations holds this many tickets' rows at a time, not all of them
+#: (a few hundred KB at a hundred tickets of ten messages, ~8 MB at five hundred).
+REFRESH_TICKETS = 100
 
 
 def signal_list(raw: str | None) -> list[str]:
@@ -295,7 +299,7 @@ class Series:
             source, [row for t in closing for row in walks[t]], start))
 
     def _rewrite(self, conn: Connection, source: str, ticket_ids: Sequence[str]) -> None:
-        for chunk in chunks(ticket_ids):
+        for chunk in chunks(ticket_ids, REFRESH_TICKETS):
             rows = conn.execute(_MESSAGES, {"source": source, "ids": list(chunk)}).all()
             fresh = series_rows(source, [(r[0], r[1], r[4], r[7], r[8]) for r in rows
                                          if _readable(r[2], r[4], r[5])])
