@@ -113,8 +113,9 @@ def _snapshot_key(row: Mapping[str, Any]) -> bytes:
 
 
 #: Tickets whose scored series stay in memory between batches (a miss costs one read of
-#: the database). About 3 KB per ticket of ten messages, so ~30 MB when full; at 10,000
-#: active tickets a 5,000 cache missed half the touched tickets (bench/pipeline.py).
+#: the database). About 0.7 KB per ticket of ten messages, packed (daemon.ticket_cache),
+#: so ~7 MB when full; at 10,000 active tickets a 5,000 cache missed half the touched
+#: tickets (bench/pipeline.py).
 SERIES_CACHE_TICKETS = 10_000
 
 
