@@ -198,7 +198,7 @@ def main() -> int:
         OUTPUT.parent.mkdir(parents=True, exist_ok=True)
         model.save(OUTPUT)
     base = [lexicon.score_one(r["text"]) for r in held]
-    with_model = [model.adjust(s.score, r["text"], may_lift=not s.signals)
+    with_model = [round(model.adjust(s.score, r["text"], may_lift=not s.signals), 4)
                   if s.language_supported else s.score for r, s in zip(held, base, strict=True)]
     print(json.dumps({"trained_on": len(train), "held_out": len(held),
                       "held_out_splits": args.hold_out, "thresholds": thresholds,
